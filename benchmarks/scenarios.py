@@ -1,0 +1,307 @@
+"""The benchmark scenarios: raw asyncpg vs matrx-orm doing the same work on the same rows.
+
+To add one: write ``raw_*`` and ``orm_*`` coroutines taking ``(ctx, data)``, optionally ``setup`` (once),
+``prepare`` (before every timed block, untimed; returns ``data``) and ``check`` (validates a result once after
+warm-up), then add a :class:`Scenario` to ``SCENARIOS``. Execution order is the dict's order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from _harness import Contestant, Scenario
+from _setup import COLUMNS, TABLE, Context, ensure_seeded
+
+SELECT_COLS = ", ".join(COLUMNS)
+GET_SQL = f"SELECT {SELECT_COLS} FROM {TABLE} WHERE id = $1"
+FILTER_SQL = f"SELECT {SELECT_COLS} FROM {TABLE} WHERE group_id = $1"
+INSERT_SQL = f"INSERT INTO {TABLE} ({SELECT_COLS}) VALUES ($1, $2, $3, $4, $5)"
+UPDATE_SQL = f"UPDATE {TABLE} SET flag = $1 WHERE group_id = $2"
+UPDATE_RETURNING_SQL = f"{UPDATE_SQL} RETURNING {SELECT_COLS}"
+
+
+def _field(obj: Any, name: str) -> Any:
+    return obj[name] if isinstance(obj, Mapping | asyncpg.Record) else getattr(obj, name)
+
+
+# -- get-by-pk ----------------------------------------------------------------------------------------------
+
+
+async def prepare_ids(ctx: Context, round_no: int) -> list[str]:
+    return random.Random(round_no).choices(ctx.ids, k=ctx.sizes.gets)
+
+
+async def raw_get(ctx: Context, ids: list[str]) -> list[Any]:
+    fetchrow = ctx.pool.fetchrow
+    return [await fetchrow(GET_SQL, i) for i in ids]
+
+
+async def orm_get(ctx: Context, ids: list[str]) -> list[Any]:
+    get = ctx.orm_model.get
+    return [await get(use_cache=False, id=i) for i in ids]
+
+
+async def check_gets(ctx: Context, who: Contestant, ids: list[str], result: list[Any]) -> str | None:
+    if len(result) != len(ids):
+        return f"{len(result)} results for {len(ids)} ids"
+    for i, row in zip(ids, result, strict=True):
+        if row is None or str(_field(row, "id")) != i:
+            return f"id {i} returned {row!r}"
+    return None
+
+
+# -- filter-1000 --------------------------------------------------------------------------------------------
+
+
+async def prepare_groups(ctx: Context, round_no: int) -> list[int]:
+    return [(round_no + k) % ctx.sizes.groups for k in range(ctx.sizes.filter_reps)]
+
+
+async def raw_filter(ctx: Context, groups: list[int]) -> list[list[dict[str, Any]]]:
+    fetch = ctx.pool.fetch
+    return [[dict(r) for r in await fetch(FILTER_SQL, g)] for g in groups]
+
+
+async def orm_filter(ctx: Context, groups: list[int]) -> list[list[Any]]:
+    model = ctx.orm_model
+    return [await model.filter(group_id=g).all() for g in groups]
+
+
+async def check_filter(
+    ctx: Context, who: Contestant, groups: list[int], result: list[list[Any]]
+) -> str | None:
+    for g, rows in zip(groups, result, strict=True):
+        if len(rows) != ctx.sizes.rows_per_group:
+            return f"group {g}: {len(rows)} rows, expected {ctx.sizes.rows_per_group}"
+        if any(_field(r, "group_id") != g for r in rows):
+            return f"group {g}: rows of another group"
+    if who == "matrx-orm" and not isinstance(result[0][0], ctx.orm_model):
+        return f"expected Bench instances, got {type(result[0][0]).__name__}"
+    return None
+
+
+# -- bulk_create --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BulkRows:
+    tuples: list[tuple[str, str, int, int, bool]]
+    dicts: list[dict[str, Any]]
+
+
+async def setup_bulk(ctx: Context) -> None:
+    ctx.seeded = False  # this scenario empties the table; later read scenarios re-seed
+
+
+async def prepare_bulk(ctx: Context, round_no: int) -> BulkRows:
+    await ctx.pool.execute(f"TRUNCATE {TABLE}")
+    rng = random.Random(10_000 + round_no)
+    tuples = [
+        (
+            str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            f"new-{i}",
+            i % 50,
+            rng.randrange(1000),
+            i % 2 == 0,
+        )
+        for i in range(ctx.sizes.bulk_rows)
+    ]
+    dicts = [dict(zip(COLUMNS, t, strict=True)) for t in tuples]
+    return BulkRows(tuples, dicts)
+
+
+async def raw_bulk(ctx: Context, rows: BulkRows) -> None:
+    async with ctx.pool.acquire() as conn:
+        await conn.executemany(INSERT_SQL, rows.tuples)
+
+
+async def orm_bulk(ctx: Context, rows: BulkRows) -> Any:
+    return await ctx.orm_model.bulk_create(rows.dicts)
+
+
+async def check_bulk(ctx: Context, who: Contestant, rows: BulkRows, result: Any) -> str | None:
+    stored = await ctx.pool.fetchval(f"SELECT count(*) FROM {TABLE}")
+    if stored != len(rows.tuples):
+        return f"{stored} rows stored, expected {len(rows.tuples)}"
+    if who == "matrx-orm" and (result is None or len(result) != len(rows.dicts)):
+        return f"bulk_create returned {type(result).__name__} of length {len(result) if result else 0}"
+    return None
+
+
+# -- update_where -------------------------------------------------------------------------------------------
+
+
+async def prepare_update(ctx: Context, round_no: int) -> list[int]:
+    await ctx.pool.execute(f"VACUUM {TABLE}")  # the same amount of dead tuples before every block
+    return [(round_no + k) % ctx.sizes.groups for k in range(ctx.sizes.update_groups)]
+
+
+async def raw_update(ctx: Context, groups: list[int]) -> list[str]:
+    execute = ctx.pool.execute
+    return [await execute(UPDATE_SQL, True, g) for g in groups]
+
+
+async def orm_update(ctx: Context, groups: list[int]) -> list[Any]:
+    update_where = ctx.orm_model.update_where
+    return [await update_where({"group_id": g}, flag=True) for g in groups]
+
+
+async def check_update(ctx: Context, who: Contestant, groups: list[int], result: list[Any]) -> str | None:
+    expected = ctx.sizes.rows_per_group
+    for g, status in zip(groups, result, strict=True):
+        count = int(status.split()[-1]) if who == "asyncpg" else _field(status, "rows_affected")
+        if count != expected:
+            return f"group {g}: {count} rows updated, expected {expected} (result {status!r:.200})"
+    return None
+
+
+# update_where returns the updated rows (contract: {"rows_affected": n, "updated_rows": [...]}), so it runs
+# UPDATE ... RETURNING and hydrates; the two scenarios below split that cost from the ORM's own overhead.
+
+
+async def raw_update_returning(ctx: Context, groups: list[int]) -> list[list[dict[str, Any]]]:
+    fetch = ctx.pool.fetch
+    return [[dict(r) for r in await fetch(UPDATE_RETURNING_SQL, True, g)] for g in groups]
+
+
+async def check_update_returning(
+    ctx: Context, who: Contestant, groups: list[int], result: list[Any]
+) -> str | None:
+    if who == "asyncpg":
+        result = [f"UPDATE {len(rows)}" for rows in result]
+    return await check_update(ctx, who, groups, result)
+
+
+async def orm_filter_update(ctx: Context, groups: list[int]) -> list[int]:
+    model = ctx.orm_model
+    return [await model.filter(group_id=g).update(flag=True) for g in groups]
+
+
+async def check_filter_update(
+    ctx: Context, who: Contestant, groups: list[int], result: list[Any]
+) -> str | None:
+    if who == "matrx-orm":
+        result = [{"rows_affected": n} for n in result]
+    return await check_update(ctx, who, groups, result)
+
+
+# -- concurrent-gets ----------------------------------------------------------------------------------------
+
+
+async def prepare_batches(ctx: Context, round_no: int) -> list[list[str]]:
+    rng = random.Random(20_000 + round_no)
+    return [rng.choices(ctx.ids, k=ctx.sizes.concurrent) for _ in range(ctx.sizes.concurrent_batches)]
+
+
+async def raw_concurrent(ctx: Context, batches: list[list[str]]) -> list[Any]:
+    fetchrow = ctx.pool.fetchrow
+    out: list[Any] = []
+    for batch in batches:
+        out += await asyncio.gather(*(fetchrow(GET_SQL, i) for i in batch))
+    return out
+
+
+async def orm_concurrent(ctx: Context, batches: list[list[str]]) -> list[Any]:
+    get = ctx.orm_model.get
+    out: list[Any] = []
+    for batch in batches:
+        out += await asyncio.gather(*(get(use_cache=False, id=i) for i in batch))
+    return out
+
+
+async def check_concurrent(
+    ctx: Context, who: Contestant, batches: list[list[str]], result: list[Any]
+) -> str | None:
+    return await check_gets(ctx, who, [i for b in batches for i in b], result)
+
+
+# -- the registry -------------------------------------------------------------------------------------------
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            name="get-by-pk",
+            description="sequential gets of random existing ids (orm: get(use_cache=False, id=...))",
+            raw_fn=raw_get,
+            orm_fn=orm_get,
+            target=1.25,
+            setup=ensure_seeded,
+            prepare=prepare_ids,
+            check=check_gets,
+            ops=lambda ctx: ctx.sizes.gets,
+        ),
+        Scenario(
+            name="filter-1000",
+            description="fetch 1,000 rows by an indexed int column, hydrated (dicts vs model instances)",
+            raw_fn=raw_filter,
+            orm_fn=orm_filter,
+            target=1.15,
+            setup=ensure_seeded,
+            prepare=prepare_groups,
+            check=check_filter,
+            ops=lambda ctx: ctx.sizes.filter_reps,
+        ),
+        Scenario(
+            name="bulk_create",
+            description="insert rows into an emptied table (executemany vs bulk_create(list of dicts))",
+            raw_fn=raw_bulk,
+            orm_fn=orm_bulk,
+            target=1.0,
+            setup=setup_bulk,
+            prepare=prepare_bulk,
+            check=check_bulk,
+            ops=lambda ctx: 1,
+        ),
+        Scenario(
+            name="update_where",
+            description="UPDATE ... SET flag WHERE group_id (1,000 rows each) vs update_where",
+            raw_fn=raw_update,
+            orm_fn=orm_update,
+            target=1.1,
+            setup=ensure_seeded,
+            prepare=prepare_update,
+            check=check_update,
+            ops=lambda ctx: ctx.sizes.update_groups,
+        ),
+        Scenario(
+            name="update_where-vs-returning",
+            description="extra: update_where vs raw UPDATE ... RETURNING materialized as dicts (same work)",
+            raw_fn=raw_update_returning,
+            orm_fn=orm_update,
+            target=1.1,
+            setup=ensure_seeded,
+            prepare=prepare_update,
+            check=check_update_returning,
+            ops=lambda ctx: ctx.sizes.update_groups,
+        ),
+        Scenario(
+            name="filter().update",
+            description="extra: raw UPDATE status vs filter(group_id=g).update(flag=True) (a count, no RETURNING)",
+            raw_fn=raw_update,
+            orm_fn=orm_filter_update,
+            target=1.1,
+            setup=ensure_seeded,
+            prepare=prepare_update,
+            check=check_filter_update,
+            ops=lambda ctx: ctx.sizes.update_groups,
+        ),
+        Scenario(
+            name="concurrent-gets",
+            description="asyncio.gather of concurrent gets through a pool of 10 connections",
+            raw_fn=raw_concurrent,
+            orm_fn=orm_concurrent,
+            target=1.5,
+            setup=ensure_seeded,
+            prepare=prepare_batches,
+            check=check_concurrent,
+            ops=lambda ctx: ctx.sizes.concurrent * ctx.sizes.concurrent_batches,
+        ),
+    )
+}

@@ -1,0 +1,53 @@
+"""matrx-orm: an async-first PostgreSQL ORM with the matrx-orm API, on SQLAlchemy Core and asyncpg."""
+
+from .config import (
+    DatabaseProjectConfig,
+    get_all_database_project_names,
+    get_connection_string,
+    get_database_config,
+    get_schema_builder_overrides,
+    register_database,
+    register_database_from_env,
+)
+from .engine import close_all_pools, dispose_all, get_engine
+from .exceptions import (
+    CacheError,
+    ConfigurationError,
+    ConnectionError,
+    DatabaseError,
+    DoesNotExist,
+    FieldError,
+    IntegrityError,
+    MigrationError,
+    MultipleObjectsReturned,
+    OptimisticLockError,
+    ORMException,
+    ParameterError,
+    QueryError,
+    RelationshipError,
+    StateError,
+    TransactionError,
+    UnknownDatabaseError,
+    UnknownFieldError,
+    UnknownLookupError,
+    ValidationError,
+)
+from .fields import *  # noqa: F403  (every field class)
+from .fields import __all__ as _field_names
+from .models import ForeignKey, ForeignKeyReference, Model, create_all, drop_all, get_model
+from .query import Q, QueryBuilder, UpdateResult
+from .transaction import transaction
+
+__version__ = "3.0.0.dev0"
+
+__all__ = [
+    "CacheError", "ConfigurationError", "ConnectionError", "DatabaseError", "DatabaseProjectConfig",
+    "DoesNotExist", "FieldError", "ForeignKey", "ForeignKeyReference", "IntegrityError", "MigrationError", "Model",
+    "MultipleObjectsReturned", "ORMException", "OptimisticLockError", "ParameterError", "Q", "QueryBuilder",
+    "QueryError", "RelationshipError", "StateError", "TransactionError", "UnknownDatabaseError", "UnknownFieldError",
+    "UnknownLookupError", "UpdateResult",
+    "ValidationError", "close_all_pools", "create_all", "dispose_all", "drop_all",
+    "get_all_database_project_names", "get_connection_string", "get_database_config", "get_engine",
+    "get_model", "get_schema_builder_overrides", "register_database", "register_database_from_env",
+    "transaction", *_field_names,
+]

@@ -1,0 +1,500 @@
+"""The ORMException tree and :func:`map_database_error`.
+
+Every error the ORM raises is an :class:`ORMException` carrying structured context: the model, the operation,
+the SQL, its parameters and a ``details`` dict. Layers the error bubbles through add what they know with
+:meth:`ORMException.enrich`. ``str(exc)`` renders a readable block; secrets (password-like keys, the password
+part of ``scheme://user:pw@host`` URLs) are masked in everything it shows.
+
+Hierarchy::
+
+    ORMException
+    ├── ValidationError
+    ├── FieldError
+    │   └── UnknownFieldError (also a QueryError)
+    ├── QueryError
+    │   ├── UnknownLookupError
+    │   ├── DoesNotExist
+    │   └── MultipleObjectsReturned
+    ├── DatabaseError
+    │   ├── ConnectionError
+    │   ├── IntegrityError
+    │   ├── TransactionError
+    │   ├── OptimisticLockError
+    │   └── UnknownDatabaseError
+    ├── ConfigurationError
+    ├── CacheError
+    ├── StateError
+    ├── RelationshipError
+    ├── MigrationError
+    └── ParameterError
+"""
+
+from __future__ import annotations
+
+import builtins
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, Self
+
+__all__ = [
+    "CacheError",
+    "ConfigurationError",
+    "ConnectionError",
+    "DatabaseError",
+    "DoesNotExist",
+    "FieldError",
+    "IntegrityError",
+    "MigrationError",
+    "MultipleObjectsReturned",
+    "ORMException",
+    "OptimisticLockError",
+    "ParameterError",
+    "QueryError",
+    "RelationshipError",
+    "StateError",
+    "TransactionError",
+    "UnknownDatabaseError",
+    "UnknownFieldError",
+    "UnknownLookupError",
+    "ValidationError",
+    "map_database_error",
+    "mask_secrets",
+    "mask_url_passwords",
+]
+
+MASK = "********"
+_RULE = "=" * 80
+_MAX_VALUE_CHARS = 1000
+_MAX_AVAILABLE = 25
+
+_SECRET_KEY = re.compile(r"password|passwd|secret|token|api_?key", re.IGNORECASE)
+# scheme://user:password@host  (the password ends at the last '@' before the host part)
+_URL_PASSWORD = re.compile(
+    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^\s/?#]*?)(?P<tail>@[^@\s/?#'\"]*(?=[/?#\s'\"]|$))"
+)
+# key=value / key: value pairs in free text, e.g. a libpq DSN "host=x password=secret"
+_TEXT_PAIR = re.compile(
+    r"(?P<key>\b\w*(?:password|passwd|secret|token|api_?key)\w*\b\s*[=:]\s*)(?![$:%])"
+    r"(?P<val>'[^']*'|\"[^\"]*\"|[^\s,;&'\"]+)",
+    re.IGNORECASE,
+)
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<not given>"
+
+
+#: the default of ``ValidationError(value=...)``: "no value was given" (None is a value)
+NOT_GIVEN: Any = _Missing()
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value == "")
+
+
+def _is_secret_key(key: object) -> bool:
+    return isinstance(key, str) and _SECRET_KEY.search(key) is not None
+
+
+def mask_url_passwords(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:password@host`` URL and every
+    ``password=...`` pair replaced by ``********``."""
+    if "://" in text:
+        text = _URL_PASSWORD.sub(lambda m: f"{m['head']}{MASK}{m['tail']}" if m["pw"] else m[0], text)
+    if _TEXT_PAIR.search(text):
+        text = _TEXT_PAIR.sub(lambda m: f"{m['key']}{MASK}", text)
+    return text
+
+
+def mask_secrets(value: Any) -> Any:
+    """A copy of ``value`` safe to show: secret-looking mapping keys and URL passwords masked (recursive)."""
+    if isinstance(value, str):
+        return mask_url_passwords(value)
+    if isinstance(value, Mapping):
+        return {k: (MASK if _is_secret_key(k) and not _blank(v) else mask_secrets(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        masked = [mask_secrets(v) for v in value]
+        return tuple(masked) if isinstance(value, tuple) else masked
+    return value
+
+
+def _model_name(model: Any) -> str | None:
+    if model is None:
+        return None
+    if isinstance(model, str):
+        return model
+    if isinstance(model, type):
+        return model.__name__
+    name = getattr(model, "__name__", None)
+    return name if isinstance(name, str) else type(model).__name__
+
+
+def _short(text: str, limit: int = _MAX_VALUE_CHARS) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text)} chars)"
+
+
+def _restore(cls: type[ORMException], args: tuple[Any, ...], state: dict[str, Any]) -> ORMException:
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
+
+
+class ORMException(Exception):
+    """Base of every matrx-orm error; carries model / operation / query / params / details context."""
+
+    default_message: str = "ORM error"
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        model: str | type | None = None,
+        operation: str | None = None,
+        query: str | None = None,
+        params: Any = None,
+        details: Mapping[str, Any] | None = None,
+        **context: Any,
+    ) -> None:
+        self.message: str = mask_url_passwords(str(message)) if message else self.default_message
+        self.model: str | None = _model_name(model)
+        self.operation: str | None = operation
+        self.query: str | None = query
+        self.params: Any = params
+        self.details: dict[str, Any] = dict(details or {})
+        self.details.update(context)
+        super().__init__(self.message)
+
+    # -- context -------------------------------------------------------------------------------------------
+    def enrich(
+        self,
+        *,
+        model: str | type | None = None,
+        operation: str | None = None,
+        query: str | None = None,
+        params: Any = None,
+        details: Mapping[str, Any] | None = None,
+        **context: Any,
+    ) -> Self:
+        """Fill the attributes that are still unset and add missing ``details`` keys; returns ``self``.
+
+        Called by the layers an error passes through; what the inner layer recorded is never overwritten.
+        """
+        if self.model is None and model is not None:
+            self.model = _model_name(model)
+        if not self.operation and operation:
+            self.operation = operation
+        if not self.query and query:
+            self.query = query
+        if self.params is None and params is not None:
+            self.params = params
+        for key, value in {**(details or {}), **context}.items():
+            self.details.setdefault(key, value)
+        return self
+
+    def _context_items(self) -> list[tuple[str, Any]]:
+        items: list[tuple[str, Any]] = []
+        if self.query:
+            items.append(("query", self.query))
+        if self.params is not None:
+            items.append(("params", self.params))
+        items.extend(self.details.items())
+        return items
+
+    # -- rendering -----------------------------------------------------------------------------------------
+    def __str__(self) -> str:
+        items = self._context_items()
+        if not items:  # short form: "[Model: operation] message", leaving out what the message already says
+            where = [part for part in (self.model, self.operation) if part and part not in self.message]
+            return f"[{': '.join(where)}] {self.message}" if where else self.message
+        if self.model and self.operation:
+            header = f"[ERROR in {self.model}: {self.operation}]"
+        elif self.model or self.operation:
+            header = f"[ERROR in {self.model or self.operation}]"
+        else:
+            header = "[ERROR]"
+        lines = [_RULE, header, "", f"Message: {self.message}"]
+        if items:
+            width = max(len(str(key)) for key, _ in items) + 1
+            lines += ["", "Context:"]
+            for key, value in items:
+                shown = MASK if _is_secret_key(key) and not _blank(value) else mask_secrets(value)
+                text = _short(shown if isinstance(shown, str) else repr(shown))
+                text = text.replace("\n", "\n" + " " * (width + 3))
+                lines.append(f"  {str(key) + ':':<{width}} {text}")
+        lines.append(_RULE)
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        extra = f", model={self.model!r}" if self.model else ""
+        return f"{type(self).__name__}({self.message!r}{extra})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
+
+
+class ValidationError(ORMException):
+    """A value failed field or model validation."""
+
+    default_message = "Validation failed"
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        field: str | None = None,
+        value: Any = NOT_GIVEN,
+        reason: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        has_value = value is not NOT_GIVEN
+        if not message:
+            model = _model_name(kwargs.get("model"))
+            shown = f"value {_short(repr(value), 200)}" if has_value else "value"
+            message = f"Invalid {shown}"
+            if field:
+                message += f" for field '{field}'"
+            if model:
+                message += f" on model '{model}'"
+            if reason:
+                message += f": {reason}"
+        super().__init__(message, **kwargs)
+        self.field: str | None = field
+        self.value: Any = value if has_value else None
+        self.has_value: bool = has_value
+        self.reason: str | None = reason
+
+
+class FieldError(ORMException):
+    """A field is misdeclared or could not process a value."""
+
+    default_message = "Field error"
+
+
+class QueryError(ORMException):
+    """A query could not be built or did not produce what was expected."""
+
+    default_message = "Query error"
+
+
+def _suggest(name: str, choices: list[str]) -> list[str]:
+    folded = [c for c in choices if c.lower() == name.lower() and c != name]
+    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
+    return list(dict.fromkeys(folded + close))[:3]
+
+
+def _quoted_list(names: list[str]) -> str:
+    quoted = [f"'{n}'" for n in names]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
+class _UnknownNameMixin:
+    kind: str = "name"
+
+    def _unknown_message(self, name: str, choices: Iterable[str], model: Any) -> tuple[str, list[str], list[str]]:
+        available = sorted({str(c) for c in choices})
+        suggestions = _suggest(name, available)
+        owner = _model_name(model)
+        message = f"Unknown {self.kind} '{name}'" + (f" on model '{owner}'" if owner else "") + "."
+        if suggestions:
+            message += f" Did you mean: {_quoted_list(suggestions)}?"
+        if available:
+            shown = ", ".join(available[:_MAX_AVAILABLE])
+            more = f", ... ({len(available) - _MAX_AVAILABLE} more)" if len(available) > _MAX_AVAILABLE else ""
+            message += f" Available: {shown}{more}"
+        return message, suggestions, available
+
+
+class UnknownFieldError(_UnknownNameMixin, FieldError, QueryError):
+    """A field name that the model does not have; the message names the closest matches."""
+
+    kind = "field"
+
+    def __init__(self, message: str = "", *, name: str = "", choices: Iterable[str] = (), **kwargs: Any) -> None:
+        built, self.suggestions, self.choices = self._unknown_message(name, choices, kwargs.get("model"))
+        self.name: str = name
+        super().__init__(message or built, **kwargs)
+
+
+class UnknownLookupError(_UnknownNameMixin, QueryError):
+    """A lookup (``__icontains``...) that does not exist for the field; names the closest matches."""
+
+    kind = "lookup"
+
+    def __init__(self, message: str = "", *, name: str = "", choices: Iterable[str] = (), **kwargs: Any) -> None:
+        built, self.suggestions, self.choices = self._unknown_message(name, choices, kwargs.get("model"))
+        self.name: str = name
+        super().__init__(message or built, **kwargs)
+
+
+class DoesNotExist(QueryError):
+    """No row matched where exactly one was expected."""
+
+    default_message = "No matching row"
+
+
+class MultipleObjectsReturned(QueryError):
+    """Several rows matched where exactly one was expected."""
+
+    default_message = "More than one row matched"
+
+
+class DatabaseError(ORMException):
+    """An error reported by PostgreSQL or the driver."""
+
+    default_message = "Database error"
+
+
+class ConnectionError(DatabaseError):  # the contract's name; shadows the builtin inside this module
+    """The database could not be reached, refused the login, or the connection was lost."""
+
+    default_message = "Could not connect to the database"
+
+
+class IntegrityError(DatabaseError):
+    """A constraint (unique, foreign key, not null, check, exclusion) was violated."""
+
+    default_message = "Integrity constraint violated"
+
+
+class TransactionError(DatabaseError):
+    """The transaction failed (serialization failure, deadlock, aborted transaction, ...)."""
+
+    default_message = "Transaction error"
+
+
+class OptimisticLockError(DatabaseError):
+    """A versioned row was changed by someone else since it was read."""
+
+    default_message = "The row was modified concurrently"
+
+
+class UnknownDatabaseError(DatabaseError):
+    """An unexpected error while talking to the database; carries the full context."""
+
+    default_message = "Unexpected database error"
+
+
+class ConfigurationError(ORMException):
+    """Missing or invalid ORM configuration."""
+
+    default_message = "Configuration error"
+
+
+class CacheError(ORMException):
+    """The state manager's cache failed."""
+
+    default_message = "Cache error"
+
+
+class StateError(ORMException):
+    """State management went wrong."""
+
+    default_message = "State error"
+
+
+class RelationshipError(ORMException):
+    """A foreign key / inverse FK / many-to-many could not be resolved."""
+
+    default_message = "Relationship error"
+
+
+class MigrationError(ORMException):
+    """A migration could not be generated, applied or rolled back."""
+
+    default_message = "Migration error"
+
+
+class ParameterError(ORMException):
+    """Malformed arguments to an ORM call or query."""
+
+    default_message = "Invalid parameter"
+
+
+# -- mapping driver errors ----------------------------------------------------------------------------------
+
+_VIOLATIONS = {
+    "23505": "unique",
+    "23503": "foreign_key",
+    "23502": "not_null",
+    "23514": "check",
+    "23P01": "exclusion",
+    "23001": "restrict",
+}
+# sqlstates that mean "could not connect / lost the connection" beyond class 08
+_CONNECTION_STATES = {"57P01", "57P02", "57P03", "53300", "3D000"}
+_CONNECTING_OPERATIONS = ("connect", "acquire", "pool", "begin")
+
+
+def _pg_details(exc: Any) -> dict[str, Any]:
+    details: dict[str, Any] = {}
+    for attr in ("sqlstate", "constraint_name", "schema_name", "table_name", "column_name", "detail", "hint"):
+        value = getattr(exc, attr, None)
+        if value:
+            details[attr] = value
+    return details
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def map_database_error(exc: BaseException, **context: Any) -> ORMException:
+    """The :class:`ORMException` for a driver / database error ``exc``, carrying ``context``.
+
+    ``context`` takes the constructor's keywords (model, operation, query, params, details, extra keys). An
+    ORMException is returned as is, enriched with ``context``. Use it as ``raise map_database_error(e) from e``.
+    """
+    if isinstance(exc, ORMException):
+        return exc.enrich(**context)
+    mapped = _map(exc, context)
+    mapped.__cause__ = exc
+    mapped.__suppress_context__ = True
+    return mapped
+
+
+def _map(exc: BaseException, context: dict[str, Any]) -> ORMException:
+    try:
+        import asyncpg.exceptions as pg
+        from asyncpg.exceptions import _base as pg_base
+    except ImportError:  # pragma: no cover - asyncpg is a hard dependency
+        pg = pg_base = None  # type: ignore[assignment]
+
+    context = dict(context)
+    details = dict(context.pop("details", None) or {})
+    operation = str(context.get("operation") or "")
+
+    if pg is not None and isinstance(exc, pg.PostgresError):
+        details = {**_pg_details(exc), **details}
+        state = getattr(exc, "sqlstate", None) or ""
+        text = str(getattr(exc, "message", None) or (exc.args[0] if exc.args else exc))
+        if isinstance(exc, pg.IntegrityConstraintViolationError):
+            details.setdefault("violation", _VIOLATIONS.get(state, "integrity"))
+            extra = f" ({exc.detail})" if getattr(exc, "detail", None) else ""
+            return IntegrityError(f"{text}{extra}", details=details, **context)
+        if (
+            isinstance(exc, pg.PostgresConnectionError | pg.InvalidAuthorizationSpecificationError)
+            or state in _CONNECTION_STATES
+        ):
+            return ConnectionError(f"Database connection failed: {text}", details=details, **context)
+        if isinstance(exc, pg.TransactionRollbackError | pg.InvalidTransactionStateError):
+            return TransactionError(f"Transaction failed: {text}", details=details, **context)
+        return DatabaseError(text, details=details, **context)
+
+    if isinstance(exc, builtins.TimeoutError):  # asyncio.TimeoutError is TimeoutError (an OSError) on 3.11+
+        if any(word in operation.lower() for word in _CONNECTING_OPERATIONS):
+            return ConnectionError(
+                f"Timed out connecting to the database ({_describe(exc)})", details=details, **context
+            )
+        return DatabaseError(f"The statement timed out ({_describe(exc)})", details=details, **context)
+    if isinstance(exc, OSError):
+        return ConnectionError(f"Could not connect to the database: {_describe(exc)}", details=details, **context)
+    if pg_base is not None and isinstance(exc, pg_base.InterfaceError):
+        text = str(exc)
+        if "closed" in text.lower() or "closing" in text.lower():
+            return ConnectionError(f"Database connection unavailable: {text}", details=details, **context)
+        return DatabaseError(f"Driver error: {_describe(exc)}", details=details, **context)
+    return UnknownDatabaseError(f"Unexpected database error: {_describe(exc)}", details=details, **context)

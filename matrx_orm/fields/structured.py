@@ -1,0 +1,305 @@
+"""Structured values: JSON/JSONB, arrays (of any field) and HSTORE."""
+
+from __future__ import annotations
+
+import json
+import numbers
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeEngine
+from typing_extensions import TypeVar
+
+from ..exceptions import ValidationError
+from .base import Field, reason_of, short_repr
+from .numeric import BooleanField, DecimalField, FloatField, IntegerField
+from .temporal import DateField, TimeField
+from .text import TextField, UUIDField
+
+J = TypeVar("J", default=Any)
+E = TypeVar("E", default=Any)
+
+
+class JSONField(Field[J]):
+    """``JSONB``. Any JSON value (dict, list, str, int, float, bool) is stored as is: a python str is a JSON
+    string, never parsed. The connection codec serializes; ``to_db`` checks the value is serializable
+    (NaN and infinity are rejected, PostgreSQL's JSON has no such numbers).
+
+    ``schema`` (a pydantic ``BaseModel`` subclass) makes dicts load as that model and models dump to JSON.
+    ``JSONField[MyTypedDict]()`` types reads for checkers.
+    """
+
+    python_type = object
+    lookup_family = "json"
+
+    def __init__(self, schema: type | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if schema is not None:
+            from pydantic import BaseModel
+
+            if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+                raise TypeError(f"{type(self).__name__} schema must be a pydantic BaseModel subclass; got {schema!r}")
+            self.needs_from_db = True
+        self.schema = schema
+
+    def sa_type(self) -> TypeEngine[Any]:
+        return postgresql.JSONB()
+
+    def to_python(self, value: Any) -> Any:
+        schema = self.schema
+        if schema is None or value is None or isinstance(value, schema):
+            return value
+        if isinstance(value, dict):
+            from pydantic import ValidationError as PydanticError
+
+            try:
+                return schema.model_validate(value)
+            except PydanticError as exc:
+                self.fail(value, f"does not match {schema.__name__}: {exc}")
+        return value
+
+    def db_value(self, value: Any) -> Any:
+        if self.schema is not None and isinstance(value, self.schema):
+            return value.model_dump(mode="json")
+        return value
+
+    def validate(self, value: Any) -> None:
+        if not (self.schema is not None and isinstance(value, self.schema)):
+            try:
+                json.dumps(value, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                self.fail(value, f"not JSON serializable ({exc})")
+            except RecursionError:
+                self.fail(value, "not JSON serializable (too deeply nested or circular)")
+        super().validate(value)
+
+    def from_db(self, value: Any) -> Any:
+        if self.schema is not None and isinstance(value, dict):
+            try:
+                return self.schema.model_validate(value)
+            except Exception:
+                return value  # rows that predate the schema load as plain JSON
+        return value
+
+
+class JSONBField(JSONField[J]):
+    """``JSONB`` (same as ``JSONField``)."""
+
+
+def _item_field(item_type: Any) -> Field[Any]:
+    if isinstance(item_type, Field):
+        import copy
+
+        return copy.copy(item_type)
+    if isinstance(item_type, type) and issubclass(item_type, Field):
+        return item_type()
+    raise TypeError(f"ArrayField item_type must be a Field instance or class; got {item_type!r}")
+
+
+class ArrayField(Field[list[E]]):
+    """``item_type[]``: a list whose elements are converted by ``item_type`` (a Field instance or class).
+
+    ``dimensions`` > 1 makes nested lists (``INTEGER[][]``). Elements may be None.
+    """
+
+    python_type = list
+    lookup_family = "array"
+
+    def __init__(self, item_type: Field[E] | type[Field[E]] | None = None, dimensions: int | None = None,
+                 **kwargs: Any) -> None:
+        base_field = kwargs.pop("base_field", None)
+        if item_type is None:
+            item_type = base_field
+        if item_type is None:
+            raise TypeError("ArrayField needs item_type, e.g. ArrayField(IntegerField())")
+        super().__init__(**kwargs)
+        self.item_field: Field[Any] = _item_field(item_type)
+        if getattr(self.item_field, "concrete", True) is False or isinstance(self.item_field, ArrayField):
+            raise TypeError("ArrayField item_type must be a scalar column field (use dimensions= for nesting)")
+        if dimensions is not None and (not isinstance(dimensions, int) or dimensions < 1):
+            raise TypeError(f"ArrayField dimensions must be a positive int; got {dimensions!r}")
+        self.dimensions = dimensions
+        self.needs_from_db = self.item_field.needs_from_db
+
+    @property
+    def item_type(self) -> Field[Any]:
+        """The element field (matrx-orm name)."""
+        return self.item_field
+
+    def sa_type(self) -> TypeEngine[Any]:
+        return postgresql.ARRAY(self.item_field.sa_type(), dimensions=self.dimensions)
+
+    # -- conversion ------------------------------------------------------------------------------------------
+    def _as_list(self, value: Any, whole: Any) -> list[Any]:
+        if isinstance(value, list):
+            return value
+        if isinstance(value, tuple | set | frozenset):
+            return list(value)
+        tolist = getattr(value, "tolist", None)
+        if callable(tolist) and not isinstance(value, str | bytes):
+            result = tolist()
+            if isinstance(result, list):
+                return result
+        self.fail(whole, f"expected a list or tuple, got {type(value).__name__}")
+
+    def _map(self, value: Any, convert: Callable[[Any], Any], depth: int, whole: Any, path: str) -> list[Any]:
+        items = self._as_list(value, whole)
+        nested = depth > 1
+        out: list[Any] = []
+        for index, item in enumerate(items):
+            if item is None:
+                out.append(None)
+            elif nested:
+                out.append(self._map(item, convert, depth - 1, whole, f"{path}[{index}]"))
+            else:
+                try:
+                    out.append(convert(item))
+                except ValidationError as exc:
+                    self.fail(whole, f"item {path}[{index}] {short_repr(item, 40)}: {reason_of(exc)}")
+        return out
+
+    def to_python(self, value: Any) -> list[Any] | None:
+        if value is None:
+            return None
+        return self._map(value, self.item_field.to_python, self.dimensions or 1, value, "")
+
+    def to_db(self, value: Any) -> Any:
+        if value is None:
+            return None
+        result = self._map(value, self.item_field.to_db, self.dimensions or 1, value, "")
+        self.validate(result)
+        return result
+
+    def from_db(self, value: Any) -> list[Any] | None:
+        convert = self.item_field.from_db
+        depth = self.dimensions or 1
+
+        def load(items: list[Any], level: int) -> list[Any]:
+            if level > 1:
+                return [None if v is None else load(v, level - 1) for v in items]
+            return [None if v is None else convert(v) for v in items]
+
+        return load(value, depth)
+
+
+class TextArrayField(ArrayField[str]):
+    """``TEXT[]``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(TextField(), **kwargs)
+
+
+class IntegerArrayField(ArrayField[int]):
+    """``INTEGER[]``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(IntegerField(), **kwargs)
+
+
+class FloatArrayField(ArrayField[float]):
+    """``FLOAT[]``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(FloatField(), **kwargs)
+
+
+class BooleanArrayField(ArrayField[bool]):
+    """``BOOLEAN[]``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(BooleanField(), **kwargs)
+
+
+class UUIDArrayField(ArrayField[str]):
+    """``UUID[]``; elements are canonical UUID strings."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(UUIDField(), **kwargs)
+
+
+class JSONBArrayField(ArrayField[Any]):
+    """``JSONB[]``; each element is any JSON value."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(JSONBField(), **kwargs)
+
+
+class DecimalArrayField(ArrayField[Decimal]):
+    """``NUMERIC(p, s)[]``."""
+
+    def __init__(self, max_digits: int | None = None, decimal_places: int | None = None, **kwargs: Any) -> None:
+        super().__init__(DecimalField(max_digits=max_digits, decimal_places=decimal_places), **kwargs)
+
+
+class DateArrayField(ArrayField[Any]):
+    """``DATE[]``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(DateField(), **kwargs)
+
+
+class TimeArrayField(ArrayField[Any]):
+    """``TIME[]``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(TimeField(), **kwargs)
+
+
+_HSTORE_PAIR = re.compile(r'\s*"((?:[^"\\]|\\.)*)"\s*=>\s*(?:"((?:[^"\\]|\\.)*)"|(NULL))\s*(?:,|$)', re.IGNORECASE)
+_UNESCAPE = re.compile(r"\\(.)")
+
+
+def parse_hstore(text: str) -> dict[str, str | None]:
+    """Parse PostgreSQL's hstore text output (``"a"=>"1", "b"=>NULL``)."""
+    result: dict[str, str | None] = {}
+    position = 0
+    text = text.strip()
+    while position < len(text):
+        match = _HSTORE_PAIR.match(text, position)
+        if match is None:
+            raise ValueError(f"malformed hstore text at {position}: {text[position:position + 30]!r}")
+        key = _UNESCAPE.sub(r"\1", match.group(1))
+        result[key] = None if match.group(3) else _UNESCAPE.sub(r"\1", match.group(2))
+        position = match.end()
+    return result
+
+
+class HStoreField(Field[dict[str, str | None]]):
+    """``HSTORE``: a dict of str keys to str or None values (numbers are turned into strings).
+
+    Writes need the connection's hstore codec (``set_builtin_type_codec('hstore', codec_name=
+    'pg_contrib.hstore')``); reads also accept hstore text when that codec is missing.
+    """
+
+    python_type = dict
+    lookup_family = "other"
+    needs_from_db = True
+
+    def sa_type(self) -> TypeEngine[Any]:
+        return postgresql.HSTORE()
+
+    def to_python(self, value: Any) -> dict[str, str | None] | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self._type_error(value, "a dict of str to str or None")
+        result: dict[str, str | None] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                self.fail(value, f"keys must be strings, got {type(key).__name__} {short_repr(key, 30)}")
+            if item is None or isinstance(item, str):
+                result[key] = item
+            elif isinstance(item, numbers.Real | Decimal) and not isinstance(item, bool):
+                result[key] = str(item)
+            else:
+                self.fail(value, f"value of {key!r} must be a string or None, got {type(item).__name__}")
+        return result
+
+    def from_db(self, value: Any) -> dict[str, str | None] | None:
+        if isinstance(value, str):
+            return parse_hstore(value)
+        return value  # type: ignore[no-any-return]
+

@@ -1,0 +1,167 @@
+"""``ForeignKey``: a column holding another model's key, resolved lazily by model name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from ..fields import Field
+from . import registry
+
+if TYPE_CHECKING:
+    from .base import Model
+
+@dataclass(frozen=True)
+class ForeignKeyReference:
+    """A foreign key's target as plain data (``ForeignKey.to_db`` is the value converter, so the target
+    database lives here and in ``ForeignKey.target_db``)."""
+
+    from_model: str
+    from_field: str
+    to_model: str
+    to_column: str
+    to_schema: str | None
+    to_db: str | None
+    on_delete: str
+    related_name: str | None
+
+
+ON_DELETE_ACTIONS = {"CASCADE", "SET NULL", "SET DEFAULT", "RESTRICT", "NO ACTION"}
+
+
+class ForeignKey(Field[Any]):
+    """Stores the key of a row of ``to_model`` (a class or a model name, resolved when defined)."""
+
+    is_relation = True
+    lookup_family = "other"
+
+    def __init__(
+        self,
+        to_model: str | type[Model] | None = None,
+        to_column: str = "id",
+        *,
+        to_schema: str | None = None,
+        to_db: str | None = None,
+        on_delete: str = "CASCADE",
+        related_name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        target = kwargs.pop("to", None)
+        to_model = to_model if to_model is not None else target
+        if to_model is None:
+            raise TypeError("ForeignKey needs the target model: ForeignKey('User', 'id') or to_model=User")
+        action = on_delete.upper().replace("_", " ")
+        if action not in ON_DELETE_ACTIONS:
+            raise TypeError(f"on_delete must be one of {sorted(ON_DELETE_ACTIONS)}; got {on_delete!r}")
+        super().__init__(**kwargs)
+        self.to_model_ref = to_model
+        self.to_model_name = to_model if isinstance(to_model, str) else to_model.__name__
+        self.to_column = to_column
+        self.to_schema = to_schema
+        self.target_db = to_db
+        self.on_delete = action
+        self.related_name = related_name
+        self._target: type[Model] | None = None
+
+    # -- resolution --------------------------------------------------------------------------------------
+    @property
+    def target_model(self) -> type[Model]:
+        """The referenced model class (resolved through the registry on first use)."""
+        if self._target is None:
+            if isinstance(self.to_model_ref, type):
+                self._target = self.to_model_ref
+            else:
+                own_db = self.model._meta.database if self.model is not None else None
+                self._target = registry.get_model(self.to_model_name, self.target_db or own_db)
+        return self._target
+
+    @property
+    def reference(self) -> ForeignKeyReference:
+        """What this key points at, as plain data (``to_db`` / ``to_schema`` included)."""
+        return ForeignKeyReference(
+            from_model=registry.describe(self.model),
+            from_field=self.name,
+            to_model=self.to_model_name,
+            to_column=self.to_column,
+            to_schema=self.to_schema,
+            to_db=self.target_db,
+            on_delete=self.on_delete,
+            related_name=self.related_name,
+        )
+
+    @property
+    def target_field(self) -> Field[Any] | None:
+        target = self._target
+        if target is None:
+            return None
+        return target._meta.fields.get(self.to_column)
+
+    @property
+    def relation_name(self) -> str:
+        """``author_id`` → ``author``: the name used by select_related and get_related."""
+        return self.name[:-3] if self.name.endswith("_id") else self.name
+
+    def attach(self, model: type[Model]) -> None:
+        """Called by the metaclass: fix the column type and add the constraint once the target exists."""
+        if isinstance(self.to_model_ref, type):
+            self._bind(model, self.to_model_ref)
+        else:
+            registry.when_registered(self.to_model_name, lambda target: self._bind(model, target))
+
+    def _bind(self, model: type[Model], target: type[Model]) -> None:
+        if self._target is None:
+            self._target = target
+        opts = getattr(target, "_meta", None)
+        target_field = opts.fields.get(self.to_column) if opts is not None else None
+        if target_field is None:
+            return
+        column = model._meta.table.c[self.column_name]
+        column.type = target_field.sa_type()
+        if opts is None or opts.database != model._meta.database:
+            return  # cross-database: no constraint is possible
+        target_col = opts.table.c[target_field.column_name]
+        model._meta.table.append_constraint(
+            sa.ForeignKeyConstraint([column], [target_col], ondelete=self.on_delete)
+        )
+
+    # -- values --------------------------------------------------------------------------------------------
+    def sa_type(self) -> Any:
+        target_field = self.target_field
+        return target_field.sa_type() if target_field is not None else sa.Uuid(as_uuid=False)
+
+    def to_python(self, value: Any) -> Any:
+        value = _key_of(value)
+        target_field = self.target_field
+        if target_field is None or value is None:
+            return value
+        return self._delegate(target_field.to_python, value)
+
+    def to_db(self, value: Any) -> Any:
+        value = _key_of(value)
+        target_field = self.target_field
+        if target_field is None or value is None:
+            return value
+        return self._delegate(target_field.to_db, value)
+
+    def _delegate(self, convert: Any, value: Any) -> Any:
+        from ..exceptions import ValidationError
+
+        try:
+            return convert(value)
+        except ValidationError as exc:
+            raise ValidationError(
+                f"Invalid value {value!r} for foreign key '{self.name}' on model "
+                f"'{registry.describe(self.model)}': {exc.message}",
+                model=self.model,
+                field=self.name,
+                value=value,
+            ) from None
+
+
+def _key_of(value: Any) -> Any:
+    meta = getattr(type(value), "_meta", None)
+    if meta is not None and getattr(meta, "pk", None) is not None:
+        return value.__dict__.get(meta.pk.name)
+    return value

@@ -1,0 +1,95 @@
+"""Model registry: model classes by name, and one SQLAlchemy MetaData per database project."""
+
+from __future__ import annotations
+
+import difflib
+from collections import defaultdict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from .base import Model
+
+DEFAULT_DATABASE = "default"
+
+#: Constraint names Alembic can diff and drop reliably.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+_metadata: dict[str, sa.MetaData] = {}
+_models_by_name: dict[str, list[type[Model]]] = defaultdict(list)
+_waiting: dict[str, list[Callable[[type[Model]], None]]] = defaultdict(list)
+
+
+def metadata_for(database: str) -> sa.MetaData:
+    """The MetaData holding every table of ``database`` (Alembic's target_metadata)."""
+    meta = _metadata.get(database)
+    if meta is None:
+        meta = _metadata[database] = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    return meta
+
+
+def register_model(model: type[Model]) -> None:
+    """Record ``model`` under its class name, replacing an earlier same-named model of its database."""
+    opts = model._meta
+    same_name = _models_by_name[model.__name__]
+    same_name[:] = [m for m in same_name if m._meta.database != opts.database]
+    same_name.append(model)
+    for callback in _waiting.pop(model.__name__, []):
+        callback(model)
+
+
+def replace_table(meta: sa.MetaData, name: str, schema: str | None) -> None:
+    """Drop a table definition left by an earlier class of the same table (re-imports, tests)."""
+    key = f"{schema}.{name}" if schema else name
+    old = meta.tables.get(key)
+    if old is not None:
+        meta.remove(old)
+        for models in _models_by_name.values():
+            models[:] = [m for m in models if m._meta.table is not old]
+
+
+def when_registered(name: str, callback: Callable[[type[Model]], None]) -> None:
+    """Call ``callback(model)`` once a model called ``name`` exists (now, if it already does)."""
+    found = _models_by_name.get(name)
+    if found:
+        callback(found[-1])
+    else:
+        _waiting[name].append(callback)
+
+
+def get_model(name: str, database: str | None = None) -> type[Model]:
+    """Resolve a model by class name, preferring one of ``database``."""
+    candidates = _models_by_name.get(name) or []
+    if database is not None:
+        for model in reversed(candidates):
+            if model._meta.database == database:
+                return model
+    if candidates:
+        return candidates[-1]
+    from ..exceptions import RelationshipError
+
+    close = difflib.get_close_matches(name, [n for n, m in _models_by_name.items() if m], n=3)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise RelationshipError(f"No model named '{name}' is defined.{hint}", details={"model_name": name})
+
+
+def all_models(database: str | None = None) -> list[type[Model]]:
+    """Every registered concrete model, optionally only those of ``database``."""
+    seen: list[type[Model]] = []
+    for models in _models_by_name.values():
+        for model in models:
+            if database is None or model._meta.database == database:
+                seen.append(model)
+    return seen
+
+
+def describe(obj: Any) -> str:
+    return obj.__name__ if isinstance(obj, type) else str(obj)

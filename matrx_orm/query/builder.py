@@ -1,0 +1,297 @@
+"""``QueryBuilder``: the immutable, chainable query users build from ``Model.filter(...)``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import sqlalchemy as sa
+
+from ..exceptions import DoesNotExist, MultipleObjectsReturned, ParameterError, QueryError
+from . import compiler, executor
+from .hydrate import instance_loader, row_converter
+from .q import Q
+from .results import UpdateResult
+
+if TYPE_CHECKING:
+    from ..models.base import Model
+
+M = TypeVar("M", bound="Model")
+
+
+@dataclass(frozen=True, slots=True)
+class QueryState:
+    """Everything a query says, frozen; chain methods return modified copies."""
+
+    model: type
+    where: tuple[Q, ...] = ()
+    order_by: tuple[str, ...] = ()
+    limit: int | None = None
+    offset: int | None = None
+    fields: tuple[str, ...] | None = None
+    database: str | None = None
+
+
+class QueryBuilder(Generic[M]):
+    """Chain ``filter/exclude/order_by/limit/offset/select/using``; await a terminal, or the builder itself."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, model: type[M], state: QueryState | None = None) -> None:
+        self._state = state or QueryState(model._require_meta().model)  # type: ignore[attr-defined]
+
+    # -- chaining ------------------------------------------------------------------------------------------
+    def _with(self, **changes: Any) -> QueryBuilder[M]:
+        return QueryBuilder(self._state.model, dataclasses.replace(self._state, **changes))
+
+    def filter(self, *conditions: Any, **filters: Any) -> QueryBuilder[M]:
+        """Add conditions (ANDed with those already present)."""
+        if not conditions and not filters:
+            return self
+        return self._with(where=(*self._state.where, self._checked(Q(*conditions, **filters))))
+
+    def exclude(self, *conditions: Any, **filters: Any) -> QueryBuilder[M]:
+        """Add the negation of the conditions."""
+        if not conditions and not filters:
+            return self
+        return self._with(where=(*self._state.where, ~self._checked(Q(*conditions, **filters))))
+
+    def _checked(self, q: Q) -> Q:
+        """Resolve every field and lookup name now, so a typo fails at the line that made it."""
+        compiler.check_names(self._state.model, q)
+        return q
+
+    def order_by(self, *fields: str) -> QueryBuilder[M]:
+        """Order by fields; ``"-field"`` for descending. Replaces an earlier ordering."""
+        meta = self._meta
+        for name in fields:
+            meta.get_field(name.lstrip("-+"))
+        return self._with(order_by=tuple(fields))
+
+    def limit(self, count: int | None) -> QueryBuilder[M]:
+        """At most ``count`` rows."""
+        if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 0):
+            raise ParameterError(f"limit expects a non-negative int; got {count!r}", model=self._meta.model_name)
+        return self._with(limit=count)
+
+    def offset(self, count: int | None) -> QueryBuilder[M]:
+        """Skip ``count`` rows."""
+        if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 0):
+            raise ParameterError(f"offset expects a non-negative int; got {count!r}", model=self._meta.model_name)
+        return self._with(offset=count)
+
+    def __getitem__(self, item: slice) -> QueryBuilder[M]:
+        if not isinstance(item, slice) or item.step not in (None, 1):
+            raise ParameterError("QueryBuilder supports slices like qs[10:30] only", model=self._meta.model_name)
+        start, stop = item.start or 0, item.stop
+        if start < 0 or (stop is not None and stop < 0):
+            raise ParameterError("negative slice bounds are not supported", model=self._meta.model_name)
+        base = self._state.offset or 0
+        limit = None if stop is None else max(stop - start, 0)
+        if self._state.limit is not None:
+            remaining = max(self._state.limit - start, 0)
+            limit = remaining if limit is None else min(limit, remaining)
+        return self._with(offset=base + start or None, limit=limit)
+
+    def select(self, *fields: str) -> QueryBuilder[M]:
+        """Load only these fields (the primary key is always loaded); the others read as ``None``."""
+        meta = self._meta
+        names = [meta.get_field(name).name for name in fields]
+        for pk in meta.primary_keys:
+            if pk not in names:
+                names.insert(0, pk)
+        return self._with(fields=tuple(names))
+
+    def using(self, database: str) -> QueryBuilder[M]:
+        """Run this query on another registered database."""
+        return self._with(database=database)
+
+    # -- helpers -------------------------------------------------------------------------------------------
+    @property
+    def _meta(self) -> Any:
+        return self._state.model._meta
+
+    @property
+    def _database(self) -> str:
+        return self._state.database or self._meta.database
+
+    @property
+    def model(self) -> type[M]:
+        return self._state.model
+
+    def _field_names(self) -> tuple[str, ...]:
+        return self._state.fields or self._meta.field_names
+
+    def _select(self, names: Sequence[str], kind: str = "rows") -> tuple[compiler.Compiled, list[Any]]:
+        """Compile (cached by shape) a SELECT of ``names`` for this state; returns (statement, params)."""
+        state = self._state
+        values: list[Any] = []
+        where_shape = compiler.gather(state.model, state.where, values)
+        where_count = len(values)
+        if state.limit is not None:
+            values.append(state.limit)
+        if state.offset is not None:
+            values.append(state.offset)
+        key = (
+            kind, state.model, tuple(names), where_shape, state.order_by,
+            state.limit is not None, state.offset is not None,
+        )
+
+        def build() -> Any:
+            meta = self._meta
+            where, index = compiler.build_where(state.model, state.where)
+            assert index == where_count
+            columns = [meta.columns[name] for name in names]
+            stmt = sa.select(*columns).select_from(meta.table)
+            if where is not None:
+                stmt = stmt.where(where)
+            stmt = stmt.order_by(*compiler.order_clauses(state.model, state.order_by))
+            if state.limit is not None:
+                stmt = stmt.limit(compiler.bind(index, sa.Integer()))
+                index += 1
+            if state.offset is not None:
+                stmt = stmt.offset(compiler.bind(index, sa.Integer()))
+            if kind == "count":
+                stmt = sa.select(sa.func.count()).select_from(stmt.subquery())
+            elif kind == "exists":
+                stmt = sa.select(sa.exists(stmt))
+            return stmt
+
+        statement = compiler.compiled(key, build)
+        return statement, statement.params(values)
+
+    async def _fetch(self, names: Sequence[str], operation: str, kind: str = "rows") -> list[Any]:
+        statement, params = self._select(names, kind)
+        return await executor.fetch(
+            self._database, statement.sql, params, model=self._meta.model_name, operation=operation
+        )
+
+    # -- terminals -----------------------------------------------------------------------------------------
+    async def all(self) -> list[M]:
+        """Every matching row as a model instance."""
+        names = self._field_names()
+        records = await self._fetch(names, "all")
+        load = instance_loader(self._state.model, names)
+        return [load(record) for record in records]
+
+    def __await__(self) -> Generator[Any, None, list[M]]:
+        return self.all().__await__()
+
+    async def get(self, *conditions: Any, use_cache: bool = True, **filters: Any) -> M:
+        """The single matching row; DoesNotExist for none, MultipleObjectsReturned for several."""
+        qs = self.filter(*conditions, **filters) if conditions or filters else self
+        if qs._state.limit is None:
+            qs = qs._with(limit=2)
+        rows = await qs.all()
+        if len(rows) == 1:
+            return rows[0]
+        details = {"filters": qs._describe_filters()}
+        if not rows:
+            raise DoesNotExist(
+                f"No {self._meta.model_name} matches the given filters",
+                model=self._meta.model_name, operation="get", details=details,
+            )
+        raise MultipleObjectsReturned(
+            f"More than one {self._meta.model_name} matches the given filters",
+            model=self._meta.model_name, operation="get", details=details,
+        )
+
+    async def first(self) -> M | None:
+        """The first row (by the ordering, else by primary key), or None."""
+        qs = self if self._state.order_by else self._with(order_by=tuple(self._meta.primary_keys))
+        rows = await qs._with(limit=1).all()
+        return rows[0] if rows else None
+
+    async def last(self) -> M | None:
+        """The last row (by the ordering, else by primary key), or None."""
+        order = self._state.order_by or tuple(self._meta.primary_keys)
+        flipped = tuple(name[1:] if name.startswith("-") else f"-{name}" for name in order)
+        rows = await self._with(order_by=flipped, limit=1, offset=None).all()
+        return rows[0] if rows else None
+
+    async def count(self) -> int:
+        """Number of matching rows (respecting limit/offset)."""
+        rows = await self._fetch(self._meta.primary_keys[:1] or self._meta.field_names[:1], "count", "count")
+        return int(rows[0][0])
+
+    async def exists(self) -> bool:
+        """Whether any row matches."""
+        rows = await self._fetch(self._meta.primary_keys[:1] or self._meta.field_names[:1], "exists", "exists")
+        return bool(rows[0][0])
+
+    async def values(self, *fields: str) -> list[dict[str, Any]]:
+        """Matching rows as dicts of the given fields (all fields when none are named)."""
+        names = self._value_names(fields)
+        records = await self._fetch(names, "values")
+        convert = row_converter(self._state.model, names)
+        return [dict(zip(names, convert(record), strict=True)) for record in records]
+
+    async def values_list(self, *fields: str, flat: bool = False) -> list[Any]:
+        """Matching rows as tuples; ``flat=True`` with one field gives a flat list."""
+        if flat and len(fields) != 1:
+            raise ParameterError("values_list(flat=True) needs exactly one field", model=self._meta.model_name)
+        names = self._value_names(fields)
+        records = await self._fetch(names, "values_list")
+        convert = row_converter(self._state.model, names)
+        if flat:
+            return [convert(record)[0] for record in records]
+        return [tuple(convert(record)) for record in records]
+
+    def _value_names(self, fields: Sequence[str]) -> tuple[str, ...]:
+        meta = self._meta
+        return tuple(meta.get_field(name).name for name in fields) if fields else self._field_names()
+
+    async def update(self, **values: Any) -> int:
+        """UPDATE the matching rows; returns how many were updated."""
+        from .writes import update_query
+
+        result = await update_query(self, values, returning=False)
+        return result.rows_affected
+
+    async def update_returning(self, **values: Any) -> UpdateResult:
+        """UPDATE the matching rows and return them (``rows_affected``, ``updated_rows``)."""
+        from .writes import update_query
+
+        return await update_query(self, values, returning=True)
+
+    async def delete(self) -> int:
+        """DELETE the matching rows; returns how many were deleted."""
+        from .writes import delete_query
+
+        return await delete_query(self)
+
+    # -- introspection -------------------------------------------------------------------------------------
+    def _check_unsliced(self, operation: str) -> None:
+        if self._state.limit is not None or self._state.offset is not None:
+            raise QueryError(f"{operation}() cannot be used on a sliced query", model=self._meta.model_name)
+
+    def _describe_filters(self) -> Any:
+        def describe(node: Any) -> Any:
+            if isinstance(node, Q):
+                inner = [describe(child) for child in node.children]
+                merged: dict[str, Any] = {}
+                if not node.negated and node.connector == Q.AND and all(isinstance(i, dict) for i in inner):
+                    for item in inner:
+                        merged.update(item)
+                    return merged
+                return {"NOT" if node.negated else node.connector: inner}
+            if isinstance(node, tuple):
+                return {node[0]: node[1]}
+            return repr(node)
+
+        parts = [describe(q) for q in self._state.where]
+        if all(isinstance(p, dict) and "NOT" not in p and "OR" not in p for p in parts):
+            merged: dict[str, Any] = {}
+            for part in parts:
+                merged.update(part)
+            return merged
+        return parts
+
+    def sql(self) -> str:
+        """The SELECT this builder runs (with $n placeholders), for debugging."""
+        return self._select(self._field_names())[0].sql
+
+    def __repr__(self) -> str:
+        return f"<QueryBuilder {self._meta.model_name}: {self.sql()}>"

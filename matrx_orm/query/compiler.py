@@ -1,0 +1,169 @@
+"""Turns query state into SQL text, once per query *shape*.
+
+Every statement is a SQLAlchemy Core construct compiled with the asyncpg dialect. Bound parameters are
+named ``v0, v1, ...`` in the order their values are gathered, so a cached statement only needs the values
+of the next query of the same shape: ``Compiled.order`` maps the statement's ``$n`` positions to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import asyncpg as _asyncpg_dialect
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..exceptions import ORMException, ParameterError, QueryError
+from .lookups import get_lookup
+from .q import Q
+
+DIALECT = _asyncpg_dialect.dialect()
+CACHE_LIMIT = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """SQL text with ``$n`` placeholders, and for each placeholder the index of its value."""
+
+    sql: str
+    order: tuple[int, ...]
+
+    def params(self, values: list[Any]) -> list[Any]:
+        return [values[i] for i in self.order]
+
+
+_cache: dict[Hashable, Compiled] = {}
+
+
+def compiled(key: Hashable, build: Callable[[], sa.sql.Executable]) -> Compiled:
+    """The compiled statement for ``key``, building and compiling it on the first request."""
+    found = _cache.get(key)
+    if found is None:
+        found = compile_statement(build())
+        if len(_cache) >= CACHE_LIMIT:
+            _cache.clear()
+        _cache[key] = found
+    return found
+
+
+def compile_statement(statement: sa.sql.Executable) -> Compiled:
+    result = statement.compile(dialect=DIALECT)
+    names = result.positiontup or []
+    try:
+        order = tuple(int(name[1:]) for name in names)
+    except ValueError as exc:  # a literal slipped in as an anonymous bind: a bug, not user error
+        raise QueryError(f"internal error: unnamed bound parameter in {result.string!r}") from exc
+    return Compiled(result.string, order)
+
+
+def bind(index: int, type_: Any = None) -> Any:
+    """The bound parameter for value number ``index``."""
+    return sa.bindparam(f"v{index}", type_=type_)
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+# -- filters ----------------------------------------------------------------------------------------------------
+
+_resolved: dict[tuple[type, str], tuple[Any, Any]] = {}
+
+
+def resolve_filter_key(model: type, key: str) -> tuple[Any, Any]:
+    """``"age__gt"`` → (age field, gt lookup), with clear errors for unknown names."""
+    cache_key = (model, key)
+    found = _resolved.get(cache_key)
+    if found is not None:
+        return found
+    meta = model._meta  # type: ignore[attr-defined]
+    name, _, rest = key.partition("__")
+    field = meta.get_field(name)
+    if "__" in rest:
+        from ..exceptions import UnknownLookupError
+        from .lookups import lookup_names
+
+        raise UnknownLookupError(name=rest, choices=lookup_names(field), model=meta.model_name)
+    lookup = get_lookup(field, rest or "exact")
+    found = (field, lookup)
+    _resolved[cache_key] = found
+    return found
+
+
+def check_names(model: type, node: Any) -> None:
+    """Resolve the field and lookup of every ``key=value`` in a Q tree (errors name the bad one)."""
+    if isinstance(node, Q):
+        for child in node.children:
+            check_names(model, child)
+    elif isinstance(node, tuple) and len(node) == 2 and isinstance(node[0], str):
+        resolve_filter_key(model, node[0])
+    else:
+        raise ParameterError(
+            f"filter() takes Q objects and field=value keywords; got {node!r}", model=model.__name__
+        )
+
+
+def gather(model: type, conditions: Iterable[Any], values: list[Any]) -> Hashable:
+    """Validate the filter values, append them to ``values`` and return the filter's shape."""
+    return tuple(_gather(model, condition, values) for condition in conditions)
+
+
+def _gather(model: type, node: Any, values: list[Any]) -> Hashable:
+    if isinstance(node, Q):
+        return (node.connector, node.negated, tuple(_gather(model, child, values) for child in node.children))
+    if isinstance(node, tuple) and len(node) == 2 and isinstance(node[0], str):
+        key, value = node
+        field, lookup = resolve_filter_key(model, key)
+        shape = lookup.shape(value)
+        try:
+            values.extend(lookup.values(field, value))
+        except ORMException as exc:
+            exc.enrich(model=model.__name__, details={"filter": key})
+            raise
+        return (key, shape)
+    raise ParameterError(
+        f"filter() takes Q objects and field=value keywords; got {node!r}", model=model.__name__
+    )
+
+
+def build_where(model: type, conditions: Iterable[Any], start: int = 0) -> tuple[ColumnElement[bool] | None, int]:
+    """The WHERE expression for ``conditions`` with binds numbered from ``start``; returns (expr, next)."""
+    counter = [start]
+    parts = [_build(model, condition, counter) for condition in conditions]
+    if not parts:
+        return None, counter[0]
+    return (parts[0] if len(parts) == 1 else sa.and_(*parts)), counter[0]
+
+
+def _build(model: type, node: Any, counter: list[int]) -> ColumnElement[bool]:
+    if isinstance(node, Q):
+        parts = [_build(model, child, counter) for child in node.children]
+        if not parts:
+            combined: ColumnElement[bool] = sa.true()
+        elif len(parts) == 1:
+            combined = parts[0]
+        else:
+            combined = sa.or_(*parts) if node.connector == Q.OR else sa.and_(*parts)
+        return sa.not_(combined) if node.negated else combined
+    key, value = node
+    field, lookup = resolve_filter_key(model, key)
+    count = len(lookup.values(field, value))
+    binds = [bind(counter[0] + i, lookup.bind_type(field)) for i in range(count)]
+    counter[0] += count
+    column = model._meta.columns[field.name]  # type: ignore[attr-defined]
+    return lookup.expr(column, binds, value)
+
+
+# -- ordering ------------------------------------------------------------------------------------------------------
+
+
+def order_clauses(model: type, order_by: Iterable[str]) -> list[Any]:
+    meta = model._meta  # type: ignore[attr-defined]
+    clauses = []
+    for item in order_by:
+        descending = item.startswith("-")
+        column = meta.column(item.lstrip("-+"))
+        clauses.append(column.desc() if descending else column.asc())
+    return clauses

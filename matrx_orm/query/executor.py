@@ -1,0 +1,85 @@
+"""Runs compiled SQL on asyncpg: the task's open transaction for that database, else the pool."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..engine import get_pool
+from ..exceptions import map_database_error
+from ..transaction import current_transaction
+
+
+async def fetch(database: str, sql: str, params: Sequence[Any], *, model: Any = None, operation: str = "") -> list[Any]:
+    """Rows of a statement."""
+    try:
+        tx = current_transaction(database)
+        if tx is not None:
+            async with tx.lock:
+                return await tx.connection.fetch(sql, *params)  # type: ignore[no-any-return]
+        pool = await get_pool(database)
+        return await pool.fetch(sql, *params)  # type: ignore[no-any-return]
+    except Exception as exc:
+        raise _wrap(exc, database, sql, params, model, operation) from exc
+
+
+async def execute(database: str, sql: str, params: Sequence[Any], *, model: Any = None, operation: str = "") -> str:
+    """Run a statement; returns the command status (``UPDATE 3``)."""
+    try:
+        tx = current_transaction(database)
+        if tx is not None:
+            async with tx.lock:
+                return await tx.connection.execute(sql, *params)  # type: ignore[no-any-return]
+        pool = await get_pool(database)
+        return await pool.execute(sql, *params)  # type: ignore[no-any-return]
+    except Exception as exc:
+        raise _wrap(exc, database, sql, params, model, operation) from exc
+
+
+async def fetchmany(
+    database: str, sql: str, rows: Sequence[Sequence[Any]], *, model: Any = None, operation: str = ""
+) -> list[Any]:
+    """Run a statement once per parameter row in one pipelined batch; returns RETURNING rows."""
+    try:
+        tx = current_transaction(database)
+        if tx is not None:
+            async with tx.lock:
+                return await tx.connection.fetchmany(sql, rows)  # type: ignore[no-any-return]
+        pool = await get_pool(database)
+        async with pool.acquire() as connection:
+            return await connection.fetchmany(sql, rows)  # type: ignore[no-any-return]
+    except Exception as exc:
+        raise _wrap(exc, database, sql, rows[:3], model, operation) from exc
+
+
+async def executemany(
+    database: str, sql: str, rows: Sequence[Sequence[Any]], *, model: Any = None, operation: str = ""
+) -> None:
+    """Run a statement once per parameter row in one pipelined batch (atomic)."""
+    try:
+        tx = current_transaction(database)
+        if tx is not None:
+            async with tx.lock:
+                await tx.connection.executemany(sql, rows)
+                return
+        pool = await get_pool(database)
+        await pool.executemany(sql, rows)
+    except Exception as exc:
+        raise _wrap(exc, database, sql, rows[:3], model, operation) from exc
+
+
+def affected_rows(status: str) -> int:
+    """``UPDATE 3`` → 3; ``INSERT 0 5`` → 5."""
+    tail = status.rsplit(" ", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def _wrap(exc: Exception, database: str, sql: str, params: Any, model: Any, operation: str) -> Exception:
+    return map_database_error(
+        exc,
+        model=model,
+        operation=operation,
+        query=sql,
+        params=list(params),
+        details={"database": database},
+    )

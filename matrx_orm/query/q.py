@@ -1,0 +1,62 @@
+"""``Q``: a small boolean tree of filter conditions (``|``, ``&``, ``~``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Q:
+    """Conditions combined with AND (default) or OR, optionally negated.
+
+    Children are ``(key, value)`` pairs such as ``("age__gt", 18)``, nested ``Q`` objects, or
+    expressions (``Exists(...)``, SQLAlchemy boolean clauses).
+    """
+
+    AND = "AND"
+    OR = "OR"
+    __slots__ = ("children", "connector", "negated")
+
+    def __init__(self, *conditions: Any, _connector: str = AND, _negated: bool = False, **filters: Any) -> None:
+        self.children: list[Any] = [*conditions, *filters.items()]
+        self.connector = _connector
+        self.negated = _negated
+
+    def _combine(self, other: Q, connector: str) -> Q:
+        if not isinstance(other, Q):
+            return NotImplemented
+        if not other.children:
+            return self._copy()
+        if not self.children:
+            return other._copy()
+        return Q(self, other, _connector=connector)
+
+    def __or__(self, other: Q) -> Q:
+        return self._combine(other, Q.OR)
+
+    def __and__(self, other: Q) -> Q:
+        return self._combine(other, Q.AND)
+
+    def __invert__(self) -> Q:
+        copy = self._copy()
+        copy.negated = not self.negated
+        return copy
+
+    def _copy(self) -> Q:
+        clone = Q(_connector=self.connector, _negated=self.negated)
+        clone.children = list(self.children)
+        return clone
+
+    def __bool__(self) -> bool:
+        return bool(self.children)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Q)
+            and (self.connector, self.negated, self.children) == (other.connector, other.negated, other.children)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        inner = f" {self.connector} ".join(repr(c) for c in self.children)
+        return f"{'NOT ' if self.negated else ''}Q({inner})"

@@ -1,0 +1,440 @@
+"""INSERT / UPDATE / DELETE / upsert statements, each compiled once per shape.
+
+Many-row writes are single statements over ``unnest()`` of one array parameter per column, which is one
+round trip whatever the row count. Models with array or vector columns (which ``unnest`` would flatten)
+use asyncpg's pipelined ``fetchmany``/``executemany`` instead. Either way a batch is atomic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from ..exceptions import OptimisticLockError, ParameterError, QueryError, UnknownFieldError, ValidationError
+from . import compiler, executor
+from .hydrate import instance_loader, refresh
+from .results import UpdateResult
+
+if TYPE_CHECKING:
+    from ..models.base import Model
+    from .builder import QueryBuilder
+
+_UNNEST_UNSAFE_FAMILIES = frozenset({"array", "vector"})
+
+
+# -- value preparation ----------------------------------------------------------------------------------------
+
+
+def _db_value(field: Any, value: Any) -> Any:
+    if value is None:
+        if not field.null:
+            raise ValidationError(
+                f"Field '{field.name}' on model '{field.model.__name__}' may not be null",
+                model=field.model, field=field.name, value=None,
+            )
+        return None
+    return field.to_db(value)
+
+
+def _now_for(field: Any) -> Any:
+    now = dt.datetime.now(dt.UTC)
+    if getattr(field, "timezone", True) is False:
+        now = now.replace(tzinfo=None)
+    if getattr(field, "lookup_family", "") == "date" or type(field).__name__ == "DateField":
+        return now.date()
+    return now
+
+
+def _stamp(instance: Any, adding: bool) -> None:
+    data = instance.__dict__
+    for name, field in instance._meta.fields.items():
+        if getattr(field, "auto_now", False) or (adding and getattr(field, "auto_now_add", False) and data.get(name) is None):
+            data[name] = _now_for(field)
+
+
+def _insert_columns(meta: Any, data: Mapping[str, Any]) -> tuple[str, ...]:
+    """Fields sent on INSERT: every field with a value, except a None the server should fill in."""
+    names = []
+    for name, field in meta.fields.items():
+        if name not in data:
+            continue
+        if data[name] is None and (field.primary_key or field.server_default is not None):
+            continue
+        names.append(name)
+    return tuple(names)
+
+
+def _returning(meta: Any) -> tuple[str, ...]:
+    return meta.field_names
+
+
+# -- single instances -------------------------------------------------------------------------------------------
+
+
+async def insert_instance(instance: Model) -> None:
+    meta = instance._meta
+    _stamp(instance, adding=True)
+    data = instance.__dict__
+    names = _insert_columns(meta, data)
+    values = [_db_value(meta.fields[name], data[name]) for name in names]
+    key = ("insert", meta.model, names)
+
+    def build() -> Any:
+        columns = {meta.fields[n].column_name: compiler.bind(i, meta.fields[n].bind_type()) for i, n in enumerate(names)}
+        stmt = sa.insert(meta.table).values(columns) if columns else sa.insert(meta.table)
+        return stmt.returning(*(meta.columns[n] for n in _returning(meta)))
+
+    statement = compiler.compiled(key, build)
+    rows = await executor.fetch(
+        meta.database, statement.sql, statement.params(values), model=meta.model_name, operation="create"
+    )
+    refresh(instance, _returning(meta), rows[0])
+
+
+def _pk_filter_values(instance: Model) -> list[Any]:
+    meta = instance._meta
+    if not meta.primary_keys:
+        raise QueryError(f"'{meta.model_name}' has no primary key; use filter(...).update()", model=meta.model_name)
+    values = []
+    for field in meta.pk_fields:
+        value = instance.__dict__.get(field.name)
+        if value is None:
+            raise QueryError(
+                f"{meta.model_name} instance has no value for primary key '{field.name}'",
+                model=meta.model_name,
+            )
+        values.append(field.to_db(value))
+    return values
+
+
+def _pk_condition(meta: Any, start: int) -> Any:
+    return sa.and_(
+        *(meta.columns[f.name] == compiler.bind(start + i, f.bind_type()) for i, f in enumerate(meta.pk_fields))
+    )
+
+
+async def update_instance(instance: Model, only: Sequence[str] | None) -> None:
+    """Write the instance's fields (``only`` these, else every loaded non-key field) back by primary key."""
+    meta = instance._meta
+    _stamp(instance, adding=False)
+    data = instance.__dict__
+    version = meta.version_field
+    auto = [n for n, f in meta.fields.items() if getattr(f, "auto_now", False)]
+    if only is None:
+        names = tuple(n for n in meta.field_names if n in data and n not in meta.primary_keys)
+    else:
+        names = tuple(dict.fromkeys([*only, *auto]))
+    if version is not None:
+        names = tuple(n for n in names if n != version.name)
+    values = [_db_value(meta.fields[n], data.get(n)) for n in names]
+    values += _pk_filter_values(instance)
+    current_version = None
+    if version is not None:
+        current_version = data.get(version.name) or 1
+        values.append(current_version)
+    key = ("update_instance", meta.model, names, version is not None)
+
+    def build() -> Any:
+        sets: dict[str, Any] = {meta.fields[n].column_name: compiler.bind(i, meta.fields[n].bind_type()) for i, n in enumerate(names)}
+        condition = _pk_condition(meta, len(names))
+        if version is not None:
+            column = meta.columns[version.name]
+            sets[version.column_name] = column + sa.literal_column("1")
+            condition = sa.and_(condition, column == compiler.bind(len(names) + len(meta.pk_fields), sa.Integer()))
+        return sa.update(meta.table).values(sets).where(condition).returning(*(meta.columns[n] for n in _returning(meta)))
+
+    statement = compiler.compiled(key, build)
+    rows = await executor.fetch(
+        meta.database, statement.sql, statement.params(values), model=meta.model_name, operation="save"
+    )
+    if not rows:
+        if version is not None:
+            raise OptimisticLockError(
+                f"{meta.model_name} {instance.pk!r} was changed by someone else "
+                f"(expected version {current_version}); re-fetch and retry",
+                model=meta.model_name, operation="save", details={"expected_version": current_version},
+            )
+        from ..exceptions import DoesNotExist
+
+        raise DoesNotExist(
+            f"{meta.model_name} {instance.pk!r} no longer exists", model=meta.model_name, operation="save"
+        )
+    refresh(instance, _returning(meta), rows[0])
+
+
+async def delete_instance(instance: Model) -> int:
+    meta = instance._meta
+    values = _pk_filter_values(instance)
+    key = ("delete_instance", meta.model)
+    statement = compiler.compiled(key, lambda: sa.delete(meta.table).where(_pk_condition(meta, 0)))
+    status = await executor.execute(
+        meta.database, statement.sql, statement.params(values), model=meta.model_name, operation="delete"
+    )
+    instance.__dict__["_persisted"] = False
+    return executor.affected_rows(status)
+
+
+# -- many rows -----------------------------------------------------------------------------------------------------
+
+
+def _as_instances(model: type[Model], objects: Sequence[Any]) -> list[Model]:
+    return [obj if isinstance(obj, model) else model(**obj) for obj in objects]
+
+
+def _unnest_safe(meta: Any, names: Sequence[str]) -> bool:
+    return not any(getattr(meta.fields[n], "lookup_family", "") in _UNNEST_UNSAFE_FAMILIES for n in names)
+
+
+def _unnest(meta: Any, names: Sequence[str]) -> Any:
+    """``unnest($1::t1[], $2::t2[], ...) AS u(col1, col2, ...)`` for the fields ``names``."""
+    binds = [compiler.bind(i, sa.ARRAY(meta.fields[n].bind_type())) for i, n in enumerate(names)]
+    return sa.func.unnest(*binds).table_valued(*(meta.fields[n].column_name for n in names)).render_derived(name="u")
+
+
+def _columns_of(rows: list[list[Any]], width: int) -> list[list[Any]]:
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
+async def bulk_insert(model: type[Model], objects: Sequence[Any]) -> list[Model]:
+    meta = model._require_meta()
+    instances = _as_instances(model, objects)
+    if not instances:
+        return []
+    groups: dict[tuple[str, ...], list[Model]] = {}
+    for instance in instances:
+        _stamp(instance, adding=True)
+        groups.setdefault(_insert_columns(meta, instance.__dict__), []).append(instance)
+    if len(groups) == 1:
+        await _insert_group(meta, *next(iter(groups.items())))
+    else:
+        from ..transaction import transaction
+
+        async with transaction(meta.database):
+            for names, group in groups.items():
+                await _insert_group(meta, names, group)
+    return instances
+
+
+async def _insert_group(meta: Any, names: tuple[str, ...], instances: list[Model]) -> None:
+    fields = [meta.fields[n] for n in names]
+    rows = [[_db_value(f, inst.__dict__[f.name]) for f in fields] for inst in instances]
+    # Rows are returned only when the server fills in columns we did not send.
+    need_returning = len(names) < len(meta.fields)
+    returning = _returning(meta)
+    if _unnest_safe(meta, names):
+        key = ("bulk_insert", meta.model, names, need_returning)
+
+        def build() -> Any:
+            u = _unnest(meta, names)
+            stmt = sa.insert(meta.table).from_select([f.column_name for f in fields], sa.select(*u.c))
+            return stmt.returning(*(meta.columns[n] for n in returning)) if need_returning else stmt
+
+        statement = compiler.compiled(key, build)
+        params = _columns_of(rows, len(names))
+        if need_returning:
+            records = await executor.fetch(meta.database, statement.sql, params, model=meta.model_name, operation="bulk_create")
+        else:
+            await executor.execute(meta.database, statement.sql, params, model=meta.model_name, operation="bulk_create")
+    else:
+        key = ("insert_many", meta.model, names)
+
+        def build_one() -> Any:
+            columns = {f.column_name: compiler.bind(i, f.bind_type()) for i, f in enumerate(fields)}
+            return sa.insert(meta.table).values(columns).returning(*(meta.columns[n] for n in returning))
+
+        statement = compiler.compiled(key, build_one)
+        records = await executor.fetchmany(
+            meta.database, statement.sql, [statement.params(r) for r in rows], model=meta.model_name, operation="bulk_create"
+        )
+        need_returning = True
+    if need_returning:
+        for instance, record in zip(instances, records, strict=True):
+            refresh(instance, returning, record)
+    else:
+        for instance in instances:
+            instance.__dict__["_persisted"] = True
+
+
+async def bulk_update(model: type[Model], instances: list[Model], field_names: list[str]) -> int:
+    meta = model._require_meta()
+    if not instances:
+        return 0
+    if not field_names:
+        raise ParameterError("bulk_update() needs the names of the fields to write", model=meta.model_name)
+    names = tuple(meta.get_field(n).name for n in field_names)
+    if any(n in meta.primary_keys for n in names):
+        raise ParameterError("bulk_update() cannot change primary key fields", model=meta.model_name)
+    key_names = tuple(meta.primary_keys)
+    if not key_names:
+        raise QueryError(f"'{meta.model_name}' has no primary key", model=meta.model_name)
+    for instance in instances:
+        if not isinstance(instance, model):
+            raise ParameterError(f"bulk_update() expects {meta.model_name} instances; got {instance!r}")
+    all_names = key_names + names
+    rows = [[_db_value(meta.fields[n], inst.__dict__.get(n)) for n in all_names] for inst in instances]
+    if _unnest_safe(meta, all_names):
+        def build() -> Any:
+            u = _unnest(meta, all_names)
+            sets = {meta.fields[n].column_name: u.c[meta.fields[n].column_name] for n in names}
+            where = sa.and_(*(meta.columns[n] == u.c[meta.fields[n].column_name] for n in key_names))
+            return sa.update(meta.table).values(sets).where(where)
+
+        statement = compiler.compiled(("bulk_update", meta.model, names), build)
+        status = await executor.execute(
+            meta.database, statement.sql, _columns_of(rows, len(all_names)), model=meta.model_name, operation="bulk_update"
+        )
+        return executor.affected_rows(status)
+
+    def build_one() -> Any:
+        sets = {meta.fields[n].column_name: compiler.bind(len(key_names) + i, meta.fields[n].bind_type()) for i, n in enumerate(names)}
+        return sa.update(meta.table).values(sets).where(_pk_condition(meta, 0)).returning(sa.literal_column("1"))
+
+    statement = compiler.compiled(("update_many", meta.model, names), build_one)
+    records = await executor.fetchmany(
+        meta.database, statement.sql, [statement.params(r) for r in rows], model=meta.model_name, operation="bulk_update"
+    )
+    return len(records)
+
+
+async def bulk_delete(model: type[Model], objects: list[Any]) -> int:
+    meta = model._require_meta()
+    if not objects:
+        return 0
+    key_names = tuple(meta.primary_keys)
+    if not key_names:
+        raise QueryError(f"'{meta.model_name}' has no primary key", model=meta.model_name)
+    rows = []
+    for obj in objects:
+        if isinstance(obj, model):
+            rows.append([meta.fields[n].to_db(obj.__dict__.get(n)) for n in key_names])
+        elif len(key_names) == 1:
+            rows.append([meta.fields[key_names[0]].to_db(obj)])
+        else:
+            rows.append([meta.fields[n].to_db(v) for n, v in zip(key_names, obj, strict=True)])
+
+    def build() -> Any:
+        u = _unnest(meta, key_names)
+        where = sa.and_(*(meta.columns[n] == u.c[meta.fields[n].column_name] for n in key_names))
+        return sa.delete(meta.table).where(where)
+
+    statement = compiler.compiled(("bulk_delete", meta.model), build)
+    status = await executor.execute(
+        meta.database, statement.sql, _columns_of(rows, len(key_names)), model=meta.model_name, operation="bulk_delete"
+    )
+    for obj in objects:
+        if isinstance(obj, model):
+            obj.__dict__["_persisted"] = False
+    return executor.affected_rows(status)
+
+
+async def upsert(
+    model: type[Model], objects: list[Mapping[str, Any]], conflict_fields: list[str], update_fields: Sequence[str] | None
+) -> list[Model]:
+    meta = model._require_meta()
+    if not objects:
+        return []
+    if not conflict_fields:
+        raise ParameterError("upsert needs conflict_fields (the unique columns)", model=meta.model_name)
+    conflict = tuple(meta.get_field(n).name for n in conflict_fields)
+    instances = _as_instances(model, objects)
+    for instance in instances:
+        _stamp(instance, adding=True)
+    names = _insert_columns(meta, instances[0].__dict__)
+    for name in conflict:
+        if name not in names:
+            raise ParameterError(f"upsert data must include the conflict field '{name}'", model=meta.model_name)
+    if any(_insert_columns(meta, inst.__dict__) != names for inst in instances[1:]):
+        raise ParameterError("bulk_upsert rows must all set the same fields", model=meta.model_name)
+    if update_fields is None:
+        updates = tuple(n for n in names if n not in conflict)
+    else:
+        updates = tuple(meta.get_field(n).name for n in update_fields)
+        missing = [n for n in updates if n not in names]
+        if missing:
+            raise UnknownFieldError(name=missing[0], choices=names, model=meta.model_name)
+    returning = _returning(meta)
+    fields = [meta.fields[n] for n in names]
+    rows = [[_db_value(f, inst.__dict__.get(f.name)) for f in fields] for inst in instances]
+    single = len(rows) == 1 or not _unnest_safe(meta, names)
+
+    def build() -> Any:
+        if single:
+            stmt = pg_insert(meta.table).values({f.column_name: compiler.bind(i, f.bind_type()) for i, f in enumerate(fields)})
+        else:
+            u = _unnest(meta, names)
+            stmt = pg_insert(meta.table).from_select([f.column_name for f in fields], sa.select(*u.c))
+        targets = updates or conflict[:1]
+        sets = {meta.fields[n].column_name: stmt.excluded[meta.fields[n].column_name] for n in targets}
+        stmt = stmt.on_conflict_do_update(index_elements=[meta.columns[n] for n in conflict], set_=sets)
+        return stmt.returning(*(meta.columns[n] for n in returning))
+
+    statement = compiler.compiled(("upsert", meta.model, names, conflict, updates, single), build)
+    if single and len(rows) > 1:
+        records = await executor.fetchmany(
+            meta.database, statement.sql, [statement.params(r) for r in rows], model=meta.model_name, operation="bulk_upsert"
+        )
+    elif single:
+        records = await executor.fetch(meta.database, statement.sql, statement.params(rows[0]), model=meta.model_name, operation="upsert")
+    else:
+        records = await executor.fetch(
+            meta.database, statement.sql, _columns_of(rows, len(names)), model=meta.model_name, operation="bulk_upsert"
+        )
+    load = instance_loader(model, returning)
+    return [load(record) for record in records]
+
+
+# -- query-level writes ---------------------------------------------------------------------------------------------
+
+
+async def update_query(qs: QueryBuilder[Any], updates: Mapping[str, Any], *, returning: bool) -> UpdateResult:
+    state = qs._state
+    meta = qs._meta
+    qs._check_unsliced("update")
+    if not updates:
+        raise ParameterError("update() needs at least one field=value", model=meta.model_name)
+    names = tuple(meta.get_field(n).name for n in updates)
+    values = [_db_value(meta.fields[n], updates[key]) for n, key in zip(names, updates, strict=True)]
+    where_shape = compiler.gather(state.model, state.where, values)
+    fields_out = _returning(meta)
+    key = ("update_query", state.model, names, where_shape, returning)
+
+    def build() -> Any:
+        sets = {meta.fields[n].column_name: compiler.bind(i, meta.fields[n].bind_type()) for i, n in enumerate(names)}
+        stmt = sa.update(meta.table).values(sets)
+        where, _ = compiler.build_where(state.model, state.where, start=len(names))
+        if where is not None:
+            stmt = stmt.where(where)
+        return stmt.returning(*(meta.columns[n] for n in fields_out)) if returning else stmt
+
+    statement = compiler.compiled(key, build)
+    database = qs._database
+    if returning:
+        records = await executor.fetch(database, statement.sql, statement.params(values), model=meta.model_name, operation="update_where")
+        load = instance_loader(state.model, fields_out)
+        rows = [load(record) for record in records]
+        return UpdateResult(len(rows), rows)
+    status = await executor.execute(database, statement.sql, statement.params(values), model=meta.model_name, operation="update")
+    return UpdateResult(executor.affected_rows(status))
+
+
+async def delete_query(qs: QueryBuilder[Any]) -> int:
+    state = qs._state
+    meta = qs._meta
+    qs._check_unsliced("delete")
+    values: list[Any] = []
+    where_shape = compiler.gather(state.model, state.where, values)
+
+    def build() -> Any:
+        stmt = sa.delete(meta.table)
+        where, _ = compiler.build_where(state.model, state.where)
+        return stmt.where(where) if where is not None else stmt
+
+    statement = compiler.compiled(("delete_query", state.model, where_shape), build)
+    status = await executor.execute(
+        qs._database, statement.sql, statement.params(values), model=meta.model_name, operation="delete"
+    )
+    return executor.affected_rows(status)

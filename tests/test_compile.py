@@ -1,0 +1,59 @@
+"""The compiler on its own: SQL text, bound values, and the per-shape cache (no database)."""
+
+from __future__ import annotations
+
+import pytest
+from example_models import Author, Book, User
+
+from matrx_orm import Q
+from matrx_orm.query import compiler
+
+pytestmark = pytest.mark.level1
+
+
+def test_select_sql_uses_numbered_parameters_and_quotes_identifiers() -> None:
+    sql = User.filter(username="x").sql()
+    assert 'FROM "user"' in sql
+    assert "$1" in sql and "x" not in sql
+
+
+def test_values_are_bound_never_spliced() -> None:
+    evil = "'; DROP TABLE author; --"
+    qs = Author.filter(name=evil, email__icontains=evil)
+    statement, params = qs._select(Author._meta.field_names)
+    assert "DROP" not in statement.sql
+    assert params[0] == evil and params[1] == "%'; DROP TABLE author; --%"
+
+
+def test_same_shape_reuses_compiled_statement() -> None:
+    a, _ = Author.filter(age__gt=1, name="a")._select(("id",))
+    b, params = Author.filter(age__gt=99, name="b")._select(("id",))
+    assert a is b and params == [99, "b"]
+    c, _ = Author.filter(age__gt=1, name=None)._select(("id",))
+    assert c is not a and "IS NULL" in c.sql
+
+
+def test_in_lookup_is_one_array_parameter() -> None:
+    small, p1 = Author.filter(age__in=[1])._select(("id",))
+    large, p2 = Author.filter(age__in=list(range(500)))._select(("id",))
+    assert small is large
+    assert "any($1" in small.sql.lower()
+    assert p2 == [list(range(500))]
+
+
+def test_or_and_not() -> None:
+    statement, params = Author.filter(Q(age=1) | ~Q(name="x"))._select(("id",))
+    assert " OR " in statement.sql and ("NOT" in statement.sql or "!=" in statement.sql)
+    assert params == [1, "x"]
+
+
+def test_order_limit_offset_are_parameters() -> None:
+    statement, params = Author.filter(age=3).order_by("-age", "name")[5:15]._select(("id",))
+    assert "ORDER BY author.age DESC, author.name ASC" in statement.sql
+    assert params == [3, 10, 5]
+
+
+def test_foreign_key_join_column_type_follows_target() -> None:
+    assert "author_id UUID" in str(
+        compiler.DIALECT.ddl_compiler(compiler.DIALECT, None).get_column_specification(Book._meta.table.c.author_id)
+    )

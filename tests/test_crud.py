@@ -1,0 +1,252 @@
+"""CRUD on a real PostgreSQL: create, get, save, update, delete, bulk ops, upsert, *_where."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+from example_models import ALL, Account, Author, AuditEvent, Book, Membership, Mood, User
+
+from matrx_orm import (
+    DoesNotExist,
+    IntegrityError,
+    MultipleObjectsReturned,
+    OptimisticLockError,
+    UnknownFieldError,
+    ValidationError,
+    create_all,
+)
+from matrx_orm.query import executor
+
+
+@pytest.fixture(autouse=True)
+async def tables(db: str) -> None:
+    await create_all(db, models=ALL)
+    for model in ALL:
+        await executor.execute(db, f"TRUNCATE {_quoted(model)} CASCADE", [])
+
+
+def _quoted(model: type) -> str:
+    meta = model._meta
+    return f'"{meta.db_schema}"."{meta.table_name}"' if meta.db_schema else f'"{meta.table_name}"'
+
+
+async def raw_rows(sql: str, *params: object) -> list[dict]:
+    return [dict(r) for r in await executor.fetch("test", sql, list(params))]
+
+
+async def test_create_returns_stored_row_and_applies_defaults() -> None:
+    author = await Author.create(name="alice", age=30, rating="4.5", joined_at="2024-05-01T10:00:00Z")
+    assert isinstance(author.id, str) and len(author.id) == 36
+    assert author.is_active is True
+    assert author.rating == Decimal("4.50")
+    assert author.joined_at == dt.datetime(2024, 5, 1, 10, tzinfo=dt.UTC)
+    rows = await raw_rows("SELECT name, age, is_active FROM author WHERE id = $1", author.id)
+    assert rows == [{"name": "alice", "age": 30, "is_active": True}]
+
+
+async def test_serial_primary_key_and_foreign_key() -> None:
+    author = await Author.create(name="bob")
+    book = await Book.create(title="First", author_id=author.id)
+    second = await Book.create(title="Second", author_id=author)  # an instance works as the key
+    assert isinstance(book.id, int) and second.id == book.id + 1
+    assert second.author_id == author.id
+    assert book.pages == 100
+
+
+async def test_foreign_key_violation_is_integrity_error_and_nothing_written() -> None:
+    with pytest.raises(IntegrityError) as info:
+        await Book.create(title="Orphan", author_id=str(uuid4()))
+    assert info.value.model == "Book"
+    assert "INSERT INTO book" in (info.value.query or "")
+    assert await Book.count() == 0
+
+
+async def test_unique_violation_is_integrity_error() -> None:
+    await Author.create(name="carol")
+    with pytest.raises(IntegrityError):
+        await Author.create(name="carol")
+    assert await Author.count(name="carol") == 1
+
+
+async def test_validation_happens_before_the_database() -> None:
+    with pytest.raises(ValidationError) as info:
+        await Author.create(name="dave", age="not a number")
+    assert info.value.field == "age" and "Author" in str(info.value)
+    with pytest.raises(ValidationError):
+        await Author.create(name="x" * 101)
+    with pytest.raises(ValidationError):
+        await Author.create(name=None)
+    with pytest.raises(UnknownFieldError) as unknown:
+        await Author.create(nme="dave")
+    assert "name" in str(unknown.value)
+    assert await Author.count() == 0
+
+
+async def test_get_variants() -> None:
+    alice = await Author.create(name="alice", age=30)
+    await Author.create(name="alicia", age=30)
+    assert (await Author.get(id=alice.id)).name == "alice"
+    assert (await Author.get(alice.id)).name == "alice"
+    assert (await Author.get(use_cache=False, name="alice")).id == alice.id
+    assert await Author.get_or_none(name="nobody") is None
+    with pytest.raises(DoesNotExist) as missing:
+        await Author.get(name="nobody")
+    assert missing.value.model == "Author"
+    assert missing.value.details["filters"] == {"name": "nobody"}
+    with pytest.raises(MultipleObjectsReturned):
+        await Author.get(age=30)
+
+
+async def test_save_inserts_new_then_updates() -> None:
+    user = User(username="eve")
+    await user.save()
+    assert (await User.get(id=user.id)).username == "eve"
+    user.username = "eve2"
+    await user.save()
+    assert await User.filter(username="eve2").count() == 1
+    assert await User.count() == 1
+
+
+async def test_save_with_preassigned_pk_inserts() -> None:
+    pk = str(uuid4())
+    await User(id=pk, username="frank").save()
+    assert (await User.get(id=pk)).username == "frank"
+
+
+async def test_instance_update_and_delete() -> None:
+    author = await Author.create(name="gina", age=20)
+    await author.update(age=21, email="g@example.com")
+    fresh = await Author.get(id=author.id)
+    assert (fresh.age, fresh.email) == (21, "g@example.com")
+    assert await author.delete() == 1
+    assert await author.delete() == 0
+    assert not await Author.exists(id=author.id)
+
+
+async def test_to_dict() -> None:
+    author = await Author.create(name="hal", profile={"a": [1, 2]}, tags=["x"], mood=Mood.SAD)
+    data = (await Author.get(id=author.id)).to_dict()
+    assert data["name"] == "hal" and data["profile"] == {"a": [1, 2]} and data["tags"] == ["x"]
+    assert data["mood"] is Mood.SAD
+    assert set(data) == set(Author._meta.field_names)
+
+
+async def test_json_values_of_every_type_round_trip() -> None:
+    for i, value in enumerate([{"k": 1}, [1, "two"], "bare string", 42, 1.5, True, None]):
+        author = await Author.create(name=f"json{i}", profile=value)
+        assert (await Author.get(id=author.id)).profile == value
+
+
+async def test_bulk_create_and_counts() -> None:
+    authors = await Author.bulk_create([{"name": f"a{i}", "age": i} for i in range(50)])
+    assert len(authors) == 50 and all(a.id for a in authors)
+    assert await Author.count() == 50
+    assert await Author.count(age__gte=25) == 25
+    books = await Book.bulk_create([{"title": f"b{i}", "author_id": authors[0].id} for i in range(5)])
+    assert sorted(b.id for b in books) == sorted(set(b.id for b in books))
+    assert all(b.pages == 100 for b in books)
+
+
+async def test_bulk_create_with_array_columns_uses_batched_path() -> None:
+    authors = await Author.bulk_create([{"name": f"t{i}", "tags": ["a", str(i)]} for i in range(3)])
+    assert [a.tags for a in await Author.filter(name__startswith="t").order_by("name").all()] == [
+        ["a", "0"], ["a", "1"], ["a", "2"],
+    ]
+    assert len(authors) == 3
+
+
+async def test_bulk_create_is_atomic() -> None:
+    with pytest.raises(IntegrityError):
+        await Author.bulk_create([{"name": "dup"}, {"name": "dup"}])
+    with pytest.raises(ValidationError):
+        await Author.bulk_create([{"name": "ok"}, {"name": "bad", "age": "x"}])
+    assert await Author.count() == 0
+
+
+async def test_bulk_update_and_bulk_delete() -> None:
+    authors = await Author.bulk_create([{"name": f"u{i}", "age": i} for i in range(10)])
+    for author in authors:
+        author.age = author.age + 100
+        author.is_active = False
+    assert await Author.bulk_update(authors, ["age", "is_active"]) == 10
+    assert sorted(await Author.all().values_list("age", flat=True)) == list(range(100, 110))
+    assert await Author.count(is_active=True) == 0
+    assert await Author.bulk_delete(authors[:4]) == 4
+    assert await Author.bulk_delete([authors[4].id]) == 1
+    assert await Author.count() == 5
+
+
+async def test_composite_primary_key() -> None:
+    await Membership.create(org="acme", member="ann", role="admin")
+    await Membership.create(org="acme", member="ben")
+    with pytest.raises(IntegrityError):
+        await Membership.create(org="acme", member="ann")
+    ann = await Membership.get(org="acme", member="ann")
+    assert ann.pk == ("acme", "ann")
+    await ann.update(role="owner")
+    assert (await Membership.get(org="acme", member="ann")).role == "owner"
+    assert await Membership.bulk_delete([("acme", "ben")]) == 1
+    assert await Membership.count() == 1
+
+
+async def test_upsert_inserts_then_updates() -> None:
+    first = await Author.upsert(data={"name": "ivy", "email": "ivy@a"}, conflict_fields=["name"])
+    second = await Author.upsert(
+        data={"name": "ivy", "email": "ivy@b", "age": 5}, conflict_fields=["name"], update_fields=["email"]
+    )
+    assert first.id == second.id
+    assert (second.email, second.age) == ("ivy@b", None)
+    assert await Author.count() == 1
+
+
+async def test_bulk_upsert() -> None:
+    await Author.create(name="jo", age=1)
+    rows = await Author.bulk_upsert(
+        objects_data=[{"name": "jo", "age": 2}, {"name": "kim", "age": 3}], conflict_fields=["name"]
+    )
+    assert sorted((r.name, r.age) for r in rows) == [("jo", 2), ("kim", 3)]
+    assert await Author.count() == 2
+
+
+async def test_update_where_and_delete_where() -> None:
+    await Author.bulk_create([{"name": f"w{i}", "age": i} for i in range(6)])
+    result = await Author.update_where({"age__lt": 3}, email="low@x")
+    assert result["rows_affected"] == 3 and result.rows_affected == 3
+    assert sorted(a.name for a in result["updated_rows"]) == ["w0", "w1", "w2"]
+    assert all(a.email == "low@x" for a in result.updated_rows)
+    assert dict(result)["rows_affected"] == 3
+    assert await Author.delete_where(age__gte=4) == 2
+    assert await Author.count() == 4
+
+
+async def test_query_update_and_delete_counts() -> None:
+    await Author.bulk_create([{"name": f"q{i}", "age": i % 2} for i in range(8)])
+    assert await Author.filter(age=1).update(email="odd") == 4
+    assert await Author.filter(email="odd").count() == 4
+    assert await Author.filter(age=0).delete() == 4
+    assert await Author.count() == 4
+
+
+async def test_version_field_optimistic_locking() -> None:
+    account = await Account.create(balance="10.00")
+    assert account.version == 1
+    a = await Account.get(id=account.id)
+    b = await Account.get(id=account.id)
+    a.balance = Decimal("50.00")
+    await a.save()
+    assert a.version == 2
+    b.balance = Decimal("75.00")
+    with pytest.raises(OptimisticLockError):
+        await b.save()
+    assert (await Account.get(id=account.id)).balance == Decimal("50.00")
+
+
+async def test_reserved_table_name_and_other_schema() -> None:
+    await User.create(username="zed")
+    assert await User.count() == 1
+    event = await AuditEvent.create(action="login")
+    assert AuditEvent._meta.qualified_table_name == "audit.audit_event"
+    assert (await AuditEvent.get(id=event.id)).action == "login"
