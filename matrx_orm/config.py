@@ -223,7 +223,9 @@ class DatabaseProjectConfig(BaseModel):
             if mode in ("false", "off", "0", ""):
                 return False
             if mode not in SSL_MODES:
-                raise ValueError(f"ssl must be a bool, an SSLContext or one of {', '.join(SSL_MODES)}; got {value!r}")
+                raise ValueError(
+                    f"ssl must be a bool, an SSLContext or one of {', '.join(SSL_MODES)}; got {value!r}"
+                )
             return mode
         return value
 
@@ -352,9 +354,7 @@ def _configuration_error(exc: pydantic.ValidationError, name: Any) -> Configurat
             message = "unknown setting" + (f"; did you mean {close[0]!r}?" if close else "")
         problems.append(f"  {location + ': ' if location else ''}{mask_url_passwords(message)}")
     label = f" {name!r}" if isinstance(name, str) and name else ""
-    return ConfigurationError(
-        f"Invalid DatabaseProjectConfig{label}:\n" + "\n".join(problems)
-    )
+    return ConfigurationError(f"Invalid DatabaseProjectConfig{label}:\n" + "\n".join(problems))
 
 
 # -- the registry -----------------------------------------------------------------------------------------------
@@ -405,7 +405,7 @@ def register_database(config: DatabaseProjectConfig) -> DatabaseProjectConfig:
     if not isinstance(config, DatabaseProjectConfig):
         raise ConfigurationError(
             f"register_database() expects a DatabaseProjectConfig, got {type(config).__name__}",
-            )
+        )
     name = config.name
     with _lock:
         existing = _projects.get(name)
@@ -490,7 +490,10 @@ def get_database_alias(name: str) -> str:
 def get_schema_builder_overrides(name: str) -> dict[str, dict[str, Any]]:
     """``{"entity_overrides": {...}, "field_overrides": {...}}`` registered for the project."""
     config = get_database_config(name)
-    return {"entity_overrides": dict(config.entity_overrides), "field_overrides": dict(config.field_overrides)}
+    return {
+        "entity_overrides": dict(config.entity_overrides),
+        "field_overrides": dict(config.field_overrides),
+    }
 
 
 # -- from the environment ------------------------------------------------------------------------------------------
@@ -545,7 +548,11 @@ def register_database_from_env(
     """
     source: Mapping[str, str] = os.environ if env is None else env
     prefix = env_prefix
-    data: dict[str, Any] = {"name": name, "alias": alias, "additional_schemas": list(additional_schemas or [])}
+    data: dict[str, Any] = {
+        "name": name,
+        "alias": alias,
+        "additional_schemas": list(additional_schemas or []),
+    }
 
     url_names = _env_names(prefix, "DATABASE_URL", "DB_URL", "POSTGRES_URL")
     url = _lookup(source, url_names)
@@ -573,7 +580,7 @@ def register_database_from_env(
             raise ConfigurationError(
                 f"Cannot register database {name!r} from the environment: no {', '.join(url_names)}, and "
                 "these settings are missing:\n  " + "\n  ".join(missing),
-                    )
+            )
     sslmode = _lookup(source, _env_names(prefix, "DB_SSLMODE", "DB_SSL", libpq="PGSSLMODE"))
     if sslmode is not None and "ssl" not in data:
         data["ssl"] = sslmode

@@ -34,6 +34,7 @@ from . import (
     create_all,
     drop_all,
     register_database,
+    unregister_database,
 )
 from .engine import dispose_all
 from .exceptions import ConnectionError as DatabaseConnectionError
@@ -159,8 +160,10 @@ async def run_demo(
         out(f"Created tables {DemoAuthor._table_name} and {DemoBook._table_name} (create_all)")
         await _tour(out)
         if keep and database_url is None:
-            out(f"Kept the demo tables in database {DEMO_DATABASE!r} of the embedded server "
-                "(the next run starts afresh)")
+            out(
+                f"Kept the demo tables in database {DEMO_DATABASE!r} of the embedded server "
+                "(the next run starts afresh)"
+            )
         elif keep:
             out(f"Kept the demo tables; look at them with: psql '{mask_url_passwords(url)}'")
         else:
@@ -168,6 +171,7 @@ async def run_demo(
             out("Dropped the demo tables (drop_all); pass --keep to look at them afterwards")
     finally:
         await dispose_all()
+        unregister_database(DEMO_PROJECT)
     out("Done.")
 
 
@@ -193,16 +197,50 @@ async def _tour(out: Out) -> None:
 
     books = await DemoBook.bulk_create(
         [
-            DemoBook(isbn="9780441478125", title="The Left Hand of Darkness", author_id=le_guin.id,
-                     genre="sci-fi", pages=304, price=Decimal("9.99"), tags=["classic", "gender"]),
-            DemoBook(isbn="9780547773742", title="A Wizard of Earthsea", author_id=le_guin.id,
-                     genre="fantasy", pages=183, price=Decimal("8.50"), tags=["magic"]),
-            DemoBook(isbn="9780156027601", title="Solaris", author_id=lem.id,
-                     genre="sci-fi", pages=204, price=Decimal("12.00"), tags=["classic", "ocean"]),
-            DemoBook(isbn="9780446675505", title="Parable of the Sower", author_id=butler.id,
-                     genre="sci-fi", pages=345, price=Decimal("15.99")),
-            DemoBook(isbn="9780156453806", title="Invisible Cities", author_id=calvino.id,
-                     genre="literary", pages=165, price=Decimal("13.95"), in_print=False),
+            DemoBook(
+                isbn="9780441478125",
+                title="The Left Hand of Darkness",
+                author_id=le_guin.id,
+                genre="sci-fi",
+                pages=304,
+                price=Decimal("9.99"),
+                tags=["classic", "gender"],
+            ),
+            DemoBook(
+                isbn="9780547773742",
+                title="A Wizard of Earthsea",
+                author_id=le_guin.id,
+                genre="fantasy",
+                pages=183,
+                price=Decimal("8.50"),
+                tags=["magic"],
+            ),
+            DemoBook(
+                isbn="9780156027601",
+                title="Solaris",
+                author_id=lem.id,
+                genre="sci-fi",
+                pages=204,
+                price=Decimal("12.00"),
+                tags=["classic", "ocean"],
+            ),
+            DemoBook(
+                isbn="9780446675505",
+                title="Parable of the Sower",
+                author_id=butler.id,
+                genre="sci-fi",
+                pages=345,
+                price=Decimal("15.99"),
+            ),
+            DemoBook(
+                isbn="9780156453806",
+                title="Invisible Cities",
+                author_id=calvino.id,
+                genre="literary",
+                pages=165,
+                price=Decimal("13.95"),
+                in_print=False,
+            ),
         ]
     )
     out(f"DemoBook.bulk_create([5 instances]) -> {len(books)} books in one INSERT")
@@ -231,7 +269,9 @@ async def _tour(out: Out) -> None:
     out(f"DemoBook.filter(genre='sci-fi').exclude(author_id=<Le Guin>) -> {_titles(excluded)}")
 
     priciest = await DemoBook.all().order_by("-price").limit(2)
-    out(f"DemoBook.all().order_by('-price').limit(2) -> {', '.join(f'{b.title!r} ({b.price})' for b in priciest)}")
+    out(
+        f"DemoBook.all().order_by('-price').limit(2) -> {', '.join(f'{b.title!r} ({b.price})' for b in priciest)}"
+    )
     rows = await DemoBook.filter(genre="sci-fi").order_by("pages").values("title", "pages")
     out(f"DemoBook.filter(genre='sci-fi').order_by('pages').values('title', 'pages') -> {rows}")
     pairs = await DemoAuthor.all().order_by("born").values_list("name", "born")
@@ -250,20 +290,26 @@ async def _tour(out: Out) -> None:
     reloaded = await DemoBook.get(id=solaris.id, use_cache=False)
     out(f"book.price = 10.50; book.save() -> stored price {reloaded.price}, tags {reloaded.tags}")
     await solaris.update(pages=224)
-    out(f"book.update(pages=224) -> {(await DemoBook.get(id=solaris.id, use_cache=False)).pages} pages stored")
+    out(
+        f"book.update(pages=224) -> {(await DemoBook.get(id=solaris.id, use_cache=False)).pages} pages stored"
+    )
 
     count = await DemoBook.filter(genre="sci-fi", pages__gt=300).update(in_print=False)
     out(f"DemoBook.filter(genre='sci-fi', pages__gt=300).update(in_print=False) -> {count} rows updated")
     result = await DemoBook.update_where({"in_print": False}, price=Decimal("4.99"))
-    out(f"DemoBook.update_where({{'in_print': False}}, price=4.99) -> rows_affected={result.rows_affected}: "
-        f"{_titles(sorted(result.updated_rows, key=lambda b: b.title))}")
+    out(
+        f"DemoBook.update_where({{'in_print': False}}, price=4.99) -> rows_affected={result.rows_affected}: "
+        f"{_titles(sorted(result.updated_rows, key=lambda b: b.title))}"
+    )
 
     upserted = await DemoAuthor.upsert(
         data={"name": "Stanisław Lem", "country": "PL", "born": 1921, "profile": {"languages": ["pl"]}},
         conflict_fields=["name"],
         update_fields=["profile"],
     )
-    out(f"DemoAuthor.upsert(existing name, update_fields=['profile']) -> same id: {upserted.id == lem.id}, profile={upserted.profile}")
+    out(
+        f"DemoAuthor.upsert(existing name, update_fields=['profile']) -> same id: {upserted.id == lem.id}, profile={upserted.profile}"
+    )
     newcomer = await DemoAuthor.upsert(
         data={"name": "Ted Chiang", "country": "US", "born": 1967}, conflict_fields=["name"]
     )

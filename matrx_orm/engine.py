@@ -52,9 +52,9 @@ CLOSE_TIMEOUT = 10.0
 ENGINE_POOL_SIZE = 2
 ENGINE_MAX_OVERFLOW = 3
 
-_VECTOR_SCHEMA_SQL = (
-    "SELECT n.nspname FROM pg_catalog.pg_extension e "
-    "JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'"
+_EXTENSIONS_SQL = (
+    "SELECT e.extname, n.nspname FROM pg_catalog.pg_extension e "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname IN ('vector', 'hstore')"
 )
 
 
@@ -79,21 +79,22 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
             type_name, schema="pg_catalog", encoder=_json_dumps, decoder=json.loads, format="text"
         )
     await conn.set_type_codec("uuid", schema="pg_catalog", encoder=str, decoder=str, format="text")
-    await _register_vector_codecs(conn)
+    await _register_extension_codecs(conn)
 
 
-async def _register_vector_codecs(conn: asyncpg.Connection) -> None:
-    """pgvector's binary codecs when the ``vector`` extension is installed (in whatever schema); else nothing.
+async def _register_extension_codecs(conn: asyncpg.Connection) -> None:
+    """Codecs for the ``vector`` and ``hstore`` extensions where installed (in whatever schema); else nothing.
 
     pgvector 0.5's ``register_vector`` registers ``vector`` and, when the installed extension has them,
     ``halfvec`` and ``sparsevec`` (it skips those on extensions older than 0.7).
     """
-    schema = await conn.fetchval(_VECTOR_SCHEMA_SQL)
-    if schema is None:
-        return
-    from pgvector.asyncpg import register_vector
+    schemas = {row[0]: row[1] for row in await conn.fetch(_EXTENSIONS_SQL)}
+    if "vector" in schemas:
+        from pgvector.asyncpg import register_vector
 
-    await register_vector(conn, schema=schema)
+        await register_vector(conn, schema=schemas["vector"])
+    if "hstore" in schemas:
+        await conn.set_builtin_type_codec("hstore", schema=schemas["hstore"], codec_name="pg_contrib.hstore")
 
 
 # -- per-loop bookkeeping ------------------------------------------------------------------------------------------
@@ -266,7 +267,9 @@ def _retrieve_exception(task: asyncio.Task[Any]) -> None:
         task.exception()  # mark it retrieved when every waiter has gone
 
 
-async def _create_pool(res: _LoopResources, config: DatabaseProjectConfig, generation: int) -> asyncpg.Pool | None:
+async def _create_pool(
+    res: _LoopResources, config: DatabaseProjectConfig, generation: int
+) -> asyncpg.Pool | None:
     name = config.name
     try:
         pool = await asyncpg.create_pool(
@@ -330,9 +333,13 @@ async def server_has_extension(database: str, name: str) -> bool:
     """Whether extension ``name`` is installed in the project's database."""
     pool = await get_pool(database)
     try:
-        found = await pool.fetchval("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = $1)", name)
+        found = await pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = $1)", name
+        )
     except Exception as exc:
-        raise map_database_error(exc, operation="server_has_extension", details={"database": database}) from exc
+        raise map_database_error(
+            exc, operation="server_has_extension", details={"database": database}
+        ) from exc
     return bool(found)
 
 
@@ -382,7 +389,9 @@ def _engine_connect_args(config: DatabaseProjectConfig) -> dict[str, Any]:
     return args
 
 
-def _create_engine(config: DatabaseProjectConfig, *, pooled: bool, for_migrations: bool = False) -> AsyncEngine:
+def _create_engine(
+    config: DatabaseProjectConfig, *, pooled: bool, for_migrations: bool = False
+) -> AsyncEngine:
     url = config.sqlalchemy_url(for_migrations=for_migrations)
     connect_args = _engine_connect_args(config)
     if pooled:
@@ -497,7 +506,9 @@ def forget(name: str) -> None:
             engine.sync_engine.dispose()
 
 
-def _schedule_close(loop: asyncio.AbstractEventLoop, pools: list[asyncpg.Pool], engines: list[AsyncEngine]) -> None:
+def _schedule_close(
+    loop: asyncio.AbstractEventLoop, pools: list[asyncpg.Pool], engines: list[AsyncEngine]
+) -> None:
     task = loop.create_task(_close_resources(pools, engines))
     _background.add(task)
     task.add_done_callback(_background.discard)

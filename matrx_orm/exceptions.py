@@ -113,7 +113,9 @@ def mask_secrets(value: Any) -> Any:
     if isinstance(value, str):
         return mask_url_passwords(value)
     if isinstance(value, Mapping):
-        return {k: (MASK if _is_secret_key(k) and not _blank(v) else mask_secrets(v)) for k, v in value.items()}
+        return {
+            k: (MASK if _is_secret_key(k) and not _blank(v) else mask_secrets(v)) for k, v in value.items()
+        }
     if isinstance(value, list | tuple | set | frozenset):
         masked = [mask_secrets(v) for v in value]
         return tuple(masked) if isinstance(value, tuple) else masked
@@ -293,7 +295,9 @@ def _quoted_list(names: list[str]) -> str:
 class _UnknownNameMixin:
     kind: str = "name"
 
-    def _unknown_message(self, name: str, choices: Iterable[str], model: Any) -> tuple[str, list[str], list[str]]:
+    def _unknown_message(
+        self, name: str, choices: Iterable[str], model: Any
+    ) -> tuple[str, list[str], list[str]]:
         available = sorted({str(c) for c in choices})
         suggestions = _suggest(name, available)
         owner = _model_name(model)
@@ -302,7 +306,9 @@ class _UnknownNameMixin:
             message += f" Did you mean: {_quoted_list(suggestions)}?"
         if available:
             shown = ", ".join(available[:_MAX_AVAILABLE])
-            more = f", ... ({len(available) - _MAX_AVAILABLE} more)" if len(available) > _MAX_AVAILABLE else ""
+            more = (
+                f", ... ({len(available) - _MAX_AVAILABLE} more)" if len(available) > _MAX_AVAILABLE else ""
+            )
             message += f" Available: {shown}{more}"
         return message, suggestions, available
 
@@ -312,7 +318,9 @@ class UnknownFieldError(_UnknownNameMixin, FieldError, QueryError):
 
     kind = "field"
 
-    def __init__(self, message: str = "", *, name: str = "", choices: Iterable[str] = (), **kwargs: Any) -> None:
+    def __init__(
+        self, message: str = "", *, name: str = "", choices: Iterable[str] = (), **kwargs: Any
+    ) -> None:
         built, self.suggestions, self.choices = self._unknown_message(name, choices, kwargs.get("model"))
         self.name: str = name
         super().__init__(message or built, **kwargs)
@@ -323,7 +331,9 @@ class UnknownLookupError(_UnknownNameMixin, QueryError):
 
     kind = "lookup"
 
-    def __init__(self, message: str = "", *, name: str = "", choices: Iterable[str] = (), **kwargs: Any) -> None:
+    def __init__(
+        self, message: str = "", *, name: str = "", choices: Iterable[str] = (), **kwargs: Any
+    ) -> None:
         built, self.suggestions, self.choices = self._unknown_message(name, choices, kwargs.get("model"))
         self.name: str = name
         super().__init__(message or built, **kwargs)
@@ -491,7 +501,9 @@ def _map(exc: BaseException, context: dict[str, Any]) -> ORMException:
             )
         return DatabaseError(f"The statement timed out ({_describe(exc)})", details=details, **context)
     if isinstance(exc, OSError):
-        return ConnectionError(f"Could not connect to the database: {_describe(exc)}", details=details, **context)
+        return ConnectionError(
+            f"Could not connect to the database: {_describe(exc)}", details=details, **context
+        )
     if pg_base is not None and isinstance(exc, pg_base.InterfaceError):
         text = str(exc)
         if "closed" in text.lower() or "closing" in text.lower():

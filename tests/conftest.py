@@ -119,8 +119,9 @@ async def db(pg_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def db2(second_db_url: str) -> AsyncIterator[str]:
-    """Registers ``second_db_url`` as database project ``"test2"``; yields ``"test2"``; disposes all pools."""
-    from matrx_orm.config import DatabaseProjectConfig, register_database
+    """Registers ``second_db_url`` as database project ``"test2"``; yields ``"test2"``; disposes all pools and
+    unregisters ``"test2"`` after (so later tests see a single registered database again)."""
+    from matrx_orm.config import DatabaseProjectConfig, register_database, unregister_database
     from matrx_orm.engine import dispose_all
 
     register_database(DatabaseProjectConfig(name="test2", url=second_db_url))
@@ -128,3 +129,4 @@ async def db2(second_db_url: str) -> AsyncIterator[str]:
         yield "test2"
     finally:
         await dispose_all()
+        unregister_database("test2")

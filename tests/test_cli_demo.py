@@ -16,7 +16,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 UNREACHABLE_URL = "postgresql://nobody@127.0.0.1:1/x"
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """``python -m matrx_orm ARGS`` in a child process (text output, never raises on a non-zero exit)."""
     child_env = {key: value for key, value in os.environ.items() if key != "MATRX_ORM_TRACEBACK"}
     child_env.update(env or {})
@@ -164,7 +166,9 @@ EXPECTED_LINES = [
 
 def assert_demo_output(lines: list[str]) -> None:
     for expected in EXPECTED_LINES:
-        assert any(line.startswith(expected) for line in lines), f"missing {expected!r} in:\n" + "\n".join(lines)
+        assert any(line.startswith(expected) for line in lines), f"missing {expected!r} in:\n" + "\n".join(
+            lines
+        )
 
 
 async def demo_tables(url: str) -> list[str]:

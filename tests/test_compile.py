@@ -55,5 +55,7 @@ def test_order_limit_offset_are_parameters() -> None:
 
 def test_foreign_key_join_column_type_follows_target() -> None:
     assert "author_id UUID" in str(
-        compiler.DIALECT.ddl_compiler(compiler.DIALECT, None).get_column_specification(Book._meta.table.c.author_id)
+        compiler.DIALECT.ddl_compiler(compiler.DIALECT, None).get_column_specification(
+            Book._meta.table.c.author_id
+        )
     )

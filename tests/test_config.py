@@ -45,8 +45,13 @@ def _unique(prefix: str = "cfg") -> str:
 
 def test_contract_quick_start_fields() -> None:
     config = DatabaseProjectConfig(
-        name="my_project", host="localhost", port="5432", database_name="my_db", user="postgres",
-        password="secret", alias="main",
+        name="my_project",
+        host="localhost",
+        port="5432",
+        database_name="my_db",
+        user="postgres",
+        password="secret",
+        alias="main",
     )
     assert config.port == "5432" and config.port_int == 5432
     assert config.password == "secret"
@@ -59,10 +64,21 @@ def test_contract_quick_start_fields() -> None:
 def test_defaults() -> None:
     config = DatabaseProjectConfig(name="p")
     assert (config.host, config.port_int, config.database_name, config.user, config.password) == (
-        "localhost", 5432, "postgres", "postgres", ""
+        "localhost",
+        5432,
+        "postgres",
+        "postgres",
+        "",
     )
-    assert (config.pool_min_size, config.pool_max_size, config.command_timeout, config.connect_timeout) == (1, 10, 60, 10)
-    assert config.statement_cache_size == 1024 and config.migration_url is None and config.server_settings == {}
+    assert (config.pool_min_size, config.pool_max_size, config.command_timeout, config.connect_timeout) == (
+        1,
+        10,
+        60,
+        10,
+    )
+    assert (
+        config.statement_cache_size == 1024 and config.migration_url is None and config.server_settings == {}
+    )
 
 
 def test_repr_and_str_never_show_the_password() -> None:
@@ -77,12 +93,27 @@ def test_repr_and_str_never_show_the_password() -> None:
 
 def test_asyncpg_connect_kwargs() -> None:
     config = DatabaseProjectConfig(
-        name="p", host="db.example.com", port="6543", database_name="app", user="u", password="pw", ssl="require",
-        command_timeout=30, connect_timeout=5, server_settings={"application_name": "svc"},
+        name="p",
+        host="db.example.com",
+        port="6543",
+        database_name="app",
+        user="u",
+        password="pw",
+        ssl="require",
+        command_timeout=30,
+        connect_timeout=5,
+        server_settings={"application_name": "svc"},
     )
     assert config.asyncpg_connect_kwargs() == {
-        "host": "db.example.com", "port": 6543, "user": "u", "password": "pw", "database": "app", "ssl": "require",
-        "timeout": 5, "command_timeout": 30, "statement_cache_size": 1024,
+        "host": "db.example.com",
+        "port": 6543,
+        "user": "u",
+        "password": "pw",
+        "database": "app",
+        "ssl": "require",
+        "timeout": 5,
+        "command_timeout": 30,
+        "statement_cache_size": 1024,
         "server_settings": {"application_name": "svc"},
     }
 
@@ -96,13 +127,25 @@ def test_transaction_pooler_disables_statement_cache() -> None:
     config = DatabaseProjectConfig(name="p", pooler_mode="transaction", statement_cache_size=500)
     assert config.asyncpg_connect_kwargs()["statement_cache_size"] == 0
     assert config.sqlalchemy_url().query["prepared_statement_cache_size"] == "0"
-    assert DatabaseProjectConfig(name="p", statement_cache_size=0).asyncpg_connect_kwargs()["statement_cache_size"] == 0
+    assert (
+        DatabaseProjectConfig(name="p", statement_cache_size=0).asyncpg_connect_kwargs()[
+            "statement_cache_size"
+        ]
+        == 0
+    )
 
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(None, None), (False, None), (True, True), ("require", "require"), ("VERIFY-FULL", "verify-full"),
-     ("true", True), ("disable", "disable")],
+    [
+        (None, None),
+        (False, None),
+        (True, True),
+        ("require", "require"),
+        ("VERIFY-FULL", "verify-full"),
+        ("true", True),
+        ("disable", "disable"),
+    ],
 )
 def test_ssl_values(value: object, expected: object) -> None:
     assert DatabaseProjectConfig(name="p", ssl=value).asyncpg_connect_kwargs()["ssl"] == expected
@@ -118,10 +161,17 @@ def test_ssl_context_is_accepted() -> None:
 
 def test_url_wins_and_fills_the_fields() -> None:
     config = DatabaseProjectConfig(
-        name="p", host="ignored", port=1, url="postgresql+asyncpg://bob:p%40ss@db.example.com:6543/app?sslmode=require"
+        name="p",
+        host="ignored",
+        port=1,
+        url="postgresql+asyncpg://bob:p%40ss@db.example.com:6543/app?sslmode=require",
     )
     assert (config.host, config.port_int, config.user, config.password, config.database_name) == (
-        "db.example.com", 6543, "bob", "p@ss", "app"
+        "db.example.com",
+        6543,
+        "bob",
+        "p@ss",
+        "app",
     )
     assert config.ssl == "require"
     assert config.url is not None and config.url.startswith("postgresql+asyncpg://")
@@ -176,7 +226,9 @@ def test_bad_url_error_does_not_leak_password() -> None:
 
 
 def test_sqlalchemy_url_and_masked_url() -> None:
-    config = DatabaseProjectConfig(name="p", host="h", port="5433", database_name="d", user="u", password="pw", ssl=True)
+    config = DatabaseProjectConfig(
+        name="p", host="h", port="5433", database_name="d", user="u", password="pw", ssl=True
+    )
     url = config.sqlalchemy_url()
     assert url.drivername == "postgresql+asyncpg"
     assert (url.host, url.port, url.database, url.username, url.password) == ("h", 5433, "d", "u", "pw")
@@ -187,12 +239,17 @@ def test_sqlalchemy_url_and_masked_url() -> None:
 
 
 def test_masked_url_ipv6_and_no_password() -> None:
-    assert DatabaseProjectConfig(name="p", host="::1").masked_url() == "postgresql://postgres@[::1]:5432/postgres"
+    assert (
+        DatabaseProjectConfig(name="p", host="::1").masked_url()
+        == "postgresql://postgres@[::1]:5432/postgres"
+    )
 
 
 def test_migration_url() -> None:
     config = DatabaseProjectConfig(
-        name="p", url="postgresql://u:pw@pooler:6543/d", pooler_mode="transaction",
+        name="p",
+        url="postgresql://u:pw@pooler:6543/d",
+        pooler_mode="transaction",
         migration_url="postgresql://u:pw@direct:5432/d",
     )
     assert config.sqlalchemy_url().host == "pooler"
@@ -247,9 +304,9 @@ def test_min_size_zero_allowed() -> None:
 
 
 def test_additional_schemas_deduplicated() -> None:
-    assert DatabaseProjectConfig(name="p", additional_schemas=["auth", "storage", "auth"]).additional_schemas == [
-        "auth", "storage"
-    ]
+    assert DatabaseProjectConfig(
+        name="p", additional_schemas=["auth", "storage", "auth"]
+    ).additional_schemas == ["auth", "storage"]
 
 
 # -- registry -------------------------------------------------------------------------------------------------------------
@@ -260,8 +317,11 @@ def test_register_and_look_up(names: list[str]) -> None:
     names.append(name)
     config = register_database(
         DatabaseProjectConfig(
-            name=name, alias=f"{name}_a", password="pw",
-            entity_overrides={"recipe": {"x": 1}}, field_overrides={"recipe": {"tags": {"y": 2}}},
+            name=name,
+            alias=f"{name}_a",
+            password="pw",
+            entity_overrides={"recipe": {"x": 1}},
+            field_overrides={"recipe": {"tags": {"y": 2}}},
             additional_schemas=["auth"],
         )
     )
@@ -274,15 +334,22 @@ def test_register_and_look_up(names: list[str]) -> None:
     assert get_all_database_project_names() == sorted(get_all_database_project_names())
     assert get_connection_string(name) == "postgresql://postgres:****@localhost:5432/postgres"
     assert get_schema_builder_overrides(name) == {
-        "entity_overrides": {"recipe": {"x": 1}}, "field_overrides": {"recipe": {"tags": {"y": 2}}}
+        "entity_overrides": {"recipe": {"x": 1}},
+        "field_overrides": {"recipe": {"tags": {"y": 2}}},
     }
     assert get_database_config(f"{name}_a").additional_schemas == ["auth"]
 
 
 def test_public_facade_exports() -> None:
-    for public in ("DatabaseProjectConfig", "register_database", "register_database_from_env",
-                   "get_database_config", "get_connection_string", "get_all_database_project_names",
-                   "get_schema_builder_overrides"):
+    for public in (
+        "DatabaseProjectConfig",
+        "register_database",
+        "register_database_from_env",
+        "get_database_config",
+        "get_connection_string",
+        "get_all_database_project_names",
+        "get_schema_builder_overrides",
+    ):
         assert getattr(matrx_orm, public) is getattr(cfg, public)
 
 
@@ -377,7 +444,13 @@ def test_env_url(names: list[str]) -> None:
     names.append(name)
     env = {"APP_DATABASE_URL": "postgresql://u:pw@h:6000/d", "APP_DB_HOST": "ignored"}
     config = register_database_from_env(name, "APP_", alias=f"{name}_a", additional_schemas=["auth"], env=env)
-    assert (config.host, config.port_int, config.user, config.password, config.database_name) == ("h", 6000, "u", "pw", "d")
+    assert (config.host, config.port_int, config.user, config.password, config.database_name) == (
+        "h",
+        6000,
+        "u",
+        "pw",
+        "d",
+    )
     assert config.alias == f"{name}_a" and config.additional_schemas == ["auth"]
     assert get_database_config(f"{name}_a") is config
 
@@ -393,13 +466,22 @@ def test_env_parts(names: list[str]) -> None:
     name = _unique()
     names.append(name)
     env = {
-        "SUPA_DB_HOST": "db.example.com", "SUPA_DB_PORT": "6543", "SUPA_DB_NAME": "postgres",
-        "SUPA_DB_USER": "postgres.ref", "SUPA_DB_PASSWORD": "pw", "SUPA_DB_SSLMODE": "require",
-        "SUPA_DB_POOLER_MODE": "transaction", "SUPA_DIRECT_URL": "postgresql://postgres.ref:pw@direct:5432/postgres",
+        "SUPA_DB_HOST": "db.example.com",
+        "SUPA_DB_PORT": "6543",
+        "SUPA_DB_NAME": "postgres",
+        "SUPA_DB_USER": "postgres.ref",
+        "SUPA_DB_PASSWORD": "pw",
+        "SUPA_DB_SSLMODE": "require",
+        "SUPA_DB_POOLER_MODE": "transaction",
+        "SUPA_DIRECT_URL": "postgresql://postgres.ref:pw@direct:5432/postgres",
     }
     config = register_database_from_env(name, "SUPA_", env=env)
     assert (config.host, config.port, config.database_name, config.user, config.password) == (
-        "db.example.com", "6543", "postgres", "postgres.ref", "pw"
+        "db.example.com",
+        "6543",
+        "postgres",
+        "postgres.ref",
+        "pw",
     )
     assert config.ssl == "require" and config.pooler_mode == "transaction"
     assert config.sqlalchemy_url(for_migrations=True).host == "direct"
@@ -408,10 +490,20 @@ def test_env_parts(names: list[str]) -> None:
 def test_env_postgres_and_libpq_fallbacks(names: list[str]) -> None:
     name = _unique()
     names.append(name)
-    env = {"POSTGRES_HOST": "ph", "POSTGRES_DB": "pdb", "PGUSER": "pguser", "PGPASSWORD": "pgpw", "PGPORT": "5999"}
+    env = {
+        "POSTGRES_HOST": "ph",
+        "POSTGRES_DB": "pdb",
+        "PGUSER": "pguser",
+        "PGPASSWORD": "pgpw",
+        "PGPORT": "5999",
+    }
     config = register_database_from_env(name, env=env)
     assert (config.host, config.database_name, config.user, config.password, config.port) == (
-        "ph", "pdb", "pguser", "pgpw", "5999"
+        "ph",
+        "pdb",
+        "pguser",
+        "pgpw",
+        "5999",
     )
 
 
@@ -423,7 +515,9 @@ def test_env_libpq_names_need_no_prefix(names: list[str]) -> None:
 def test_env_password_optional(names: list[str]) -> None:
     name = _unique()
     names.append(name)
-    config = register_database_from_env(name, env={"DB_HOST": "/var/run/postgresql", "DB_NAME": "d", "DB_USER": "u"})
+    config = register_database_from_env(
+        name, env={"DB_HOST": "/var/run/postgresql", "DB_NAME": "d", "DB_USER": "u"}
+    )
     assert config.password == "" and config.is_unix_socket
 
 
@@ -441,7 +535,9 @@ def test_env_missing_lists_what_was_looked_for() -> None:
 
 def test_env_invalid_value_is_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="port"):
-        register_database_from_env(_unique(), env={"DB_HOST": "h", "DB_NAME": "d", "DB_USER": "u", "DB_PORT": "x"})
+        register_database_from_env(
+            _unique(), env={"DB_HOST": "h", "DB_NAME": "d", "DB_USER": "u", "DB_PORT": "x"}
+        )
 
 
 def test_env_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch, names: list[str]) -> None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from uuid import uuid4
 
 import pytest
-from example_models import ALL, Account, Author, AuditEvent, Book, Membership, Mood, User
+from example_models import ALL, Account, AuditEvent, Author, Book, Membership, Mood, User
 
 from matrx_orm import (
     DoesNotExist,
@@ -153,7 +153,9 @@ async def test_bulk_create_and_counts() -> None:
 async def test_bulk_create_with_array_columns_uses_batched_path() -> None:
     authors = await Author.bulk_create([{"name": f"t{i}", "tags": ["a", str(i)]} for i in range(3)])
     assert [a.tags for a in await Author.filter(name__startswith="t").order_by("name").all()] == [
-        ["a", "0"], ["a", "1"], ["a", "2"],
+        ["a", "0"],
+        ["a", "1"],
+        ["a", "2"],
     ]
     assert len(authors) == 3
 

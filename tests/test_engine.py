@@ -157,7 +157,9 @@ async def test_alias_and_name_share_pool_and_engine(project: str) -> None:
 
 async def test_acquire_and_timeout(pg_url: str) -> None:
     name = _name("acq")
-    register_database(DatabaseProjectConfig(name=name, url=pg_url, pool_min_size=1, pool_max_size=1, connect_timeout=0.3))
+    register_database(
+        DatabaseProjectConfig(name=name, url=pg_url, pool_min_size=1, pool_max_size=1, connect_timeout=0.3)
+    )
     try:
         async with engine.acquire(name) as conn:
             assert await conn.fetchval("SELECT 7") == 7
@@ -193,7 +195,9 @@ async def test_replacing_config_replaces_pool(pg_url: str) -> None:
         unregister_database(name)
 
 
-async def test_config_replaced_while_pool_is_being_created(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_config_replaced_while_pool_is_being_created(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     created: list[int] = []
     real_create_pool = asyncpg.create_pool
 
@@ -380,7 +384,9 @@ async def test_unique_violation_maps_to_integrity_error(project: str) -> None:
             try:
                 await pool.execute(sql, "a@example.com")
             except Exception as exc:
-                raise map_database_error(exc, model="User", operation="create", query=sql, params=["x"]) from exc
+                raise map_database_error(
+                    exc, model="User", operation="create", query=sql, params=["x"]
+                ) from exc
         error = info.value
         assert isinstance(error.__cause__, asyncpg.UniqueViolationError)
         assert error.model == "User" and error.operation == "create"
@@ -421,7 +427,9 @@ async def test_syntax_error_maps_to_database_error(project: str) -> None:
 
 async def test_connection_refused_maps_to_connection_error() -> None:
     name = _name("refused")
-    register_database(DatabaseProjectConfig(name=name, host="127.0.0.1", port=1, password="hunter2", connect_timeout=5))
+    register_database(
+        DatabaseProjectConfig(name=name, host="127.0.0.1", port=1, password="hunter2", connect_timeout=5)
+    )
     try:
         with pytest.raises(ConnectionError) as info:
             await engine.get_pool(name)
@@ -441,7 +449,11 @@ async def test_connection_refused_maps_to_connection_error() -> None:
 async def test_wrong_password_maps_to_connection_error(pg_url: str) -> None:
     config = DatabaseProjectConfig(name="x", url=pg_url)
     name = _name("badpw")
-    bad = {**config.model_dump(exclude={"url", "name"}), "password": "definitely-wrong", "user": "no_such_user_x"}
+    bad = {
+        **config.model_dump(exclude={"url", "name"}),
+        "password": "definitely-wrong",
+        "user": "no_such_user_x",
+    }
     register_database(DatabaseProjectConfig(name=name, **bad))
     try:
         with pytest.raises(ConnectionError):

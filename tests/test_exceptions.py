@@ -92,7 +92,13 @@ def test_context_attributes() -> None:
         pass
 
     err = DoesNotExist(
-        "No Post matches", model=Post, operation="get", query="SELECT 1", params=[1], details={"a": 1}, extra="x"
+        "No Post matches",
+        model=Post,
+        operation="get",
+        query="SELECT 1",
+        params=[1],
+        details={"a": 1},
+        extra="x",
     )
     assert err.message == "No Post matches"
     assert err.model == "Post"
@@ -113,7 +119,9 @@ def test_defaults() -> None:
 
 def test_enrich_fills_only_missing_values() -> None:
     err = QueryError("bad", model="Inner", details={"filter": "a"})
-    same = err.enrich(model="Outer", operation="all", query="SELECT", params=[1], details={"filter": "b", "x": 1}, y=2)
+    same = err.enrich(
+        model="Outer", operation="all", query="SELECT", params=[1], details={"filter": "b", "x": 1}, y=2
+    )
     assert same is err
     assert err.model == "Inner"
     assert err.operation == "all"
@@ -189,7 +197,13 @@ def test_repr() -> None:
 def test_secret_params_are_masked() -> None:
     err = QueryError(
         "x",
-        params={"user": "bob", "password": "hunter2", "API_KEY": "k1", "access_token": "t", "clientSecret": "s"},
+        params={
+            "user": "bob",
+            "password": "hunter2",
+            "API_KEY": "k1",
+            "access_token": "t",
+            "clientSecret": "s",
+        },
         details={"nested": {"db_passwd": "p2", "ok": 1}, "token": "t2"},
     )
     text = str(err)
@@ -312,7 +326,9 @@ def _pg(cls: type[asyncpg.PostgresError], message: str, **fields: str) -> asyncp
     ],
 )
 def test_integrity_violations(cls: type[asyncpg.PostgresError], violation: str) -> None:
-    source = _pg(cls, "violated", constraint_name="c1", table_name="t", column_name="col", detail="Key (a)=(1)")
+    source = _pg(
+        cls, "violated", constraint_name="c1", table_name="t", column_name="col", detail="Key (a)=(1)"
+    )
     mapped = map_database_error(source, model="User", operation="create", query="INSERT", params=[1])
     assert isinstance(mapped, IntegrityError)
     assert mapped.details["violation"] == violation
@@ -364,7 +380,9 @@ def test_transaction_failures(cls: type[asyncpg.PostgresError]) -> None:
 
 
 def test_data_and_other_postgres_errors_are_database_errors() -> None:
-    data = map_database_error(_pg(asyncpg.InvalidTextRepresentationError, "invalid input syntax for type uuid"))
+    data = map_database_error(
+        _pg(asyncpg.InvalidTextRepresentationError, "invalid input syntax for type uuid")
+    )
     assert type(data) is DatabaseError
     assert data.details["sqlstate"] == "22P02"
     syntax = map_database_error(asyncpg.PostgresSyntaxError("syntax error at or near"))

@@ -418,9 +418,20 @@ def test_decimal_field() -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        (True, True), (False, False), (1, True), (0, False),
-        ("true", True), ("FALSE", False), ("t", True), ("f", False), ("Yes", True), ("no", False),
-        ("1", True), ("0", False), (" on ", True), ("off", False),
+        (True, True),
+        (False, False),
+        (1, True),
+        (0, False),
+        ("true", True),
+        ("FALSE", False),
+        ("t", True),
+        ("f", False),
+        ("Yes", True),
+        ("no", False),
+        ("1", True),
+        ("0", False),
+        (" on ", True),
+        ("off", False),
     ],
 )
 def test_boolean_accepts(raw: Any, expected: bool) -> None:
@@ -530,7 +541,8 @@ def test_interval_field() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["bare string", '{"looks": "like json"}', 42, 1.5, True, [1, "a", None], {"a": {"b": [1, 2]}}, []]
+    "value",
+    ["bare string", '{"looks": "like json"}', 42, 1.5, True, [1, "a", None], {"a": {"b": [1, 2]}}, []],
 )
 def test_json_values_pass_through_unserialized(value: Any) -> None:
     field = bind(F.JSONField(), "data")
@@ -650,8 +662,15 @@ def test_ip_network_field() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["08:00:2b:01:02:03", "08-00-2B-01-02-03", "08002b:010203", "08002b-010203", "0800.2b01.0203",
-     "0800-2b01-0203", "08002b010203"],
+    [
+        "08:00:2b:01:02:03",
+        "08-00-2B-01-02-03",
+        "08002b:010203",
+        "08002b-010203",
+        "0800.2b01.0203",
+        "0800-2b01-0203",
+        "08002b010203",
+    ],
 )
 def test_mac_address_formats(raw: str) -> None:
     assert bind(F.MacAddressField(), "mac").to_db(raw) == "08:00:2b:01:02:03"
@@ -692,7 +711,10 @@ def test_binary_field() -> None:
 def test_hstore_field() -> None:
     field = bind(F.HStoreField(), "attrs")
     assert field.to_db({"a": "1", "b": None, "c": 3, "d": Decimal("1.5")}) == {
-        "a": "1", "b": None, "c": "3", "d": "1.5"
+        "a": "1",
+        "b": None,
+        "c": "3",
+        "d": "1.5",
     }
     rejects(field, {1: "a"}, "keys must be strings")
     rejects(field, {"a": [1]}, "value of 'a' must be a string or None")
@@ -711,8 +733,14 @@ def test_hstore_field() -> None:
 def test_vector_to_db_accepts_lists_tuples_and_numpy() -> None:
     field = bind(F.VectorField(dimensions=3), "embedding")
     assert field.needs_from_db and field.lookup_family == "vector"
-    for value in ([1, 2, 3], (1.0, 2.0, 3.0), np.array([1, 2, 3], dtype=np.float64), Vector([1, 2, 3]),
-                  np.array([1, 2, 3], dtype=np.int32), "[1,2,3]"):
+    for value in (
+        [1, 2, 3],
+        (1.0, 2.0, 3.0),
+        np.array([1, 2, 3], dtype=np.float64),
+        Vector([1, 2, 3]),
+        np.array([1, 2, 3], dtype=np.int32),
+        "[1,2,3]",
+    ):
         result = field.to_db(value)
         assert isinstance(result, np.ndarray) and result.dtype == np.float32
         assert result.tolist() == [1.0, 2.0, 3.0]
@@ -822,17 +850,47 @@ def test_field_types_and_exports() -> None:
         assert getattr(matrx_orm, name) is cls
     assert "ForeignKey" not in F.FIELD_TYPES
     expected = {
-        "UUIDField", "CharField", "TextField", "IntegerField", "BigIntegerField", "SmallIntegerField", "FloatField",
-        "DecimalField", "BooleanField", "DateTimeField", "DateField", "TimeField", "JSONField", "JSONBField",
-        "ArrayField", "TextArrayField", "IntegerArrayField", "BooleanArrayField", "UUIDArrayField",
-        "JSONBArrayField", "EnumField", "IPAddressField", "IPNetworkField", "MacAddressField", "HStoreField",
-        "PointField", "MoneyField", "BinaryField", "TimeDeltaField", "VersionField", "VectorField",
-        "HalfVectorField", "SparseVectorField", "ManyToManyField",
+        "UUIDField",
+        "CharField",
+        "TextField",
+        "IntegerField",
+        "BigIntegerField",
+        "SmallIntegerField",
+        "FloatField",
+        "DecimalField",
+        "BooleanField",
+        "DateTimeField",
+        "DateField",
+        "TimeField",
+        "JSONField",
+        "JSONBField",
+        "ArrayField",
+        "TextArrayField",
+        "IntegerArrayField",
+        "BooleanArrayField",
+        "UUIDArrayField",
+        "JSONBArrayField",
+        "EnumField",
+        "IPAddressField",
+        "IPNetworkField",
+        "MacAddressField",
+        "HStoreField",
+        "PointField",
+        "MoneyField",
+        "BinaryField",
+        "TimeDeltaField",
+        "VersionField",
+        "VectorField",
+        "HalfVectorField",
+        "SparseVectorField",
+        "ManyToManyField",
     }
     assert expected <= set(F.FIELD_TYPES)
 
 
-@pytest.mark.parametrize("cls", [F.FIELD_TYPES[name] for name in sorted(F.FIELD_TYPES)], ids=sorted(F.FIELD_TYPES))
+@pytest.mark.parametrize(
+    "cls", [F.FIELD_TYPES[name] for name in sorted(F.FIELD_TYPES)], ids=sorted(F.FIELD_TYPES)
+)
 def test_every_field_has_a_lookup_family_and_tolerates_unknown_kwargs(cls: type[Field[Any]]) -> None:
     assert cls.lookup_family in {"text", "number", "datetime", "json", "array", "vector", "other"}
     args: dict[str, Any] = {"is_native": True, "some_future_option": 1}

@@ -9,7 +9,16 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
 from sqlalchemy.schema import CreateTable
 
-from matrx_orm import CharField, FieldError, ForeignKey, IntegerField, Model, QueryError, UUIDField, ValidationError
+from matrx_orm import (
+    CharField,
+    FieldError,
+    ForeignKey,
+    IntegerField,
+    Model,
+    QueryError,
+    UUIDField,
+    ValidationError,
+)
 from matrx_orm.models import get_model, metadata_for, snake_case
 
 pytestmark = pytest.mark.level1
@@ -68,7 +77,7 @@ def test_composite_primary_keys() -> None:
 
     assert Pair._meta.primary_keys == ["left", "right"]
     assert Pair._meta.pk is None
-    assert "PRIMARY KEY (\"left\", \"right\")" in ddl(Pair) or "PRIMARY KEY (left, right)" in ddl(Pair)
+    assert 'PRIMARY KEY ("left", "right")' in ddl(Pair) or "PRIMARY KEY (left, right)" in ddl(Pair)
 
 
 def test_string_foreign_key_resolves_when_target_is_defined_later() -> None:

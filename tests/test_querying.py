@@ -92,14 +92,25 @@ async def test_q_objects() -> None:
     assert got == expected(lambda r: not r["is_active"])
     got = await names(Author.filter((Q(age__lt=20) | Q(age__gt=70)) & ~Q(name="alice"), is_active=True))
     assert got == expected(
-        lambda r: r["age"] is not None and (r["age"] < 20 or r["age"] > 70) and r["name"] != "alice" and r["is_active"]
+        lambda r: (
+            r["age"] is not None
+            and (r["age"] < 20 or r["age"] > 70)
+            and r["name"] != "alice"
+            and r["is_active"]
+        )
     )
     nested = Q(Q(name="carol") | Q(Q(age=10) & Q(is_active=True)))
     assert await names(Author.filter(nested)) == ["bob", "carol"]
 
 
 async def test_exclude_and_chaining() -> None:
-    qs = Author.filter(age__isnull=False).exclude(name__in=["alice", "bob"]).order_by("-age").limit(3).offset(1)
+    qs = (
+        Author.filter(age__isnull=False)
+        .exclude(name__in=["alice", "bob"])
+        .order_by("-age")
+        .limit(3)
+        .offset(1)
+    )
     ages = [a.age for a in await qs.all()]
     all_ages = sorted((r for r in [i * 10 for i in range(10) if i != 3] if r not in (0, 10)), reverse=True)
     assert ages == all_ages[1:4]

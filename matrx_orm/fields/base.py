@@ -141,9 +141,13 @@ class Field(Generic[T]):
         self.server_default = server_default
         self.comment = comment
         checks = tuple(validators or ())
-        self.validators: tuple[Validator, ...] = tuple(v for v in checks if not inspect.iscoroutinefunction(v))
+        self.validators: tuple[Validator, ...] = tuple(
+            v for v in checks if not inspect.iscoroutinefunction(v)
+        )
         #: ``async def`` validators (matrx-orm allowed them): not run by ``validate``; the model layer awaits them
-        self.async_validators: tuple[Validator, ...] = tuple(v for v in checks if inspect.iscoroutinefunction(v))
+        self.async_validators: tuple[Validator, ...] = tuple(
+            v for v in checks if inspect.iscoroutinefunction(v)
+        )
         self.extra: dict[str, Any] = kwargs
         self.name = ""
         self.column_name = db_column or ""

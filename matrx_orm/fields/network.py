@@ -19,7 +19,12 @@ from .base import Field
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address | ipaddress.IPv4Interface | ipaddress.IPv6Interface
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-_ADDRESS_TYPES = (ipaddress.IPv4Address, ipaddress.IPv6Address, ipaddress.IPv4Interface, ipaddress.IPv6Interface)
+_ADDRESS_TYPES = (
+    ipaddress.IPv4Address,
+    ipaddress.IPv6Address,
+    ipaddress.IPv4Interface,
+    ipaddress.IPv6Interface,
+)
 _NETWORK_TYPES = (ipaddress.IPv4Network, ipaddress.IPv6Network)
 
 
@@ -99,7 +104,9 @@ class IPNetworkField(Field[IPNetwork]):
 
 
 _MAC_FORMATS = (
-    re.compile(r"^([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})$"),
+    re.compile(
+        r"^([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})$"
+    ),
     re.compile(r"^([0-9a-f]{6})[:-]?([0-9a-f]{6})$"),
     re.compile(r"^([0-9a-f]{4})[.-]([0-9a-f]{4})[.-]([0-9a-f]{4})$"),
 )

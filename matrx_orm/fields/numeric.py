@@ -140,7 +140,9 @@ class DecimalField(Field[Decimal]):
     python_type = Decimal
     lookup_family = "number"
 
-    def __init__(self, max_digits: int | None = None, decimal_places: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, max_digits: int | None = None, decimal_places: int | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         if max_digits is not None and decimal_places is not None and decimal_places > max_digits:
             raise TypeError("DecimalField decimal_places may not exceed max_digits")
@@ -164,7 +166,9 @@ class DecimalField(Field[Decimal]):
     def validate(self, value: Any) -> None:
         if self.max_digits is not None:
             if not value.is_finite():
-                self.fail(value, f"NUMERIC({self.max_digits}, {self.decimal_places or 0}) cannot hold {value}")
+                self.fail(
+                    value, f"NUMERIC({self.max_digits}, {self.decimal_places or 0}) cannot hold {value}"
+                )
             whole_allowed = self.max_digits - (self.decimal_places or 0)
             digits, exponent = len(value.as_tuple().digits), value.as_tuple().exponent
             whole = digits + exponent if isinstance(exponent, int) else digits

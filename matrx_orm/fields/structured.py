@@ -41,7 +41,9 @@ class JSONField(Field[J]):
             from pydantic import BaseModel
 
             if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
-                raise TypeError(f"{type(self).__name__} schema must be a pydantic BaseModel subclass; got {schema!r}")
+                raise TypeError(
+                    f"{type(self).__name__} schema must be a pydantic BaseModel subclass; got {schema!r}"
+                )
             self.needs_from_db = True
         self.schema = schema
 
@@ -108,8 +110,9 @@ class ArrayField(Field[list[E]]):
     python_type = list
     lookup_family = "array"
 
-    def __init__(self, item_type: Field[E] | type[Field[E]] | None = None, dimensions: int | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, item_type: Field[E] | type[Field[E]] | None = None, dimensions: int | None = None, **kwargs: Any
+    ) -> None:
         base_field = kwargs.pop("base_field", None)
         if item_type is None:
             item_type = base_field
@@ -118,7 +121,9 @@ class ArrayField(Field[list[E]]):
         super().__init__(**kwargs)
         self.item_field: Field[Any] = _item_field(item_type)
         if getattr(self.item_field, "concrete", True) is False or isinstance(self.item_field, ArrayField):
-            raise TypeError("ArrayField item_type must be a scalar column field (use dimensions= for nesting)")
+            raise TypeError(
+                "ArrayField item_type must be a scalar column field (use dimensions= for nesting)"
+            )
         if dimensions is not None and (not isinstance(dimensions, int) or dimensions < 1):
             raise TypeError(f"ArrayField dimensions must be a positive int; got {dimensions!r}")
         self.dimensions = dimensions
@@ -230,7 +235,9 @@ class JSONBArrayField(ArrayField[Any]):
 class DecimalArrayField(ArrayField[Decimal]):
     """``NUMERIC(p, s)[]``."""
 
-    def __init__(self, max_digits: int | None = None, decimal_places: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, max_digits: int | None = None, decimal_places: int | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(DecimalField(max_digits=max_digits, decimal_places=decimal_places), **kwargs)
 
 
@@ -248,7 +255,9 @@ class TimeArrayField(ArrayField[Any]):
         super().__init__(TimeField(), **kwargs)
 
 
-_HSTORE_PAIR = re.compile(r'\s*"((?:[^"\\]|\\.)*)"\s*=>\s*(?:"((?:[^"\\]|\\.)*)"|(NULL))\s*(?:,|$)', re.IGNORECASE)
+_HSTORE_PAIR = re.compile(
+    r'\s*"((?:[^"\\]|\\.)*)"\s*=>\s*(?:"((?:[^"\\]|\\.)*)"|(NULL))\s*(?:,|$)', re.IGNORECASE
+)
 _UNESCAPE = re.compile(r"\\(.)")
 
 
@@ -260,7 +269,7 @@ def parse_hstore(text: str) -> dict[str, str | None]:
     while position < len(text):
         match = _HSTORE_PAIR.match(text, position)
         if match is None:
-            raise ValueError(f"malformed hstore text at {position}: {text[position:position + 30]!r}")
+            raise ValueError(f"malformed hstore text at {position}: {text[position : position + 30]!r}")
         key = _UNESCAPE.sub(r"\1", match.group(1))
         result[key] = None if match.group(3) else _UNESCAPE.sub(r"\1", match.group(2))
         position = match.end()
@@ -302,4 +311,3 @@ class HStoreField(Field[dict[str, str | None]]):
         if isinstance(value, str):
             return parse_hstore(value)
         return value  # type: ignore[no-any-return]
-

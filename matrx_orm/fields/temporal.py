@@ -29,8 +29,9 @@ class DateTimeField(Field[dt.datetime]):
     python_type = dt.datetime
     lookup_family = "datetime"
 
-    def __init__(self, auto_now: bool = False, auto_now_add: bool = False, timezone: bool = True,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, auto_now: bool = False, auto_now_add: bool = False, timezone: bool = True, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.auto_now = auto_now
         self.auto_now_add = auto_now_add
@@ -153,8 +154,9 @@ def parse_duration(text: str) -> dt.timedelta | None:
         pass
     match = _DURATION_TEXT.match(text)
     if match is not None:  # str(timedelta) / PostgreSQL style: the sign of "days" is its own
-        clock = dt.timedelta(hours=int(match["hours"]), minutes=int(match["minutes"]),
-                             seconds=float(match["seconds"]))
+        clock = dt.timedelta(
+            hours=int(match["hours"]), minutes=int(match["minutes"]), seconds=float(match["seconds"])
+        )
         days = dt.timedelta(days=int(match["days"] or 0))
         return days - clock if match["sign"] == "-" else days + clock
     match = _DURATION_ISO.match(text)

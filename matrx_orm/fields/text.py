@@ -157,7 +157,9 @@ class EnumField(Field[Any]):
         super().__init__(**kwargs)
         if enum_class is None and choices is None:
             raise TypeError("EnumField needs enum_class= or choices=")
-        if enum_class is not None and not (isinstance(enum_class, type) and issubclass(enum_class, enum.Enum)):
+        if enum_class is not None and not (
+            isinstance(enum_class, type) and issubclass(enum_class, enum.Enum)
+        ):
             raise TypeError(f"EnumField enum_class must be an Enum subclass; got {enum_class!r}")
         self.enum_class = enum_class
         self.max_length = max_length

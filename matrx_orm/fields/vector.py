@@ -15,9 +15,12 @@ from sqlalchemy.types import TypeEngine
 from .base import Field
 
 _DTYPES = {
-    "float32": "vector", "vector": "vector",
-    "halfvec": "halfvec", "float16": "halfvec",
-    "sparsevec": "sparsevec", "sparse": "sparsevec",
+    "float32": "vector",
+    "vector": "vector",
+    "halfvec": "halfvec",
+    "float16": "halfvec",
+    "sparsevec": "sparsevec",
+    "sparse": "sparsevec",
 }
 #: largest dimension pgvector accepts per column type
 MAX_DIMENSIONS = {"vector": 16000, "halfvec": 16000, "sparsevec": 1_000_000_000}
@@ -54,7 +57,9 @@ class VectorField(Field[list[float]]):
         if isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1:
             raise TypeError(f"{type(self).__name__} needs dimensions=<positive int>; got {dimensions!r}")
         if dimensions > MAX_DIMENSIONS[kind]:
-            raise TypeError(f"{kind} columns hold at most {MAX_DIMENSIONS[kind]} dimensions; got {dimensions}")
+            raise TypeError(
+                f"{kind} columns hold at most {MAX_DIMENSIONS[kind]} dimensions; got {dimensions}"
+            )
         self.dimensions = dimensions
         self.dtype = dtype
         self.kind = kind
@@ -125,7 +130,9 @@ class VectorField(Field[list[float]]):
                 self.fail(whole, f"sparse indices must be ints, got {index!r}")
             index = int(index)
             if not 0 <= index < self.dimensions:
-                self.fail(whole, f"sparse index {index} out of range for {self.dimensions} dimensions (0-based)")
+                self.fail(
+                    whole, f"sparse index {index} out of range for {self.dimensions} dimensions (0-based)"
+                )
             if isinstance(item, bool) or not isinstance(item, numbers.Real):
                 self.fail(whole, f"sparse value at {index} must be a number, got {type(item).__name__}")
             if not math.isfinite(item):

@@ -7,6 +7,15 @@ from .options import ModelOptions
 from .registry import all_models, get_model, metadata_for
 
 __all__ = [
-    "ForeignKey", "ForeignKeyReference", "Model", "ModelMeta", "ModelOptions", "all_models", "create_all", "drop_all",
-    "get_model", "metadata_for", "snake_case",
+    "ForeignKey",
+    "ForeignKeyReference",
+    "Model",
+    "ModelMeta",
+    "ModelOptions",
+    "all_models",
+    "create_all",
+    "drop_all",
+    "get_model",
+    "metadata_for",
+    "snake_case",
 ]

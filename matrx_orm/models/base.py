@@ -92,13 +92,17 @@ class ModelMeta(type):
             else:
                 relation_fields[field_name] = field
 
-        table_name = _own_setting(namespace, inner_meta, "_table_name", "table_name") or snake_case(cls.__name__)
+        table_name = _own_setting(namespace, inner_meta, "_table_name", "table_name") or snake_case(
+            cls.__name__
+        )
         database = (
             _own_setting(namespace, inner_meta, "_database", "database")
             or getattr(cls, "_database", None)
             or registry.DEFAULT_DATABASE
         )
-        db_schema = _own_setting(namespace, inner_meta, "_db_schema", "db_schema") or getattr(cls, "_db_schema", None)
+        db_schema = _own_setting(namespace, inner_meta, "_db_schema", "db_schema") or getattr(
+            cls, "_db_schema", None
+        )
         explicit_pks = _own_setting(namespace, inner_meta, "_primary_keys", "primary_keys")
         primary_keys = list(explicit_pks or [n for n, f in fields.items() if f.primary_key])
         for pk_name in primary_keys:
@@ -383,10 +387,16 @@ def _pk_shortcut(
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     from ..query.q import Q
 
-    if len(conditions) == 1 and not isinstance(conditions[0], Q) and not hasattr(conditions[0], "__sa_condition__"):
+    if (
+        len(conditions) == 1
+        and not isinstance(conditions[0], Q)
+        and not hasattr(conditions[0], "__sa_condition__")
+    ):
         meta = model._require_meta()
         if meta.pk is None:
-            raise QueryError(f"'{model.__name__}' has no single primary key to look up by", model=model.__name__)
+            raise QueryError(
+                f"'{model.__name__}' has no single primary key to look up by", model=model.__name__
+            )
         return (), {meta.pk.name: conditions[0], **filters}
     return conditions, filters
 
@@ -395,7 +405,12 @@ def check_required(instance: Model, fields: Iterable[Field[Any]]) -> None:
     """Raise ValidationError for a non-null field set to None explicitly."""
     data = instance.__dict__
     for field in fields:
-        if field.name in data and data[field.name] is None and not field.null and field.default is NOT_PROVIDED:
+        if (
+            field.name in data
+            and data[field.name] is None
+            and not field.null
+            and field.default is NOT_PROVIDED
+        ):
             raise ValidationError(
                 f"Field '{field.name}' on model '{type(instance).__name__}' may not be null",
                 model=type(instance).__name__,

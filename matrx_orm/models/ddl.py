@@ -14,12 +14,25 @@ if TYPE_CHECKING:
 
 
 def _models(database: str, models: Iterable[type[Model]] | None) -> list[type[Model]]:
-    chosen = list(models) if models is not None else registry.all_models(database)
-    return [m for m in chosen if m._meta.database == database]
+    """The models given (whatever database they are registered on), else every model of ``database``."""
+    return list(models) if models is not None else registry.all_models(database)
 
 
-async def create_all(database: str = registry.DEFAULT_DATABASE, *, models: Iterable[type[Model]] | None = None) -> None:
-    """CREATE the schemas, the ``vector`` extension (when a model needs it) and the tables that are missing."""
+def _by_metadata(tables: list[sa.Table]) -> dict[sa.MetaData, list[sa.Table]]:
+    grouped: dict[sa.MetaData, list[sa.Table]] = {}
+    for table in tables:
+        grouped.setdefault(table.metadata, []).append(table)
+    return grouped
+
+
+async def create_all(
+    database: str = registry.DEFAULT_DATABASE, *, models: Iterable[type[Model]] | None = None
+) -> None:
+    """CREATE the schemas, the ``vector`` extension (when a model needs it) and the tables that are missing.
+
+    ``models`` defaults to every model registered on ``database``; models given explicitly are created on
+    ``database`` even when they are registered on another one (handy for copies of a schema in tests).
+    """
     from ..engine import get_engine
 
     chosen = _models(database, models)
@@ -33,13 +46,21 @@ async def create_all(database: str = registry.DEFAULT_DATABASE, *, models: Itera
             await connection.execute(sa.text("CREATE EXTENSION IF NOT EXISTS vector"))
         for schema in schemas:
             await connection.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
-        await connection.run_sync(registry.metadata_for(database).create_all, tables=tables, checkfirst=True)
+        for metadata, group in _by_metadata(tables).items():
+            await connection.run_sync(metadata.create_all, tables=group, checkfirst=True)
+    if needs_vector:
+        from ..engine import reload_type_codecs
+
+        await reload_type_codecs(database)
 
 
-async def drop_all(database: str = registry.DEFAULT_DATABASE, *, models: Iterable[type[Model]] | None = None) -> None:
-    """DROP the tables of the registered models of ``database`` (those that exist)."""
+async def drop_all(
+    database: str = registry.DEFAULT_DATABASE, *, models: Iterable[type[Model]] | None = None
+) -> None:
+    """DROP the tables (those that exist) of ``models``, by default every model registered on ``database``."""
     from ..engine import get_engine
 
     tables = [m._meta.table for m in _models(database, models)]
     async with get_engine(database).begin() as connection:
-        await connection.run_sync(registry.metadata_for(database).drop_all, tables=tables, checkfirst=True)
+        for metadata, group in _by_metadata(tables).items():
+            await connection.run_sync(metadata.drop_all, tables=group, checkfirst=True)

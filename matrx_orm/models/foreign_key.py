@@ -13,6 +13,7 @@ from . import registry
 if TYPE_CHECKING:
     from .base import Model
 
+
 @dataclass(frozen=True)
 class ForeignKeyReference:
     """A foreign key's target as plain data (``ForeignKey.to_db`` is the value converter, so the target

@@ -73,18 +73,24 @@ class QueryBuilder(Generic[M]):
     def limit(self, count: int | None) -> QueryBuilder[M]:
         """At most ``count`` rows."""
         if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 0):
-            raise ParameterError(f"limit expects a non-negative int; got {count!r}", model=self._meta.model_name)
+            raise ParameterError(
+                f"limit expects a non-negative int; got {count!r}", model=self._meta.model_name
+            )
         return self._with(limit=count)
 
     def offset(self, count: int | None) -> QueryBuilder[M]:
         """Skip ``count`` rows."""
         if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 0):
-            raise ParameterError(f"offset expects a non-negative int; got {count!r}", model=self._meta.model_name)
+            raise ParameterError(
+                f"offset expects a non-negative int; got {count!r}", model=self._meta.model_name
+            )
         return self._with(offset=count)
 
     def __getitem__(self, item: slice) -> QueryBuilder[M]:
         if not isinstance(item, slice) or item.step not in (None, 1):
-            raise ParameterError("QueryBuilder supports slices like qs[10:30] only", model=self._meta.model_name)
+            raise ParameterError(
+                "QueryBuilder supports slices like qs[10:30] only", model=self._meta.model_name
+            )
         start, stop = item.start or 0, item.stop
         if start < 0 or (stop is not None and stop < 0):
             raise ParameterError("negative slice bounds are not supported", model=self._meta.model_name)
@@ -135,8 +141,13 @@ class QueryBuilder(Generic[M]):
         if state.offset is not None:
             values.append(state.offset)
         key = (
-            kind, state.model, tuple(names), where_shape, state.order_by,
-            state.limit is not None, state.offset is not None,
+            kind,
+            state.model,
+            tuple(names),
+            where_shape,
+            state.order_by,
+            state.limit is not None,
+            state.offset is not None,
         )
 
         def build() -> Any:
@@ -191,11 +202,15 @@ class QueryBuilder(Generic[M]):
         if not rows:
             raise DoesNotExist(
                 f"No {self._meta.model_name} matches the given filters",
-                model=self._meta.model_name, operation="get", details=details,
+                model=self._meta.model_name,
+                operation="get",
+                details=details,
             )
         raise MultipleObjectsReturned(
             f"More than one {self._meta.model_name} matches the given filters",
-            model=self._meta.model_name, operation="get", details=details,
+            model=self._meta.model_name,
+            operation="get",
+            details=details,
         )
 
     async def first(self) -> M | None:
@@ -218,7 +233,9 @@ class QueryBuilder(Generic[M]):
 
     async def exists(self) -> bool:
         """Whether any row matches."""
-        rows = await self._fetch(self._meta.primary_keys[:1] or self._meta.field_names[:1], "exists", "exists")
+        rows = await self._fetch(
+            self._meta.primary_keys[:1] or self._meta.field_names[:1], "exists", "exists"
+        )
         return bool(rows[0][0])
 
     async def values(self, *fields: str) -> list[dict[str, Any]]:
@@ -231,7 +248,9 @@ class QueryBuilder(Generic[M]):
     async def values_list(self, *fields: str, flat: bool = False) -> list[Any]:
         """Matching rows as tuples; ``flat=True`` with one field gives a flat list."""
         if flat and len(fields) != 1:
-            raise ParameterError("values_list(flat=True) needs exactly one field", model=self._meta.model_name)
+            raise ParameterError(
+                "values_list(flat=True) needs exactly one field", model=self._meta.model_name
+            )
         names = self._value_names(fields)
         records = await self._fetch(names, "values_list")
         convert = row_converter(self._state.model, names)

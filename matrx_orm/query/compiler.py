@@ -128,7 +128,9 @@ def _gather(model: type, node: Any, values: list[Any]) -> Hashable:
     )
 
 
-def build_where(model: type, conditions: Iterable[Any], start: int = 0) -> tuple[ColumnElement[bool] | None, int]:
+def build_where(
+    model: type, conditions: Iterable[Any], start: int = 0
+) -> tuple[ColumnElement[bool] | None, int]:
     """The WHERE expression for ``conditions`` with binds numbered from ``start``; returns (expr, next)."""
     counter = [start]
     parts = [_build(model, condition, counter) for condition in conditions]

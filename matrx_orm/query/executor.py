@@ -10,7 +10,9 @@ from ..exceptions import map_database_error
 from ..transaction import current_transaction
 
 
-async def fetch(database: str, sql: str, params: Sequence[Any], *, model: Any = None, operation: str = "") -> list[Any]:
+async def fetch(
+    database: str, sql: str, params: Sequence[Any], *, model: Any = None, operation: str = ""
+) -> list[Any]:
     """Rows of a statement."""
     try:
         tx = current_transaction(database)
@@ -23,7 +25,9 @@ async def fetch(database: str, sql: str, params: Sequence[Any], *, model: Any = 
         raise _wrap(exc, database, sql, params, model, operation) from exc
 
 
-async def execute(database: str, sql: str, params: Sequence[Any], *, model: Any = None, operation: str = "") -> str:
+async def execute(
+    database: str, sql: str, params: Sequence[Any], *, model: Any = None, operation: str = ""
+) -> str:
     """Run a statement; returns the command status (``UPDATE 3``)."""
     try:
         tx = current_transaction(database)

@@ -20,7 +20,9 @@ def instance_loader(model: type, names: tuple[str, ...]) -> Loader:
 
 def _make_instance_loader(model: type, names: tuple[str, ...]) -> Loader:
     fields = model._meta.fields  # type: ignore[attr-defined]
-    converters = [(i, fields[n].from_db) for i, n in enumerate(names) if n in fields and fields[n].needs_from_db]
+    converters = [
+        (i, fields[n].from_db) for i, n in enumerate(names) if n in fields and fields[n].needs_from_db
+    ]
     new = object.__new__
 
     if not converters:
@@ -51,7 +53,9 @@ def _make_instance_loader(model: type, names: tuple[str, ...]) -> Loader:
 def row_converter(model: type, names: Sequence[str]) -> Callable[[Any], list[Any]]:
     """A function turning a record into a list of python values (for values()/values_list())."""
     fields = model._meta.fields  # type: ignore[attr-defined]
-    converters = [(i, fields[n].from_db) for i, n in enumerate(names) if n in fields and fields[n].needs_from_db]
+    converters = [
+        (i, fields[n].from_db) for i, n in enumerate(names) if n in fields and fields[n].needs_from_db
+    ]
 
     def convert(record: Any) -> list[Any]:
         row = list(record)

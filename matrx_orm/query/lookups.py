@@ -249,8 +249,22 @@ def register_lookup(lookup: type[Lookup], family: str | None = None) -> type[Loo
 
 
 for _lookup in (
-    Exact, NotEqual, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual, In, IsNull, Range,
-    Contains, IContains, StartsWith, IStartsWith, EndsWith, IEndsWith, IExact,
+    Exact,
+    NotEqual,
+    GreaterThan,
+    GreaterThanOrEqual,
+    LessThan,
+    LessThanOrEqual,
+    In,
+    IsNull,
+    Range,
+    Contains,
+    IContains,
+    StartsWith,
+    IStartsWith,
+    EndsWith,
+    IEndsWith,
+    IExact,
 ):
     register_lookup(_lookup)
 for _lookup in (ArrayContains, ArrayContainedBy, ArrayOverlap):

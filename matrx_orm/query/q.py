@@ -16,7 +16,9 @@ class Q:
     OR = "OR"
     __slots__ = ("children", "connector", "negated")
 
-    def __init__(self, *conditions: Any, _connector: str = AND, _negated: bool = False, **filters: Any) -> None:
+    def __init__(
+        self, *conditions: Any, _connector: str = AND, _negated: bool = False, **filters: Any
+    ) -> None:
         self.children: list[Any] = [*conditions, *filters.items()]
         self.connector = _connector
         self.negated = _negated
@@ -50,9 +52,10 @@ class Q:
         return bool(self.children)
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, Q)
-            and (self.connector, self.negated, self.children) == (other.connector, other.negated, other.children)
+        return isinstance(other, Q) and (self.connector, self.negated, self.children) == (
+            other.connector,
+            other.negated,
+            other.children,
         )
 
     __hash__ = None  # type: ignore[assignment]

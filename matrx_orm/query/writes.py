@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ..models.base import Model
     from .builder import QueryBuilder
 
-_UNNEST_UNSAFE_FAMILIES = frozenset({"array", "vector"})
+_UNNEST_UNSAFE_FAMILIES = frozenset({"array", "vector", "json"})
 
 
 # -- value preparation ----------------------------------------------------------------------------------------
@@ -34,7 +34,9 @@ def _db_value(field: Any, value: Any) -> Any:
         if not field.null:
             raise ValidationError(
                 f"Field '{field.name}' on model '{field.model.__name__}' may not be null",
-                model=field.model, field=field.name, value=None,
+                model=field.model,
+                field=field.name,
+                value=None,
             )
         return None
     return field.to_db(value)
@@ -52,7 +54,9 @@ def _now_for(field: Any) -> Any:
 def _stamp(instance: Any, adding: bool) -> None:
     data = instance.__dict__
     for name, field in instance._meta.fields.items():
-        if getattr(field, "auto_now", False) or (adding and getattr(field, "auto_now_add", False) and data.get(name) is None):
+        if getattr(field, "auto_now", False) or (
+            adding and getattr(field, "auto_now_add", False) and data.get(name) is None
+        ):
             data[name] = _now_for(field)
 
 
@@ -84,7 +88,10 @@ async def insert_instance(instance: Model) -> None:
     key = ("insert", meta.model, names)
 
     def build() -> Any:
-        columns = {meta.fields[n].column_name: compiler.bind(i, meta.fields[n].bind_type()) for i, n in enumerate(names)}
+        columns = {
+            meta.fields[n].column_name: compiler.bind(i, meta.fields[n].bind_type())
+            for i, n in enumerate(names)
+        }
         stmt = sa.insert(meta.table).values(columns) if columns else sa.insert(meta.table)
         return stmt.returning(*(meta.columns[n] for n in _returning(meta)))
 
@@ -98,7 +105,9 @@ async def insert_instance(instance: Model) -> None:
 def _pk_filter_values(instance: Model) -> list[Any]:
     meta = instance._meta
     if not meta.primary_keys:
-        raise QueryError(f"'{meta.model_name}' has no primary key; use filter(...).update()", model=meta.model_name)
+        raise QueryError(
+            f"'{meta.model_name}' has no primary key; use filter(...).update()", model=meta.model_name
+        )
     values = []
     for field in meta.pk_fields:
         value = instance.__dict__.get(field.name)
@@ -113,7 +122,10 @@ def _pk_filter_values(instance: Model) -> list[Any]:
 
 def _pk_condition(meta: Any, start: int) -> Any:
     return sa.and_(
-        *(meta.columns[f.name] == compiler.bind(start + i, f.bind_type()) for i, f in enumerate(meta.pk_fields))
+        *(
+            meta.columns[f.name] == compiler.bind(start + i, f.bind_type())
+            for i, f in enumerate(meta.pk_fields)
+        )
     )
 
 
@@ -139,13 +151,23 @@ async def update_instance(instance: Model, only: Sequence[str] | None) -> None:
     key = ("update_instance", meta.model, names, version is not None)
 
     def build() -> Any:
-        sets: dict[str, Any] = {meta.fields[n].column_name: compiler.bind(i, meta.fields[n].bind_type()) for i, n in enumerate(names)}
+        sets: dict[str, Any] = {
+            meta.fields[n].column_name: compiler.bind(i, meta.fields[n].bind_type())
+            for i, n in enumerate(names)
+        }
         condition = _pk_condition(meta, len(names))
         if version is not None:
             column = meta.columns[version.name]
             sets[version.column_name] = column + sa.literal_column("1")
-            condition = sa.and_(condition, column == compiler.bind(len(names) + len(meta.pk_fields), sa.Integer()))
-        return sa.update(meta.table).values(sets).where(condition).returning(*(meta.columns[n] for n in _returning(meta)))
+            condition = sa.and_(
+                condition, column == compiler.bind(len(names) + len(meta.pk_fields), sa.Integer())
+            )
+        return (
+            sa.update(meta.table)
+            .values(sets)
+            .where(condition)
+            .returning(*(meta.columns[n] for n in _returning(meta)))
+        )
 
     statement = compiler.compiled(key, build)
     rows = await executor.fetch(
@@ -156,7 +178,9 @@ async def update_instance(instance: Model, only: Sequence[str] | None) -> None:
             raise OptimisticLockError(
                 f"{meta.model_name} {instance.pk!r} was changed by someone else "
                 f"(expected version {current_version}); re-fetch and retry",
-                model=meta.model_name, operation="save", details={"expected_version": current_version},
+                model=meta.model_name,
+                operation="save",
+                details={"expected_version": current_version},
             )
         from ..exceptions import DoesNotExist
 
@@ -192,7 +216,11 @@ def _unnest_safe(meta: Any, names: Sequence[str]) -> bool:
 def _unnest(meta: Any, names: Sequence[str]) -> Any:
     """``unnest($1::t1[], $2::t2[], ...) AS u(col1, col2, ...)`` for the fields ``names``."""
     binds = [compiler.bind(i, sa.ARRAY(meta.fields[n].bind_type())) for i, n in enumerate(names)]
-    return sa.func.unnest(*binds).table_valued(*(meta.fields[n].column_name for n in names)).render_derived(name="u")
+    return (
+        sa.func.unnest(*binds)
+        .table_valued(*(meta.fields[n].column_name for n in names))
+        .render_derived(name="u")
+    )
 
 
 def _columns_of(rows: list[list[Any]], width: int) -> list[list[Any]]:
@@ -236,9 +264,13 @@ async def _insert_group(meta: Any, names: tuple[str, ...], instances: list[Model
         statement = compiler.compiled(key, build)
         params = _columns_of(rows, len(names))
         if need_returning:
-            records = await executor.fetch(meta.database, statement.sql, params, model=meta.model_name, operation="bulk_create")
+            records = await executor.fetch(
+                meta.database, statement.sql, params, model=meta.model_name, operation="bulk_create"
+            )
         else:
-            await executor.execute(meta.database, statement.sql, params, model=meta.model_name, operation="bulk_create")
+            await executor.execute(
+                meta.database, statement.sql, params, model=meta.model_name, operation="bulk_create"
+            )
     else:
         key = ("insert_many", meta.model, names)
 
@@ -248,7 +280,11 @@ async def _insert_group(meta: Any, names: tuple[str, ...], instances: list[Model
 
         statement = compiler.compiled(key, build_one)
         records = await executor.fetchmany(
-            meta.database, statement.sql, [statement.params(r) for r in rows], model=meta.model_name, operation="bulk_create"
+            meta.database,
+            statement.sql,
+            [statement.params(r) for r in rows],
+            model=meta.model_name,
+            operation="bulk_create",
         )
         need_returning = True
     if need_returning:
@@ -277,6 +313,7 @@ async def bulk_update(model: type[Model], instances: list[Model], field_names: l
     all_names = key_names + names
     rows = [[_db_value(meta.fields[n], inst.__dict__.get(n)) for n in all_names] for inst in instances]
     if _unnest_safe(meta, all_names):
+
         def build() -> Any:
             u = _unnest(meta, all_names)
             sets = {meta.fields[n].column_name: u.c[meta.fields[n].column_name] for n in names}
@@ -285,17 +322,30 @@ async def bulk_update(model: type[Model], instances: list[Model], field_names: l
 
         statement = compiler.compiled(("bulk_update", meta.model, names), build)
         status = await executor.execute(
-            meta.database, statement.sql, _columns_of(rows, len(all_names)), model=meta.model_name, operation="bulk_update"
+            meta.database,
+            statement.sql,
+            _columns_of(rows, len(all_names)),
+            model=meta.model_name,
+            operation="bulk_update",
         )
         return executor.affected_rows(status)
 
     def build_one() -> Any:
-        sets = {meta.fields[n].column_name: compiler.bind(len(key_names) + i, meta.fields[n].bind_type()) for i, n in enumerate(names)}
-        return sa.update(meta.table).values(sets).where(_pk_condition(meta, 0)).returning(sa.literal_column("1"))
+        sets = {
+            meta.fields[n].column_name: compiler.bind(len(key_names) + i, meta.fields[n].bind_type())
+            for i, n in enumerate(names)
+        }
+        return (
+            sa.update(meta.table).values(sets).where(_pk_condition(meta, 0)).returning(sa.literal_column("1"))
+        )
 
     statement = compiler.compiled(("update_many", meta.model, names), build_one)
     records = await executor.fetchmany(
-        meta.database, statement.sql, [statement.params(r) for r in rows], model=meta.model_name, operation="bulk_update"
+        meta.database,
+        statement.sql,
+        [statement.params(r) for r in rows],
+        model=meta.model_name,
+        operation="bulk_update",
     )
     return len(records)
 
@@ -323,7 +373,11 @@ async def bulk_delete(model: type[Model], objects: list[Any]) -> int:
 
     statement = compiler.compiled(("bulk_delete", meta.model), build)
     status = await executor.execute(
-        meta.database, statement.sql, _columns_of(rows, len(key_names)), model=meta.model_name, operation="bulk_delete"
+        meta.database,
+        statement.sql,
+        _columns_of(rows, len(key_names)),
+        model=meta.model_name,
+        operation="bulk_delete",
     )
     for obj in objects:
         if isinstance(obj, model):
@@ -332,7 +386,10 @@ async def bulk_delete(model: type[Model], objects: list[Any]) -> int:
 
 
 async def upsert(
-    model: type[Model], objects: list[Mapping[str, Any]], conflict_fields: list[str], update_fields: Sequence[str] | None
+    model: type[Model],
+    objects: list[Mapping[str, Any]],
+    conflict_fields: list[str],
+    update_fields: Sequence[str] | None,
 ) -> list[Model]:
     meta = model._require_meta()
     if not objects:
@@ -346,7 +403,9 @@ async def upsert(
     names = _insert_columns(meta, instances[0].__dict__)
     for name in conflict:
         if name not in names:
-            raise ParameterError(f"upsert data must include the conflict field '{name}'", model=meta.model_name)
+            raise ParameterError(
+                f"upsert data must include the conflict field '{name}'", model=meta.model_name
+            )
     if any(_insert_columns(meta, inst.__dict__) != names for inst in instances[1:]):
         raise ParameterError("bulk_upsert rows must all set the same fields", model=meta.model_name)
     if update_fields is None:
@@ -363,7 +422,9 @@ async def upsert(
 
     def build() -> Any:
         if single:
-            stmt = pg_insert(meta.table).values({f.column_name: compiler.bind(i, f.bind_type()) for i, f in enumerate(fields)})
+            stmt = pg_insert(meta.table).values(
+                {f.column_name: compiler.bind(i, f.bind_type()) for i, f in enumerate(fields)}
+            )
         else:
             u = _unnest(meta, names)
             stmt = pg_insert(meta.table).from_select([f.column_name for f in fields], sa.select(*u.c))
@@ -375,13 +436,23 @@ async def upsert(
     statement = compiler.compiled(("upsert", meta.model, names, conflict, updates, single), build)
     if single and len(rows) > 1:
         records = await executor.fetchmany(
-            meta.database, statement.sql, [statement.params(r) for r in rows], model=meta.model_name, operation="bulk_upsert"
+            meta.database,
+            statement.sql,
+            [statement.params(r) for r in rows],
+            model=meta.model_name,
+            operation="bulk_upsert",
         )
     elif single:
-        records = await executor.fetch(meta.database, statement.sql, statement.params(rows[0]), model=meta.model_name, operation="upsert")
+        records = await executor.fetch(
+            meta.database, statement.sql, statement.params(rows[0]), model=meta.model_name, operation="upsert"
+        )
     else:
         records = await executor.fetch(
-            meta.database, statement.sql, _columns_of(rows, len(names)), model=meta.model_name, operation="bulk_upsert"
+            meta.database,
+            statement.sql,
+            _columns_of(rows, len(names)),
+            model=meta.model_name,
+            operation="bulk_upsert",
         )
     load = instance_loader(model, returning)
     return [load(record) for record in records]
@@ -403,7 +474,10 @@ async def update_query(qs: QueryBuilder[Any], updates: Mapping[str, Any], *, ret
     key = ("update_query", state.model, names, where_shape, returning)
 
     def build() -> Any:
-        sets = {meta.fields[n].column_name: compiler.bind(i, meta.fields[n].bind_type()) for i, n in enumerate(names)}
+        sets = {
+            meta.fields[n].column_name: compiler.bind(i, meta.fields[n].bind_type())
+            for i, n in enumerate(names)
+        }
         stmt = sa.update(meta.table).values(sets)
         where, _ = compiler.build_where(state.model, state.where, start=len(names))
         if where is not None:
@@ -413,11 +487,15 @@ async def update_query(qs: QueryBuilder[Any], updates: Mapping[str, Any], *, ret
     statement = compiler.compiled(key, build)
     database = qs._database
     if returning:
-        records = await executor.fetch(database, statement.sql, statement.params(values), model=meta.model_name, operation="update_where")
+        records = await executor.fetch(
+            database, statement.sql, statement.params(values), model=meta.model_name, operation="update_where"
+        )
         load = instance_loader(state.model, fields_out)
         rows = [load(record) for record in records]
         return UpdateResult(len(rows), rows)
-    status = await executor.execute(database, statement.sql, statement.params(values), model=meta.model_name, operation="update")
+    status = await executor.execute(
+        database, statement.sql, statement.params(values), model=meta.model_name, operation="update"
+    )
     return UpdateResult(executor.affected_rows(status))
 
 
