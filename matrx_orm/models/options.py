@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 
@@ -51,7 +51,7 @@ class ModelOptions:
         self.field_names: tuple[str, ...] = tuple(fields)
         self.columns: dict[str, sa.Column[Any]] = {name: table.c[f.column_name] for name, f in fields.items()}
         self.foreign_keys: dict[str, ForeignKey] = {
-            name: f for name, f in fields.items() if getattr(f, "is_relation", False)
+            name: cast("ForeignKey", f) for name, f in fields.items() if getattr(f, "is_relation", False)
         }
         self.version_field: Field[Any] | None = next(
             (f for f in fields.values() if getattr(f, "is_version", False)), None

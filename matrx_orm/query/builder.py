@@ -117,7 +117,7 @@ class QueryBuilder(Generic[M]):
     # -- helpers -------------------------------------------------------------------------------------------
     @property
     def _meta(self) -> Any:
-        return self._state.model._meta
+        return self._state.model._meta  # type: ignore[attr-defined]
 
     @property
     def _database(self) -> str:

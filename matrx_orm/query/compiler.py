@@ -48,8 +48,8 @@ def compiled(key: Hashable, build: Callable[[], sa.sql.Executable]) -> Compiled:
     return found
 
 
-def compile_statement(statement: sa.sql.Executable) -> Compiled:
-    result = statement.compile(dialect=DIALECT)
+def compile_statement(statement: Any) -> Compiled:
+    result = statement.compile(dialect=DIALECT)  # a SQLCompiler: positiontup is set for numeric_dollar
     names = result.positiontup or []
     try:
         order = tuple(int(name[1:]) for name in names)

@@ -28,7 +28,7 @@ def _make_instance_loader(model: type, names: tuple[str, ...]) -> Loader:
     if not converters:
 
         def load(record: Any) -> Any:
-            obj = new(model)
+            obj: Any = new(model)
             data = dict(zip(names, record, strict=True))
             data["_persisted"] = True
             obj.__dict__ = data
@@ -37,7 +37,7 @@ def _make_instance_loader(model: type, names: tuple[str, ...]) -> Loader:
         return load
 
     def load_converted(record: Any) -> Any:
-        obj = new(model)
+        obj: Any = new(model)
         row = list(record)
         for i, convert in converters:
             if row[i] is not None:

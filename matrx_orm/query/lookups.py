@@ -267,8 +267,8 @@ for _lookup in (
     IExact,
 ):
     register_lookup(_lookup)
-for _lookup in (ArrayContains, ArrayContainedBy, ArrayOverlap):
-    register_lookup(_lookup, family="array")
+for _array_lookup in (ArrayContains, ArrayContainedBy, ArrayOverlap):
+    register_lookup(_array_lookup, family="array")
 
 
 def lookup_names(field: Any) -> list[str]:

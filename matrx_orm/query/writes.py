@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -22,6 +22,8 @@ from .results import UpdateResult
 if TYPE_CHECKING:
     from ..models.base import Model
     from .builder import QueryBuilder
+
+ModelT = TypeVar("ModelT", bound="Model")
 
 _UNNEST_UNSAFE_FAMILIES = frozenset({"array", "vector", "json"})
 
@@ -205,7 +207,7 @@ async def delete_instance(instance: Model) -> int:
 # -- many rows -----------------------------------------------------------------------------------------------------
 
 
-def _as_instances(model: type[Model], objects: Sequence[Any]) -> list[Model]:
+def _as_instances(model: type[ModelT], objects: Sequence[Any]) -> list[ModelT]:
     return [obj if isinstance(obj, model) else model(**obj) for obj in objects]
 
 
@@ -227,12 +229,12 @@ def _columns_of(rows: list[list[Any]], width: int) -> list[list[Any]]:
     return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
-async def bulk_insert(model: type[Model], objects: Sequence[Any]) -> list[Model]:
+async def bulk_insert(model: type[ModelT], objects: Sequence[Any]) -> list[ModelT]:
     meta = model._require_meta()
     instances = _as_instances(model, objects)
     if not instances:
         return []
-    groups: dict[tuple[str, ...], list[Model]] = {}
+    groups: dict[tuple[str, ...], list[ModelT]] = {}
     for instance in instances:
         _stamp(instance, adding=True)
         groups.setdefault(_insert_columns(meta, instance.__dict__), []).append(instance)
@@ -247,14 +249,14 @@ async def bulk_insert(model: type[Model], objects: Sequence[Any]) -> list[Model]
     return instances
 
 
-async def _insert_group(meta: Any, names: tuple[str, ...], instances: list[Model]) -> None:
+async def _insert_group(meta: Any, names: tuple[str, ...], instances: Sequence[Model]) -> None:
     fields = [meta.fields[n] for n in names]
     rows = [[_db_value(f, inst.__dict__[f.name]) for f in fields] for inst in instances]
     # Rows are returned only when the server fills in columns we did not send.
     need_returning = len(names) < len(meta.fields)
     returning = _returning(meta)
     if _unnest_safe(meta, names):
-        key = ("bulk_insert", meta.model, names, need_returning)
+        key: tuple[Any, ...] = ("bulk_insert", meta.model, names, need_returning)
 
         def build() -> Any:
             u = _unnest(meta, names)
@@ -386,11 +388,11 @@ async def bulk_delete(model: type[Model], objects: list[Any]) -> int:
 
 
 async def upsert(
-    model: type[Model],
+    model: type[ModelT],
     objects: list[Mapping[str, Any]],
     conflict_fields: list[str],
     update_fields: Sequence[str] | None,
-) -> list[Model]:
+) -> list[ModelT]:
     meta = model._require_meta()
     if not objects:
         return []
