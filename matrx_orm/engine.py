@@ -97,6 +97,15 @@ async def _register_extension_codecs(conn: asyncpg.Connection) -> None:
         await conn.set_builtin_type_codec("hstore", schema=schemas["hstore"], codec_name="pg_contrib.hstore")
 
 
+async def _light_reset(conn: asyncpg.Connection) -> None:
+    """Pool release hook: asyncpg has already rolled back any open transaction; nothing else to undo.
+
+    The ORM's own statements leave no session state behind (no LISTEN, advisory locks, cursors or SET
+    outside a transaction), so the default ``RESET ALL; CLOSE ALL; ...`` round trip on every release is
+    skipped. Connections lent to user code by :func:`acquire` get the full reset before they return.
+    """
+
+
 # -- per-loop bookkeeping ------------------------------------------------------------------------------------------
 
 
@@ -277,6 +286,7 @@ async def _create_pool(
             min_size=config.pool_min_size,
             max_size=config.pool_max_size,
             init=_init_connection,
+            reset=_light_reset,
         )
     except Exception as exc:
         raise map_database_error(
@@ -314,7 +324,11 @@ async def acquire(database: str) -> AsyncIterator[asyncpg.Connection]:
     try:
         yield conn
     finally:
-        await pool.release(conn)
+        try:
+            if not conn.is_closed():
+                await conn.reset(timeout=timeout)  # the user may have SET, LISTENed or locked
+        finally:
+            await pool.release(conn)
 
 
 async def reload_type_codecs(database: str) -> None:

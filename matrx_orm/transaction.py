@@ -27,6 +27,7 @@ class OpenTransaction:
     connection: Any
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     depth: int = 0
+    user_sql: bool = False  # user-written SQL ran: fully reset the session before the pool gets it back
 
 
 _open: ContextVar[dict[str, OpenTransaction] | None] = ContextVar("matrx_orm_transactions", default=None)
@@ -88,6 +89,8 @@ async def transaction(database: str | None = None) -> AsyncIterator[OpenTransact
                 raise map_database_error(exc, operation="transaction.commit") from exc
     finally:
         _open.reset(token)
+        if state.user_sql and not connection.is_closed():
+            await _quietly(connection.reset())
         await pool.release(connection)
 
 

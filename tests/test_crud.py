@@ -252,3 +252,34 @@ async def test_reserved_table_name_and_other_schema() -> None:
     event = await AuditEvent.create(action="login")
     assert AuditEvent._meta.qualified_table_name == "audit.audit_event"
     assert (await AuditEvent.get(id=event.id)).action == "login"
+
+
+async def test_get_by_primary_key_matches_the_query_builder_path() -> None:
+    alice = await Author.create(name="alice", age=30, profile={"k": [1, 2]}, tags=["a"], mood=Mood.HAPPY)
+    fast = await Author.get(id=alice.id)
+    general = await Author.filter(id=alice.id).get()
+    assert fast.to_dict() == general.to_dict() == alice.to_dict()
+    assert type(fast) is Author and fast._persisted
+    book = await Book.create(title="t", author_id=alice.id)
+    assert (await Book.get(book.id)).title == "t"  # serial integer primary key
+
+
+async def test_get_by_primary_key_errors() -> None:
+    with pytest.raises(DoesNotExist) as missing:
+        await Author.get(id=str(uuid4()))
+    assert missing.value.model == "Author"
+    assert list(missing.value.details["filters"]) == ["id"]
+    with pytest.raises(ValidationError) as bad:
+        await Author.get(id="not-a-uuid")
+    assert bad.value.model == "Author"
+    with pytest.raises(DoesNotExist):
+        await Author.get(id=None)  # IS NULL: never matches a primary key
+
+
+async def test_get_on_composite_primary_key_uses_all_filters() -> None:
+    await Membership.create(org="o1", member="m1", role="admin")
+    await Membership.create(org="o1", member="m2")
+    found = await Membership.get(org="o1", member="m1")
+    assert found.role == "admin"
+    with pytest.raises(MultipleObjectsReturned):
+        await Membership.get(org="o1")

@@ -253,7 +253,13 @@ class Model(metaclass=ModelMeta):
 
         A single positional non-Q argument is taken as the primary key value.
         """
+        from ..query import pk_get
+
         conditions, filters = _pk_shortcut(cls, conditions, filters)
+        cls._require_meta()
+        pk_value = pk_get.single_pk_filter(cls, conditions, filters)
+        if pk_value is not pk_get._NO:
+            return await pk_get.get_by_pk(cls, pk_value)
         return await cls.objects().filter(*conditions, **filters).get(use_cache=use_cache)
 
     @classmethod

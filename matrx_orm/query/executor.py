@@ -1,24 +1,39 @@
-"""Runs compiled SQL on asyncpg: the task's open transaction for that database, else the pool."""
+"""Runs compiled SQL on asyncpg: the task's open transaction for that database, else the pool.
+
+Pooled connections skip asyncpg's ``RESET ALL``-style round trip on release (see ``engine._light_reset``):
+statements the ORM builds leave no session state. User-written SQL (``raw``/``raw_sql``) may ``SET``
+or ``LISTEN``, so pass ``user_sql=True`` and the connection is fully reset before it returns to the pool.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from ..engine import get_pool
+from ..engine import acquire, get_pool
 from ..exceptions import map_database_error
 from ..transaction import current_transaction
 
 
 async def fetch(
-    database: str, sql: str, params: Sequence[Any], *, model: Any = None, operation: str = ""
+    database: str,
+    sql: str,
+    params: Sequence[Any],
+    *,
+    model: Any = None,
+    operation: str = "",
+    user_sql: bool = False,
 ) -> list[Any]:
-    """Rows of a statement."""
+    """Rows of a statement (``user_sql=True`` for SQL the ORM did not build)."""
     try:
         tx = current_transaction(database)
         if tx is not None:
+            tx.user_sql = tx.user_sql or user_sql
             async with tx.lock:
                 return await tx.connection.fetch(sql, *params)  # type: ignore[no-any-return]
+        if user_sql:
+            async with acquire(database) as connection:
+                return await connection.fetch(sql, *params)  # type: ignore[no-any-return]
         pool = await get_pool(database)
         return await pool.fetch(sql, *params)  # type: ignore[no-any-return]
     except Exception as exc:
@@ -26,14 +41,24 @@ async def fetch(
 
 
 async def execute(
-    database: str, sql: str, params: Sequence[Any], *, model: Any = None, operation: str = ""
+    database: str,
+    sql: str,
+    params: Sequence[Any],
+    *,
+    model: Any = None,
+    operation: str = "",
+    user_sql: bool = False,
 ) -> str:
-    """Run a statement; returns the command status (``UPDATE 3``)."""
+    """Run a statement; returns the command status (``UPDATE 3``). ``user_sql`` as in :func:`fetch`."""
     try:
         tx = current_transaction(database)
         if tx is not None:
+            tx.user_sql = tx.user_sql or user_sql
             async with tx.lock:
                 return await tx.connection.execute(sql, *params)  # type: ignore[no-any-return]
+        if user_sql:
+            async with acquire(database) as connection:
+                return await connection.execute(sql, *params)  # type: ignore[no-any-return]
         pool = await get_pool(database)
         return await pool.execute(sql, *params)  # type: ignore[no-any-return]
     except Exception as exc:

@@ -8,7 +8,7 @@ use asyncpg's pipelined ``fetchmany``/``executemany`` instead. Either way a batc
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
@@ -44,6 +44,14 @@ def _db_value(field: Any, value: Any) -> Any:
     return field.to_db(value)
 
 
+def _checked_db_value(field: Any, value: Any) -> Any:
+    """As :func:`_db_value` for a value that already went through ``field.to_python``."""
+    if value is None:
+        return _db_value(field, None)
+    field.validate(value)
+    return field.db_value(value)
+
+
 def _now_for(field: Any) -> Any:
     now = dt.datetime.now(dt.UTC)
     if getattr(field, "timezone", True) is False:
@@ -53,25 +61,47 @@ def _now_for(field: Any) -> Any:
     return now
 
 
+_stamped_fields: dict[Any, tuple[Any, ...]] = {}
+
+
 def _stamp(instance: Any, adding: bool) -> None:
+    meta = instance._meta
+    fields = _stamped_fields.get(meta)
+    if fields is None:
+        fields = _stamped_fields[meta] = tuple(
+            f
+            for f in meta.fields.values()
+            if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+        )
+    if not fields:
+        return
     data = instance.__dict__
-    for name, field in instance._meta.fields.items():
-        if getattr(field, "auto_now", False) or (
-            adding and getattr(field, "auto_now_add", False) and data.get(name) is None
-        ):
-            data[name] = _now_for(field)
+    for field in fields:
+        if getattr(field, "auto_now", False) or (adding and data.get(field.name) is None):
+            data[field.name] = _now_for(field)
+
+
+_column_layouts: dict[tuple[Any, tuple[str, ...]], tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
 
 def _insert_columns(meta: Any, data: Mapping[str, Any]) -> tuple[str, ...]:
     """Fields sent on INSERT: every field with a value, except a None the server should fill in."""
-    names = []
-    for name, field in meta.fields.items():
-        if name not in data:
-            continue
-        if data[name] is None and (field.primary_key or field.server_default is not None):
-            continue
-        names.append(name)
-    return tuple(names)
+    layout_key = (meta, tuple(data))
+    layout = _column_layouts.get(layout_key)
+    if layout is None:
+        present = tuple(name for name in meta.field_names if name in data)
+        server_filled = tuple(
+            name
+            for name in present
+            if meta.fields[name].primary_key or meta.fields[name].server_default is not None
+        )
+        if len(_column_layouts) > 1024:
+            _column_layouts.clear()
+        layout = _column_layouts[layout_key] = (present, server_filled)
+    present, server_filled = layout
+    if any(data[name] is None for name in server_filled):
+        return tuple(n for n in present if not (n in server_filled and data[n] is None))
+    return present
 
 
 def _returning(meta: Any) -> tuple[str, ...]:
@@ -234,24 +264,34 @@ async def bulk_insert(model: type[ModelT], objects: Sequence[Any]) -> list[Model
     instances = _as_instances(model, objects)
     if not instances:
         return []
+    # values of instances built here from dicts went through to_python already; only check those
+    fresh = {id(inst) for inst, obj in zip(instances, objects, strict=True) if inst is not obj}
     groups: dict[tuple[str, ...], list[ModelT]] = {}
     for instance in instances:
         _stamp(instance, adding=True)
         groups.setdefault(_insert_columns(meta, instance.__dict__), []).append(instance)
     if len(groups) == 1:
-        await _insert_group(meta, *next(iter(groups.items())))
+        await _insert_group(meta, *next(iter(groups.items())), fresh)
     else:
         from ..transaction import transaction
 
         async with transaction(meta.database):
             for names, group in groups.items():
-                await _insert_group(meta, names, group)
+                await _insert_group(meta, names, group, fresh)
     return instances
 
 
-async def _insert_group(meta: Any, names: tuple[str, ...], instances: Sequence[Model]) -> None:
+async def _insert_group(
+    meta: Any, names: tuple[str, ...], instances: Sequence[Model], fresh: Collection[int]
+) -> None:
+    """INSERT one group of instances that send the same columns; ``fresh`` holds the ids of instances
+    whose values are already converted (built from dicts by this call)."""
     fields = [meta.fields[n] for n in names]
-    rows = [[_db_value(f, inst.__dict__[f.name]) for f in fields] for inst in instances]
+    rows = []
+    for instance in instances:
+        convert = _checked_db_value if id(instance) in fresh else _db_value
+        data = instance.__dict__
+        rows.append([convert(f, data[f.name]) for f in fields])
     # Rows are returned only when the server fills in columns we did not send.
     need_returning = len(names) < len(meta.fields)
     returning = _returning(meta)
