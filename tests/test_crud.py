@@ -14,6 +14,7 @@ from matrx_orm import (
     IntegrityError,
     MultipleObjectsReturned,
     OptimisticLockError,
+    ParameterError,
     UnknownFieldError,
     ValidationError,
     create_all,
@@ -283,3 +284,33 @@ async def test_get_on_composite_primary_key_uses_all_filters() -> None:
     assert found.role == "admin"
     with pytest.raises(MultipleObjectsReturned):
         await Membership.get(org="o1")
+
+
+async def test_bulk_create_rejects_bad_input_before_writing() -> None:
+    with pytest.raises(UnknownFieldError) as unknown:
+        await Author.bulk_create([{"name": "ok"}, {"nmae": "typo"}])
+    assert unknown.value.model == "Author"
+    with pytest.raises(ParameterError):
+        await Author.bulk_create([{"name": "ok"}, ("not", "a dict")])
+    with pytest.raises(ValidationError) as too_long:
+        await Author.bulk_create([{"name": "x" * 101}])
+    assert too_long.value.field == "name"
+    assert await Author.count() == 0
+
+
+async def test_bulk_create_mixed_layouts_defaults_and_json() -> None:
+    made = await Author.bulk_create(
+        [
+            {"name": "a", "profile": {"k": [1, 2]}, "is_active": False},
+            {"age": 7, "name": "b"},  # other keys, other order
+            Author(name="c", profile=["x", {"y": None}]),
+            {"name": "d", "profile": "plain string"},
+        ]
+    )
+    stored = {a.name: a for a in await Author.all()}
+    assert [a.name for a in made] == ["a", "b", "c", "d"]
+    assert stored["a"].profile == {"k": [1, 2]} and stored["a"].is_active is False
+    assert stored["b"].age == 7 and stored["b"].is_active is True  # python default applied
+    assert stored["c"].profile == ["x", {"y": None}]
+    assert stored["d"].profile == "plain string"
+    assert all(a._persisted for a in made) and {a.id for a in made} == set(stored[n].id for n in "abcd")

@@ -35,16 +35,16 @@ def single_pk_filter(model: type[Model], conditions: tuple[Any, ...], filters: d
 _NO: Any = object()  # "not a primary key lookup"
 
 
-def _statement(model: type[Model]) -> compiler.Compiled:
+def _statement(model: type[Model], pk: Any) -> compiler.Compiled:
     meta = model._meta
 
     def build() -> Any:
-        pk_column = meta.columns[meta.pk.name]
+        pk_column = meta.columns[pk.name]
         columns = [meta.columns[name] for name in meta.field_names]
         return (
             sa.select(*columns)
             .select_from(meta.table)
-            .where(pk_column == compiler.bind(0, meta.pk.bind_type()))
+            .where(pk_column == compiler.bind(0, pk.bind_type()))
             .limit(compiler.bind(1, sa.Integer()))
         )
 
@@ -55,12 +55,13 @@ async def get_by_pk(model: type[ModelT], value: Any) -> ModelT:
     """The row whose primary key is ``value``; DoesNotExist when there is none."""
     meta = model._meta
     pk = meta.pk
+    assert pk is not None  # single_pk_filter() only lets single-key models through
     try:
         db_value = pk.to_db(value)
     except ORMException as exc:
         exc.enrich(model=meta.model_name, details={"filter": pk.name})
         raise
-    statement = _statement(model)
+    statement = _statement(model, pk)
     records = await executor.fetch(
         meta.database, statement.sql, statement.params([db_value, 2]), model=meta.model_name, operation="get"
     )

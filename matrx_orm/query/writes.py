@@ -238,7 +238,63 @@ async def delete_instance(instance: Model) -> int:
 
 
 def _as_instances(model: type[ModelT], objects: Sequence[Any]) -> list[ModelT]:
-    return [obj if isinstance(obj, model) else model(**obj) for obj in objects]
+    from ..models.base import Model
+
+    if model.__init__ is not Model.__init__:  # a custom __init__ must see every dict
+        return [obj if isinstance(obj, model) else model(**obj) for obj in objects]
+    plans: dict[tuple[str, ...], _DictPlan] = {}
+    new = object.__new__
+    instances: list[ModelT] = []
+    for obj in objects:
+        if isinstance(obj, model):
+            instances.append(obj)
+            continue
+        if not isinstance(obj, Mapping):
+            raise ParameterError(
+                f"expected {model.__name__} instances or dicts; got {type(obj).__name__}",
+                model=model.__name__,
+            )
+        layout = tuple(obj)
+        plan = plans.get(layout)
+        if plan is None:
+            plan = plans[layout] = _DictPlan.for_layout(model, layout)
+        instance = new(model)
+        instance.__dict__ = plan.python_values(obj)
+        instances.append(instance)
+    return instances
+
+
+class _DictPlan:
+    """How the dicts of one key layout become instance values: what ``Model(**d)`` does, resolved once."""
+
+    __slots__ = ("given", "defaults")
+
+    def __init__(self, given: list[tuple[str, str, Any]], defaults: list[tuple[str, Any]]) -> None:
+        self.given = given
+        self.defaults = defaults
+
+    @classmethod
+    def for_layout(cls, model: type[Model], layout: tuple[str, ...]) -> _DictPlan:
+        meta = model._require_meta()
+        given: list[tuple[str, str, Any]] = []
+        for key in layout:
+            field = meta.fields.get(key)
+            if field is None and key in meta.relation_aliases:
+                field = meta.fields[meta.relation_aliases[key]]
+            if field is None:
+                if key in meta.relation_fields:
+                    continue
+                raise UnknownFieldError(name=key, choices=meta.field_names, model=meta.model_name)
+            given.append((key, field.name, field))
+        named = {name for _, name, _ in given}
+        defaults = [(n, f) for n, f in meta.fields.items() if n not in named and f.has_default()]
+        return cls(given, defaults)
+
+    def python_values(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        data = {name: field.to_python(obj[key]) for key, name, field in self.given}
+        for name, field in self.defaults:
+            data[name] = field.to_python(field.get_default())
+        return data
 
 
 def _unnest_safe(meta: Any, names: Sequence[str]) -> bool:
