@@ -35,6 +35,7 @@ from .exceptions import (
 )
 from .fields import *  # noqa: F403  (every field class)
 from .fields import __all__ as _field_names
+from .indexes import DDLGenerator, IndexDef
 from .models import ForeignKey, ForeignKeyReference, Model, create_all, drop_all, get_model
 from .query import Q, QueryBuilder, UpdateResult
 from .transaction import transaction
@@ -46,11 +47,13 @@ __all__ = [
     "ConfigurationError",
     "ConnectionError",
     "DatabaseError",
+    "DDLGenerator",
     "DatabaseProjectConfig",
     "DoesNotExist",
     "FieldError",
     "ForeignKey",
     "ForeignKeyReference",
+    "IndexDef",
     "IntegrityError",
     "MigrationError",
     "Model",

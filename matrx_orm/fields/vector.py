@@ -188,6 +188,10 @@ class VectorField(Field[list[float]]):
             self.validate(self.to_python(value))
         return result
 
+    def db_value(self, value: Any) -> Any:
+        """As :meth:`to_db` for a value already through ``to_python``: dimensions and elements are checked."""
+        return self._sparse(value) if self.kind == "sparsevec" else self._dense(value, value)
+
     def from_db(self, value: Any) -> list[float] | None:
         if isinstance(value, Vector | HalfVector | SparseVector):
             return value.to_list()

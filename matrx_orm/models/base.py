@@ -120,6 +120,13 @@ class ModelMeta(type):
             *(field.sa_column() for field in fields.values()),
             schema=db_schema,
         )
+        declared_indexes = _own_setting(namespace, inner_meta, "_indexes", "indexes")
+        if declared_indexes is None:  # inherited from an abstract base
+            declared_indexes = getattr(cls, "_indexes", ())
+        if declared_indexes:
+            from ..indexes import model_indexes
+
+            model_indexes(cls.__name__, table, fields, declared_indexes)
         cls._table_name = table_name
         cls._database = database
         cls._db_schema = db_schema
@@ -175,6 +182,10 @@ class Model(metaclass=ModelMeta):
     _many_to_many: ClassVar[dict[str, dict[str, Any]]] = {}
     #: True once the row exists in the database (set by hydration and after an insert).
     _persisted: bool = False
+    #: extra indexes on the table (``IndexDef`` objects, e.g. HNSW); also ``class Meta: indexes = [...]``
+    _indexes: ClassVar[Sequence[Any]] = ()
+    #: the distance to the query vector, on instances returned by ``nearest()``
+    _vector_distance: float | None = None
 
     def __init__(self, **values: Any) -> None:
         meta = self._require_meta()
@@ -239,6 +250,29 @@ class Model(metaclass=ModelMeta):
     def all(cls) -> QueryBuilder[Self]:
         """Every row; await it for a list, or keep chaining."""
         return cls.objects()
+
+    @classmethod
+    def nearest(
+        cls,
+        column: str,
+        vector: Any,
+        metric: str = "cosine",
+        *,
+        null_guard: bool = True,
+        ef_search: int | None = None,
+        probes: int | None = None,
+        iterative_scan: str | None = None,
+    ) -> QueryBuilder[Self]:
+        """Rows ordered by vector distance to ``vector``, nearest first (see ``QueryBuilder.nearest``)."""
+        return cls.objects().nearest(
+            column,
+            vector,
+            metric,
+            null_guard=null_guard,
+            ef_search=ef_search,
+            probes=probes,
+            iterative_scan=iterative_scan,
+        )
 
     @classmethod
     def objects(cls) -> QueryBuilder[Self]:

@@ -14,6 +14,7 @@ from . import compiler, executor
 from .hydrate import instance_loader, row_converter
 from .q import Q
 from .results import UpdateResult
+from .vector import DISTANCE_LABEL, NearestSpec, fetch_tuned, make_nearest
 
 if TYPE_CHECKING:
     from ..models.base import Model
@@ -32,6 +33,7 @@ class QueryState:
     offset: int | None = None
     fields: tuple[str, ...] | None = None
     database: str | None = None
+    nearest: NearestSpec | None = None  # vector search (query/vector.py)
 
 
 class QueryBuilder(Generic[M]):
@@ -114,6 +116,35 @@ class QueryBuilder(Generic[M]):
         """Run this query on another registered database."""
         return self._with(database=database)
 
+    def nearest(
+        self,
+        column: str,
+        vector: Any,
+        metric: str = "cosine",
+        *,
+        null_guard: bool = True,
+        ef_search: int | None = None,
+        probes: int | None = None,
+        iterative_scan: str | None = None,
+    ) -> QueryBuilder[M]:
+        """Order by vector distance to ``vector`` (``cosine``, ``l2``, ``inner``, ``l1``), nearest first.
+
+        Instances get ``_vector_distance``; ``null_guard`` skips rows whose vector is NULL; ``ef_search`` /
+        ``probes`` / ``iterative_scan`` tune the HNSW / IVFFlat scan for this query only. See
+        ``docs/vector-search.md``.
+        """
+        spec = make_nearest(
+            self._state.model,
+            column,
+            vector,
+            metric,
+            null_guard=null_guard,
+            ef_search=ef_search,
+            probes=probes,
+            iterative_scan=iterative_scan,
+        )
+        return self._with(nearest=spec)
+
     # -- helpers -------------------------------------------------------------------------------------------
     @property
     def _meta(self) -> Any:
@@ -136,6 +167,8 @@ class QueryBuilder(Generic[M]):
         values: list[Any] = []
         where_shape = compiler.gather(state.model, state.where, values)
         where_count = len(values)
+        if state.nearest is not None:
+            values.append(state.nearest.value)
         if state.limit is not None:
             values.append(state.limit)
         if state.offset is not None:
@@ -148,6 +181,7 @@ class QueryBuilder(Generic[M]):
             state.order_by,
             state.limit is not None,
             state.offset is not None,
+            state.nearest.shape if state.nearest is not None else None,
         )
 
         def build() -> Any:
@@ -158,6 +192,9 @@ class QueryBuilder(Generic[M]):
             stmt = sa.select(*columns).select_from(meta.table)
             if where is not None:
                 stmt = stmt.where(where)
+            if state.nearest is not None:
+                stmt = state.nearest.apply(stmt, state.model, index, with_distance=kind == "rows")
+                index += 1
             stmt = stmt.order_by(*compiler.order_clauses(state.model, state.order_by))
             if state.limit is not None:
                 stmt = stmt.limit(compiler.bind(index, sa.Integer()))
@@ -175,6 +212,15 @@ class QueryBuilder(Generic[M]):
 
     async def _fetch(self, names: Sequence[str], operation: str, kind: str = "rows") -> list[Any]:
         statement, params = self._select(names, kind)
+        if self._state.nearest is not None and self._state.nearest.settings:
+            return await fetch_tuned(
+                self._database,
+                statement.sql,
+                params,
+                self._state.nearest.settings,
+                model=self._meta.model_name,
+                operation=operation,
+            )
         return await executor.fetch(
             self._database, statement.sql, params, model=self._meta.model_name, operation=operation
         )
@@ -184,6 +230,8 @@ class QueryBuilder(Generic[M]):
         """Every matching row as a model instance."""
         names = self._field_names()
         records = await self._fetch(names, "all")
+        if self._state.nearest is not None:  # the distance column follows the fields
+            names = (*names, DISTANCE_LABEL)
         load = instance_loader(self._state.model, names)
         return [load(record) for record in records]
 
@@ -241,7 +289,7 @@ class QueryBuilder(Generic[M]):
     async def values(self, *fields: str) -> list[dict[str, Any]]:
         """Matching rows as dicts of the given fields (all fields when none are named)."""
         names = self._value_names(fields)
-        records = await self._fetch(names, "values")
+        records = await self._fetch(names, "values", "values")
         convert = row_converter(self._state.model, names)
         return [dict(zip(names, convert(record), strict=True)) for record in records]
 
@@ -252,7 +300,7 @@ class QueryBuilder(Generic[M]):
                 "values_list(flat=True) needs exactly one field", model=self._meta.model_name
             )
         names = self._value_names(fields)
-        records = await self._fetch(names, "values_list")
+        records = await self._fetch(names, "values_list", "values")
         convert = row_converter(self._state.model, names)
         if flat:
             return [convert(record)[0] for record in records]
@@ -285,6 +333,8 @@ class QueryBuilder(Generic[M]):
     def _check_unsliced(self, operation: str) -> None:
         if self._state.limit is not None or self._state.offset is not None:
             raise QueryError(f"{operation}() cannot be used on a sliced query", model=self._meta.model_name)
+        if self._state.nearest is not None:
+            raise QueryError(f"{operation}() cannot be used on a nearest() query", model=self._meta.model_name)
 
     def _describe_filters(self) -> Any:
         def describe(node: Any) -> Any:
