@@ -1,0 +1,49 @@
+"""Migrations on Alembic: autogenerate from the models, apply/roll back under an advisory lock, checksums.
+
+See ``docs/migrations.md``. Each command is async and takes the database project name and the
+migrations folder::
+
+    path = await makemigrations("my_project", "./migrations")     # Path, or None when nothing changed
+    applied = await migrate("my_project", "./migrations")         # ["0001_initial", ...]
+    rolled_back = await rollback("my_project", "./migrations", steps=1)
+    state = await migration_status("my_project", "./migrations")  # .applied / .pending / .modified
+"""
+
+from .commands import (
+    CheckResult,
+    MakeMigrationsResult,
+    MigrationEntry,
+    MigrationStatus,
+    create_empty,
+    dbcheck,
+    make_revision,
+    makemigrations,
+    migrate,
+    migrate_and_rebuild,
+    migration_status,
+    rollback,
+    status,
+)
+from .db import MigrationDB
+from .diff import SchemaDiff
+from .scope import TableFilter, TableFilterError
+
+__all__ = [
+    "CheckResult",
+    "MakeMigrationsResult",
+    "MigrationDB",
+    "MigrationEntry",
+    "MigrationStatus",
+    "SchemaDiff",
+    "TableFilter",
+    "TableFilterError",
+    "create_empty",
+    "dbcheck",
+    "make_revision",
+    "makemigrations",
+    "migrate",
+    "migrate_and_rebuild",
+    "migration_status",
+    "rollback",
+    "status",
+]

@@ -1,0 +1,144 @@
+"""Autogenerate hooks: what to compare, how to render matrx/pgvector types, what to add or hold back.
+
+* :meth:`AutogenHooks.include_name` / :meth:`AutogenHooks.include_object` keep the diff inside the
+  :class:`~matrx_orm.migrations.scope.TableFilter` and never emit a ``drop_table`` for a table that has no
+  model unless drops were allowed; the held-back tables are collected in :attr:`AutogenHooks.unmanaged`.
+* :func:`render_item` renders types whose class lives outside SQLAlchemy (pgvector's ``VECTOR``/``HALFVEC``/
+  ``SPARSEVEC``, matrx's ``POINT``) as ``Name(args)`` and adds the import the revision file needs.
+* :meth:`AutogenHooks.process_revision_directives` drops an empty revision (so ``makemigrations`` returns
+  ``None``), and puts ``CREATE EXTENSION IF NOT EXISTS vector`` / ``CREATE SCHEMA IF NOT EXISTS`` in front of
+  the operations that need them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.autogenerate.api import AutogenContext
+from alembic.operations import ops
+from sqlalchemy.dialects import postgresql
+
+from .scope import INTERNAL_TABLES, TableFilter
+
+__all__ = ["AutogenHooks", "is_vector_type", "render_item"]
+
+_PUBLIC_MODULES = {"pgvector.sqlalchemy": "pgvector.sqlalchemy"}
+
+
+def is_vector_type(type_: Any) -> bool:
+    """True for pgvector's SQLAlchemy types."""
+    return type(type_).__module__.startswith("pgvector.sqlalchemy")
+
+
+def _import_module(cls: type) -> str:
+    module = cls.__module__
+    for prefix, public in _PUBLIC_MODULES.items():
+        if module.startswith(prefix):
+            return public
+    return module
+
+
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+    """Alembic ``render_item`` hook: ``VECTOR(dim=3)`` with ``from pgvector.sqlalchemy import VECTOR``."""
+    if type_ != "type":
+        return False
+    cls = type(obj)
+    module = cls.__module__
+    if module.startswith("sqlalchemy."):
+        return False
+    if autogen_context.imports is not None:
+        autogen_context.imports.add(f"from {_import_module(cls)} import {cls.__name__}")
+    return repr(obj)
+
+
+def _column_types(operation: Any) -> Iterable[Any]:
+    if isinstance(operation, ops.CreateTableOp):
+        for column in operation.columns:
+            if isinstance(column, sa.Column):
+                yield column.type
+    elif isinstance(operation, ops.AddColumnOp):
+        yield operation.column.type
+    elif isinstance(operation, ops.AlterColumnOp) and operation.modify_type is not None:
+        yield operation.modify_type
+    elif isinstance(operation, ops.ModifyTableOps):
+        for child in operation.ops:
+            yield from _column_types(child)
+
+
+def _quote_schema(schema: str) -> str:
+    """``schema`` quoted by SQLAlchemy's PostgreSQL identifier preparer (only when it needs quotes)."""
+    return postgresql.dialect().identifier_preparer.quote_schema(schema)
+
+
+def _schemas_created(operations: Iterable[Any]) -> set[str]:
+    schemas: set[str] = set()
+    for operation in operations:
+        if isinstance(operation, ops.CreateTableOp) and operation.schema:
+            schemas.add(operation.schema)
+    return schemas
+
+
+@dataclass
+class AutogenHooks:
+    """The hooks of one autogenerate run (``makemigrations``, ``dbcheck``, ``SchemaDiff``)."""
+
+    table_filter: TableFilter = field(default_factory=TableFilter)
+    model_tables: set[tuple[str | None, str]] = field(default_factory=set)
+    model_schemas: set[str] = field(default_factory=set)
+    allow_drops: bool = False
+    existing_schemas: set[str] = field(default_factory=set)
+    #: tables found in the database with no model in scope (reported; dropped only with allow_drops)
+    unmanaged: list[str] = field(default_factory=list)
+    #: whether this run writes a file (True) or only compares (False)
+    writes_file: bool = True
+
+    # -- what is compared -------------------------------------------------------------------------------------
+    def include_name(self, name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
+        if type_ == "schema":
+            return name is None or name in self.model_schemas
+        if type_ == "table":
+            if name is None:
+                return True
+            return name not in INTERNAL_TABLES and self.table_filter.allows(
+                name, parent_names.get("schema_name")
+            )
+        return True
+
+    def include_object(
+        self, obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+    ) -> bool:
+        if type_ != "table":
+            return True
+        schema = getattr(obj, "schema", None)
+        if name is None or name in INTERNAL_TABLES or not self.table_filter.allows(name, schema):
+            return False
+        if reflected and compare_to is None:  # in the database, no model: a drop
+            qualified = f"{schema}.{name}" if schema else name
+            if qualified not in self.unmanaged:
+                self.unmanaged.append(qualified)
+            return self.allow_drops
+        return True
+
+    # -- what is written --------------------------------------------------------------------------------------
+    def process_revision_directives(self, context: Any, revision: Any, directives: list[Any]) -> None:
+        if not directives:
+            return
+        script = directives[0]
+        upgrade_ops = script.upgrade_ops
+        if upgrade_ops is None or upgrade_ops.is_empty():
+            directives[:] = []
+            return
+        prefix: list[ops.MigrateOperation] = []
+        new_schemas = sorted(_schemas_created(upgrade_ops.ops) - self.existing_schemas)
+        for schema in new_schemas:
+            prefix.append(ops.ExecuteSQLOp(f"CREATE SCHEMA IF NOT EXISTS {_quote_schema(schema)}"))
+        if any(is_vector_type(t) for operation in upgrade_ops.ops for t in _column_types(operation)):
+            prefix.append(ops.ExecuteSQLOp("CREATE EXTENSION IF NOT EXISTS vector"))
+        upgrade_ops.ops[0:0] = prefix
+        downgrade_ops = script.downgrade_ops
+        if downgrade_ops is not None:
+            for schema in reversed(new_schemas):
+                downgrade_ops.ops.append(ops.ExecuteSQLOp(f"DROP SCHEMA IF EXISTS {_quote_schema(schema)}"))

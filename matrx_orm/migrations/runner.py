@@ -1,0 +1,179 @@
+"""The body of a migrations folder's ``env.py``: :func:`run_env`.
+
+Started by a ``matrx-orm`` command, it uses the connection that command lends (an ``AsyncConnection``'s
+``run_sync``); started by plain ``alembic``, it imports the app, opens the project's engine (the migration URL
+when configured) and does the same through ``asyncio.run``. Either way it configures Alembic with the
+project's ``MetaData`` (naming convention included), ``compare_type``, ``compare_server_default``, the
+matrx type rendering, the table scope, one transaction per revision, the advisory lock and the checksums of
+``_matrx_migrations``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..exceptions import MigrationError
+from .autogen import AutogenHooks, render_item
+from .lock import advisory_lock
+from .settings import MigrationSettings, settings_from_config
+from .state import (
+    ensure_state_table,
+    file_checksum,
+    forget_applied,
+    read_applied,
+    record_applied,
+    revision_name,
+)
+
+__all__ = ["modified_revisions", "run_env", "target_metadata"]
+
+
+def target_metadata(database: str) -> list[sa.MetaData]:
+    """The MetaData of every model registered on ``database`` (by its name or its alias)."""
+    from ..config import get_database_config
+    from ..models.registry import metadata_for
+
+    config = get_database_config(database)
+    keys = [config.name] + ([config.alias] if config.alias and config.alias != config.name else [])
+    return [metadata_for(key) for key in keys]
+
+
+def _model_schemas(metadatas: list[sa.MetaData]) -> set[str]:
+    return {t.schema for m in metadatas for t in m.tables.values() if t.schema}
+
+
+def build_hooks(settings: MigrationSettings, connection: Connection | None) -> AutogenHooks:
+    """The autogenerate hooks of this run (kept on the settings so the command can read the report)."""
+    if settings.hooks is None:
+        settings.hooks = AutogenHooks(table_filter=settings.table_filter, allow_drops=settings.allow_drops)
+    hooks = settings.hooks
+    metadatas = target_metadata(settings.database)
+    hooks.model_schemas = _model_schemas(metadatas)
+    hooks.model_tables = {(t.schema, t.name) for m in metadatas for t in m.tables.values()}
+    if connection is not None:
+        hooks.existing_schemas = set(sa.inspect(connection).get_schema_names())
+    return hooks
+
+
+def _configure_options(settings: MigrationSettings, hooks: AutogenHooks) -> dict[str, Any]:
+    metadatas = target_metadata(settings.database)
+    options: dict[str, Any] = {
+        "target_metadata": metadatas,
+        "compare_type": True,
+        "compare_server_default": True,
+        "include_schemas": bool(hooks.model_schemas),
+        "include_name": hooks.include_name,
+        "include_object": hooks.include_object,
+        "render_item": render_item,
+        "transaction_per_migration": True,
+        "on_version_apply": [_on_version_apply(settings)],
+    }
+    if settings.autogenerate:
+        options["process_revision_directives"] = hooks.process_revision_directives
+    return options
+
+
+def _on_version_apply(settings: MigrationSettings) -> Any:
+    def callback(*, ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
+        for revision in step.up_revisions:
+            path = getattr(revision, "path", None)
+            if path is None:
+                continue
+            if step.is_upgrade:
+                record_applied(ctx.connection, path)
+                settings.applied.append(revision_name(path))
+            else:
+                forget_applied(ctx.connection, path)
+                settings.reverted.append(revision_name(path))
+
+    return callback
+
+
+def modified_revisions(connection: Connection, script: Any) -> list[Path]:
+    """Applied revision files whose contents differ from the checksum recorded when they ran."""
+    records = read_applied(connection)
+    if not records:
+        return []
+    changed: list[Path] = []
+    for revision in script.walk_revisions():
+        path = Path(revision.path)
+        record = records.get(revision_name(path))
+        if record is not None and path.is_file() and file_checksum(path) != record.checksum:
+            changed.append(path)
+    return sorted(changed)
+
+
+def _refuse_modified(connection: Connection, settings: MigrationSettings, script: Any) -> None:
+    changed = modified_revisions(connection, script)
+    connection.commit()
+    if changed and not settings.allow_modified:
+        names = ", ".join(str(p) for p in changed)
+        raise MigrationError(
+            f"migration file(s) changed after they were applied: {names}. Restore the applied version, or "
+            "rerun with --allow-modified (allow_modified=True; with plain alembic: -x allow_modified=true) "
+            "to accept the change.",
+            operation="migrate",
+            details={"files": [str(p) for p in changed]},
+        )
+
+
+def run_online(context: Any, connection: Connection, settings: MigrationSettings) -> None:
+    """Configure Alembic on ``connection`` and run the command (under the advisory lock when applying)."""
+    hooks = build_hooks(settings, connection)
+    if connection.in_transaction():
+        connection.commit()  # Alembic must start one transaction per revision itself
+    options = _configure_options(settings, hooks)
+    if settings.applies_revisions:
+        with advisory_lock(connection):
+            ensure_state_table(connection)
+            connection.commit()
+            _refuse_modified(connection, settings, context.script)
+            context.configure(connection=connection, **options)
+            with context.begin_transaction():
+                context.run_migrations()
+        return
+    context.configure(connection=connection, **options)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _run_offline(context: Any, settings: MigrationSettings) -> None:
+    from ..config import get_database_config
+
+    url = get_database_config(settings.database).sqlalchemy_url(for_migrations=True)
+    hooks = build_hooks(settings, None)
+    options = _configure_options(settings, hooks)
+    options.pop("on_version_apply")
+    context.configure(url=url, literal_binds=True, dialect_opts={"paramstyle": "named"}, **options)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_with_own_engine(context: Any, settings: MigrationSettings) -> None:
+    from ..config import get_database_config
+    from ..engine import _create_engine
+
+    engine = _create_engine(get_database_config(settings.database), pooled=False, for_migrations=True)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(lambda sync: run_online(context, sync, settings))
+    finally:
+        await engine.dispose()
+
+
+def run_env() -> None:
+    """Run the current Alembic command for this migrations folder (call it from ``env.py``)."""
+    from alembic import context
+
+    settings = settings_from_config(context.config)
+    if context.is_offline_mode():
+        _run_offline(context, settings)
+    elif settings.connection is not None:
+        run_online(context, settings.connection, settings)
+    else:
+        asyncio.run(_run_with_own_engine(context, settings))
