@@ -53,6 +53,7 @@ __all__ = [
     "QueryError",
     "RelationshipError",
     "StateError",
+    "SyncContextError",
     "TransactionError",
     "UnknownDatabaseError",
     "UnknownFieldError",
@@ -421,6 +422,12 @@ class ParameterError(ORMException):
     """Malformed arguments to an ORM call or query."""
 
     default_message = "Invalid parameter"
+
+
+class SyncContextError(ORMException, RuntimeError):
+    """A ``*_sync`` wrapper was called while an event loop runs in this thread: await the async method."""
+
+    default_message = "A *_sync method was called inside a running event loop"
 
 
 # -- mapping driver errors ----------------------------------------------------------------------------------

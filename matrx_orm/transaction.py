@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -28,6 +28,8 @@ class OpenTransaction:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     depth: int = 0
     user_sql: bool = False  # user-written SQL ran: fully reset the session before the pool gets it back
+    #: called once when the outermost block ends, after commit or rollback (the state cache's invalidations)
+    on_exit: list[Callable[[], None]] = field(default_factory=list)
 
 
 _open: ContextVar[dict[str, OpenTransaction] | None] = ContextVar("matrx_orm_transactions", default=None)
@@ -89,6 +91,8 @@ async def transaction(database: str | None = None) -> AsyncIterator[OpenTransact
                 raise map_database_error(exc, operation="transaction.commit") from exc
     finally:
         _open.reset(token)
+        for callback in state.on_exit:
+            callback()
         if state.user_sql and not connection.is_closed():
             await _quietly(connection.reset())
         await pool.release(connection)

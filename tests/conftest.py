@@ -109,11 +109,13 @@ async def db(pg_url: str) -> AsyncIterator[str]:
     """Registers ``pg_url`` as database project ``"test"``; yields ``"test"``; disposes all pools after."""
     from matrx_orm.config import DatabaseProjectConfig, register_database
     from matrx_orm.engine import dispose_all
+    from matrx_orm.state import StateManager
 
     register_database(DatabaseProjectConfig(name="test", url=pg_url))
     try:
         yield "test"
     finally:
+        StateManager.reset()  # no cached row outlives its test (tables are truncated with raw SQL)
         await dispose_all()
 
 

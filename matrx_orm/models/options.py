@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 
+from ..state import resolve_ttl
+
 if TYPE_CHECKING:
     from ..fields import Field
     from .base import Model
@@ -45,6 +47,8 @@ class ModelOptions:
         self.table = table
         self.cache_policy = cache_policy
         self.cache_timeout = cache_timeout
+        #: seconds a cached row lives (validated here, so a bad ``_cache_policy`` fails at class definition)
+        self.cache_ttl: float = resolve_ttl(cache_policy, cache_timeout, model.__name__)
         self.unfetchable = unfetchable
         self.inverse_foreign_keys = inverse_foreign_keys
         self.many_to_many = many_to_many

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from ..exceptions import OptimisticLockError, ParameterError, QueryError, UnknownFieldError, ValidationError
+from ..state import forget_instances, forget_keys, forget_model
 from . import compiler, executor
 from .hydrate import instance_loader, refresh
 from .results import UpdateResult
@@ -104,6 +105,14 @@ def _insert_columns(meta: Any, data: Mapping[str, Any]) -> tuple[str, ...]:
     return present
 
 
+def _bump_version(meta: Any, names: Sequence[str], sets: dict[str, Any]) -> None:
+    """Add ``version = version + 1`` to an UPDATE's SET clause when the model has a VersionField that the
+    statement does not set itself (every UPDATE the ORM issues moves the version on)."""
+    version = meta.version_field
+    if version is not None and version.name not in names:
+        sets[version.column_name] = meta.columns[version.name] + sa.literal_column("1")
+
+
 def _returning(meta: Any) -> tuple[str, ...]:
     return meta.field_names
 
@@ -132,6 +141,7 @@ async def insert_instance(instance: Model) -> None:
         meta.database, statement.sql, statement.params(values), model=meta.model_name, operation="create"
     )
     refresh(instance, _returning(meta), rows[0])
+    forget_instances(meta.model, (instance,))
 
 
 def _pk_filter_values(instance: Model) -> list[Any]:
@@ -205,6 +215,7 @@ async def update_instance(instance: Model, only: Sequence[str] | None) -> None:
     rows = await executor.fetch(
         meta.database, statement.sql, statement.params(values), model=meta.model_name, operation="save"
     )
+    forget_instances(meta.model, (instance,))
     if not rows:
         if version is not None:
             raise OptimisticLockError(
@@ -230,6 +241,7 @@ async def delete_instance(instance: Model) -> int:
     status = await executor.execute(
         meta.database, statement.sql, statement.params(values), model=meta.model_name, operation="delete"
     )
+    forget_instances(meta.model, (instance,), deleted=True)
     instance.__dict__["_persisted"] = False
     return executor.affected_rows(status)
 
@@ -334,6 +346,7 @@ async def bulk_insert(model: type[ModelT], objects: Sequence[Any]) -> list[Model
         async with transaction(meta.database):
             for names, group in groups.items():
                 await _insert_group(meta, names, group, fresh)
+    forget_instances(model, instances)
     return instances
 
 
@@ -415,6 +428,7 @@ async def bulk_update(model: type[Model], instances: list[Model], field_names: l
         def build() -> Any:
             u = _unnest(meta, all_names)
             sets = {meta.fields[n].column_name: u.c[meta.fields[n].column_name] for n in names}
+            _bump_version(meta, names, sets)
             where = sa.and_(*(meta.columns[n] == u.c[meta.fields[n].column_name] for n in key_names))
             return sa.update(meta.table).values(sets).where(where)
 
@@ -426,6 +440,7 @@ async def bulk_update(model: type[Model], instances: list[Model], field_names: l
             model=meta.model_name,
             operation="bulk_update",
         )
+        forget_instances(model, instances)
         return executor.affected_rows(status)
 
     def build_one() -> Any:
@@ -433,6 +448,7 @@ async def bulk_update(model: type[Model], instances: list[Model], field_names: l
             meta.fields[n].column_name: compiler.bind(len(key_names) + i, meta.fields[n].bind_type())
             for i, n in enumerate(names)
         }
+        _bump_version(meta, names, sets)
         return (
             sa.update(meta.table).values(sets).where(_pk_condition(meta, 0)).returning(sa.literal_column("1"))
         )
@@ -445,6 +461,7 @@ async def bulk_update(model: type[Model], instances: list[Model], field_names: l
         model=meta.model_name,
         operation="bulk_update",
     )
+    forget_instances(model, instances)
     return len(records)
 
 
@@ -477,6 +494,7 @@ async def bulk_delete(model: type[Model], objects: list[Any]) -> int:
         model=meta.model_name,
         operation="bulk_delete",
     )
+    forget_keys(model, objects, deleted=True)
     for obj in objects:
         if isinstance(obj, model):
             obj.__dict__["_persisted"] = False
@@ -507,7 +525,8 @@ async def upsert(
     if any(_insert_columns(meta, inst.__dict__) != names for inst in instances[1:]):
         raise ParameterError("bulk_upsert rows must all set the same fields", model=meta.model_name)
     if update_fields is None:
-        updates = tuple(n for n in names if n not in conflict)
+        # never the primary key: a default-generated key must not replace the existing row's key
+        updates = tuple(n for n in names if n not in conflict and n not in meta.primary_keys)
     else:
         updates = tuple(meta.get_field(n).name for n in update_fields)
         missing = [n for n in updates if n not in names]
@@ -528,6 +547,8 @@ async def upsert(
             stmt = pg_insert(meta.table).from_select([f.column_name for f in fields], sa.select(*u.c))
         targets = updates or conflict[:1]
         sets = {meta.fields[n].column_name: stmt.excluded[meta.fields[n].column_name] for n in targets}
+        if updates:
+            _bump_version(meta, targets, sets)
         stmt = stmt.on_conflict_do_update(index_elements=[meta.columns[n] for n in conflict], set_=sets)
         return stmt.returning(*(meta.columns[n] for n in returning))
 
@@ -553,7 +574,12 @@ async def upsert(
             operation="bulk_upsert",
         )
     load = instance_loader(model, returning)
-    return [load(record) for record in records]
+    stored = [load(record) for record in records]
+    if any(n in meta.primary_keys for n in updates):  # keys changed: the old ones are unknown
+        forget_model(model)
+    else:
+        forget_instances(model, stored)
+    return stored
 
 
 # -- query-level writes ---------------------------------------------------------------------------------------------
@@ -576,6 +602,7 @@ async def update_query(qs: QueryBuilder[Any], updates: Mapping[str, Any], *, ret
             meta.fields[n].column_name: compiler.bind(i, meta.fields[n].bind_type())
             for i, n in enumerate(names)
         }
+        _bump_version(meta, names, sets)
         stmt = sa.update(meta.table).values(sets)
         where, _ = compiler.build_where(state.model, state.where, start=len(names))
         if where is not None:
@@ -590,10 +617,15 @@ async def update_query(qs: QueryBuilder[Any], updates: Mapping[str, Any], *, ret
         )
         load = instance_loader(state.model, fields_out)
         rows = [load(record) for record in records]
+        if any(n in meta.primary_keys for n in names):  # the old keys are unknown
+            forget_model(state.model)
+        else:
+            forget_instances(state.model, rows)
         return UpdateResult(len(rows), rows)
     status = await executor.execute(
         database, statement.sql, statement.params(values), model=meta.model_name, operation="update"
     )
+    forget_model(state.model)
     return UpdateResult(executor.affected_rows(status))
 
 
@@ -613,4 +645,5 @@ async def delete_query(qs: QueryBuilder[Any]) -> int:
     status = await executor.execute(
         qs._database, statement.sql, statement.params(values), model=meta.model_name, operation="delete"
     )
+    forget_model(state.model, deleted=True)
     return executor.affected_rows(status)
