@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
+import warnings
 from pathlib import Path
 from typing import Any
 
+import pytest
 from migrations_support import FreshDB, fresh_db  # noqa: F401  (fixture)
 
 from matrx_orm import (
     BooleanField,
     CharField,
+    ConfigurationError,
     DateTimeField,
     ForeignKey,
+    HalfVectorField,
+    IndexDef,
     IntegerField,
+    MigrationError,
     Model,
+    ParameterError,
     TextField,
     UUIDField,
+    VectorField,
 )
 from matrx_orm.migrations import (
+    MigrationDB,
+    SchemaDiff,
+    TableFilter,
+    TableFilterError,
+    create_empty,
     dbcheck,
+    make_revision,
     makemigrations,
     migrate,
     migration_status,
@@ -113,3 +128,257 @@ async def test_model_first_cycle(fresh_db: FreshDB, tmp_path: Path) -> None:  # 
     # rolling back more steps than applied rolls back everything
     assert await rollback(fresh_db.name, folder, steps=5) == ["0002_add_post_body", "0001_initial"]
     assert await fresh_db.tables() == {"alembic_version", "_matrx_migrations"}
+
+
+def simple_model(database: str, table: str, class_name: str, **fields: Any) -> type[Model]:
+    attrs: dict[str, Any] = {
+        "_database": database,
+        "_table_name": table,
+        "id": IntegerField(primary_key=True),
+    }
+    attrs.update(fields)
+    return type(class_name, (Model,), {"__module__": __name__, **attrs})
+
+
+async def test_vector_column_and_hnsw_index_round_trip(
+    fresh_db: FreshDB,  # noqa: F811
+    tmp_path: Path,
+    needs_pgvector: None,
+) -> None:
+    folder = tmp_path / "migrations"
+    assert await fresh_db.fetchval("SELECT count(*) FROM pg_extension WHERE extname = 'vector'") == 0
+    simple_model(
+        fresh_db.name,
+        "mg_doc",
+        "MgDoc",
+        embedding=VectorField(dimensions=3),
+        half=HalfVectorField(dimensions=4),
+        _indexes=[
+            IndexDef(
+                name="mg_doc_embedding_hnsw_idx",
+                columns=["embedding"],
+                method="hnsw",
+                vector_ops="vector_cosine_ops",
+                index_params={"m": 16, "ef_construction": 64},
+            )
+        ],
+    )
+    path = await makemigrations(fresh_db.name, folder)
+    assert path is not None
+    text = path.read_text()
+    assert (
+        "from pgvector.sqlalchemy import VECTOR" in text and "from pgvector.sqlalchemy import HALFVEC" in text
+    )
+    assert "sa.Column('embedding', VECTOR(dim=3)" in text and "sa.Column('half', HALFVEC(dim=4)" in text
+    assert text.index("CREATE EXTENSION IF NOT EXISTS vector") < text.index("op.create_table('mg_doc'")
+    assert "postgresql_using='hnsw'" in text and "postgresql_ops={'embedding': 'vector_cosine_ops'}" in text
+
+    assert await migrate(fresh_db.name, folder) == [path.stem]
+    assert await fresh_db.columns("mg_doc") == {
+        "id": "integer",
+        "embedding": "vector(3)",
+        "half": "halfvec(4)",
+    }
+    indexdef = await fresh_db.fetchval(
+        "SELECT indexdef FROM pg_indexes WHERE indexname = 'mg_doc_embedding_hnsw_idx'"
+    )
+    assert "USING hnsw (embedding vector_cosine_ops)" in indexdef
+    assert "m='16'" in indexdef and "ef_construction='64'" in indexdef
+    # unchanged models: nothing re-detected (types, index, operator class, WITH parameters)
+    assert await makemigrations(fresh_db.name, folder) is None
+    assert (await dbcheck(fresh_db.name)).in_sync
+
+
+async def test_models_in_another_schema(fresh_db: FreshDB, tmp_path: Path) -> None:  # noqa: F811
+    folder = tmp_path / "migrations"
+    simple_model(fresh_db.name, "mg_entry", "MgEntry", _db_schema="mg_blog", title=CharField(max_length=50))
+    path = await makemigrations(fresh_db.name, folder)
+    assert path is not None
+    text = path.read_text()
+    assert "op.execute('CREATE SCHEMA IF NOT EXISTS mg_blog')" in text
+    assert "schema='mg_blog'" in text
+    await migrate(fresh_db.name, folder)
+    assert await fresh_db.tables("mg_blog") == {"mg_entry"}
+    assert await makemigrations(fresh_db.name, folder) is None
+    await rollback(fresh_db.name, folder)
+    assert await fresh_db.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname = 'mg_blog'") == 0
+
+
+async def test_scoped_makemigrations_and_cross_scope_warning(fresh_db: FreshDB, tmp_path: Path) -> None:  # noqa: F811
+    define_models(fresh_db.name)  # mg_author, mg_post (post.author_id -> mg_author)
+    simple_model(fresh_db.name, "mg_tag", "MgTag", label=CharField(max_length=20))
+
+    with pytest.warns(
+        UserWarning, match=r"Cross-scope FK detected: 'mg_post\.author_id' references 'mg_author'"
+    ):
+        result = await make_revision(fresh_db.name, tmp_path / "inc", include_tables={"mg_post", "mg_tag"})
+    assert result.cross_scope_references == [("mg_post.author_id", "mg_author")]
+    assert result.path is not None
+    text = result.path.read_text()
+    assert "op.create_table('mg_post'" in text and "op.create_table('mg_tag'" in text
+    assert "op.create_table('mg_author'" not in text
+    assert "['mg_author.id']" in text  # the FK constraint is still generated
+
+    with pytest.warns(UserWarning, match="Cross-scope FK detected: 'mg_post.author_id'"):
+        path = await makemigrations(fresh_db.name, tmp_path / "exc", exclude_tables=["mg_author"])
+    assert path is not None and "op.create_table('mg_author'" not in path.read_text()
+
+    # excluding the referencing table instead: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        path = await makemigrations(fresh_db.name, tmp_path / "exc2", exclude_tables=["mg_post"])
+    assert path is not None
+    assert "op.create_table('mg_author'" in path.read_text() and "'mg_post'" not in path.read_text()
+
+    # SchemaDiff + TableFilter + MigrationDB (matrx-orm's spelling)
+    diff = SchemaDiff(
+        MigrationDB(fresh_db.name), schema="public", table_filter=TableFilter(include={"mg_tag"})
+    )
+    path = await diff.generate_migration_file(tmp_path / "diff")
+    assert path is not None and "op.create_table('mg_tag'" in path.read_text()
+    assert "mg_author" not in path.read_text()
+    assert [d for d in (await diff.differences()).differences] == ["add_table mg_tag"]
+
+
+async def test_include_and_exclude_are_mutually_exclusive(tmp_path: Path) -> None:
+    with pytest.raises(TableFilterError, match="not both") as caught:
+        TableFilter(include={"a"}, exclude={"b"})
+    assert isinstance(caught.value, ValueError) and isinstance(caught.value, ConfigurationError)
+    with pytest.raises(ConfigurationError, match="mutually exclusive"):
+        await makemigrations("anything", tmp_path, include_tables={"a"}, exclude_tables={"b"})
+    assert not tmp_path.joinpath("versions").exists()  # rejected before anything was written
+    assert TableFilter(include=["user"]).allows("user") and not TableFilter(include=["user"]).allows("post")
+    assert TableFilter(exclude=["blog.post"]).allows("post") and not TableFilter(
+        exclude=["blog.post"]
+    ).allows("post", "blog")
+
+
+async def test_unmanaged_tables_are_reported_not_dropped(fresh_db: FreshDB, tmp_path: Path) -> None:  # noqa: F811
+    await fresh_db.execute("CREATE TABLE mg_legacy (id int PRIMARY KEY)")
+    simple_model(fresh_db.name, "mg_kept", "MgKept")
+    with pytest.warns(UserWarning, match=r"no DROP TABLE generated\): mg_legacy"):
+        result = await make_revision(fresh_db.name, tmp_path / "m")
+    assert result.unmanaged_tables == ["mg_legacy"]
+    assert result.path is not None and "drop_table" not in result.path.read_text().split("def downgrade")[0]
+    await migrate(fresh_db.name, tmp_path / "m")
+    assert "mg_legacy" in await fresh_db.tables()
+
+    # out of scope: not even reported
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert await makemigrations(fresh_db.name, tmp_path / "m", exclude_tables={"mg_legacy"}) is None
+
+    result = await make_revision(fresh_db.name, tmp_path / "m", allow_drops=True)
+    assert result.dropped_tables == ["mg_legacy"] and result.unmanaged_tables == []
+    assert result.path is not None and "op.drop_table('mg_legacy')" in result.path.read_text()
+    await migrate(fresh_db.name, tmp_path / "m")
+    assert "mg_legacy" not in await fresh_db.tables()
+
+
+async def test_modified_applied_file_is_flagged_and_refused(fresh_db: FreshDB, tmp_path: Path) -> None:  # noqa: F811
+    folder = tmp_path / "migrations"
+    simple_model(fresh_db.name, "mg_item", "MgItem")
+    first = await makemigrations(fresh_db.name, folder)
+    assert first is not None
+    await migrate(fresh_db.name, folder)
+    second = await create_empty(fresh_db.name, folder, name="noop")
+    assert second.name == "0002_noop.py"
+
+    first.write_text(first.read_text() + "\n# edited after it ran\n")
+    state = await migration_status(fresh_db.name, folder)
+    assert state.modified == ["0001_initial"] and state.pending == ["0002_noop"]
+    assert state.as_dict() == {"0001_initial": "modified", "0002_noop": "pending"}
+    with pytest.raises(MigrationError, match="0001_initial.py") as caught:
+        await migrate(fresh_db.name, folder)
+    assert "--allow-modified" in str(caught.value)
+    assert (await migration_status(fresh_db.name, folder)).pending == ["0002_noop"]  # nothing ran
+
+    assert await migrate(fresh_db.name, folder, allow_modified=True) == ["0002_noop"]
+
+
+async def test_failing_revision_leaves_no_partial_change(fresh_db: FreshDB, tmp_path: Path) -> None:  # noqa: F811
+    folder = tmp_path / "migrations"
+    good = await create_empty(fresh_db.name, folder, name="good")
+    good.write_text(
+        good.read_text().replace(
+            "def upgrade() -> None:\n    pass",
+            "def upgrade() -> None:\n    op.execute('CREATE TABLE mg_good (id int)')",
+        )
+    )
+    bad = await create_empty(fresh_db.name, folder, name="bad")
+    bad.write_text(
+        bad.read_text().replace(
+            "def upgrade() -> None:\n    pass",
+            "def upgrade() -> None:\n"
+            "    op.create_table('mg_half', sa.Column('id', sa.Integer(), primary_key=True))\n"
+            "    op.execute('SELECT 1 / 0')",
+        )
+    )
+    with pytest.raises(
+        MigrationError, match=r"revision 0002_bad failed and was rolled back: .*division by zero"
+    ) as caught:
+        await migrate(fresh_db.name, folder)
+    assert "completed before it: 0001_good" in str(caught.value)
+    tables = await fresh_db.tables()
+    assert "mg_good" in tables and "mg_half" not in tables
+    assert await fresh_db.fetchval("SELECT version_num FROM alembic_version") == "0001"
+    rows = await fresh_db.fetch("SELECT name FROM _matrx_migrations")
+    assert [r["name"] for r in rows] == ["0001_good"]
+
+
+async def test_concurrent_migrate_applies_once(fresh_db: FreshDB, tmp_path: Path) -> None:  # noqa: F811
+    folder = tmp_path / "migrations"
+    simple_model(fresh_db.name, "mg_once", "MgOnce")
+    await makemigrations(fresh_db.name, folder)
+    results = await asyncio.gather(migrate(fresh_db.name, folder), migrate(fresh_db.name, folder))
+    assert sorted(results, key=len) == [[], ["0001_initial"]]
+    assert await fresh_db.fetchval("SELECT count(*) FROM _matrx_migrations") == 1
+
+
+async def test_sql_first_revision_with_create_empty(fresh_db: FreshDB, tmp_path: Path) -> None:  # noqa: F811
+    folder = tmp_path / "migrations"
+    path = await create_empty(fresh_db.name, folder, name="custom_ddl")
+    assert path.name == "0001_custom_ddl.py"
+    text = path.read_text()
+    assert (
+        "def upgrade() -> None:\n    pass" in text
+        and "down_revision: str | Sequence[str] | None = None" in text
+    )
+    path.write_text(
+        text.replace(
+            "def upgrade() -> None:\n    pass",
+            "def upgrade() -> None:\n    op.execute(\"CREATE TABLE mg_sql (id int, label text DEFAULT 'x')\")",
+        ).replace(
+            "def downgrade() -> None:\n    pass",
+            "def downgrade() -> None:\n    op.execute('DROP TABLE mg_sql')",
+        )
+    )
+    assert await migrate(fresh_db.name, folder) == ["0001_custom_ddl"]
+    assert await fresh_db.columns("mg_sql") == {"id": "integer", "label": "text"}
+    assert await rollback(fresh_db.name, folder, steps=1) == ["0001_custom_ddl"]
+    assert "mg_sql" not in await fresh_db.tables()
+    assert await rollback(fresh_db.name, folder) == []
+    with pytest.raises(ParameterError):
+        await rollback(fresh_db.name, folder, steps=0)
+
+
+async def test_migration_db_standalone(fresh_db: FreshDB) -> None:  # noqa: F811
+    db = MigrationDB(fresh_db.name)
+    await db.execute("CREATE TABLE mg_raw (id int PRIMARY KEY, label text)")
+    await db.execute_many(
+        [("INSERT INTO mg_raw VALUES ($1, $2)", (1, "a")), "INSERT INTO mg_raw VALUES (2, 'b')"]
+    )
+    assert await db.fetch("SELECT * FROM mg_raw ORDER BY id") == [
+        {"id": 1, "label": "a"},
+        {"id": 2, "label": "b"},
+    ]
+    assert await db.fetch_one("SELECT label FROM mg_raw WHERE id = $1", 2) == {"label": "b"}
+    assert await db.fetch_val("SELECT count(*) FROM mg_raw") == 2
+    assert await db.fetch_one("SELECT 1 FROM mg_raw WHERE id = 99") is None
+
+
+async def test_unknown_database_and_missing_folder(fresh_db: FreshDB, tmp_path: Path) -> None:  # noqa: F811
+    with pytest.raises(ConfigurationError, match="'nope_db' is not registered"):
+        await migrate("nope_db", tmp_path)
+    with pytest.raises(MigrationError, match="is not a migrations folder"):
+        await migrate(fresh_db.name, tmp_path / "empty")

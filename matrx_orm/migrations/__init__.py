@@ -24,12 +24,15 @@ from .commands import (
     rollback,
     status,
 )
+from ..indexes import DDLGenerator, IndexDef
 from .db import MigrationDB
 from .diff import SchemaDiff
 from .scope import TableFilter, TableFilterError
 
 __all__ = [
     "CheckResult",
+    "DDLGenerator",
+    "IndexDef",
     "MakeMigrationsResult",
     "MigrationDB",
     "MigrationEntry",

@@ -107,7 +107,11 @@ async def _on_connection(database: str, operation: str, body: Callable[[Connecti
         await engine.dispose()
 
 
-def _folder(migrations_dir: str | Path) -> Path:
+def _folder(migrations_dir: str | Path, database: str) -> Path:
+    """The absolute folder path, after checking that ``database`` is registered (ConfigurationError)."""
+    from ..config import get_database_config
+
+    get_database_config(database)
     return Path(migrations_dir).resolve()
 
 
@@ -235,8 +239,8 @@ async def makemigrations(
 async def _apply(
     database: str, migrations_dir: str | Path, operation: str, target: str, *, allow_modified: bool
 ) -> MigrationSettings:
-    folder = _folder(migrations_dir)
-    script_directory(folder)  # a clear error when the folder is not initialised
+    folder = _folder(migrations_dir, database)
+    script = script_directory(folder)  # a clear error when the folder is not initialised
     settings = MigrationSettings(
         database=database,
         command="upgrade" if operation == "migrate" else "downgrade",
@@ -246,13 +250,44 @@ async def _apply(
 
     def body(connection: Connection) -> None:
         settings.connection = connection
-        if settings.command == "upgrade":
-            command.upgrade(config, target)
-        else:
-            command.downgrade(config, target)
+        try:
+            if settings.command == "upgrade":
+                command.upgrade(config, target)
+            else:
+                command.downgrade(config, target)
+        except sa.exc.DBAPIError as exc:
+            if connection.in_transaction():
+                connection.rollback()
+            failed = _failed_revision(connection, script, settings.command, target)
+            inner = _unwrap(exc)
+            reason = str(inner).strip().splitlines()[0] if str(inner).strip() else type(inner).__name__
+            done = settings.applied if settings.command == "upgrade" else settings.reverted
+            raise MigrationError(
+                f"{'applying' if settings.command == 'upgrade' else 'rolling back'} revision {failed} failed "
+                f"and was rolled back: {reason}"
+                + (f" (completed before it: {', '.join(done)})" if done else ""),
+                operation=operation,
+                details={"database": database, "revision": failed, "completed": list(done)},
+            ) from exc
 
     await _on_connection(database, operation, body)
     return settings
+
+
+def _failed_revision(connection: Connection, script: Any, direction: str, target: str) -> str:
+    """The file name of the revision that would run next (the one that failed)."""
+    try:
+        heads = _current_heads(connection)
+        connection.rollback()
+        if direction == "upgrade":
+            path = list(script.iterate_revisions(target, heads or "base"))
+            candidates = [r for r in path if r.revision not in heads]
+            revision = candidates[-1] if candidates else None
+        else:
+            revision = script.get_revision(heads[0]) if heads else None
+    except Exception:  # best effort: the message still carries the database's reason
+        return "?"
+    return revision_name(revision.path) if revision is not None else "?"
 
 
 async def migrate(
@@ -281,7 +316,7 @@ async def rollback(
     """Roll back the last ``steps`` applied revisions; returns their names, most recent first."""
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ParameterError(f"rollback steps must be a positive integer, got {steps!r}")
-    folder = _folder(migrations_dir)
+    folder = _folder(migrations_dir, database)
     script = script_directory(folder)
     heads = await _on_connection(database, "rollback", _current_heads)
     applied = [r for r in script.iterate_revisions(heads, "base")] if heads else []
@@ -341,7 +376,7 @@ class MigrationStatus:
 
 async def migration_status(database: str, migrations_dir: str | Path = "migrations") -> MigrationStatus:
     """Which revisions of ``migrations_dir`` are applied to ``database``, which are pending, which changed."""
-    folder = _folder(migrations_dir)
+    folder = _folder(migrations_dir, database)
     script = script_directory(folder)
 
     def body(connection: Connection) -> MigrationStatus:
@@ -389,7 +424,7 @@ async def create_empty(
     """
     if not isinstance(name, str) or not name.strip():
         raise ParameterError(f"create_empty needs a non-empty name, got {name!r}")
-    folder = ensure_folder(migrations_dir, database)
+    folder = ensure_folder(_folder(migrations_dir, database), database)
     script = script_directory(folder)
     settings = MigrationSettings(database=database, command="revision")
     config = alembic_config(folder, settings)
