@@ -9,6 +9,7 @@ migrations folder::
     state = await migration_status("my_project", "./migrations")  # .applied / .pending / .modified
 """
 
+from ..indexes import DDLGenerator, IndexDef
 from .commands import (
     CheckResult,
     MakeMigrationsResult,
@@ -24,7 +25,6 @@ from .commands import (
     rollback,
     status,
 )
-from ..indexes import DDLGenerator, IndexDef
 from .db import MigrationDB
 from .diff import SchemaDiff
 from .scope import TableFilter, TableFilterError
