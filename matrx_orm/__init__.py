@@ -38,6 +38,8 @@ from .fields import __all__ as _field_names
 from .indexes import DDLGenerator, IndexDef
 from .models import ForeignKey, ForeignKeyReference, Model, create_all, drop_all, get_model
 from .query import Q, QueryBuilder, UpdateResult
+from .query.expression_api import *  # noqa: F403  (F, Sum, Window, CTE, Paginator, ...)
+from .query.expression_api import __all__ as _expression_names
 from .transaction import transaction
 
 __version__ = "3.0.0.dev0"
@@ -87,4 +89,5 @@ __all__ = [
     "transaction",
     "unregister_database",
     *_field_names,
+    *_expression_names,
 ]

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from ..exceptions import DoesNotExist, MultipleObjectsReturned, ParameterError, QueryError
 from . import compiler, executor
+from .advanced import AdvancedQueryMixin, check_order_items, refuse_write
 from .hydrate import instance_loader, row_converter
 from .q import Q
 from .results import UpdateResult
@@ -34,9 +35,20 @@ class QueryState:
     fields: tuple[str, ...] | None = None
     database: str | None = None
     nearest: NearestSpec | None = None  # vector search (query/vector.py)
+    # advanced querying (query/advanced.py, query/select.py); ``advanced`` routes the SELECT there
+    advanced: bool = False
+    annotations: tuple[tuple[str, Any], ...] = ()
+    having: tuple[Q, ...] = ()  # conditions naming annotations (HAVING when aggregated)
+    group_by: tuple[Any, ...] = ()
+    distinct: bool = False
+    distinct_on: tuple[str, ...] = ()
+    lock: tuple[bool, bool, tuple[Any, ...]] | None = None  # (nowait, skip_locked, of)
+    ctes: tuple[Any, ...] = ()
+    source_cte: Any = None
+    combined: tuple[Any, ...] = ()  # ((operation, all, QueryState), ...) for union/intersection/difference
 
 
-class QueryBuilder(Generic[M]):
+class QueryBuilder(AdvancedQueryMixin, Generic[M]):
     """Chain ``filter/exclude/order_by/limit/offset/select/using``; await a terminal, or the builder itself."""
 
     __slots__ = ("_state",)
@@ -52,24 +64,33 @@ class QueryBuilder(Generic[M]):
         """Add conditions (ANDed with those already present)."""
         if not conditions and not filters:
             return self
-        return self._with(where=(*self._state.where, self._checked(Q(*conditions, **filters))))
+        q = Q(*conditions, **filters)
+        if self._state.annotations:
+            found = self._filter_annotations(q, negate=False)
+            if found is not None:
+                return found
+        return self._with(where=(*self._state.where, self._checked(q)))
 
     def exclude(self, *conditions: Any, **filters: Any) -> QueryBuilder[M]:
         """Add the negation of the conditions."""
         if not conditions and not filters:
             return self
-        return self._with(where=(*self._state.where, ~self._checked(Q(*conditions, **filters))))
+        q = Q(*conditions, **filters)
+        if self._state.annotations:
+            found = self._filter_annotations(q, negate=True)
+            if found is not None:
+                return found
+        return self._with(where=(*self._state.where, ~self._checked(q)))
 
     def _checked(self, q: Q) -> Q:
         """Resolve every field and lookup name now, so a typo fails at the line that made it."""
         compiler.check_names(self._state.model, q)
         return q
 
-    def order_by(self, *fields: str) -> QueryBuilder[M]:
+    def order_by(self, *fields: Any) -> QueryBuilder[M]:
         """Order by fields; ``"-field"`` for descending. Replaces an earlier ordering."""
-        meta = self._meta
-        for name in fields:
-            meta.get_field(name.lstrip("-+"))
+        if check_order_items(self, fields):  # annotations / expressions: the advanced SELECT
+            return self._with(order_by=tuple(fields), advanced=True)
         return self._with(order_by=tuple(fields))
 
     def limit(self, count: int | None) -> QueryBuilder[M]:
@@ -159,11 +180,18 @@ class QueryBuilder(Generic[M]):
         return self._state.model
 
     def _field_names(self) -> tuple[str, ...]:
-        return self._state.fields or self._meta.field_names
+        names: tuple[str, ...] = self._state.fields or self._meta.field_names
+        if self._state.annotations:
+            names = (*names, *(name for name, _ in self._state.annotations))
+        return names
 
     def _select(self, names: Sequence[str], kind: str = "rows") -> tuple[compiler.Compiled, list[Any]]:
         """Compile (cached by shape) a SELECT of ``names`` for this state; returns (statement, params)."""
         state = self._state
+        if state.advanced:
+            from .select import compile_select
+
+            return compile_select(self, names, kind)
         values: list[Any] = []
         where_shape = compiler.gather(state.model, state.where, values)
         where_count = len(values)
@@ -308,7 +336,10 @@ class QueryBuilder(Generic[M]):
 
     def _value_names(self, fields: Sequence[str]) -> tuple[str, ...]:
         meta = self._meta
-        return tuple(meta.get_field(name).name for name in fields) if fields else self._field_names()
+        if not fields:
+            return self._field_names()
+        annotations = dict(self._state.annotations)
+        return tuple(name if name in annotations else meta.get_field(name).name for name in fields)
 
     async def update(self, **values: Any) -> int:
         """UPDATE the matching rows; returns how many were updated."""
@@ -335,6 +366,8 @@ class QueryBuilder(Generic[M]):
             raise QueryError(f"{operation}() cannot be used on a sliced query", model=self._meta.model_name)
         if self._state.nearest is not None:
             raise QueryError(f"{operation}() cannot be used on a nearest() query", model=self._meta.model_name)
+        if self._state.advanced:
+            refuse_write(self, operation)
 
     def _describe_filters(self) -> Any:
         def describe(node: Any) -> Any:
@@ -364,3 +397,6 @@ class QueryBuilder(Generic[M]):
 
     def __repr__(self) -> str:
         return f"<QueryBuilder {self._meta.model_name}: {self.sql()}>"
+
+
+compiler.RESOLVABLE = (*compiler.RESOLVABLE, QueryBuilder)  # field__in=<QueryBuilder> is a subquery

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import asyncpg as _asyncpg_dialect
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..exceptions import ORMException, ParameterError, QueryError
+from .expressions import Expression
 from .lookups import get_lookup
 from .q import Q
 
@@ -35,6 +36,9 @@ class Compiled:
 
 
 _cache: dict[Hashable, Compiled] = {}
+
+#: filter values resolved through ``query/conditions.py`` (expressions; the builder adds QueryBuilder)
+RESOLVABLE: tuple[type, ...] = (Expression,)
 
 
 def compiled(key: Hashable, build: Callable[[], sa.sql.Executable]) -> Compiled:
@@ -81,6 +85,12 @@ def resolve_filter_key(model: type, key: str) -> tuple[Any, Any]:
     meta = model._meta  # type: ignore[attr-defined]
     name, _, rest = key.partition("__")
     field = meta.get_field(name)
+    if rest and getattr(field, "lookup_family", None) == "json":
+        from .json_lookups import json_lookup
+
+        found = (field, json_lookup(field, rest))
+        _resolved[cache_key] = found
+        return found
     if "__" in rest:
         from ..exceptions import UnknownLookupError
         from .lookups import lookup_names
@@ -99,6 +109,14 @@ def check_names(model: type, node: Any) -> None:
             check_names(model, child)
     elif isinstance(node, tuple) and len(node) == 2 and isinstance(node[0], str):
         resolve_filter_key(model, node[0])
+        if isinstance(node[1], RESOLVABLE):
+            from .conditions import check_condition
+
+            check_condition(model, node)
+    elif isinstance(node, Expression):
+        from .conditions import check_condition
+
+        check_condition(model, node)
     else:
         raise ParameterError(
             f"filter() takes Q objects and field=value keywords; got {node!r}", model=model.__name__
@@ -115,6 +133,10 @@ def _gather(model: type, node: Any, values: list[Any]) -> Hashable:
         return (node.connector, node.negated, tuple(_gather(model, child, values) for child in node.children))
     if isinstance(node, tuple) and len(node) == 2 and isinstance(node[0], str):
         key, value = node
+        if isinstance(value, RESOLVABLE):
+            from .conditions import gather_condition
+
+            return gather_condition(model, node, values)
         field, lookup = resolve_filter_key(model, key)
         shape = lookup.shape(value)
         try:
@@ -123,6 +145,10 @@ def _gather(model: type, node: Any, values: list[Any]) -> Hashable:
             exc.enrich(model=model.__name__, details={"filter": key})
             raise
         return (key, shape)
+    if isinstance(node, Expression):
+        from .conditions import gather_condition
+
+        return gather_condition(model, node, values)
     raise ParameterError(
         f"filter() takes Q objects and field=value keywords; got {node!r}", model=model.__name__
     )
@@ -149,6 +175,11 @@ def _build(model: type, node: Any, counter: list[int]) -> ColumnElement[bool]:
         else:
             combined = sa.or_(*parts) if node.connector == Q.OR else sa.and_(*parts)
         return sa.not_(combined) if node.negated else combined
+    if isinstance(node, Expression) or isinstance(node[1], RESOLVABLE):
+        from .conditions import build_condition
+
+        element, counter[0] = build_condition(model, node, counter[0])
+        return element
     key, value = node
     field, lookup = resolve_filter_key(model, key)
     count = len(lookup.values(field, value))

@@ -1,0 +1,248 @@
+"""Database functions: ``Lower``, ``Upper``, ``Length``, ``Concat``, ``Coalesce``, ``Cast``, ``Extract``,
+``Now``, ``Abs``, ``Round``, ``Greatest``, ``Least``, and the ``Func`` base for others.
+
+String arguments name fields (``Lower("username")``); wrap literal values in ``Value(...)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..exceptions import ParameterError
+from .expressions import Expression, Resolver, as_expression
+
+__all__ = [
+    "Abs",
+    "Cast",
+    "Coalesce",
+    "Concat",
+    "Extract",
+    "Func",
+    "Greatest",
+    "Least",
+    "Length",
+    "Lower",
+    "Now",
+    "Round",
+    "Upper",
+]
+
+
+class Func(Expression):
+    """A SQL function call ``function(arg, ...)``; subclasses set ``function`` and the allowed arity."""
+
+    function: ClassVar[str] = ""
+    arity: ClassVar[int | None] = None
+    min_args: ClassVar[int] = 0
+    #: SQLAlchemy type of the result, when fixed
+    result_type: ClassVar[Any] = None
+
+    def __init__(self, *expressions: Any, output_field: Any = None) -> None:
+        name = type(self).__name__
+        if self.arity is not None and len(expressions) != self.arity:
+            raise ParameterError(f"{name}() takes {self.arity} argument(s); got {len(expressions)}")
+        if len(expressions) < self.min_args:
+            raise ParameterError(f"{name}() takes at least {self.min_args} arguments; got {len(expressions)}")
+        self.source = [as_expression(e) for e in expressions]
+        self.output_field = output_field
+
+    def source_expressions(self) -> list[Expression]:
+        return list(self.source)
+
+    def resolve_arguments(self, ctx: Resolver) -> list[ColumnElement[Any]]:
+        return [e.resolve(ctx) for e in self.source]
+
+    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
+        arguments = self.resolve_arguments(ctx)
+        kwargs = {"type_": self.result_type} if self.result_type is not None else {}
+        return getattr(sa.func, self.function)(*arguments, **kwargs)  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(e) for e in self.source)
+        return f"{type(self).__name__}({inner})"
+
+
+class Lower(Func):
+    function = "lower"
+    arity = 1
+    result_type = sa.Text()
+
+
+class Upper(Func):
+    function = "upper"
+    arity = 1
+    result_type = sa.Text()
+
+
+class Length(Func):
+    function = "length"
+    arity = 1
+    result_type = sa.Integer()
+
+
+class Concat(Func):
+    """``concat(a, b, ...)``: NULL arguments count as empty text (PostgreSQL's ``concat``)."""
+
+    function = "concat"
+    min_args = 2
+    result_type = sa.Text()
+
+
+class Coalesce(Func):
+    """The first non-NULL argument."""
+
+    function = "coalesce"
+    min_args = 2
+
+
+class Greatest(Func):
+    function = "greatest"
+    min_args = 2
+
+
+class Least(Func):
+    function = "least"
+    min_args = 2
+
+
+class Abs(Func):
+    function = "abs"
+    arity = 1
+
+
+class Now(Func):
+    """``now()``: the transaction's start time (timestamptz)."""
+
+    function = "now"
+    arity = 0
+    result_type = sa.DateTime(timezone=True)
+
+
+class Round(Func):
+    """``round(x)`` or ``round(x, places)`` (``places`` needs a numeric ``x``; cast floats first)."""
+
+    function = "round"
+
+    def __init__(self, expression: Any, places: int = 0, output_field: Any = None) -> None:
+        if isinstance(places, bool) or not isinstance(places, int):
+            raise ParameterError(f"Round() places must be an int; got {places!r}")
+        super().__init__(expression, output_field=output_field)
+        self.places = places
+
+    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
+        (argument,) = self.resolve_arguments(ctx)
+        if self.places == 0:
+            return sa.func.round(argument)  # type: ignore[no-any-return]
+        return sa.func.round(argument, ctx.bind(self.places, sa.Integer()))  # type: ignore[no-any-return]
+
+
+#: type names accepted by ``Cast(expr, "name")``
+CAST_TYPES: dict[str, Any] = {
+    "smallint": sa.SmallInteger,
+    "integer": sa.Integer,
+    "int": sa.Integer,
+    "bigint": sa.BigInteger,
+    "numeric": sa.Numeric,
+    "decimal": sa.Numeric,
+    "real": sa.REAL,
+    "float": sa.Float,
+    "double precision": sa.Double,
+    "text": sa.Text,
+    "varchar": sa.String,
+    "boolean": sa.Boolean,
+    "bool": sa.Boolean,
+    "date": sa.Date,
+    "time": sa.Time,
+    "timestamp": sa.DateTime,
+    "timestamptz": lambda: sa.DateTime(timezone=True),
+    "interval": sa.Interval,
+    "uuid": postgresql.UUID,
+    "jsonb": postgresql.JSONB,
+    "json": postgresql.JSON,
+}
+
+
+class Cast(Expression):
+    """``CAST(expr AS type)``; ``type`` is a name from ``CAST_TYPES`` (``"integer"``, ``"text"``, ...), a
+    field instance or a SQLAlchemy type."""
+
+    def __init__(self, expression: Any, output_type: Any) -> None:
+        self.source = as_expression(expression)
+        self.sa_type = _cast_type(output_type)
+        from ..fields import Field
+
+        self.output_field = output_type if isinstance(output_type, Field) else None
+
+    def source_expressions(self) -> list[Expression]:
+        return [self.source]
+
+    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
+        return sa.cast(self.source.resolve(ctx), self.sa_type)
+
+
+def _cast_type(output_type: Any) -> Any:
+    from ..fields import Field
+
+    if isinstance(output_type, str):
+        factory = CAST_TYPES.get(output_type.lower().strip())
+        if factory is None:
+            raise ParameterError(
+                f"Cast() does not know the type {output_type!r}; use one of {sorted(CAST_TYPES)}"
+            )
+        return factory()
+    if isinstance(output_type, Field):
+        return output_type.sa_type()
+    if isinstance(output_type, sa.types.TypeEngine):
+        return output_type
+    if isinstance(output_type, type) and issubclass(output_type, sa.types.TypeEngine):
+        return output_type()
+    raise ParameterError(f"Cast() needs a type name, a field or a SQLAlchemy type; got {output_type!r}")
+
+
+#: the parts ``Extract`` accepts (PostgreSQL's ``EXTRACT(part FROM ...)`` field names)
+EXTRACT_PARTS = frozenset(
+    {
+        "century",
+        "day",
+        "decade",
+        "dow",
+        "doy",
+        "epoch",
+        "hour",
+        "isodow",
+        "isoyear",
+        "julian",
+        "microseconds",
+        "millennium",
+        "milliseconds",
+        "minute",
+        "month",
+        "quarter",
+        "second",
+        "timezone",
+        "timezone_hour",
+        "timezone_minute",
+        "week",
+        "year",
+    }
+)
+
+
+class Extract(Expression):
+    """``EXTRACT(part FROM expr)``: ``Extract("created_at", "year")``; the part must be in ``EXTRACT_PARTS``."""
+
+    def __init__(self, expression: Any, part: str) -> None:
+        if not isinstance(part, str) or part.lower() not in EXTRACT_PARTS:
+            raise ParameterError(f"Extract() part must be one of {sorted(EXTRACT_PARTS)}; got {part!r}")
+        self.source = as_expression(expression)
+        self.part = part.lower()
+
+    def source_expressions(self) -> list[Expression]:
+        return [self.source]
+
+    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
+        return sa.extract(self.part, self.source.resolve(ctx))

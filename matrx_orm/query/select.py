@@ -1,0 +1,240 @@
+"""SELECT statements for queries that use the advanced features (annotations, grouping, DISTINCT, row
+locks, CTEs, set operations), and for subqueries.
+
+Unlike the builder's fast path (which keys its cache on the query state and builds the statement only on
+a miss), this path resolves the whole statement through one :class:`Resolver` every time — which also
+collects the values — and keys the compiled SQL on SQLAlchemy's structural cache key of the statement, so
+compilation still happens once per shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on as pg_distinct_on
+
+from ..exceptions import ParameterError, QueryError
+from ..transaction import current_transaction
+from . import compiler
+from .conditions import resolve_condition, uses_names
+from .cte import cte_column
+from .expressions import Expression, Resolver, as_expression, order_expression
+
+if TYPE_CHECKING:
+    from .builder import QueryBuilder, QueryState
+
+__all__ = ["compile_select", "select_statement"]
+
+
+def compile_select(
+    qs: QueryBuilder[Any], names: Sequence[str], kind: str
+) -> tuple[compiler.Compiled, list[Any]]:
+    """Compile (cached by shape) the SELECT of ``names`` for an advanced query; returns (statement, params)."""
+    state = qs._state
+    if state.nearest is not None:
+        raise QueryError(
+            "nearest() cannot be combined with annotate/group_by/distinct/with_cte/union/select_for_update",
+            model=qs._meta.model_name,
+        )
+    if state.lock is not None and current_transaction(qs._database) is None:
+        raise QueryError(
+            "select_for_update() must run inside transaction(): outside one the lock is released at once",
+            model=qs._meta.model_name,
+            operation="select_for_update",
+        )
+    values: list[Any] = []
+    ctx = Resolver(state.model, values)
+    statement = select_statement(state, ctx, names, kind if kind in ("count", "exists") else "rows")
+    cache_key = statement._generate_cache_key()
+    if cache_key is None:  # something SQLAlchemy cannot key: compile every time
+        compiled = compiler.compile_statement(statement)
+    else:
+        compiled = compiler.compiled(("advanced", cache_key.key), lambda: statement)
+    return compiled, compiled.params(values)
+
+
+def _column(ctx: Resolver, source: Any, name: str) -> Any:
+    if name in ctx.annotations:
+        return ctx.column(name)
+    field = ctx.meta.get_field(name)
+    if source is ctx.meta.table:
+        return ctx.meta.columns[field.name]
+    return cte_column(source, field.column_name)
+
+
+def _label(ctx: Resolver, name: str) -> str:
+    """Output column name: the column name of a field, the name of an annotation."""
+    if name in ctx.annotations:
+        return name
+    return ctx.meta.get_field(name).column_name  # type: ignore[no-any-return]
+
+
+def select_statement(state: QueryState, ctx: Resolver, names: Sequence[str], kind: str = "rows") -> Any:
+    """The SELECT of ``names`` for ``state``, every value bound through ``ctx``.
+
+    ``kind`` is ``"rows"``, ``"count"`` (``SELECT count(*) FROM (...)``) or ``"exists"``.
+    """
+    if state.combined:
+        return _compound(state, ctx, names, kind)
+    meta = ctx.meta
+    annotations: dict[str, Expression] = dict(state.annotations)
+    ctx.annotations = annotations
+    ctes = {cte.name: cte.resolve_cte(ctx) for cte in state.ctes}
+    if state.source_cte is not None:
+        ctx.source = ctes[state.source_cte.name]
+    elif ctx.outer is not None and ctx.outer.model is ctx.model:
+        ctx.source = meta.table.alias()  # a correlated subquery over its own table
+    source = ctx.source if ctx.source is not None else meta.table
+
+    if kind != "rows" and (state.group_by or state.distinct or state.distinct_on):
+        names = _counted_names(state, names, meta)
+    columns = [_column(ctx, source, name).label(_label(ctx, name)) for name in names]
+    statement = sa.select(*columns).select_from(source)
+    for cte in ctes.values():
+        statement = statement.add_cte(cte)
+
+    where = [resolve_condition(ctx, q) for q in state.where]
+    having = []
+    aggregate_names = {name for name, expr in annotations.items() if expr.contains_aggregate}
+    for q in state.having:
+        condition = resolve_condition(ctx, q)
+        (having if uses_names(q, aggregate_names) else where).append(condition)
+    if where:
+        statement = statement.where(*where)
+    if having:
+        statement = statement.having(*having)
+
+    group = _group_by(ctx, state, names, annotations, aggregate_names)
+    if group:
+        statement = statement.group_by(*group)
+
+    if state.distinct_on:
+        statement = statement.ext(pg_distinct_on(*(ctx.column(name) for name in state.distinct_on)))
+    elif state.distinct:
+        statement = statement.distinct()
+
+    if state.distinct_on and state.order_by:
+        _check_distinct_order(state)
+    if state.order_by and kind != "exists":
+        statement = statement.order_by(*(order_expression(item).resolve(ctx) for item in state.order_by))
+    if state.limit is not None:
+        statement = statement.limit(ctx.bind(state.limit, sa.Integer()))
+    if state.offset is not None:
+        statement = statement.offset(ctx.bind(state.offset, sa.Integer()))
+    if state.lock is not None and kind == "rows":
+        statement = _lock(statement, state, source)
+
+    if kind == "count":
+        return sa.select(sa.func.count()).select_from(statement.subquery())
+    if kind == "exists":
+        return sa.select(sa.exists(statement))
+    return statement
+
+
+def _check_distinct_order(state: QueryState) -> None:
+    leading = [item.lstrip("-+") if isinstance(item, str) else None for item in state.order_by]
+    leading = leading[: len(state.distinct_on)]
+    if sorted(map(str, leading)) != sorted(state.distinct_on):
+        raise ParameterError(
+            f"distinct({', '.join(map(repr, state.distinct_on))}) needs an order_by that starts with the same "
+            f"fields; got order_by{tuple(state.order_by)!r}",
+            model=state.model.__name__,
+        )
+
+
+def _counted_names(state: QueryState, names: Sequence[str], meta: Any) -> tuple[str, ...]:
+    """What count()/exists() select from a grouped or DISTINCT query: the groups, or the distinct rows."""
+    if state.group_by:
+        return tuple(name for name in state.group_by if isinstance(name, str))
+    if state.fields is not None:
+        return tuple(state.fields)
+    return tuple(meta.field_names)
+
+
+def _group_by(
+    ctx: Resolver,
+    state: QueryState,
+    names: Sequence[str],
+    annotations: Mapping[str, Expression],
+    aggregate_names: set[str],
+) -> list[Any]:
+    if state.group_by:
+        return [
+            ctx.column(item) if isinstance(item, str) else as_expression(item).resolve(ctx)
+            for item in state.group_by
+        ]
+    if not aggregate_names:
+        return []
+    group = []
+    for name in names:
+        if name in aggregate_names:
+            continue
+        expression = annotations.get(name)
+        if expression is not None and expression.contains_window:
+            continue
+        group.append(ctx.column(name))
+    return group
+
+
+def _lock(statement: Any, state: QueryState, source: Any) -> Any:
+    nowait, skip_locked, of = state.lock
+    if (
+        state.group_by
+        or state.distinct
+        or state.distinct_on
+        or any(expr.contains_aggregate or expr.contains_window for _, expr in state.annotations)
+    ):
+        raise QueryError(
+            "select_for_update() cannot lock rows of a grouped, DISTINCT, aggregated or windowed query",
+            model=state.model.__name__,
+        )
+    tables = [source if item == "self" else item._meta.table for item in of] or None
+    return statement.with_for_update(nowait=nowait, skip_locked=skip_locked, of=tables)
+
+
+_SET_OPERATIONS = {
+    ("union", False): sa.union,
+    ("union", True): sa.union_all,
+    ("intersection", False): sa.intersect,
+    ("intersection", True): sa.intersect_all,
+    ("difference", False): sa.except_,
+    ("difference", True): sa.except_all,
+}
+
+
+def _compound(state: QueryState, ctx: Resolver, names: Sequence[str], kind: str) -> Any:
+    if state.where or state.having or state.annotations or state.group_by or state.distinct or state.lock:
+        raise QueryError(
+            "after union()/intersection()/difference() only order_by(), slicing and the terminals apply; "
+            "filter the parts before combining them",
+            model=state.model.__name__,
+        )
+    first, *rest = state.combined
+    statement = select_statement(first[2], Resolver(state.model, ctx.values, offset=ctx.offset), names)
+    for operation, all_rows, part in rest:
+        other = select_statement(part, Resolver(state.model, ctx.values, offset=ctx.offset), names)
+        statement = _SET_OPERATIONS[(operation, all_rows)](statement, other)
+    if state.order_by and kind == "rows":
+        clauses = []
+        for item in state.order_by:
+            ordering = order_expression(item)
+            target = ordering.expression  # type: ignore[attr-defined]
+            if not isinstance(target, Expression) or not hasattr(target, "name") or target.name not in names:
+                raise QueryError(
+                    f"a combined query orders only by its selected columns {list(names)}; got {item!r}",
+                    model=state.model.__name__,
+                )
+            column = sa.column(_label(Resolver(state.model), target.name))
+            clauses.append(column.desc() if ordering.descending else column.asc())  # type: ignore[attr-defined]
+        statement = statement.order_by(*clauses)
+    if state.limit is not None:
+        statement = statement.limit(ctx.bind(state.limit, sa.Integer()))
+    if state.offset is not None:
+        statement = statement.offset(ctx.bind(state.offset, sa.Integer()))
+    if kind == "count":
+        return sa.select(sa.func.count()).select_from(statement.subquery())
+    if kind == "exists":
+        return sa.select(sa.exists(statement.subquery().select()))
+    return statement
