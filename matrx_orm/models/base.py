@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import sqlalchemy as sa
 
+from .. import signals as _signals
+from .. import state as _state
 from ..exceptions import FieldError, QueryError, UnknownFieldError, ValidationError
 from ..fields import NOT_PROVIDED, Field
 from . import registry
@@ -293,8 +295,13 @@ class Model(metaclass=ModelMeta):
         cls._require_meta()
         pk_value = pk_get.single_pk_filter(cls, conditions, filters)
         if pk_value is not pk_get._NO:
+            if use_cache:
+                return await _state.read_through(cls, pk_value, lambda: pk_get.get_by_pk(cls, pk_value))
             return await pk_get.get_by_pk(cls, pk_value)
-        return await cls.objects().filter(*conditions, **filters).get(use_cache=use_cache)
+        qs = cls.objects().filter(*conditions, **filters)
+        if use_cache:
+            return await _state.read_through(cls, _state.pk_of_filters(cls, conditions, filters), qs.get)
+        return await qs.get(use_cache=False)
 
     @classmethod
     async def get_or_none(cls, *conditions: Any, use_cache: bool = True, **filters: Any) -> Self | None:
@@ -329,6 +336,35 @@ class Model(metaclass=ModelMeta):
         from ..query.raw import raw_sql
 
         return await raw_sql(cls, sql, args, database)
+
+    # -- synchronous wrappers (scripts; raise SyncContextError inside a running event loop) ------------------
+    @classmethod
+    def get_sync(cls, *conditions: Any, use_cache: bool = True, **filters: Any) -> Self:
+        """``get`` for synchronous code."""
+        from ..sync import run_sync
+
+        return run_sync(lambda: cls.get(*conditions, use_cache=use_cache, **filters), "get_sync")
+
+    @classmethod
+    def filter_sync(cls, *conditions: Any, **filters: Any) -> list[Self]:
+        """``await Model.filter(...).all()`` for synchronous code."""
+        from ..sync import run_sync
+
+        return run_sync(lambda: cls.filter(*conditions, **filters).all(), "filter_sync")
+
+    @classmethod
+    def all_sync(cls) -> list[Self]:
+        """Every row, for synchronous code."""
+        from ..sync import run_sync
+
+        return run_sync(lambda: cls.objects().all(), "all_sync")
+
+    @classmethod
+    def count_sync(cls, *conditions: Any, **filters: Any) -> int:
+        """``count`` for synchronous code."""
+        from ..sync import run_sync
+
+        return run_sync(lambda: cls.count(*conditions, **filters), "count_sync")
 
     # -- writes ----------------------------------------------------------------------------------------------
     @classmethod
@@ -405,6 +441,12 @@ class Model(metaclass=ModelMeta):
         """Insert the instance if it is new, else write every loaded field back."""
         from ..query import writes
 
+        if _signals.any_save_receivers():
+            if self._persisted:
+                await _signals.around_save(self, False, None, lambda: writes.update_instance(self, None))
+            else:
+                await _signals.around_save(self, True, None, lambda: writes.insert_instance(self))
+            return self
         if self._persisted:
             await writes.update_instance(self, None)
         else:
@@ -421,6 +463,9 @@ class Model(metaclass=ModelMeta):
             names.append(field.name)
         from ..query import writes
 
+        if _signals.any_save_receivers():
+            await _signals.around_save(self, False, tuple(names), lambda: writes.update_instance(self, names))
+            return self
         await writes.update_instance(self, names)
         return self
 
@@ -428,6 +473,8 @@ class Model(metaclass=ModelMeta):
         """Delete this row; returns 1, or 0 when it was already gone."""
         from ..query import writes
 
+        if _signals.any_delete_receivers():
+            return await _signals.around_delete(self, lambda: writes.delete_instance(self))  # type: ignore[no-any-return]
         return await writes.delete_instance(self)
 
 
