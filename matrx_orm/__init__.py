@@ -27,6 +27,7 @@ from .exceptions import (
     QueryError,
     RelationshipError,
     StateError,
+    SyncContextError,
     TransactionError,
     UnknownDatabaseError,
     UnknownFieldError,
@@ -36,16 +37,20 @@ from .exceptions import (
 from .fields import *  # noqa: F403  (every field class)
 from .fields import __all__ as _field_names
 from .indexes import DDLGenerator, IndexDef
+from .manager import BaseManager
 from .models import ForeignKey, ForeignKeyReference, Model, create_all, drop_all, get_model
 from .query import Q, QueryBuilder, UpdateResult
 from .query.expression_api import *  # noqa: F403  (F, Sum, Window, CTE, Paginator, ...)
 from .query.expression_api import __all__ as _expression_names
+from .state import CachePolicy, StateManager
 from .transaction import transaction
 
 __version__ = "3.0.0.dev0"
 
 __all__ = [
+    "BaseManager",
     "CacheError",
+    "CachePolicy",
     "ConfigurationError",
     "ConnectionError",
     "DatabaseError",
@@ -68,6 +73,8 @@ __all__ = [
     "QueryError",
     "RelationshipError",
     "StateError",
+    "StateManager",
+    "SyncContextError",
     "TransactionError",
     "UnknownDatabaseError",
     "UnknownFieldError",

@@ -1,0 +1,416 @@
+"""BaseManager on a real PostgreSQL: both ways of binding a model, every CRUD/bulk/dict method, the sync
+wrappers (in a running loop they raise; from a plain script they work and leave no connection behind)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+from matrx_orm import (
+    BaseManager,
+    BooleanField,
+    CharField,
+    ConfigurationError,
+    DoesNotExist,
+    IntegerField,
+    Model,
+    ParameterError,
+    SyncContextError,
+    UpdateResult,
+    UUIDField,
+    ValidationError,
+    create_all,
+)
+from matrx_orm.query import executor
+from matrx_orm.state import StateManager
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class MgPost(Model):
+    id = UUIDField(primary_key=True, default=uuid4)
+    title = CharField(max_length=100, unique=True)
+    is_published = BooleanField(default=False)
+    views = IntegerField(default=0)
+
+    _table_name = "mg_post"
+    _database = "test"
+
+
+class MgPair(Model):
+    a = CharField(max_length=10)
+    b = IntegerField()
+    note = CharField(max_length=20, null=True)
+
+    _primary_keys = ["a", "b"]
+    _table_name = "mg_pair"
+    _database = "test"
+
+
+class PostManager(BaseManager[MgPost]):
+    model = MgPost
+
+    async def get_published(self) -> list[MgPost]:
+        return await self.load_items(is_published=True, order_by="title")
+
+    async def publish(self, post_id: str) -> MgPost:
+        return await self.update_item(post_id, is_published=True)
+
+
+class EnrichingManager(BaseManager[MgPost]):
+    model = MgPost
+
+    async def _initialize_runtime_data(self, item: MgPost) -> None:
+        item.runtime_label = f"<{item.title}>"  # type: ignore[attr-defined]
+
+
+MODELS: list[type[Model]] = [MgPost, MgPair]
+
+
+@pytest.fixture(autouse=True)
+async def tables(db: str) -> AsyncIterator[None]:
+    await create_all(db, models=MODELS)
+    for model in MODELS:
+        await executor.execute(db, f'TRUNCATE "{model._meta.table_name}" CASCADE', [])
+    yield
+
+
+@pytest.fixture
+def manager() -> PostManager:
+    return PostManager()
+
+
+async def titles(rows: list[MgPost]) -> list[str]:
+    return [row.title for row in rows]
+
+
+# -- construction ------------------------------------------------------------------------------------------------
+
+
+async def test_subclass_and_direct_construction_share_behaviour() -> None:
+    direct = BaseManager(MgPost)
+    sub = PostManager()
+    created = await direct.create_item(title="hello")
+    assert (await sub.load_by_id(created.id)).title == "hello"
+    assert direct.model is MgPost and sub.model is MgPost
+    assert repr(sub) == "<PostManager model=MgPost>"
+
+
+def test_manager_without_a_model_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        BaseManager()
+    assert "model = MyModel" in str(info.value)
+    with pytest.raises(ConfigurationError):
+        BaseManager(object)  # type: ignore[type-var]
+
+    class Empty(BaseManager[MgPost]):
+        pass
+
+    with pytest.raises(ConfigurationError):
+        Empty()
+
+
+# -- reads --------------------------------------------------------------------------------------------------------
+
+
+async def test_loading(manager: PostManager) -> None:
+    a = await manager.create_item(title="a", is_published=True, views=3)
+    b = await manager.create_item(title="b", views=1)
+    c = await manager.create_item(title="c", is_published=True, views=2)
+    assert (await manager.load_by_id(a.id)).views == 3
+    assert (await manager.load_item(title="b")).id == b.id
+    assert await manager.load_item_or_none(title="zzz") is None
+    assert await manager.load_by_id_or_none(str(uuid4())) is None
+    with pytest.raises(DoesNotExist):
+        await manager.load_by_id(str(uuid4()))
+    assert await titles(await manager.load_items(is_published=True, order_by="-views")) == ["a", "c"]
+    assert await titles(await manager.filter_items(views__gte=2, order_by="title")) == ["a", "c"]
+    assert await titles(await manager.load_all(order_by=["-is_published", "title"])) == ["a", "c", "b"]
+    assert await titles(await manager.get_published()) == ["a", "c"]
+    # in the order asked, unknown ids skipped, duplicates once
+    found = await manager.load_items_by_ids([c.id, str(uuid4()), a.id, c.id])
+    assert await titles(found) == ["c", "a"]
+    assert await manager.load_items_by_ids([]) == []
+    assert await manager.exists(a.id) is True
+    assert await manager.exists(str(uuid4())) is False
+    assert await manager.exists(title="b") is True and await manager.exists(title="nope") is False
+    assert await manager.count() == 3 and await manager.count(is_published=True) == 2
+
+
+async def test_load_item_uses_the_cache_and_can_skip_it(manager: PostManager) -> None:
+    post = await manager.create_item(title="cached", views=1)
+    await manager.load_by_id(post.id)
+    await executor.execute("test", "UPDATE mg_post SET views = 50 WHERE id = $1", [post.id])
+    assert (await manager.load_by_id(post.id)).views == 1
+    assert (await manager.load_by_id(post.id, use_cache=False)).views == 50
+    assert (await manager.load_item(use_cache=False, id=post.id)).views == 50
+
+
+async def test_composite_primary_key_ids() -> None:
+    pairs = BaseManager(MgPair)
+    await pairs.create_item(a="x", b=1, note="n")
+    assert (await pairs.load_by_id(("x", 1))).note == "n"
+    assert (await pairs.load_by_id({"a": "x", "b": 1})).note == "n"
+    assert (await pairs.update_item(("x", 1), note="m")).note == "m"
+    assert await pairs.exists(("x", 1))
+    with pytest.raises(ParameterError):
+        await pairs.load_by_id("x")
+    assert await pairs.delete_item(("x", 1)) == 1
+
+
+# -- writes -------------------------------------------------------------------------------------------------------
+
+
+async def test_create_update_delete(manager: PostManager) -> None:
+    post = await manager.create_item(title="draft")
+    updated = await manager.update_item(post.id, title="final", views=9)
+    assert (updated.title, updated.views) == ("final", 9)
+    row = await manager.load_by_id(post.id, use_cache=False)
+    assert (row.title, row.views) == ("final", 9)
+    assert (await manager.publish(post.id)).is_published is True
+    assert await manager.delete_item(post.id) == 1
+    assert await manager.delete_item(post.id) == 0  # already gone
+    assert await manager.count() == 0
+    with pytest.raises(DoesNotExist):
+        await manager.update_item(post.id, title="x")
+    with pytest.raises(ValidationError):
+        await manager.create_item(title="x" * 101)
+    assert await manager.count() == 0
+
+
+async def test_bulk_methods(manager: PostManager) -> None:
+    created = await manager.create_items([{"title": f"t{i}", "views": i} for i in range(7)], batch_size=3)
+    assert [p.views for p in created] == list(range(7)) and all(p._persisted for p in created)
+    assert await manager.count() == 7
+    for post in created[:3]:
+        post.views = 100
+    assert await manager.update_items(created[:3], ["views"]) == 3
+    assert await manager.count(views=100) == 3
+    assert await manager.delete_items(created[:2]) == 2
+    assert await manager.delete_items([created[2].id]) == 1
+    assert await manager.count() == 4
+    assert await manager.update_items([], ["views"]) == 0
+    with pytest.raises(ParameterError):
+        await manager.create_items([{"title": "x"}], ignore_conflicts=True)
+    with pytest.raises(ParameterError):
+        await manager.create_items([{"title": "x"}], batch_size=0)
+
+
+async def test_get_or_create(manager: PostManager) -> None:
+    first = await manager.get_or_create(title="unique", defaults={"views": 5})
+    again = await manager.get_or_create(title="unique", defaults={"views": 99})
+    assert first.id == again.id and again.views == 5
+    plain = await manager.get_or_create(title="no-defaults")
+    assert plain.views == 0 and await manager.count() == 2
+
+
+async def test_upserts_and_where_methods(manager: PostManager) -> None:
+    first = await manager.upsert_item({"title": "u", "views": 1}, conflict_fields=["title"])
+    second = await manager.upsert_item({"title": "u", "views": 2}, conflict_fields=["title"])
+    assert first.id == second.id and second.views == 2
+    rows = await manager.upsert_items(
+        [{"title": "u", "views": 3}, {"title": "v", "views": 4}],
+        conflict_fields=["title"],
+        update_fields=["views"],
+    )
+    assert sorted((r.title, r.views) for r in rows) == [("u", 3), ("v", 4)]
+    assert await manager.upsert_items([], conflict_fields=["title"]) == []
+    result = await manager.update_where({"views__gte": 3}, is_published=True)
+    assert isinstance(result, UpdateResult) and result["rows_affected"] == 2
+    assert sorted(r.title for r in result.updated_rows) == ["u", "v"]
+    assert await manager.delete_where(title="v") == 1
+    assert await manager.count() == 1
+
+
+# -- dict variants and hooks ------------------------------------------------------------------------------------------
+
+
+async def test_dict_variants(manager: PostManager) -> None:
+    made = await manager.create_item_get_dict(title="d1", views=1)
+    assert made is not None and made["title"] == "d1" and set(made) == set(MgPost._meta.field_names)
+    other = await manager.create_item(title="d2", views=2)
+    assert (await manager.get_item_dict(made["id"]))["views"] == 1  # type: ignore[index]
+    assert (await manager.load_item_get_dict(title="d2"))["id"] == other.id  # type: ignore[index]
+    assert sorted(d["title"] for d in await manager.get_items_dict()) == ["d1", "d2"]
+    assert [d["title"] for d in await manager.filter_items_get_dict(views=2)] == ["d2"]
+    assert sorted(d["title"] for d in await manager.load_all_dict()) == ["d1", "d2"]
+    assert [d["title"] for d in await manager.load_items_by_ids_get_dict([other.id, made["id"]])] == [
+        "d2",
+        "d1",
+    ]
+    assert (await manager.update_item_get_dict(other.id, views=7))["views"] == 7  # type: ignore[index]
+
+
+async def test_runtime_hook_runs_for_every_loaded_item() -> None:
+    manager = EnrichingManager()
+    created = await manager.create_item(title="hooked")
+    assert created.runtime_label == "<hooked>"  # type: ignore[attr-defined]
+    assert (await manager.load_by_id(created.id)).runtime_label == "<hooked>"  # type: ignore[attr-defined]
+    items = await manager.load_items()
+    assert [i.runtime_label for i in items] == ["<hooked>"]  # type: ignore[attr-defined]
+
+
+# -- sync wrappers ------------------------------------------------------------------------------------------------------
+
+
+async def test_sync_wrappers_refuse_to_run_inside_an_event_loop(manager: PostManager) -> None:
+    with pytest.raises(SyncContextError) as info:
+        manager.load_items_sync()
+    assert "await PostManager.load_items(...)" in str(info.value)
+    assert isinstance(info.value, RuntimeError)
+    with pytest.raises(SyncContextError):
+        manager.get_published_sync()  # generated for a subclass's own async method
+    with pytest.raises(SyncContextError) as model_info:
+        MgPost.get_sync(id=str(uuid4()))
+    assert "await get(...)" in str(model_info.value)
+    for call in (MgPost.all_sync, MgPost.count_sync, lambda: MgPost.filter_sync(title="x")):
+        with pytest.raises(SyncContextError):
+            call()
+    with pytest.raises(AttributeError):
+        manager.no_such_thing_sync  # noqa: B018
+    with pytest.raises(AttributeError):
+        manager.model_sync  # noqa: B018  (not a coroutine method)
+    assert await manager.count() == 0  # nothing ran
+
+
+SYNC_SCRIPT = """
+import asyncio, json, sys, time, warnings
+from uuid import uuid4
+import asyncpg
+from matrx_orm import BaseManager, BooleanField, CharField, DatabaseProjectConfig, IntegerField, Model, UUIDField
+from matrx_orm import register_database
+from matrx_orm.sync import close_sync
+
+url, app, close_explicitly = sys.argv[1], sys.argv[2], sys.argv[3] == "close"
+
+class MgPost(Model):
+    id = UUIDField(primary_key=True, default=uuid4)
+    title = CharField(max_length=100, unique=True)
+    is_published = BooleanField(default=False)
+    views = IntegerField(default=0)
+    _table_name = "mg_post"
+    _database = "test"
+
+class PostManager(BaseManager):
+    model = MgPost
+
+    async def get_published(self):
+        return await self.load_items(is_published=True, order_by="title")
+
+def connections():
+    async def count():
+        conn = await asyncpg.connect(url)
+        try:
+            return await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", app
+            )
+        finally:
+            await conn.close()
+    return asyncio.run(count())
+
+register_database(DatabaseProjectConfig(
+    name="test", url=url, pool_min_size=1, pool_max_size=3, server_settings={"application_name": app}
+))
+m = PostManager()
+out = {}
+a = m.create_item_sync(title="s1", views=1)
+b = m.create_item_sync(title="s2", views=2, is_published=True)
+m.create_items_sync([{"title": "s3"}, {"title": "s4"}])
+out["load_by_id"] = m.load_by_id_sync(a.id).title
+out["load_item"] = m.load_item_sync(title="s2").views
+out["load_items"] = [p.title for p in m.load_items_sync(order_by="title")]
+out["published"] = [p.title for p in m.get_published_sync()]
+out["by_ids"] = [p.title for p in m.load_items_by_ids_sync([b.id, a.id])]
+out["updated"] = m.update_item_sync(a.id, views=10).views
+out["goc"] = m.get_or_create_sync(title="s5", defaults={"views": 5}).views
+out["exists"] = [m.exists_sync(a.id), m.exists_sync(str(uuid4()))]
+out["count"] = m.count_sync()
+out["update_where"] = m.update_where_sync({"views__lt": 3}, views=3)["rows_affected"]
+out["delete_where"] = m.delete_where_sync(title="s4")
+out["deleted"] = m.delete_item_sync(b.id)
+out["upsert"] = m.upsert_item_sync({"title": "s1", "views": 11}, ["title"]).views
+out["item_dict"] = m.get_item_dict_sync(a.id)["views"]
+out["model_get"] = MgPost.get_sync(id=a.id).title
+out["model_filter"] = sorted(p.title for p in MgPost.filter_sync(views__gte=3))
+out["model_all"] = len(MgPost.all_sync())
+out["model_count"] = MgPost.count_sync(is_published=False)
+for _ in range(40):
+    m.count_sync()
+out["connections_in_use"] = connections()
+if close_explicitly:
+    close_sync()
+    for _ in range(50):
+        out["connections_after_close"] = connections()
+        if out["connections_after_close"] == 0:
+            break
+        time.sleep(0.05)
+    out["after_reopen"] = m.count_sync()
+print(json.dumps(out))
+"""
+
+
+def _run_sync_script(pg_url: str, app: str, mode: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "dev",
+            "-W",
+            "error::ResourceWarning",
+            "-c",
+            textwrap.dedent(SYNC_SCRIPT),
+            pg_url,
+            app,
+            mode,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+
+
+async def _connections_of(app: str) -> int:
+    import asyncio
+
+    for _ in range(50):
+        rows = await executor.fetch(
+            "test", "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", [app]
+        )
+        if rows[0][0] == 0:
+            return 0
+        await asyncio.sleep(0.05)
+    return int(rows[0][0])
+
+
+@pytest.mark.parametrize("mode", ["close", "exit"])
+async def test_sync_wrappers_from_a_plain_script(pg_url: str, mode: str) -> None:
+    app = f"matrx-sync-{uuid4().hex[:8]}"
+    result = _run_sync_script(pg_url, app, mode)
+    assert result.returncode == 0, result.stderr
+    assert "Exception ignored" not in result.stderr and "ResourceWarning" not in result.stderr, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["load_by_id"] == "s1" and out["load_item"] == 2
+    assert out["load_items"] == ["s1", "s2", "s3", "s4"]
+    assert out["published"] == ["s2"] and out["by_ids"] == ["s2", "s1"]
+    assert out["updated"] == 10 and out["goc"] == 5 and out["exists"] == [True, False]
+    assert out["count"] == 5
+    assert out["update_where"] == 3  # s2 (2), s3 and s4 (0)
+    assert out["delete_where"] == 1 and out["deleted"] == 1
+    assert out["upsert"] == 11 and out["item_dict"] == 11 and out["model_get"] == "s1"
+    assert out["model_filter"] == ["s1", "s3", "s5"]
+    assert out["model_all"] == 3 and out["model_count"] == 3
+    # ~60 sync calls reused one pool: at most pool_max_size connections, never one per call
+    assert 1 <= out["connections_in_use"] <= 3
+    if mode == "close":
+        assert out["connections_after_close"] == 0 and out["after_reopen"] == 3
+    assert await _connections_of(app) == 0  # nothing left once the script is gone
+    assert await MgPost.count() == 3
+    StateManager.reset()
