@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, Self
 import sqlalchemy as sa
 
 from ..exceptions import ParameterError, QueryError
-from .conditions import _PendingOuter, check_condition, no_window, uses_names
+from .conditions import check_condition, no_window, uses_names
 from .cte import CTE
-from .expressions import Expression, Resolver, as_expression, is_expression, order_expression
+from .expressions import Expression, PendingOuter, Resolver, as_expression, is_expression, order_expression
 from .q import Q
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class AdvancedQueryMixin:
             expression.check_window_use()
             current[name] = expression
             added.append((name, expression))
-        ctx = Resolver(self._state.model, [], annotations=current, outer=_PendingOuter(self._state.model))
+        ctx = Resolver(self._state.model, [], annotations=current, outer=PendingOuter(self._state.model))
         for name, _ in added:
             ctx.column(name)  # resolves it: unknown fields and bad arguments fail here
         return self._with(annotations=(*self._state.annotations, *added), advanced=True)
@@ -344,7 +344,7 @@ def check_order_items(qs: Any, items: tuple[Any, ...]) -> bool:
                 qs._meta.get_field(name)
         else:
             order_expression(item).resolve(
-                Resolver(qs._state.model, [], annotations=annotations, outer=_PendingOuter(qs._state.model))
+                Resolver(qs._state.model, [], annotations=annotations, outer=PendingOuter(qs._state.model))
             )
             advanced = True
     return advanced

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..exceptions import ORMException, ParameterError, QueryError
-from .expressions import Expression, Resolver, as_expression, shape_of
+from .expressions import Expression, PendingOuter, Resolver, as_expression, shape_of, source_column
 from .lookups import In, IsNull, get_lookup
 from .q import Q
 
@@ -53,7 +53,7 @@ def condition_needs_resolver(node: Any) -> bool:
     return isinstance(node, tuple) and len(node) == 2 and _is_resolvable(node[1])
 
 
-def uses_names(node: Any, names: Mapping[str, Any]) -> bool:
+def uses_names(node: Any, names: Mapping[str, Any] | set[str]) -> bool:
     """Whether a Q tree refers to any of ``names`` (annotation names) by its keys."""
     if isinstance(node, Q):
         return any(uses_names(child, names) for child in node.children)
@@ -78,7 +78,7 @@ def _split_key(ctx: Resolver, key: str) -> tuple[Any, Any, Any]:
 
     field, lookup = resolve_filter_key(ctx.model, key)
     if ctx.source is not None:
-        return ctx.source.c[field.column_name], field, lookup
+        return source_column(ctx.source, field.column_name), field, lookup
     return ctx.meta.columns[field.name], field, lookup
 
 
@@ -135,16 +135,9 @@ def _expression_lookup(
     return lookup.expr(column, [resolved], expression)  # type: ignore[no-any-return]
 
 
-class _PendingOuter(Resolver):
-    """Stands in for the enclosing query while a subquery is checked on its own."""
-
-    def column(self, name: str) -> ColumnElement[Any]:
-        return sa.column(name)
-
-
 def check_condition(model: type, node: Any, annotations: Mapping[str, Expression] | None = None) -> None:
     """Resolve a condition once against a scratch resolver so bad names fail where they are written."""
-    ctx = Resolver(model, [], annotations=annotations, outer=_PendingOuter(model))
+    ctx = Resolver(model, [], annotations=annotations, outer=PendingOuter(model))
     resolve_condition(ctx, node)
 
 

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.elements import ColumnClause, ColumnElement
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import CTE as SA_CTE
 
 from ..exceptions import ParameterError, UnknownFieldError
-from .expressions import Expression, Resolver
+from .expressions import Expression, PendingOuter, Resolver, source_column
 
 if TYPE_CHECKING:
     from .builder import QueryBuilder
@@ -120,11 +120,7 @@ class CTE:
         return f"CTE({self.name!r}, {kind}{', recursive' if self.recursive else ''})"
 
 
-def cte_column(source: Any, name: str) -> ColumnElement[Any]:
-    """Column ``name`` of a CTE object (declared or not)."""
-    if name in source.c:
-        return source.c[name]  # type: ignore[no-any-return]
-    return ColumnClause(name, _selectable=source)
+cte_column = source_column
 
 
 class CTEColumn(Expression):
@@ -137,6 +133,8 @@ class CTEColumn(Expression):
     def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
         source = ctx.source
         while source is None or getattr(source, "name", None) != self.cte.name:
+            if isinstance(ctx, PendingOuter):  # checked before the query exists
+                return ctx.column(self.name)
             if ctx.outer is None:
                 raise UnknownFieldError(
                     name=f"{self.cte.name}.{self.name}",

@@ -134,7 +134,7 @@ class Resolver:
             )
         field = self.meta.get_field(name)
         if self.source is not None:
-            return self.source.c[field.column_name]  # type: ignore[no-any-return]
+            return source_column(self.source, field.column_name)
         return self.meta.columns[field.name]  # type: ignore[no-any-return]
 
     def output_field(self, name: str) -> Field[Any] | None:
@@ -145,6 +145,24 @@ class Resolver:
         if field is None and name in self.meta.relation_aliases:
             field = self.meta.fields[self.meta.relation_aliases[name]]
         return field
+
+
+def source_column(source: Any, name: str) -> ColumnElement[Any]:
+    """Column ``name`` of a selectable (a CTE over raw SQL may not declare its columns)."""
+    if name in source.c:
+        return source.c[name]  # type: ignore[no-any-return]
+    from sqlalchemy.sql.elements import ColumnClause
+
+    return ColumnClause(name, _selectable=source)
+
+
+class PendingOuter(Resolver):
+    """Stands in for the enclosing query (or a CTE source) while an expression is checked on its own,
+    before the query it belongs to exists: names resolve leniently, the real check happens when the
+    statement is built."""
+
+    def column(self, name: str) -> ColumnElement[Any]:
+        return sa.column(name)
 
 
 class Expression:
@@ -535,3 +553,15 @@ def build_expression(
     ctx = Resolver(model, [], offset=start, annotations=annotations, outer=outer)
     element = expression.resolve(ctx)
     return element, ctx.position
+
+
+def gather_set_expression(model: type, name: str, value: Any, values: list[Any]) -> Hashable:
+    """Validate an expression assigned to field ``name`` in an UPDATE; append its values; return its shape."""
+    expression = as_expression(value)
+    if expression.contains_aggregate or expression.contains_window:
+        raise ParameterError(
+            f"update({name}=...) cannot use an aggregate or window function: {expression!r}",
+            model=model.__name__,
+        )
+    expression.check_window_use()
+    return gather_expression(expression, model, values)

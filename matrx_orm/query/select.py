@@ -33,9 +33,16 @@ def compile_select(
 ) -> tuple[compiler.Compiled, list[Any]]:
     """Compile (cached by shape) the SELECT of ``names`` for an advanced query; returns (statement, params)."""
     state = qs._state
-    if state.nearest is not None:
+    if state.nearest is not None and (
+        state.combined
+        or state.group_by
+        or state.distinct
+        or state.distinct_on
+        or any(expr.contains_aggregate for _, expr in state.annotations)
+    ):
         raise QueryError(
-            "nearest() cannot be combined with annotate/group_by/distinct/with_cte/union/select_for_update",
+            "nearest() cannot be combined with group_by/aggregates/distinct/union; "
+            "annotate() with VectorDistance(...) and order_by() instead",
             model=qs._meta.model_name,
         )
     if state.lock is not None and current_transaction(qs._database) is None:
@@ -46,7 +53,9 @@ def compile_select(
         )
     values: list[Any] = []
     ctx = Resolver(state.model, values)
-    statement = select_statement(state, ctx, names, kind if kind in ("count", "exists") else "rows")
+    statement = select_statement(
+        state, ctx, names, kind if kind in ("count", "exists") else "rows", distance=kind == "rows"
+    )
     cache_key = statement._generate_cache_key()
     if cache_key is None:  # something SQLAlchemy cannot key: compile every time
         compiled = compiler.compile_statement(statement)
@@ -61,6 +70,8 @@ def _column(ctx: Resolver, source: Any, name: str) -> Any:
     field = ctx.meta.get_field(name)
     if source is ctx.meta.table:
         return ctx.meta.columns[field.name]
+    if len(source.c) and field.column_name not in source.c:
+        return sa.null()  # a CTE that does not return this field: it reads as None, like only()
     return cte_column(source, field.column_name)
 
 
@@ -71,10 +82,13 @@ def _label(ctx: Resolver, name: str) -> str:
     return ctx.meta.get_field(name).column_name  # type: ignore[no-any-return]
 
 
-def select_statement(state: QueryState, ctx: Resolver, names: Sequence[str], kind: str = "rows") -> Any:
+def select_statement(
+    state: QueryState, ctx: Resolver, names: Sequence[str], kind: str = "rows", *, distance: bool = False
+) -> Any:
     """The SELECT of ``names`` for ``state``, every value bound through ``ctx``.
 
-    ``kind`` is ``"rows"``, ``"count"`` (``SELECT count(*) FROM (...)``) or ``"exists"``.
+    ``kind`` is ``"rows"``, ``"count"`` (``SELECT count(*) FROM (...)``) or ``"exists"``; ``distance`` adds
+    the ``_vector_distance`` column of a ``nearest()`` query (for instances).
     """
     if state.combined:
         return _compound(state, ctx, names, kind)
@@ -96,7 +110,7 @@ def select_statement(state: QueryState, ctx: Resolver, names: Sequence[str], kin
         statement = statement.add_cte(cte)
 
     where = [resolve_condition(ctx, q) for q in state.where]
-    having = []
+    having: list[Any] = []
     aggregate_names = {name for name, expr in annotations.items() if expr.contains_aggregate}
     for q in state.having:
         condition = resolve_condition(ctx, q)
@@ -117,6 +131,8 @@ def select_statement(state: QueryState, ctx: Resolver, names: Sequence[str], kin
 
     if state.distinct_on and state.order_by:
         _check_distinct_order(state)
+    if state.nearest is not None:  # null guard, distance column and ordering (query/vector.py)
+        statement = state.nearest.apply_resolved(statement, ctx, with_distance=distance and kind == "rows")
     if state.order_by and kind != "exists":
         statement = statement.order_by(*(order_expression(item).resolve(ctx) for item in state.order_by))
     if state.limit is not None:
@@ -125,6 +141,10 @@ def select_statement(state: QueryState, ctx: Resolver, names: Sequence[str], kin
         statement = statement.offset(ctx.bind(state.offset, sa.Integer()))
     if state.lock is not None and kind == "rows":
         statement = _lock(statement, state, source)
+    if state.select_related and kind == "rows" and source is meta.table:
+        from ..relations.loading import join_related
+
+        statement = join_related(statement, state)
 
     if kind == "count":
         return sa.select(sa.func.count()).select_from(statement.subquery())
@@ -179,6 +199,7 @@ def _group_by(
 
 
 def _lock(statement: Any, state: QueryState, source: Any) -> Any:
+    assert state.lock is not None
     nowait, skip_locked, of = state.lock
     if (
         state.group_by
@@ -226,7 +247,7 @@ def _compound(state: QueryState, ctx: Resolver, names: Sequence[str], kind: str)
                     f"a combined query orders only by its selected columns {list(names)}; got {item!r}",
                     model=state.model.__name__,
                 )
-            column = sa.column(_label(Resolver(state.model), target.name))
+            column: Any = sa.column(_label(Resolver(state.model), target.name))
             clauses.append(column.desc() if ordering.descending else column.asc())  # type: ignore[attr-defined]
         statement = statement.order_by(*clauses)
     if state.limit is not None:

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from ..exceptions import OptimisticLockError, ParameterError, QueryError, UnknownFieldError, ValidationError
 from ..state import forget_instances, forget_keys, forget_model
 from . import compiler, executor
+from .expressions import as_expression, build_expression, gather_set_expression
 from .hydrate import instance_loader, refresh
 from .results import UpdateResult
 
@@ -592,19 +593,31 @@ async def update_query(qs: QueryBuilder[Any], updates: Mapping[str, Any], *, ret
     if not updates:
         raise ParameterError("update() needs at least one field=value", model=meta.model_name)
     names = tuple(meta.get_field(n).name for n in updates)
-    values = [_db_value(meta.fields[n], updates[key]) for n, key in zip(names, updates, strict=True)]
+    values: list[Any] = []
+    set_shapes = []  # None for a plain value; the shape of an expression (F("n") + 1, Now(), ...)
+    for n, raw in zip(names, updates.values(), strict=True):
+        if isinstance(raw, compiler.RESOLVABLE):
+            set_shapes.append(gather_set_expression(state.model, n, raw, values))
+        else:
+            values.append(_db_value(meta.fields[n], raw))
+            set_shapes.append(None)
+    set_count = len(values)
     where_shape = compiler.gather(state.model, state.where, values)
     fields_out = _returning(meta)
-    key = ("update_query", state.model, names, where_shape, returning)
+    key = ("update_query", state.model, names, tuple(set_shapes), where_shape, returning)
 
     def build() -> Any:
-        sets = {
-            meta.fields[n].column_name: compiler.bind(i, meta.fields[n].bind_type())
-            for i, n in enumerate(names)
-        }
+        sets: dict[str, Any] = {}
+        index = 0
+        for n, raw, shape in zip(names, updates.values(), set_shapes, strict=True):
+            if shape is None:
+                sets[meta.fields[n].column_name] = compiler.bind(index, meta.fields[n].bind_type())
+                index += 1
+            else:
+                sets[meta.fields[n].column_name], index = build_expression(as_expression(raw), state.model, index)
         _bump_version(meta, names, sets)
         stmt = sa.update(meta.table).values(sets)
-        where, _ = compiler.build_where(state.model, state.where, start=len(names))
+        where, _ = compiler.build_where(state.model, state.where, start=set_count)
         if where is not None:
             stmt = stmt.where(where)
         return stmt.returning(*(meta.columns[n] for n in fields_out)) if returning else stmt
