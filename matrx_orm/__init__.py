@@ -42,6 +42,7 @@ from .models import ForeignKey, ForeignKeyReference, Model, create_all, drop_all
 from .query import Q, QueryBuilder, UpdateResult
 from .query.expression_api import *  # noqa: F403  (F, Sum, Window, CTE, Paginator, ...)
 from .query.expression_api import __all__ as _expression_names
+from .query.vector import VectorDistance
 from .state import CachePolicy, StateManager
 from .transaction import transaction
 
@@ -81,6 +82,7 @@ __all__ = [
     "UnknownLookupError",
     "UpdateResult",
     "ValidationError",
+    "VectorDistance",
     "close_all_pools",
     "create_all",
     "dispose_all",

@@ -35,6 +35,8 @@ import logging
 from collections.abc import Callable
 from typing import Any, overload
 
+from .exceptions import ParameterError
+
 __all__ = [
     "Signal",
     "post_create",
@@ -84,9 +86,9 @@ class Signal:
 
             return decorator
         if not callable(receiver):
-            raise TypeError(f"{self.name}.connect() expects a callable receiver; got {receiver!r}")
+            raise ParameterError(f"{self.name}.connect() expects a callable receiver; got {receiver!r}")
         if sender is not None and not isinstance(sender, type):
-            raise TypeError(f"{self.name}.connect(sender=...) expects a model class; got {sender!r}")
+            raise ParameterError(f"{self.name}.connect(sender=...) expects a model class; got {sender!r}")
         if (receiver, sender) not in self._receivers:
             self._receivers.append((receiver, sender))
         return receiver

@@ -369,3 +369,86 @@ async def test_sparsevec_nearest_matches_numpy() -> None:
     assert type(first.embedding) is list and len(first.embedding) == 20
     with pytest.raises(ValidationError, match="out of range"):
         VecSparse.nearest("embedding", {20: 1.0})
+
+
+# -- VectorDistance expressions, only/defer, annotate -------------------------------------------------------------
+
+
+async def test_vector_distance_annotation_matches_numpy() -> None:
+    from matrx_orm import VectorDistance
+
+    for metric in ("cosine", "l2", "inner", "l1"):
+        rows = (
+            await VecDoc.filter(embedding__isnull=False)
+            .annotate(distance=VectorDistance("embedding", QUERY, metric=metric))
+            .order_by("distance", "id")
+        )
+        assert_ranked_by(rows, expected(metric), "distance")
+
+
+async def test_vector_distance_threshold_in_filter_and_annotation_filter() -> None:
+    from matrx_orm import VectorDistance
+
+    ranked = expected("l2")
+    threshold = (ranked[9][1] + ranked[10][1]) / 2  # exactly ten rows are closer
+    direct = await VecDoc.filter(VectorDistance("embedding", QUERY, "l2") < threshold).order_by("id")
+    assert [r.id for r in direct] == sorted(i for i, _ in ranked[:10])
+    far = await VecDoc.exclude(VectorDistance("embedding", QUERY, "l2") <= threshold).count()
+    assert far == len(ranked) - 10  # NULL distances match neither side
+    annotated = (
+        await VecDoc.all().annotate(d=VectorDistance("embedding", QUERY, "l2")).filter(d__lt=threshold)
+    )
+    assert sorted(r.id for r in annotated) == sorted(i for i, _ in ranked[:10])
+    combined = await VecDoc.filter(
+        VectorDistance("embedding", QUERY, "l2") >= threshold, category="a"
+    ).nearest("embedding", QUERY, "l2")
+    assert_ranked(combined, [p for p in ranked[10:] if _row(p[0])["category"] == "a"])
+
+
+async def test_nearest_composes_with_annotations_only_and_defer() -> None:
+    from matrx_orm import F, Lower, VectorDistance
+
+    ranked = expected("cosine", k=5)
+    rows = (
+        await VecDoc.nearest("embedding", QUERY)
+        .annotate(loud=Lower("title"), l1=VectorDistance("embedding", QUERY, "l1"), twice=F("id") * 2)
+        .limit(5)
+    )
+    assert_ranked(rows, ranked)
+    l1 = dict(expected("l1"))
+    for row in rows:
+        assert row.loud == f"doc {row.id}" and row.twice == 2 * row.id
+        assert row.l1 == pytest.approx(l1[row.id], rel=1e-5)
+    only = await VecDoc.nearest("embedding", QUERY).only("title").limit(5)
+    assert_ranked(only, ranked)
+    assert all(r.embedding is None and r.title == f"doc {r.id}" for r in only)
+    deferred = await VecDoc.nearest("embedding", QUERY).defer("embedding", "category").limit(5)
+    assert_ranked(deferred, ranked)
+    assert all(r.embedding is None and r.category is None and r.title for r in deferred)
+    values = (
+        await VecDoc.nearest("embedding", QUERY).annotate(loud=Lower("title")).limit(2).values("id", "loud")
+    )
+    assert values == [{"id": i, "loud": f"doc {i}"} for i, _ in ranked[:2]]
+
+
+async def test_nearest_refuses_grouping_and_bad_vector_distance_input() -> None:
+    from matrx_orm import Count, VectorDistance
+
+    with pytest.raises(QueryError, match="nearest"):
+        await VecDoc.nearest("embedding", QUERY).annotate(n=Count("id")).all()
+    with pytest.raises(ValidationError, match="expected 8 dimensions"):
+        await VecDoc.all().annotate(d=VectorDistance("embedding", [1.0, 2.0])).all()
+    with pytest.raises(ParameterError, match="vector field"):
+        VecDoc.all().annotate(d=VectorDistance("title", QUERY))
+    with pytest.raises(ParameterError, match="unknown vector metric"):
+        VectorDistance("embedding", QUERY, metric="dot")
+    with pytest.raises(ParameterError, match="compares with a number"):
+        VectorDistance("embedding", QUERY) < "0.3"  # noqa: B015
+    with pytest.raises(UnknownFieldError):
+        VecDoc.filter(VectorDistance("embeding", QUERY) < 0.3)
+
+
+def assert_ranked_by(rows: list[Any], ranked: list[tuple[int, float]], attribute: str) -> None:
+    assert [r.id for r in rows] == [i for i, _ in ranked]
+    for row, (_, dist) in zip(rows, ranked, strict=True):
+        assert getattr(row, attribute) == pytest.approx(dist, rel=1e-5, abs=1e-5)

@@ -29,8 +29,17 @@ from ..engine import get_pool
 from ..exceptions import ParameterError, map_database_error
 from ..transaction import current_transaction
 from . import compiler
+from .expressions import Expression, F, Resolver
 
-__all__ = ["DISTANCE_LABEL", "ITERATIVE_SCAN_MODES", "METRICS", "NearestSpec", "fetch_tuned", "make_nearest"]
+__all__ = [
+    "DISTANCE_LABEL",
+    "ITERATIVE_SCAN_MODES",
+    "METRICS",
+    "NearestSpec",
+    "VectorDistance",
+    "fetch_tuned",
+    "make_nearest",
+]
 
 #: the attribute (and result column) holding each row's distance
 DISTANCE_LABEL = "_vector_distance"
@@ -84,6 +93,45 @@ class NearestSpec:
             return statement.add_columns(label).order_by(label)
         return statement.order_by(distance)
 
+    def apply_resolved(
+        self, statement: sa.Select[Any], ctx: Resolver, *, with_distance: bool
+    ) -> sa.Select[Any]:
+        """As :meth:`apply` for the advanced SELECT: the column comes from ``ctx`` (a CTE source too) and
+        the query vector is bound through it."""
+        column = ctx.column(self.field_name)
+        distance = getattr(column.comparator, METRICS[self.metric])(ctx.bind(self.value, column.type))
+        if self.null_guard:
+            statement = statement.where(column.is_not(None))
+        if with_distance:
+            label = distance.label(DISTANCE_LABEL)
+            return statement.add_columns(label).order_by(label)
+        return statement.order_by(distance)
+
+
+def _check_metric(metric: Any, model_name: str | None = None) -> str:
+    if metric not in METRICS:
+        close = difflib.get_close_matches(str(metric), METRICS, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise ParameterError(
+            f"unknown vector metric {metric!r}; expected one of {', '.join(METRICS)}.{hint}", model=model_name
+        )
+    return str(metric)
+
+
+def _vector_field(meta: Any, name: str, what: str) -> Any:
+    """The vector field ``name`` of a model (UnknownFieldError / ParameterError otherwise)."""
+    field = meta.get_field(name)
+    if getattr(field, "lookup_family", None) != "vector":
+        vectors = [n for n, f in meta.fields.items() if getattr(f, "lookup_family", None) == "vector"]
+        raise ParameterError(
+            f"{what} needs a vector field; '{field.name}' is a {type(field).__name__}"
+            + (
+                f" (vector fields: {', '.join(vectors)})" if vectors else " and the model has no vector field"
+            ),
+            model=meta.model_name,
+        )
+    return field
+
 
 def make_nearest(
     model: type,
@@ -98,26 +146,11 @@ def make_nearest(
 ) -> NearestSpec:
     """Validate a ``nearest()`` call (before any round trip) and describe it."""
     meta = model._meta  # type: ignore[attr-defined]
-    name = getattr(column, "name", column)  # a field object or its name
+    name = getattr(column, "name", column)  # a field object, F or its name
     if not isinstance(name, str):
         raise ParameterError(f"nearest() expects a vector field name; got {column!r}", model=meta.model_name)
-    field = meta.get_field(name)
-    if getattr(field, "lookup_family", None) != "vector":
-        vectors = [n for n, f in meta.fields.items() if getattr(f, "lookup_family", None) == "vector"]
-        raise ParameterError(
-            f"nearest() needs a vector field; '{field.name}' is a {type(field).__name__}"
-            + (
-                f" (vector fields: {', '.join(vectors)})" if vectors else " and the model has no vector field"
-            ),
-            model=meta.model_name,
-        )
-    if metric not in METRICS:
-        close = difflib.get_close_matches(str(metric), METRICS, n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise ParameterError(
-            f"unknown vector metric {metric!r}; expected one of {', '.join(METRICS)}.{hint}",
-            model=meta.model_name,
-        )
+    field = _vector_field(meta, name, "nearest()")
+    _check_metric(metric, meta.model_name)
     if not isinstance(null_guard, bool):
         raise ParameterError(f"null_guard must be True or False; got {null_guard!r}", model=meta.model_name)
     if vector is None:
@@ -244,3 +277,87 @@ async def fetch_tuned(
             params=list(params),
             details={"database": database},
         ) from exc
+
+
+# -- VectorDistance ----------------------------------------------------------------------------------------------
+
+
+class VectorDistance(Expression):
+    """The distance between a vector field and a query vector, as a query expression.
+
+    ``VectorDistance("embedding", query_vec, metric="cosine")`` works in ``annotate()`` (``distance=...``,
+    then ``filter(distance__lt=0.3)`` / ``order_by("distance")``), in ``order_by()`` and, compared with a
+    number, directly in ``filter()``: ``filter(VectorDistance("embedding", q) < 0.3)``. The vector is checked
+    by the field (dimensions, finite elements) before any round trip; ``inner`` is pgvector's *negative*
+    inner product, as with ``nearest()``.
+    """
+
+    __slots__ = ("_converted", "metric", "name", "vector")
+
+    def __init__(self, column: str | F, vector: Any, metric: str = "cosine") -> None:
+        name = column.name if isinstance(column, F) else column
+        if not isinstance(name, str) or not name:
+            raise ParameterError(f"VectorDistance() expects a vector field name; got {column!r}")
+        if vector is None:
+            raise ParameterError("VectorDistance() needs a query vector; got None")
+        self.name = name
+        self.vector = vector
+        self.metric = _check_metric(metric)
+        self._converted: tuple[Any, Any] | None = None  # (field, its to_db(vector))
+
+    def resolve(self, ctx: Resolver) -> Any:
+        field = _vector_field(ctx.meta, self.name, "VectorDistance()")
+        converted = self._converted
+        if converted is None or converted[0] is not field:
+            converted = self._converted = (field, field.to_db(self.vector))
+        column = ctx.column(self.name)
+        return getattr(column.comparator, METRICS[self.metric])(ctx.bind(converted[1], column.type))
+
+    def _compare(self, operator: str, threshold: Any) -> DistanceCondition:
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+            raise ParameterError(f"a vector distance compares with a number; got {threshold!r}")
+        return DistanceCondition(self, operator, float(threshold))
+
+    def __lt__(self, threshold: Any) -> DistanceCondition:
+        return self._compare("<", threshold)
+
+    def __le__(self, threshold: Any) -> DistanceCondition:
+        return self._compare("<=", threshold)
+
+    def __gt__(self, threshold: Any) -> DistanceCondition:
+        return self._compare(">", threshold)
+
+    def __ge__(self, threshold: Any) -> DistanceCondition:
+        return self._compare(">=", threshold)
+
+    def __repr__(self) -> str:
+        return f"VectorDistance({self.name!r}, <vector>, metric={self.metric!r})"
+
+
+_COMPARISONS = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+class DistanceCondition(Expression):
+    """``VectorDistance(...) < threshold``: a boolean expression for ``filter()`` / ``exclude()``."""
+
+    __slots__ = ("distance", "operator", "threshold")
+
+    def __init__(self, distance: VectorDistance, operator: str, threshold: float) -> None:
+        self.distance = distance
+        self.operator = operator
+        self.threshold = threshold
+
+    def source_expressions(self) -> list[Expression]:
+        return [self.distance]
+
+    def resolve(self, ctx: Resolver) -> Any:
+        left = self.distance.resolve(ctx)
+        return _COMPARISONS[self.operator](left, ctx.bind(self.threshold, sa.Float()))
+
+    def __repr__(self) -> str:
+        return f"({self.distance!r} {self.operator} {self.threshold!r})"

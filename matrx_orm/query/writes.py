@@ -187,11 +187,12 @@ async def update_instance(instance: Model, only: Sequence[str] | None) -> None:
         names = tuple(n for n in names if n != version.name)
     values = [_db_value(meta.fields[n], data.get(n)) for n in names]
     values += _pk_filter_values(instance)
-    current_version = None
-    if version is not None:
-        current_version = data.get(version.name) or 1
+    # the version check needs the version the instance was loaded with (not loaded: increment only)
+    current_version = data.get(version.name) if version is not None else None
+    check = current_version is not None
+    if check:
         values.append(current_version)
-    key = ("update_instance", meta.model, names, version is not None)
+    key = ("update_instance", meta.model, names, version is not None, check)
 
     def build() -> Any:
         sets: dict[str, Any] = {
@@ -202,9 +203,10 @@ async def update_instance(instance: Model, only: Sequence[str] | None) -> None:
         if version is not None:
             column = meta.columns[version.name]
             sets[version.column_name] = column + sa.literal_column("1")
-            condition = sa.and_(
-                condition, column == compiler.bind(len(names) + len(meta.pk_fields), sa.Integer())
-            )
+            if check:
+                condition = sa.and_(
+                    condition, column == compiler.bind(len(names) + len(meta.pk_fields), sa.Integer())
+                )
         return (
             sa.update(meta.table)
             .values(sets)
@@ -218,7 +220,7 @@ async def update_instance(instance: Model, only: Sequence[str] | None) -> None:
     )
     forget_instances(meta.model, (instance,))
     if not rows:
-        if version is not None:
+        if check:
             raise OptimisticLockError(
                 f"{meta.model_name} {instance.pk!r} was changed by someone else "
                 f"(expected version {current_version}); re-fetch and retry",
@@ -526,8 +528,10 @@ async def upsert(
     if any(_insert_columns(meta, inst.__dict__) != names for inst in instances[1:]):
         raise ParameterError("bulk_upsert rows must all set the same fields", model=meta.model_name)
     if update_fields is None:
-        # never the primary key: a default-generated key must not replace the existing row's key
-        updates = tuple(n for n in names if n not in conflict and n not in meta.primary_keys)
+        # never the primary key (a default-generated key must not replace the existing row's key) nor the
+        # version (it moves on by itself, see _bump_version)
+        keep = {*conflict, *meta.primary_keys, *([meta.version_field.name] if meta.version_field else [])}
+        updates = tuple(n for n in names if n not in keep)
     else:
         updates = tuple(meta.get_field(n).name for n in update_fields)
         missing = [n for n in updates if n not in names]
