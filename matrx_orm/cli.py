@@ -150,6 +150,16 @@ COMMANDS: list[Command] = [
 ]
 
 
+def _migration_commands() -> list[Command]:
+    """makemigrations, migrate, rollback, status, create_empty, dbcheck, migrate_and_rebuild."""
+    from .migrations.cli import migration_commands
+
+    return list(migration_commands())
+
+
+COMMANDS.extend(_migration_commands())
+
+
 # -- parser and entry point -----------------------------------------------------------------------------------
 
 

@@ -1,0 +1,331 @@
+"""The migration subcommands of ``matrx-orm`` (registered in :data:`matrx_orm.cli.COMMANDS`).
+
+Every command first imports the user's app (``--app``, ``MATRX_ORM_APP`` or ``[tool.matrx-orm] app``) so the
+database named by ``--database`` is registered and the models are defined, then runs the async API.
+Exit codes: 0 done, 1 failed (message on stderr), 2 bad usage, 3 ``dbcheck`` found differences.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import warnings
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+__all__ = ["EXIT_DIFFERENCES", "migration_commands"]
+
+EXIT_DIFFERENCES = 3
+T = TypeVar("T")
+
+
+def _out(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def _warn(line: str) -> None:
+    print(f"matrx-orm: warning: {line}", file=sys.stderr, flush=True)
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value!r}")
+    return number
+
+
+# -- shared options ------------------------------------------------------------------------------------------
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    from ..cli import add_app_option, add_database_option, add_dir_option
+
+    add_database_option(parser)
+    add_dir_option(parser)
+    add_app_option(parser)
+
+
+def _add_scope(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--include-tables", nargs="+", metavar="TABLE", help="only diff these tables (an allowlist)"
+    )
+    group.add_argument(
+        "--exclude-tables", nargs="+", metavar="TABLE", help="diff every table except these (a denylist)"
+    )
+    parser.add_argument(
+        "--allow-drops",
+        action="store_true",
+        help="generate DROP TABLE for tables in the database that have no model in scope "
+        "(without it they are only reported)",
+    )
+
+
+def _prepare(args: argparse.Namespace) -> None:
+    """Import the app and check that ``--database`` is registered (clear ConfigurationError otherwise)."""
+    from .discovery import find_app_modules, import_app_modules, require_database
+
+    modules, source, root = find_app_modules(args.app)
+    import_app_modules(modules, source, root)
+    require_database(args.database, source)
+    args.app_modules = modules
+
+
+def _run(factory: Callable[[], Awaitable[T]]) -> T:
+    """Run one coroutine on a fresh loop, printing the warnings it raised as ``matrx-orm: warning:`` lines."""
+
+    async def main() -> T:
+        from ..engine import dispose_all
+
+        try:
+            return await factory()
+        finally:
+            await dispose_all()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            coroutine: Coroutine[Any, Any, T] = main()
+            return asyncio.run(coroutine)
+        finally:
+            for item in caught:
+                text = str(item.message).removeprefix("[MATRX ORM] ")
+                _warn(" ".join(text.split()))
+
+
+# -- makemigrations ------------------------------------------------------------------------------------------
+
+
+def _add_makemigrations(parser: argparse.ArgumentParser) -> None:
+    _add_common(parser)
+    parser.add_argument("--name", "-n", help="name of the revision (default: 'initial', then 'auto')")
+    _add_scope(parser)
+
+
+def _run_makemigrations(args: argparse.Namespace) -> int:
+    from .commands import make_revision
+
+    _prepare(args)
+    result = _run(
+        lambda: make_revision(
+            args.database,
+            args.dir,
+            args.name,
+            include_tables=args.include_tables,
+            exclude_tables=args.exclude_tables,
+            allow_drops=args.allow_drops,
+            app_modules=args.app_modules,
+        )
+    )
+    if result.path is None:
+        _out("No changes detected.")
+    else:
+        _out(f"Created migration: {result.path}")
+        for table in result.dropped_tables:
+            _out(f"  drops table {table} (--allow-drops)")
+    return 0
+
+
+# -- migrate / rollback --------------------------------------------------------------------------------------
+
+
+def _add_migrate(parser: argparse.ArgumentParser) -> None:
+    _add_common(parser)
+    parser.add_argument(
+        "--allow-modified",
+        action="store_true",
+        help="run even when an applied revision file changed since it was applied",
+    )
+
+
+def _run_migrate(args: argparse.Namespace) -> int:
+    from .commands import migrate
+
+    _prepare(args)
+    applied = _run(lambda: migrate(args.database, args.dir, allow_modified=args.allow_modified))
+    for name in applied:
+        _out(f"  Applied: {name}")
+    _out(f"Applied {len(applied)} migration(s)." if applied else "No pending migrations.")
+    return 0
+
+
+def _add_rollback(parser: argparse.ArgumentParser) -> None:
+    _add_migrate(parser)
+    parser.add_argument(
+        "--steps", type=_positive_int, default=1, metavar="N", help="how many revisions (default: 1)"
+    )
+
+
+def _run_rollback(args: argparse.Namespace) -> int:
+    from .commands import rollback
+
+    _prepare(args)
+    reverted = _run(lambda: rollback(args.database, args.dir, args.steps, allow_modified=args.allow_modified))
+    for name in reverted:
+        _out(f"  Rolled back: {name}")
+    _out(f"Rolled back {len(reverted)} migration(s)." if reverted else "Nothing to roll back.")
+    return 0
+
+
+# -- status --------------------------------------------------------------------------------------------------
+
+
+def _run_status(args: argparse.Namespace) -> int:
+    from .commands import migration_status
+
+    _prepare(args)
+    state = _run(lambda: migration_status(args.database, args.dir))
+    marks = {"applied": "[x]", "pending": "[ ]", "modified": "[!]"}
+    width = max((len(e.name) for e in state.entries), default=0)
+    for entry in state.entries:
+        when = f"  {entry.applied_at:%Y-%m-%d %H:%M:%S}" if entry.applied_at and entry.applied else ""
+        note = "  changed since it was applied" if entry.modified else ""
+        _out(f"  {marks[entry.flag]} {entry.name:<{width}}  {entry.flag}{when}{note}")
+    if not state.entries:
+        _out("  No migrations found.")
+    for head in state.missing:
+        _out(f"  [?] revision {head} is applied to the database but has no file in {args.dir}")
+    _out(f"{len(state.applied)} applied, {len(state.pending)} pending, {len(state.modified)} modified.")
+    return 0
+
+
+# -- create_empty --------------------------------------------------------------------------------------------
+
+
+def _add_create_empty(parser: argparse.ArgumentParser) -> None:
+    _add_common(parser)
+    parser.add_argument("--name", "-n", default="custom", help="name of the revision (default: custom)")
+
+
+def _run_create_empty(args: argparse.Namespace) -> int:
+    from .commands import create_empty
+
+    _prepare(args)
+    path = _run(lambda: create_empty(args.database, args.dir, args.name))
+    _out(f"Created empty migration: {path}")
+    return 0
+
+
+# -- dbcheck -------------------------------------------------------------------------------------------------
+
+
+def _add_dbcheck(parser: argparse.ArgumentParser) -> None:
+    from ..cli import add_app_option, add_database_option
+
+    add_database_option(parser)
+    add_app_option(parser)
+    _add_scope(parser)
+
+
+def _run_dbcheck(args: argparse.Namespace) -> int:
+    from .commands import dbcheck
+
+    _prepare(args)
+    result = _run(
+        lambda: dbcheck(
+            args.database,
+            include_tables=args.include_tables,
+            exclude_tables=args.exclude_tables,
+            allow_drops=args.allow_drops,
+        )
+    )
+    for table in result.unmanaged_tables:
+        _out(f"  note: table {table} has no model (ignored; --allow-drops counts it as a difference)")
+    if result.in_sync:
+        _out(f"Models and database {args.database!r} are in sync.")
+        return 0
+    _out(f"Models and database {args.database!r} differ ({len(result.differences)}):")
+    for line in result.differences:
+        _out(f"  {line}")
+    return EXIT_DIFFERENCES
+
+
+# -- migrate_and_rebuild -------------------------------------------------------------------------------------
+
+
+def _add_migrate_and_rebuild(parser: argparse.ArgumentParser) -> None:
+    _add_migrate(parser)
+    parser.add_argument("--output-dir", metavar="PATH", help="where the regenerated models go")
+
+
+def _run_migrate_and_rebuild(args: argparse.Namespace) -> int:
+    from .commands import migrate_and_rebuild
+
+    _prepare(args)
+    outcome = _run(
+        lambda: migrate_and_rebuild(
+            args.database, args.dir, output_dir=args.output_dir, allow_modified=args.allow_modified
+        )
+    )
+    for name in outcome["applied"]:
+        _out(f"  Applied: {name}")
+    _out(f"Applied {len(outcome['applied'])} migration(s).")
+    _out(
+        "Models regenerated."
+        if outcome["models_regenerated"]
+        else "Models not regenerated: " + str(outcome["codegen"])
+    )
+    return 0
+
+
+# -- the table -----------------------------------------------------------------------------------------------
+
+_EPILOG = (
+    "The database must be registered by your app: pass --app MODULE, set MATRX_ORM_APP=MODULE, or put "
+    '[tool.matrx-orm] app = "MODULE" in pyproject.toml.'
+)
+
+
+def migration_commands() -> list[Any]:
+    """The :class:`matrx_orm.cli.Command` entries of the migration subcommands."""
+    from ..cli import Command
+
+    def command(name: str, help: str, add: Any, run: Any, description: str | None = None) -> Command:
+        return Command(
+            name=name, help=help, add_arguments=add, run=run, description=description, epilog=_EPILOG
+        )
+
+    return [
+        command(
+            "makemigrations",
+            "write a revision for the differences between the models and the database",
+            _add_makemigrations,
+            _run_makemigrations,
+            "Compare the models with the database (Alembic autogenerate) and write a new revision file to "
+            "DIR/versions; prints 'No changes detected.' when there is nothing to do. Tables in the database "
+            "with no model are reported, never dropped unless --allow-drops.",
+        ),
+        command(
+            "migrate",
+            "apply the pending revisions",
+            _add_migrate,
+            _run_migrate,
+            "Apply the pending revisions, each in its own transaction, under a PostgreSQL advisory lock.",
+        ),
+        command("rollback", "roll back the last N applied revisions", _add_rollback, _run_rollback),
+        command("status", "show applied, pending and modified revisions", _add_common, _run_status),
+        command(
+            "create_empty",
+            "write a blank revision for hand-written SQL",
+            _add_create_empty,
+            _run_create_empty,
+        ),
+        command(
+            "dbcheck",
+            "exit 3 when the models and the database differ (a pre-deploy check)",
+            _add_dbcheck,
+            _run_dbcheck,
+            "Compare the models with the database without writing anything. Exit codes: 0 in sync, "
+            f"{EXIT_DIFFERENCES} differences found, 1 the check could not run, 2 bad usage.",
+        ),
+        command(
+            "migrate_and_rebuild",
+            "apply the pending revisions, then regenerate the models from the database",
+            _add_migrate_and_rebuild,
+            _run_migrate_and_rebuild,
+        ),
+    ]
