@@ -114,14 +114,27 @@ class ModelMeta(type):
             pk_field.primary_key = True
             pk_field.null = False
 
-        metadata = registry.metadata_for(database)
-        registry.replace_table(metadata, table_name, db_schema)
+        # ``_is_view``: a read-only model over a view; its table stays out of the project's MetaData (so
+        # migrations and create_all never touch it). ``_table_comment``: COMMENT ON TABLE. ``_constraints``:
+        # extra ``sa.UniqueConstraint`` / ``sa.CheckConstraint`` objects (named as in the database).
+        is_view = bool(_own_setting(namespace, inner_meta, "_is_view", "is_view"))
+        if is_view:
+            metadata = sa.MetaData(naming_convention=registry.NAMING_CONVENTION)
+        else:
+            metadata = registry.metadata_for(database)
+            registry.replace_table(metadata, table_name, db_schema)
         table = sa.Table(
             table_name,
             metadata,
             *(field.sa_column() for field in fields.values()),
             schema=db_schema,
+            comment=_own_setting(namespace, inner_meta, "_table_comment", "table_comment"),
+            info={"is_view": True} if is_view else {},
         )
+        for constraint in _own_setting(namespace, inner_meta, "_constraints", "constraints") or ():
+            if getattr(constraint, "parent", None) is not None:  # already on another model's table
+                constraint = constraint._copy(target_table=table)
+            table.append_constraint(constraint)
         declared_indexes = _own_setting(namespace, inner_meta, "_indexes", "indexes")
         if declared_indexes is None:  # inherited from an abstract base
             declared_indexes = getattr(cls, "_indexes", ())
