@@ -250,7 +250,7 @@ def model_indexes(
             found = fields.get(name) or by_column.get(name)
             if found is None:
                 raise UnknownFieldError(name=name, choices=list(fields), model=model_name)
-            columns.append(table.c[found.name])  # the column's key is the field name
+            columns.append(table.c[found.column_name])  # columns are keyed by column name
             if index.method in VECTOR_METHODS:
                 _check_vector_field(model_name, index, found)
         built.append(index.to_sa_index(table, columns))

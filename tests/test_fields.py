@@ -142,8 +142,7 @@ def test_column_options_in_ddl() -> None:
 def test_sa_column_keys_names_and_flags() -> None:
     field = bind(F.CharField(db_column="user_name", unique=True, index=True, comment="login"), "username")
     column = field.sa_column()
-    assert column.key == "username"
-    assert column.name == "user_name"
+    assert column.key == column.name == "user_name"  # keyed by column name; _meta.columns maps attributes
     assert column.unique is True and column.index is True
     assert column.comment == "login"
     assert column.nullable is True
@@ -151,7 +150,7 @@ def test_sa_column_keys_names_and_flags() -> None:
     assert plain.name == plain.key == "body"
     assert not plain.unique and not plain.index
     table = sa.Table("t", sa.MetaData(), field.sa_column())
-    assert table.c.username.name == "user_name"
+    assert table.c.user_name.name == "user_name"
 
 
 def test_bind_type_defaults_to_column_type() -> None:

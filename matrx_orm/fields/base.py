@@ -188,14 +188,18 @@ class Field(Generic[T]):
         return self.sa_type()
 
     def sa_column(self) -> sa.Column[Any]:
-        """The ``sa.Column`` for the model's table (key = attribute name, name = column name)."""
+        """The ``sa.Column`` for the model's table, named (and keyed) by the column name; ``_meta.columns``
+        maps attribute names to these columns."""
         kwargs: dict[str, Any] = {}
         if "autoincrement" in self.extra:
             kwargs["autoincrement"] = self.extra["autoincrement"]
+        # identity=True / "by default" / "always": GENERATED ... AS IDENTITY (the server fills the value)
+        identity = self.extra.get("identity")
+        extras = [sa.Identity(always=str(identity).lower() == "always")] if identity else []
         return sa.Column(
             self.column_name or self.name,
             self.sa_type(),
-            key=self.name or None,
+            *extras,
             primary_key=self.primary_key,
             nullable=self.null and not self.primary_key,
             unique=self.unique or None,

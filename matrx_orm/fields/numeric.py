@@ -88,13 +88,22 @@ class VersionField(IntegerField):
 
 
 class FloatField(Field[float]):
-    """``FLOAT`` (double precision). Accepts ints, floats, Decimals and numeric strings; never bools."""
+    """``FLOAT`` (double precision). Accepts ints, floats, Decimals and numeric strings; never bools.
+
+    ``precision=24`` (or less) makes the column ``REAL`` (single precision).
+    """
 
     python_type = float
     lookup_family = "number"
 
+    def __init__(self, precision: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.precision = precision
+
     def sa_type(self) -> TypeEngine[Any]:
-        return sa.Float()
+        if self.precision is not None and self.precision <= 24:
+            return sa.REAL()
+        return sa.Float(self.precision) if self.precision is not None else sa.Float()
 
     def to_python(self, value: Any) -> float | None:
         if value is None or type(value) is float:

@@ -143,6 +143,8 @@ class EnumField(Field[Any]):
 
     Accepts a member, its value or its name; reads return the member when ``enum_class`` is given,
     else the string. ``choices`` may be plain values or Django-style ``(value, label)`` pairs.
+    ``enum_name`` (and ``enum_schema``) make the column a native PostgreSQL enum type of that name
+    instead of ``VARCHAR`` (what the schema builder emits for enum columns it reflects).
     """
 
     lookup_family = "text"
@@ -152,9 +154,13 @@ class EnumField(Field[Any]):
         enum_class: type[enum.Enum] | None = None,
         choices: Iterable[Any] | None = None,
         max_length: int | None = None,
+        enum_name: str | None = None,
+        enum_schema: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.enum_name = enum_name
+        self.enum_schema = enum_schema
         if enum_class is None and choices is None:
             raise TypeError("EnumField needs enum_class= or choices=")
         if enum_class is not None and not (
@@ -195,6 +201,10 @@ class EnumField(Field[Any]):
         return str(choice)
 
     def sa_type(self) -> TypeEngine[Any]:
+        if self.enum_name:
+            from sqlalchemy.dialects import postgresql
+
+            return postgresql.ENUM(*self.choices, name=self.enum_name, schema=self.enum_schema)
         return sa.String(self.max_length)
 
     def _db_string(self, value: Any) -> str | None:
