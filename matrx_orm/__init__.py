@@ -32,6 +32,7 @@ from .exceptions import (
     UnknownDatabaseError,
     UnknownFieldError,
     UnknownLookupError,
+    UnknownRelationError,
     ValidationError,
 )
 from .fields import *  # noqa: F403  (every field class)
@@ -80,6 +81,7 @@ __all__ = [
     "UnknownDatabaseError",
     "UnknownFieldError",
     "UnknownLookupError",
+    "UnknownRelationError",
     "UpdateResult",
     "ValidationError",
     "VectorDistance",

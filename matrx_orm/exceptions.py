@@ -58,6 +58,7 @@ __all__ = [
     "UnknownDatabaseError",
     "UnknownFieldError",
     "UnknownLookupError",
+    "UnknownRelationError",
     "ValidationError",
     "map_database_error",
     "mask_secrets",
@@ -410,6 +411,22 @@ class RelationshipError(ORMException):
     """A foreign key / inverse FK / many-to-many could not be resolved."""
 
     default_message = "Relationship error"
+
+
+class UnknownRelationError(_UnknownNameMixin, RelationshipError, QueryError, AttributeError):
+    """A relation name (FK, inverse FK, many-to-many) the model does not have; names the closest matches.
+
+    Also an ``AttributeError``, as matrx-orm's ``get_related`` raised for unknown names.
+    """
+
+    kind = "relation"
+
+    def __init__(
+        self, message: str = "", *, name: str = "", choices: Iterable[str] = (), **kwargs: Any
+    ) -> None:
+        built, self.suggestions, self.choices = self._unknown_message(name, choices, kwargs.get("model"))
+        self.name: str = name  # type: ignore[misc]
+        super().__init__(message or built, **kwargs)
 
 
 class MigrationError(ORMException):

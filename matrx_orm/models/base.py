@@ -13,6 +13,8 @@ from .. import signals as _signals
 from .. import state as _state
 from ..exceptions import FieldError, QueryError, UnknownFieldError, ValidationError
 from ..fields import NOT_PROVIDED, Field
+from ..relations import m2m as relations_m2m
+from ..relations.model_api import RelationMethods
 from . import registry
 from .options import ModelOptions
 
@@ -164,6 +166,7 @@ class ModelMeta(type):
         registry.register_model(cls)
         for fk in cls._meta.foreign_keys.values():
             fk.attach(cls)
+        relations_m2m.attach(cls)
         return cls
 
 
@@ -181,7 +184,7 @@ def _reserved_names() -> frozenset[str]:
 _ALLOWED_SHADOWS = frozenset({"_database", "_db_schema", "_table_name"})
 
 
-class Model(metaclass=ModelMeta):
+class Model(RelationMethods, metaclass=ModelMeta):
     """Base class of every matrx-orm model."""
 
     _is_model_base: ClassVar[bool] = True

@@ -34,9 +34,11 @@ async def create_all(
     ``database`` even when they are registered on another one (handy for copies of a schema in tests).
     """
     from ..engine import get_engine
+    from ..relations.m2m import junction_tables
 
     chosen = _models(database, models)
     tables = [m._meta.table for m in chosen]
+    tables += [t for t in junction_tables(chosen) if t not in tables]  # ManyToManyField junctions
     schemas = sorted({t.schema for t in tables if t.schema})
     needs_vector = any(
         getattr(field, "lookup_family", "") == "vector" for m in chosen for field in m._meta.fields.values()
@@ -59,8 +61,11 @@ async def drop_all(
 ) -> None:
     """DROP the tables (those that exist) of ``models``, by default every model registered on ``database``."""
     from ..engine import get_engine
+    from ..relations.m2m import junction_tables
 
-    tables = [m._meta.table for m in _models(database, models)]
+    chosen = _models(database, models)
+    tables = [m._meta.table for m in chosen]
+    tables += [t for t in junction_tables(chosen) if t not in tables]
     async with get_engine(database).begin() as connection:
         for metadata, group in _by_metadata(tables).items():
             await connection.run_sync(metadata.drop_all, tables=group, checkfirst=True)

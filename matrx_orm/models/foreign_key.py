@@ -118,6 +118,11 @@ class ForeignKey(Field[Any]):
         target_field = opts.fields.get(self.to_column) if opts is not None else None
         if target_field is None:
             return
+        if self.related_name and opts is not None:  # the reverse side: target.fetch_ifk(related_name)
+            opts.inverse_foreign_keys.setdefault(
+                self.related_name,
+                {"from_model": model.__name__, "from_field": self.name, "referenced_field": target_field.name},
+            )
         column = model._meta.table.c[self.column_name]
         column.type = target_field.sa_type()
         if opts is None or opts.database != model._meta.database:

@@ -46,6 +46,9 @@ class QueryState:
     ctes: tuple[Any, ...] = ()
     source_cte: Any = None
     combined: tuple[Any, ...] = ()  # ((operation, all, QueryState), ...) for union/intersection/difference
+    # relations (matrx_orm/relations/): LEFT JOINed foreign keys, and paths loaded after the rows
+    select_related: tuple[str, ...] = ()
+    prefetch_related: tuple[str, ...] = ()
 
 
 class QueryBuilder(AdvancedQueryMixin, Generic[M]):
@@ -137,6 +140,23 @@ class QueryBuilder(AdvancedQueryMixin, Generic[M]):
         """Run this query on another registered database."""
         return self._with(database=database)
 
+    def select_related(self, *relations: str) -> QueryBuilder[M]:
+        """Load these foreign keys (``"author"`` or ``"author_id"``, paths ``"author__publisher"``) in the
+        same query with LEFT JOINs; read them with ``instance.get_related("author")``."""
+        from ..relations.loading import check_select_related
+
+        names = tuple(dict.fromkeys((*self._state.select_related, *relations)))
+        check_select_related(self._state.model, names)
+        return self._with(select_related=names)
+
+    def prefetch_related(self, *relations: str) -> QueryBuilder[M]:
+        """After the rows, load these relations (FK, inverse FK, many-to-many, paths) with one query per
+        relation (``= ANY($1)``) whatever the number of rows; read them with ``get_related``."""
+        from ..relations.loading import check_prefetch_related
+
+        check_prefetch_related(self._state.model, relations)
+        return self._with(prefetch_related=tuple(dict.fromkeys((*self._state.prefetch_related, *relations))))
+
     def nearest(
         self,
         column: str,
@@ -210,6 +230,7 @@ class QueryBuilder(AdvancedQueryMixin, Generic[M]):
             state.limit is not None,
             state.offset is not None,
             state.nearest.shape if state.nearest is not None else None,
+            state.select_related if kind == "rows" else (),
         )
 
         def build() -> Any:
@@ -229,6 +250,10 @@ class QueryBuilder(AdvancedQueryMixin, Generic[M]):
                 index += 1
             if state.offset is not None:
                 stmt = stmt.offset(compiler.bind(index, sa.Integer()))
+            if kind == "rows" and state.select_related:  # joined columns go last, under their own labels
+                from ..relations.loading import join_related
+
+                stmt = join_related(stmt, state)
             if kind == "count":
                 stmt = sa.select(sa.func.count()).select_from(stmt.subquery())
             elif kind == "exists":
@@ -261,7 +286,13 @@ class QueryBuilder(AdvancedQueryMixin, Generic[M]):
         if self._state.nearest is not None:  # the distance column follows the fields
             names = (*names, DISTANCE_LABEL)
         load = instance_loader(self._state.model, names)
-        return [load(record) for record in records]
+        if not (self._state.select_related or self._state.prefetch_related):
+            return [load(record) for record in records]
+        from ..relations.loading import load_related
+
+        instances = [load(record) for record in records]
+        await load_related(instances, records, self._state)
+        return instances
 
     def __await__(self) -> Generator[Any, None, list[M]]:
         return self.all().__await__()

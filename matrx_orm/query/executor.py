@@ -13,6 +13,8 @@ from typing import Any
 from ..engine import acquire, get_pool
 from ..exceptions import map_database_error
 from ..transaction import current_transaction
+from .capture import ACTIVE as _capturing
+from .capture import record as _record
 
 
 async def fetch(
@@ -27,6 +29,8 @@ async def fetch(
     """Rows of a statement (``user_sql=True`` for SQL the ORM did not build)."""
     try:
         tx = current_transaction(database)
+        if logs := _capturing.get():
+            _record(logs, database, sql, tx is not None)
         if tx is not None:
             tx.user_sql = tx.user_sql or user_sql
             async with tx.lock:
@@ -52,6 +56,8 @@ async def execute(
     """Run a statement; returns the command status (``UPDATE 3``). ``user_sql`` as in :func:`fetch`."""
     try:
         tx = current_transaction(database)
+        if logs := _capturing.get():
+            _record(logs, database, sql, tx is not None)
         if tx is not None:
             tx.user_sql = tx.user_sql or user_sql
             async with tx.lock:
@@ -71,6 +77,8 @@ async def fetchmany(
     """Run a statement once per parameter row in one pipelined batch; returns RETURNING rows."""
     try:
         tx = current_transaction(database)
+        if logs := _capturing.get():
+            _record(logs, database, sql, tx is not None)
         if tx is not None:
             async with tx.lock:
                 return await tx.connection.fetchmany(sql, rows)  # type: ignore[no-any-return]
@@ -87,6 +95,8 @@ async def executemany(
     """Run a statement once per parameter row in one pipelined batch (atomic)."""
     try:
         tx = current_transaction(database)
+        if logs := _capturing.get():
+            _record(logs, database, sql, tx is not None)
         if tx is not None:
             async with tx.lock:
                 await tx.connection.executemany(sql, rows)

@@ -1,0 +1,167 @@
+"""The relation methods every ``Model`` instance has (``fetch_fk``, ``add_m2m``, ``get_related``, ...)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from . import fanout, fk, inverse, m2m
+from .spec import MISSING, FKSpec, IFKSpec, is_loaded, recall, relation, remember
+
+if TYPE_CHECKING:
+    from ..models.base import Model
+
+
+class RelatedResults(dict[str, Any]):
+    """``fetch_all_related()``'s result: a mapping with keys ``foreign_keys``, ``inverse_foreign_keys`` and
+    ``many_to_many`` (also readable as attributes)."""
+
+    @property
+    def foreign_keys(self) -> dict[str, Any]:
+        return self["foreign_keys"]  # type: ignore[no-any-return]
+
+    @property
+    def inverse_foreign_keys(self) -> dict[str, list[Any]]:
+        return self["inverse_foreign_keys"]  # type: ignore[no-any-return]
+
+    @property
+    def many_to_many(self) -> dict[str, list[Any]]:
+        return self["many_to_many"]  # type: ignore[no-any-return]
+
+
+class RelationMethods:
+    """Mixed into ``Model``: foreign keys, inverse foreign keys and many-to-many on an instance."""
+
+    __slots__ = ()
+
+    # -- foreign keys ------------------------------------------------------------------------------------
+    async def fetch_fk(self, field_name: str) -> Model | None:
+        """The row the foreign key ``field_name`` points at, or ``None`` (``_unfetchable``: warns, None)."""
+        return await fk.fetch_fk(self, field_name)  # type: ignore[arg-type]
+
+    async def fetch_fks(self) -> dict[str, Model | None]:
+        """Every foreign key by field name; one failing key logs a warning and gives ``None``."""
+        return await fk.fetch_fks(self)  # type: ignore[arg-type]
+
+    async def filter_fk(self, field_name: str, **filters: Any) -> list[Model]:
+        """Rows of the target model matching this key and ``filters``."""
+        spec = fk.fk_spec(self, field_name)  # type: ignore[arg-type]
+        value = self.__dict__.get(spec.name)
+        if value is None:
+            return []
+        query = spec.target.objects().using(spec.database)
+        return await query.filter(**{spec.target_field.name: value}).filter(**filters).all()
+
+    # -- inverse foreign keys --------------------------------------------------------------------------------
+    async def fetch_ifk(self, field_name: str) -> list[Model]:
+        """Rows of another model pointing at this one (``_inverse_foreign_keys[field_name]``)."""
+        return await inverse.fetch_ifk(self, field_name)  # type: ignore[arg-type]
+
+    async def fetch_ifks(self) -> dict[str, list[Model]]:
+        """Every inverse foreign key by name; one failing relation logs a warning and gives ``[]``."""
+        return await inverse.fetch_ifks(self)  # type: ignore[arg-type]
+
+    async def filter_ifk(self, field_name: str, **filters: Any) -> list[Model]:
+        """Rows of the inverse relation that also match ``filters``."""
+        return await inverse.fetch_ifk(self, field_name, **filters)  # type: ignore[arg-type]
+
+    # -- many-to-many ----------------------------------------------------------------------------------------
+    async def fetch_m2m(self, relation_name: str) -> list[Model]:
+        """The related targets of a many-to-many relation."""
+        return await m2m.fetch_m2m(self, relation_name)  # type: ignore[arg-type]
+
+    async def fetch_m2ms(self) -> dict[str, list[Model]]:
+        """Every many-to-many relation by name; one failing relation logs a warning and gives ``[]``."""
+        return await m2m.fetch_m2ms(self)  # type: ignore[arg-type]
+
+    async def add_m2m(self, relation_name: str, *target_ids: Any) -> int:
+        """Link targets (keys or instances); idempotent. Returns the number of new links."""
+        return await m2m.add_m2m(self, relation_name, *target_ids)  # type: ignore[arg-type]
+
+    async def remove_m2m(self, relation_name: str, *target_ids: Any) -> int:
+        """Unlink targets; returns the number of links removed."""
+        return await m2m.remove_m2m(self, relation_name, *target_ids)  # type: ignore[arg-type]
+
+    async def set_m2m(self, relation_name: str, target_ids: Iterable[Any]) -> None:
+        """Make ``target_ids`` exactly the linked targets (atomically)."""
+        await m2m.set_m2m(self, relation_name, target_ids)  # type: ignore[arg-type]
+
+    async def clear_m2m(self, relation_name: str) -> int:
+        """Unlink every target; returns the number of links removed."""
+        return await m2m.clear_m2m(self, relation_name)  # type: ignore[arg-type]
+
+    @classmethod
+    async def ensure_m2m_tables(cls) -> None:
+        """CREATE the junction tables of this model's ManyToManyFields that do not exist yet."""
+        from ..models.ddl import create_all
+
+        model: Any = cls
+        await create_all(model._meta.database, models=[model])
+
+    # -- everything -----------------------------------------------------------------------------------------
+    async def fetch_all_related(self) -> RelatedResults:
+        """``{"foreign_keys": ..., "inverse_foreign_keys": ..., "many_to_many": ...}`` (each resilient)."""
+        model: Any = type(self)
+        databases = {model._meta.database}
+        for name in model._meta.foreign_keys:
+            databases.update(fk._databases(FKSpec(model, model._meta.foreign_keys[name])))
+        for name in model._meta.inverse_foreign_keys:
+            databases.update(inverse._databases(model, name))
+        for name in m2m.m2m_names(model):
+            databases.update(m2m._databases(model, name))
+        groups = await fanout.run_jobs(
+            [
+                fanout.Job("foreign_keys", tuple(databases), self.fetch_fks),
+                fanout.Job("inverse_foreign_keys", tuple(databases), self.fetch_ifks),
+                fanout.Job("many_to_many", tuple(databases), self.fetch_m2ms),
+            ]
+        )
+        return RelatedResults(groups)
+
+    async def fetch_one_relation(self, field_name: str) -> Model | list[Model] | None:
+        """Fetch the relation ``field_name``, whatever its kind."""
+        spec = relation(type(self), field_name)  # type: ignore[arg-type]
+        if isinstance(spec, FKSpec):
+            return await self.fetch_fk(spec.name)
+        if isinstance(spec, IFKSpec):
+            return await self.fetch_ifk(spec.name)
+        return await self.fetch_m2m(spec.name)
+
+    async def filter_one_relation(self, field_name: str, **filters: Any) -> list[Model]:
+        """Rows of the relation ``field_name`` matching ``filters``."""
+        spec = relation(type(self), field_name)  # type: ignore[arg-type]
+        if isinstance(spec, FKSpec):
+            return await self.filter_fk(spec.name, **filters)
+        if isinstance(spec, IFKSpec):
+            return await self.filter_ifk(spec.name, **filters)
+        rows = await self.fetch_m2m(spec.name)
+        if not filters:
+            return rows
+        keys = [row.pk for row in rows]
+        target = spec.target
+        pk = target._meta.primary_keys[0]
+        return await target.objects().filter(**{f"{pk}__in": keys}).filter(**filters).order_by(pk).all()
+
+    # -- loaded relations --------------------------------------------------------------------------------------
+    def get_related(self, field_name: str) -> Any:
+        """The loaded relation (by select_related, prefetch_related or a fetch_*): an instance or ``None``
+        for a foreign key, a list for the others. Unknown names raise ``UnknownRelationError``."""
+        spec = relation(type(self), field_name)  # type: ignore[arg-type]
+        key = spec.alias if isinstance(spec, FKSpec) else spec.name
+        value = recall(self, key)  # type: ignore[arg-type]
+        if value is not MISSING:
+            return value
+        return None if isinstance(spec, FKSpec) else []
+
+    def set_related(
+        self, field_name: str, value: Any, is_inverse: bool = False, is_m2m: bool = False
+    ) -> None:
+        """Store an already-loaded relation on this instance (what ``get_related`` returns)."""
+        spec = relation(type(self), field_name)  # type: ignore[arg-type]
+        remember(self, spec.alias if isinstance(spec, FKSpec) else spec.name, value)  # type: ignore[arg-type]
+
+    def has_related(self, field_name: str) -> bool:
+        """Whether the relation is loaded and not empty."""
+        spec = relation(type(self), field_name)  # type: ignore[arg-type]
+        key = spec.alias if isinstance(spec, FKSpec) else spec.name
+        return is_loaded(self, key) and bool(recall(self, key))  # type: ignore[arg-type]
