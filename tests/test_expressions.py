@@ -440,3 +440,48 @@ async def test_json_lookup_bad_inputs() -> None:
         AdvOrder.filter(qty__json_has_key="x")  # not a JSON field
     with pytest.raises(QueryError):
         AdvOrder.filter(region__settings="x")
+
+
+# -- compiled-statement cache ----------------------------------------------------------------------------------------
+
+
+async def test_advanced_queries_compile_once_per_shape() -> None:
+    from matrx_orm.query import compiler
+
+    def qs(region: str, minimum: int) -> Any:
+        return (
+            AdvOrder.filter(region=region)
+            .annotate(total=Sum("amount"), big=Count("id", filter=Q(qty__gte=minimum)))
+            .group_by("customer_id")
+            .order_by("customer_id")
+        )
+
+    first = await qs("north", 5).values("customer_id", "total", "big")
+    size = len(compiler._cache)
+    for region, minimum in [("south", 3), ("east", 8), ("north", 5)]:
+        rows = await qs(region, minimum).values("customer_id", "total", "big")
+        expected: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for o in ORDERS:
+            if o["region"] == region:
+                expected[o["customer_id"]].append(o)
+        assert rows == [
+            {
+                "customer_id": c,
+                "total": sum(o["amount"] for o in g),
+                "big": sum(o["qty"] >= minimum for o in g),
+            }
+            for c, g in sorted(expected.items())
+        ]
+    assert len(compiler._cache) == size  # same shape: no new compilation
+    assert rows == first
+
+
+async def test_annotated_first_get_and_last() -> None:
+    qs = AdvOrder.all().annotate(double=F("qty") * 2).order_by("-double", "id")
+    top = await qs.first()
+    best = sorted(ORDERS, key=lambda o: (-o["qty"], o["id"]))
+    assert top is not None and (top.id, top.double) == (best[0]["id"], best[0]["qty"] * 2)
+    bottom = await qs.last()
+    assert bottom is not None and bottom.id == best[-1]["id"]
+    one = await AdvOrder.all().annotate(double=F("qty") * 2).get(id=7)
+    assert one.double == next(o["qty"] for o in ORDERS if o["id"] == 7) * 2
