@@ -1,5 +1,7 @@
 """matrx-orm: an async-first PostgreSQL ORM with the matrx-orm API, on SQLAlchemy Core and asyncpg."""
 
+from typing import TYPE_CHECKING, Any
+
 from .config import (
     DatabaseProjectConfig,
     get_all_database_project_names,
@@ -47,7 +49,40 @@ from .query.vector import VectorDistance
 from .state import CachePolicy, StateManager
 from .transaction import transaction
 
+if TYPE_CHECKING:  # the names __getattr__ below loads lazily
+    from .migrations import (
+        SchemaDiff,
+        TableFilter,
+        create_empty,
+        makemigrations,
+        migrate,
+        migrate_and_rebuild,
+        migration_status,
+        rollback,
+    )
+
 __version__ = "3.0.0.dev0"
+
+#: loaded on first use (importing Alembic costs ~150 ms that plain ORM use does not need)
+_MIGRATION_NAMES = (
+    "SchemaDiff",
+    "TableFilter",
+    "create_empty",
+    "makemigrations",
+    "migrate",
+    "migrate_and_rebuild",
+    "migration_status",
+    "rollback",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MIGRATION_NAMES:
+        from . import migrations
+
+        return getattr(migrations, name)
+    raise AttributeError(f"module 'matrx_orm' has no attribute {name!r}")
+
 
 __all__ = [
     "BaseManager",
@@ -101,4 +136,13 @@ __all__ = [
     "unregister_database",
     *_field_names,
     *_expression_names,
+    # migrations (lazy, see __getattr__)
+    "SchemaDiff",
+    "TableFilter",
+    "create_empty",
+    "makemigrations",
+    "migrate",
+    "migrate_and_rebuild",
+    "migration_status",
+    "rollback",
 ]

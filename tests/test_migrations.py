@@ -382,3 +382,23 @@ async def test_unknown_database_and_missing_folder(fresh_db: FreshDB, tmp_path: 
         await migrate("nope_db", tmp_path)
     with pytest.raises(MigrationError, match="is not a migrations folder"):
         await migrate(fresh_db.name, tmp_path / "empty")
+
+
+def test_contract_import_paths() -> None:
+    import matrx_orm
+    import matrx_orm.migrations as migrations_module
+    from matrx_orm import SchemaDiff as TopSchemaDiff
+    from matrx_orm import TableFilter as TopTableFilter
+    from matrx_orm import makemigrations as top_makemigrations
+    from matrx_orm import migrate_and_rebuild as top_rebuild
+    from matrx_orm import migration_status as top_status
+
+    assert top_makemigrations is makemigrations and top_status is migration_status
+    assert TopSchemaDiff is SchemaDiff and TopTableFilter is TableFilter
+    assert top_rebuild is migrations_module.migrate_and_rebuild
+    assert migrations_module.status is migration_status
+    assert migrations_module.IndexDef is IndexDef
+    for name in ("makemigrations", "migrate", "rollback", "migration_status", "create_empty", "TableFilter"):
+        assert name in matrx_orm.__all__
+    with pytest.raises(AttributeError):
+        matrx_orm.no_such_name  # noqa: B018
