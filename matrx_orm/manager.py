@@ -114,25 +114,13 @@ class BaseManager(Generic[ModelT]):
         return related
 
     def _relation_kind(self, name: str) -> str:
-        """``fk``, ``ifk`` or ``m2m`` for a relation name of the model; RelationshipError otherwise."""
-        meta = self.model._meta
-        if name in meta.foreign_keys or name in meta.relation_aliases:
-            return "fk"
-        if name in (meta.inverse_foreign_keys or {}):
-            return "ifk"
-        if name in (meta.many_to_many or {}) or name in meta.relation_fields:
-            return "m2m"
-        import difflib
+        """``fk``, ``ifk`` or ``m2m`` for a relation name of the model (UnknownRelationError otherwise)."""
+        from .relations.spec import FKSpec, IFKSpec, relation
 
-        known = [*meta.foreign_keys, *meta.relation_aliases, *meta.inverse_foreign_keys, *meta.many_to_many]
-        known += list(meta.relation_fields)
-        close = difflib.get_close_matches(name, known, n=3)
-        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise RelationshipError(
-            f"{meta.model_name} has no relation '{name}'{hint} (relations: {sorted(set(known)) or 'none'})",
-            model=meta.model_name,
-            details={"relation": name},
-        )
+        spec = relation(self.model, name)
+        if isinstance(spec, FKSpec):
+            return "fk"
+        return "ifk" if isinstance(spec, IFKSpec) else "m2m"
 
     # -- reads -----------------------------------------------------------------------------------------------
     async def load_item(self, use_cache: bool = True, **filters: Any) -> ModelT:
@@ -333,11 +321,16 @@ class BaseManager(Generic[ModelT]):
         return item, await cast(Any, item).fetch_all_related()
 
     async def get_items_with_all_related(self, **filters: Any) -> list[ModelT]:
-        """Every item matching ``filters``, each with all its relations fetched."""
-        items = await self.load_items(**filters)
-        for item in items:
-            await cast(Any, item).fetch_all_related()
-        return items
+        """Every item matching ``filters`` with every relation loaded (``item.get_related(name)``): one
+        query for the items plus one per relation, whatever the number of items."""
+        from .relations.m2m import m2m_names
+
+        meta = self.model._meta
+        names = [*meta.foreign_keys, *meta.inverse_foreign_keys, *m2m_names(self.model)]
+        qs: Any = self.model.filter(**filters)
+        if names:
+            qs = qs.prefetch_related(*names)
+        return await self._ready_all(await qs.all())
 
     async def get_item_with_fk(
         self, item_id: Any, fk_name: str, *, use_join: bool = True

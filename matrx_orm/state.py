@@ -131,13 +131,15 @@ def _copied(value: Any) -> Any:
 
 # -- the per-model cache ----------------------------------------------------------------------------------------
 
+_MUTABLE_FAMILIES = frozenset({"json", "array", "vector", "other"})
+
 _clock: Callable[[], float] = time.monotonic
 
 
 class ModelCache:
     """The cached rows of one model: ``entries[key] = (values, expires_at)``."""
 
-    __slots__ = ("model", "meta", "ttl", "entries", "generation", "max_entries", "_pk_names")
+    __slots__ = ("model", "meta", "ttl", "entries", "generation", "max_entries", "_pk_names", "_mutable")
 
     def __init__(self, model: type, max_entries: int) -> None:
         meta = model._meta  # type: ignore[attr-defined]
@@ -148,6 +150,13 @@ class ModelCache:
         self.generation = 0
         self.max_entries = max_entries
         self._pk_names: tuple[str, ...] = tuple(meta.primary_keys)
+        #: fields whose values may be mutable containers (JSON, arrays, vectors, hstore): copied deeply
+        self._mutable: tuple[str, ...] = tuple(
+            name
+            for name, field in meta.fields.items()
+            if getattr(field, "lookup_family", "other") in _MUTABLE_FAMILIES
+            and not getattr(field, "is_relation", False)
+        )
 
     # -- keys ------------------------------------------------------------------------------------------------
     def key_of(self, instance: Any) -> Any:
@@ -196,8 +205,11 @@ class ModelCache:
             self.entries.pop(key, None)
             return None
         obj: Any = object.__new__(self.model)
-        data = {name: _copied(value) for name, value in values.items()}
-        data["_persisted"] = True
+        data = dict(values)
+        for name in self._mutable:
+            value = data[name]
+            if type(value) not in _IMMUTABLE:
+                data[name] = _copied(value)
         obj.__dict__ = data
         return obj
 
@@ -206,11 +218,15 @@ class ModelCache:
         if self.ttl <= 0 or not instance.__dict__.get("_persisted"):
             return False
         data = instance.__dict__
-        names = self.meta.field_names
         try:
-            values = {name: _copied(data[name]) for name in names}
+            values = {name: data[name] for name in self.meta.field_names}
         except KeyError:  # loaded with select()/only(): not a full row
             return False
+        for name in self._mutable:
+            value = values[name]
+            if type(value) not in _IMMUTABLE:
+                values[name] = _copied(value)
+        values["_persisted"] = True
         key = self.key_of(instance)
         if key is None:
             return False
@@ -279,24 +295,40 @@ def pk_of_filters(model: type, conditions: tuple[Any, ...], filters: dict[str, A
     return values[0] if len(values) == 1 else values
 
 
+def cached_get(model: type, pk_value: Any) -> Any:
+    """``Model.get``'s cache lookup (no query): a new instance from the live entry for the primary key
+    value ``pk_value``, or None (no entry, expired, caching off, or a transaction open on the database)."""
+    cache = _caches.get(model)
+    if cache is None or not cache.entries or current_transaction(cache.meta.database) is not None:
+        return None
+    if type(pk_value) is str or type(pk_value) is int:
+        return cache.lookup(pk_value) if len(cache._pk_names) == 1 else None
+    try:
+        key = cache.key_of_value(pk_value)
+    except Exception:  # invalid value: the database path raises the proper error
+        return None
+    return None if key is None else cache.lookup(key)
+
+
 async def read_through(model: type, pk_value: Any, fetch: Callable[[], Awaitable[T]]) -> T:
     """``Model.get`` with the cache: a live entry for ``pk_value`` (the primary key value, or None when the
     lookup is not by primary key) is returned without a query; otherwise ``fetch()`` runs and its row is
     cached, unless a write to the model happened meanwhile or a transaction is open on its database."""
+    if pk_value is not None:
+        hit = cached_get(model, pk_value)
+        if hit is not None:
+            return hit  # type: ignore[no-any-return]
+    return await fetch_and_store(model, fetch)
+
+
+async def fetch_and_store(model: type, fetch: Callable[[], Awaitable[T]]) -> T:
+    """Run ``fetch()`` (a read of one row) and cache its result, unless the model was written meanwhile,
+    caching is off for it, or a transaction is open on its database."""
     cache = _caches.get(model)
     if cache is None:
         cache = model_cache(model)
     if cache.ttl <= 0 or current_transaction(cache.meta.database) is not None:
         return await fetch()
-    if pk_value is not None:
-        try:
-            key = cache.key_of_value(pk_value)
-        except Exception:  # invalid value: the database path raises the proper error
-            key = None
-        if key is not None:
-            hit = cache.lookup(key)
-            if hit is not None:
-                return hit  # type: ignore[no-any-return]
     generation = cache.generation
     instance = await fetch()
     if cache.generation == generation:

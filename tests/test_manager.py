@@ -19,9 +19,12 @@ from matrx_orm import (
     CharField,
     ConfigurationError,
     DoesNotExist,
+    ForeignKey,
     IntegerField,
+    ManyToManyField,
     Model,
     ParameterError,
+    RelationshipError,
     SyncContextError,
     UpdateResult,
     UUIDField,
@@ -29,6 +32,7 @@ from matrx_orm import (
     create_all,
 )
 from matrx_orm.query import executor
+from matrx_orm.query.capture import capture_queries
 from matrx_orm.state import StateManager
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,7 +75,38 @@ class EnrichingManager(BaseManager[MgPost]):
         item.runtime_label = f"<{item.title}>"  # type: ignore[attr-defined]
 
 
-MODELS: list[type[Model]] = [MgPost, MgPair]
+class MgAuthor(Model):
+    id = IntegerField(primary_key=True)
+    name = CharField(max_length=50)
+
+    _inverse_foreign_keys = {"articles": {"from_model": "MgArticle", "from_field": "author_id"}}
+    _table_name = "mg_author"
+    _database = "test"
+
+
+class MgTag(Model):
+    id = IntegerField(primary_key=True)
+    label = CharField(max_length=20)
+
+    _table_name = "mg_tag"
+    _database = "test"
+
+
+class MgArticle(Model):
+    id = IntegerField(primary_key=True)
+    title = CharField(max_length=50)
+    author_id = ForeignKey("MgAuthor", "id")
+    tags = ManyToManyField("MgTag")
+
+    _table_name = "mg_article"
+    _database = "test"
+
+
+class ArticleManager(BaseManager[MgArticle]):
+    model = MgArticle
+
+
+MODELS: list[type[Model]] = [MgPost, MgPair, MgAuthor, MgTag, MgArticle]
 
 
 @pytest.fixture(autouse=True)
@@ -79,6 +114,7 @@ async def tables(db: str) -> AsyncIterator[None]:
     await create_all(db, models=MODELS)
     for model in MODELS:
         await executor.execute(db, f'TRUNCATE "{model._meta.table_name}" CASCADE', [])
+    await executor.execute(db, 'TRUNCATE "mg_article_mg_tag"', [])
     yield
 
 
@@ -255,6 +291,114 @@ async def test_runtime_hook_runs_for_every_loaded_item() -> None:
     assert (await manager.load_by_id(created.id)).runtime_label == "<hooked>"  # type: ignore[attr-defined]
     items = await manager.load_items()
     assert [i.runtime_label for i in items] == ["<hooked>"]  # type: ignore[attr-defined]
+
+
+# -- relations (delegated to the model's relation methods) ----------------------------------------------------------
+
+
+async def _blog() -> tuple[list[MgAuthor], list[MgArticle], list[MgTag]]:
+    authors = await MgAuthor.bulk_create([{"id": i, "name": f"author{i}"} for i in range(1, 4)])
+    articles = await MgArticle.bulk_create(
+        [{"id": i, "title": f"article{i}", "author_id": (i % 3) + 1} for i in range(1, 31)]
+    )
+    tags = await MgTag.bulk_create([{"id": i, "label": f"tag{i}"} for i in range(1, 4)])
+    for article in articles:
+        await article.add_m2m("tags", *[t.id for t in tags if t.id <= (article.id % 3) + 1])
+    return authors, articles, tags
+
+
+async def test_get_item_with_related_for_each_kind() -> None:
+    await _blog()
+    manager = ArticleManager()
+    with capture_queries() as log:
+        item, author = await manager.get_item_with_related(4, "author")
+    assert len(log) == 1 and "JOIN" in log[0].sql  # a foreign key is joined
+    assert item.id == 4 and author.id == 2 and author.name == "author2"
+    assert item.get_related("author").id == 2
+    with capture_queries() as log:
+        item, author = await manager.get_item_with_related(4, "author_id", use_join=False)
+    assert author.id == 2 and len(log) == 2  # load + fetch_fk
+    _, tags = await manager.get_item_with_related(5, "tags")
+    assert sorted(t.label for t in tags) == ["tag1", "tag2", "tag3"]
+    author_item, articles = await BaseManager(MgAuthor).get_item_with_related(1, "articles")
+    assert author_item.id == 1 and sorted(a.id for a in articles) == [3, 6, 9, 12, 15, 18, 21, 24, 27, 30]
+    with pytest.raises(DoesNotExist):
+        await manager.get_item_with_related(999, "author")
+    with pytest.raises(RelationshipError) as info:  # UnknownRelationError, naming the close match
+        await manager.get_item_with_related(1, "autor")
+    assert "author" in str(info.value)
+
+
+async def test_get_items_with_related_costs_a_fixed_number_of_queries() -> None:
+    await _blog()
+    manager = ArticleManager()
+    with capture_queries() as log:
+        items = await manager.get_items_with_related("author")
+    assert len(items) == 30 and len(log) == 1
+    assert all(item.get_related("author").id == item.author_id for item in items)
+    with capture_queries() as log:
+        items = await manager.get_items_with_related("tags", title__in=["article1", "article2", "article3"])
+    assert len(log) == 2  # the items + one for the tags, never one query per item
+    assert {i.id: len(i.get_related("tags")) for i in items} == {1: 2, 2: 3, 3: 1}
+    with capture_queries() as log:
+        authors = await BaseManager(MgAuthor).get_items_with_related("articles")
+    assert len(log) == 2
+    assert {a.id: len(a.get_related("articles")) for a in authors} == {1: 10, 2: 10, 3: 10}
+
+
+async def test_all_related() -> None:
+    await _blog()
+    manager = ArticleManager()
+    item, related = await manager.get_item_with_all_related(7)
+    assert set(related) == {"foreign_keys", "inverse_foreign_keys", "many_to_many"}
+    assert related["foreign_keys"]["author_id"].id == 2
+    assert related["inverse_foreign_keys"] == {}
+    assert sorted(t.id for t in related["many_to_many"]["tags"]) == [1, 2]
+    with capture_queries() as log:
+        items = await manager.get_items_with_all_related(author_id=1)
+    assert [i.id for i in items] == [3, 6, 9, 12, 15, 18, 21, 24, 27, 30]
+    assert len(log) == 3  # items + authors + tags, whatever the number of items
+    assert all(i.get_related("author").name == "author1" for i in items)
+    assert [len(i.get_related("tags")) for i in items[:3]] == [1, 1, 1]
+    data = await manager.get_item_with_all_related_dict(7)
+    assert data["item"]["title"] == "article7"
+    assert data["related"]["foreign_keys"]["author_id"] == {"id": 2, "name": "author2"}
+    assert sorted(t["label"] for t in data["related"]["many_to_many"]["tags"]) == ["tag1", "tag2"]
+
+
+async def test_fk_ifk_m2m_helpers_and_dicts() -> None:
+    await _blog()
+    manager = ArticleManager()
+    item, author = await manager.get_item_with_fk(10, "author_id")
+    assert author.id == 2
+    with pytest.raises(RelationshipError):
+        await manager.get_item_with_fk(10, "tags")
+    author_item, articles = await BaseManager(MgAuthor).get_item_with_ifk(2, "articles")
+    assert len(articles) == 10 and all(a.author_id == 2 for a in articles)
+    with pytest.raises(RelationshipError):
+        await manager.get_item_with_ifk(1, "author")
+    item, tags = await manager.get_item_with_m2m(2, "tags")
+    assert sorted(t.id for t in tags) == [1, 2, 3]
+    one = await manager.get_item_with_related_dict(4, "author")
+    assert one["title"] == "article4" and one["author"] == {"id": 2, "name": "author2"}
+    many = await manager.get_items_with_related_dict("tags", id__in=[1, 2])
+    assert sorted((d["id"], len(d["tags"])) for d in many) == [(1, 2), (2, 3)]
+
+
+async def test_m2m_convenience_methods() -> None:
+    await _blog()
+    manager = ArticleManager()
+    await manager.clear_m2m(1, "tags")
+    assert await manager.add_m2m(1, "tags", 1, 2) == 2
+    assert await manager.add_m2m(1, "tags", 2, 3) == 1  # idempotent: tag 2 was already linked
+    assert sorted(t.id for t in (await manager.get_item_with_m2m(1, "tags"))[1]) == [1, 2, 3]
+    assert await manager.remove_m2m(1, "tags", 3) == 1
+    await manager.set_m2m(1, "tags", [3])
+    assert [t.id for t in (await manager.get_item_with_m2m(1, "tags"))[1]] == [3]
+    assert await manager.clear_m2m(1, "tags") == 1
+    assert (await manager.get_item_with_m2m(1, "tags"))[1] == []
+    rows = await executor.fetch("test", "SELECT count(*) FROM mg_article_mg_tag WHERE mg_article_id = 1", [])
+    assert rows[0][0] == 0
 
 
 # -- sync wrappers ------------------------------------------------------------------------------------------------------

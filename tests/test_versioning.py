@@ -13,6 +13,7 @@ from matrx_orm import (
     CharField,
     DecimalField,
     DoesNotExist,
+    ForeignKey,
     IntegerField,
     ManyToManyField,
     Model,
@@ -76,7 +77,15 @@ class VsTag(Model):
     name = CharField(max_length=20)
 
 
-MODELS: list[type[Model]] = [VsOrder, VsArticle, VsComment, VsTag]
+class VsNote(Model):
+    _database = "test"
+    _table_name = "vs_note"
+    id = IntegerField(primary_key=True)
+    article_id = ForeignKey("VsArticle", "id")
+    text = CharField(max_length=50)
+
+
+MODELS: list[type[Model]] = [VsOrder, VsArticle, VsComment, VsTag, VsNote]
 
 
 @pytest.fixture(autouse=True)
@@ -84,6 +93,7 @@ async def tables(db: str) -> AsyncIterator[None]:
     await create_all(db, models=MODELS)
     for model in MODELS:
         await executor.execute(db, f'TRUNCATE "{model._meta.table_name}" CASCADE', [])
+    await executor.execute(db, "TRUNCATE vs_article_vs_tag, vs_comment_vs_tag", [])
     yield
 
 
@@ -260,3 +270,17 @@ async def test_concrete_subclasses_work_on_the_database() -> None:
     assert [tuple(r) for r in rows] == [("bob", "carol", 2)]
     plain = VsArticle(id=str(uuid4()), title="Hi", created_by="dan")
     assert plain.created_by == "dan" and plain.version == 1
+
+
+async def test_inherited_relations_work_on_the_database() -> None:
+    article = await VsArticle.create(title="A", created_by="x")
+    comment = await VsComment.create(body="C", created_by="y")
+    await VsTag.bulk_create([{"id": 1, "name": "one"}, {"id": 2, "name": "two"}])
+    await VsNote.bulk_create([{"id": 1, "article_id": article.id, "text": "n1"}])
+    assert [n.text for n in await article.fetch_ifk("notes")] == ["n1"]  # inherited inverse FK
+    assert await article.add_m2m("tags", 1, 2) == 2  # inherited ManyToManyField, own junction table
+    assert await comment.add_m2m("tags", 2) == 1
+    assert sorted(t.name for t in await article.fetch_m2m("tags")) == ["one", "two"]
+    assert [t.name for t in await comment.fetch_m2m("tags")] == ["two"]
+    rows = await executor.fetch("test", "SELECT count(*) FROM vs_comment_vs_tag", [])
+    assert rows[0][0] == 1

@@ -312,7 +312,10 @@ class Model(RelationMethods, metaclass=ModelMeta):
         pk_value = pk_get.single_pk_filter(cls, conditions, filters)
         if pk_value is not pk_get._NO:
             if use_cache:
-                return await _state.read_through(cls, pk_value, lambda: pk_get.get_by_pk(cls, pk_value))
+                hit = _state.cached_get(cls, pk_value)
+                if hit is not None:
+                    return hit  # type: ignore[no-any-return]
+                return await _state.fetch_and_store(cls, lambda: pk_get.get_by_pk(cls, pk_value))
             return await pk_get.get_by_pk(cls, pk_value)
         qs = cls.objects().filter(*conditions, **filters)
         if use_cache:
