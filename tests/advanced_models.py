@@ -54,7 +54,20 @@ class AdvCategory(Model):
     _database = "test"
 
 
-ALL = [AdvCustomer, AdvOrder, AdvCategory]
+class AdvNote(Model):
+    """Fields whose column names differ from their attribute names."""
+
+    id = IntegerField(primary_key=True, db_column="note_id")
+    body = CharField(max_length=50, db_column="body_text", null=False)
+    n = IntegerField(db_column="num", null=False)
+
+    _table_name = "adv_note"
+    _database = "test"
+
+
+NOTE_ROWS = [{"id": i, "body": f"note{i % 3}", "n": (i * 5) % 7} for i in range(1, 11)]
+
+ALL = [AdvCustomer, AdvOrder, AdvCategory, AdvNote]
 
 BASE = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 REGIONS = ["north", "south", "east"]
@@ -127,3 +140,4 @@ async def load(db: str) -> None:
     await AdvCustomer.bulk_create(customer_rows())
     await AdvOrder.bulk_create(order_rows())
     await AdvCategory.bulk_create(CATEGORY_ROWS)
+    await AdvNote.bulk_create(NOTE_ROWS)

@@ -552,3 +552,46 @@ async def test_paginator_errors_and_empty() -> None:
     assert [p async for p in empty] == []
     unordered = Paginator(AdvCustomer.all(), per_page=3)
     assert [c.id for c in await unordered.page(2)] == [4, 5, 6]
+
+
+# -- fields with their own column names (db_column) ----------------------------------------------------------------
+
+
+async def test_db_column_fields_through_every_path() -> None:
+    from advanced_models import NOTE_ROWS, AdvNote
+
+    rows = (
+        await AdvNote.all()
+        .annotate(m=F("n") + 1, r=Window(RowNumber(), order_by=["-n", "id"]))
+        .order_by("id")
+    )
+    order = sorted(NOTE_ROWS, key=lambda x: (-x["n"], x["id"]))
+    assert [(r.id, r.body, r.m, r.r) for r in rows] == [
+        (x["id"], x["body"], x["n"] + 1, order.index(x) + 1) for x in NOTE_ROWS
+    ]
+    assert await AdvNote.all().aggregate(total=Sum("n")) == {"total": sum(x["n"] for x in NOTE_ROWS)}
+    grouped = (
+        await AdvNote.all().group_by("body").annotate(total=Sum("n")).order_by("body").values("body", "total")
+    )
+    totals = by(NOTE_ROWS, "body")
+    assert grouped == [{"body": b, "total": sum(x["n"] for x in g)} for b, g in sorted(totals.items())]
+    maxed = await AdvNote.filter(
+        ~Exists(AdvNote.filter(body=OuterRef("body"), n__gt=OuterRef("n")))
+    ).values_list("id", flat=True)
+    assert sorted(maxed) == sorted(
+        x["id"] for x in NOTE_ROWS if not any(y["body"] == x["body"] and y["n"] > x["n"] for y in NOTE_ROWS)
+    )
+    small = CTE("small_notes", AdvNote.filter(n__lt=3))
+    assert [x.id for x in await AdvNote.all().from_cte(small).order_by("id")] == [
+        x["id"] for x in NOTE_ROWS if x["n"] < 3
+    ]
+    raw = await AdvNote.raw("SELECT note_id, body_text, num FROM adv_note WHERE num > $1 ORDER BY note_id", 3)
+    assert [(x.id, x.body, x.n) for x in raw] == [
+        (x["id"], x["body"], x["n"]) for x in NOTE_ROWS if x["n"] > 3
+    ]
+    combined = (
+        await AdvNote.filter(n=0).union(AdvNote.filter(n=6)).order_by("-id").values_list("id", flat=True)
+    )
+    assert combined == sorted((x["id"] for x in NOTE_ROWS if x["n"] in (0, 6)), reverse=True)
+    distinct = await AdvNote.all().distinct("body").order_by("body", "-n").values("body", "n")
+    assert distinct == [{"body": b, "n": max(x["n"] for x in g)} for b, g in sorted(totals.items())]
