@@ -402,3 +402,27 @@ def test_contract_import_paths() -> None:
         assert name in matrx_orm.__all__
     with pytest.raises(AttributeError):
         matrx_orm.no_such_name  # noqa: B018
+
+
+async def test_migrate_waits_for_the_advisory_lock(fresh_db: FreshDB, tmp_path: Path) -> None:  # noqa: F811
+    import asyncpg
+
+    from matrx_orm.migrations.lock import lock_key
+
+    folder = tmp_path / "migrations"
+    simple_model(fresh_db.name, "mg_locked", "MgLocked")
+    await makemigrations(fresh_db.name, folder)
+    holder = await asyncpg.connect(fresh_db.url)
+    try:
+        await holder.execute("SELECT pg_advisory_lock($1)", lock_key())
+        task = asyncio.create_task(migrate(fresh_db.name, folder))
+        await asyncio.sleep(0.5)
+        assert not task.done()
+        assert "mg_locked" not in await fresh_db.tables()
+        await holder.execute("SELECT pg_advisory_unlock($1)", lock_key())
+        assert await asyncio.wait_for(task, 30) == ["0001_initial"]
+    finally:
+        await holder.close()
+    assert "mg_locked" in await fresh_db.tables()
+    # the lock is released afterwards
+    assert await fresh_db.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == 0

@@ -36,8 +36,16 @@ def advisory_lock(connection: Connection, name: str = LOCK_NAME) -> Iterator[Non
     connection.commit()
     try:
         yield
-    finally:
-        if connection.in_transaction():
-            connection.rollback()
-        connection.execute(sa.select(sa.func.pg_advisory_unlock(sa.literal(key, sa.BigInteger))))
-        connection.commit()
+    except BaseException:
+        # the body failed: release the lock if the connection still works, and let the body's error through
+        with contextlib.suppress(Exception):
+            _unlock(connection, key)
+        raise
+    _unlock(connection, key)
+
+
+def _unlock(connection: Connection, key: int) -> None:
+    if connection.in_transaction():
+        connection.rollback()
+    connection.execute(sa.select(sa.func.pg_advisory_unlock(sa.literal(key, sa.BigInteger))))
+    connection.commit()
