@@ -82,14 +82,14 @@ def test_sequential_asyncio_run_in_subprocess(pg_url: str) -> None:
 
         async def work(i):
             pool = await engine.get_pool("proc")
-            seen.append(id(pool))
+            seen.append(pool)  # keep it alive: ids of collected pools may be reused
             assert await pool.fetchval("SELECT $1::int + 1", i) == i + 1
             async with engine.get_engine("proc").connect() as conn:
                 assert (await conn.execute(sa.text("SELECT 2"))).scalar() == 2
 
         for i in range(4):
             asyncio.run(work(i))
-        assert len(set(seen)) == 4, seen  # a new pool for every loop
+        assert len({id(p) for p in seen}) == 4, seen  # a new pool for every loop
         asyncio.run(engine.dispose_all())
         print("OK", len(engine._resources))
         """
