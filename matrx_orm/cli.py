@@ -160,6 +160,16 @@ def _migration_commands() -> list[Command]:
 COMMANDS.extend(_migration_commands())
 
 
+def _schema_builder_commands() -> list[Command]:
+    """generate (models and managers from an existing database)."""
+    from .schema_builder.cli import schema_builder_commands
+
+    return list(schema_builder_commands())
+
+
+COMMANDS.extend(_schema_builder_commands())
+
+
 # -- parser and entry point -----------------------------------------------------------------------------------
 
 

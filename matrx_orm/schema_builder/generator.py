@@ -160,7 +160,9 @@ async def run_generate_models(
     on stderr when it is a terminal, ``False`` never, a :class:`Progress` to control it.
     """
     from ..config import get_database_config, get_schema_builder_overrides
+    from .reflect import TableSelection
 
+    TableSelection(include_tables, exclude_tables)  # bad scope fails before anything else
     config = get_database_config(database_project)
     if progress is None or progress is True:
         reporter = Progress.auto()

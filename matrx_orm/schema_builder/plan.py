@@ -302,9 +302,9 @@ class _Builder:
         for column in table.columns:
             attribute = model.attributes[column.name]
             comments: list[str] = []
-            fk = fk_columns.get(column.name)
-            if fk is not None:
-                call = self._fk_call(model, fk)
+            column_fk = fk_columns.get(column.name)
+            if column_fk is not None:
+                call = self._fk_call(model, column_fk)
             else:
                 call = self._type_call(column.type, model, column.name)
                 plain_fk = table.single_column_fk(column.name)
@@ -504,6 +504,13 @@ class _Builder:
                 owner = self._fk_target(source)
                 target = self._fk_target(target_fk)
                 assert owner is not None and target is not None
+                if owner.table.schema != model.table.schema:
+                    # the relations layer looks for the junction in the owner's schema
+                    self.plan.notes.append(
+                        f"{owner.table.qualified_name}: no _many_to_many through {model.table.qualified_name} "
+                        "(the junction table is in another schema)"
+                    )
+                    continue
                 base = _plural(target.module)
                 if owner is target:
                     base = f"{base}_by_{_stem(source.columns[0])}"

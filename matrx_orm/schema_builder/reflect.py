@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql.base import PGInspector
 from sqlalchemy.engine.reflection import Inspector, ObjectKind
 
 from ..exceptions import ConfigurationError
@@ -216,11 +217,12 @@ def _reflect_schema(
                     nullable=bool(column.get("nullable", True)),
                     default=None if serial else default,
                     comment=column.get("comment"),
-                    identity=_identity(column),
+                    identity=_identity(dict(column)),
                     serial=serial,
                 )
             )
-        info.comment = (comments.get(key) or {}).get("text")
+        comment = dict(comments.get(key) or {}).get("text")
+        info.comment = str(comment) if comment else None
         if info.is_view:
             try:
                 definition = inspector.get_view_definition(name, schema=schema)
@@ -228,7 +230,7 @@ def _reflect_schema(
                 definition = None
             info.view_definition = definition.strip() if definition else None
         else:
-            pk = pks.get(key) or {}
+            pk: dict[str, Any] = dict(pks.get(key) or {})
             info.primary_key = tuple(pk.get("constrained_columns") or ())
             info.primary_key_name = pk.get("name")
             info.foreign_keys = sorted(
@@ -257,7 +259,7 @@ def _reflect_schema(
             backing = {u.name for u in info.uniques} | {info.primary_key_name}
             info.indexes = sorted(
                 (
-                    _index_info(raw)
+                    _index_info(dict(raw))
                     for raw in indexes.get(key, [])
                     if raw.get("name") not in backing and not raw.get("duplicates_constraint")
                 ),
@@ -285,7 +287,7 @@ def reflect_sync(
             details={"schemas": list(schemas), "existing": sorted(existing)},
         )
     enums: dict[tuple[str, str], EnumInfo] = {}
-    for raw in inspector.get_enums(schema="*"):
+    for raw in cast(PGInspector, inspector).get_enums(schema="*"):
         key = (raw["schema"], raw["name"])
         enums[key] = EnumInfo(raw["schema"], raw["name"], tuple(raw["labels"]))
     used_enums: dict[tuple[str, str], EnumInfo] = {}

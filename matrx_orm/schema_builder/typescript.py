@@ -1,9 +1,10 @@
 """TypeScript entity definitions, with the project's ``entity_overrides`` / ``field_overrides`` applied.
 
 Entities and fields are keyed by camelCase names (``customer_order`` -> ``customerOrder``), the keys the
-overrides use. An override value that is a ``str`` is TypeScript source inserted as is (``'"fkAndIfk"'``,
-``'{ isDisplayField: true }'``); anything else (dict, list, number, bool, None) is written as a literal. A
-field override given as a string is an object literal spread into the field (``...{ isDisplayField: true }``).
+overrides use. A top-level override value that is a ``str`` is TypeScript source inserted as is
+(``'"fkAndIfk"'``, ``'{ fieldName: "displayName" }'``); a field override given as a ``str`` is an object
+literal spread into the field (``...{ isDisplayField: true }``). Dicts, lists, numbers, booleans and the
+strings inside them are plain data (``{"subComponent": "SLIDER"}`` -> ``{ subComponent: "SLIDER" }``).
 """
 
 from __future__ import annotations
@@ -49,17 +50,8 @@ def _key(name: str) -> str:
 
 
 def _literal(value: Any, indent: str) -> str:
-    if isinstance(value, str):
-        return value  # TypeScript source
-    if isinstance(value, Mapping):
-        if not value:
-            return "{}"
-        inner = indent + "  "
-        body = "".join(f"{inner}{_key(str(k))}: {_literal(v, inner)},\n" for k, v in value.items())
-        return "{\n" + body + indent + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_literal(v, indent) for v in value) + "]"
-    return json.dumps(value)
+    """A top-level override value: a ``str`` is TypeScript source, anything else plain data."""
+    return value if isinstance(value, str) else _data(value, indent)
 
 
 def _data(value: Any, indent: str) -> str:
@@ -123,13 +115,14 @@ def _entity(model: ModelPlan, entity_overrides: Mapping[str, Any], field_overrid
                 "table": fk.ref_table,
                 "column": fk.ref_columns[0],
             }
-        body = _data(data, "    ")[:-1]  # reopen the object to append overrides
+        body = _data(data, "    ")
+        body = body[: body.rindex("}")].rstrip(" ")  # reopen the object to append overrides
         override = own_field_overrides.get(name)
         extra = ""
         if isinstance(override, str):
-            extra = f"    ...{override},\n"
+            extra = f"      ...{override},\n"
         elif isinstance(override, Mapping):
-            extra = "".join(f"    {_key(str(k))}: {_literal(v, '    ')},\n" for k, v in override.items())
+            extra = "".join(f"      {_key(str(k))}: {_data(v, '      ')},\n" for k, v in override.items())
         lines.append(f"    {name}: {body}{extra}    }},")
     lines.append("  },")
     relations: dict[str, Any] = {}

@@ -1,0 +1,116 @@
+"""``matrx-orm generate``: write models and managers from a database (registered in :mod:`matrx_orm.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["schema_builder_commands"]
+
+
+def _add_generate(parser: argparse.ArgumentParser) -> None:
+    from ..cli import add_app_option, postgres_url
+
+    parser.add_argument(
+        "--database",
+        "-d",
+        metavar="NAME",
+        help="registered database project to introspect (with --database-url: the name to give it; "
+        "default 'default')",
+    )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        type=postgres_url,
+        help="introspect this PostgreSQL database directly instead of a project your app registers",
+    )
+    add_app_option(parser)
+    parser.add_argument(
+        "--output-dir",
+        "-o",
+        metavar="PATH",
+        help="folder (a Python package) to write into (default: ./database/<alias or name>)",
+    )
+    parser.add_argument(
+        "--schema",
+        action="append",
+        metavar="SCHEMA",
+        help="schema to introspect (repeatable; default: public plus the project's additional_schemas)",
+    )
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("--include-tables", nargs="+", metavar="TABLE", help="only these tables")
+    scope.add_argument("--exclude-tables", nargs="+", metavar="TABLE", help="every table except these")
+    parser.add_argument("--typescript", action="store_true", help="also write typescript/entities.ts")
+    parser.add_argument("--no-managers", action="store_true", help="write models.py only")
+    parser.add_argument(
+        "--no-payload-m2m",
+        action="store_true",
+        help="no _many_to_many entries through junction tables that have extra columns",
+    )
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress line on stderr")
+
+
+def _register(args: argparse.Namespace) -> str:
+    """Import the app (or register --database-url) and return the project name to introspect."""
+    from ..cli import UsageError
+
+    if args.database_url:
+        if args.app:
+            raise UsageError("--database-url and --app exclude each other")
+        from ..config import DatabaseProjectConfig, register_database
+
+        name = args.database or "default"
+        register_database(DatabaseProjectConfig(name=name, url=args.database_url))
+        return str(name)
+    if not args.database:
+        raise UsageError("pass --database NAME (a project your app registers) or --database-url URL")
+    from ..migrations.discovery import find_app_modules, import_app_modules, require_database
+
+    modules, source, root = find_app_modules(args.app)
+    import_app_modules(modules, source, root)
+    require_database(args.database, source)
+    return str(args.database)
+
+
+def _run_generate(args: argparse.Namespace) -> int:
+    from .generator import run_generate_models_sync
+
+    database = _register(args)
+    result = run_generate_models_sync(
+        database,
+        args.output_dir,
+        schemas=args.schema,
+        include_tables=args.include_tables,
+        exclude_tables=args.exclude_tables,
+        managers=not args.no_managers,
+        typescript=args.typescript,
+        m2m_payload_junctions=not args.no_payload_m2m,
+        progress=False if args.quiet else None,
+    )
+    print(result.summary(), flush=True)
+    for path in result.written:
+        print(f"  wrote {path}")
+    for path in result.removed:
+        print(f"  removed {path}")
+    for note in result.notes:
+        print(f"  note: {note}")
+    return 0
+
+
+def schema_builder_commands() -> list[Any]:
+    """The :class:`matrx_orm.cli.Command` entries of the schema builder."""
+    from ..cli import Command
+
+    return [
+        Command(
+            name="generate",
+            help="write models.py and managers from an existing database",
+            description="Introspect a database (public plus the project's additional_schemas) and write "
+            "models.py, one manager per table (a generated base and your own file, created once) and "
+            "optionally TypeScript entity definitions. Regenerating never overwrites your manager files.",
+            epilog="The database must be registered by your app (--app MODULE, MATRX_ORM_APP or "
+            "[tool.matrx-orm] app in pyproject.toml), or given directly with --database-url.",
+            add_arguments=_add_generate,
+            run=_run_generate,
+        )
+    ]
