@@ -426,3 +426,75 @@ async def test_migrate_waits_for_the_advisory_lock(fresh_db: FreshDB, tmp_path: 
     assert "mg_locked" in await fresh_db.tables()
     # the lock is released afterwards
     assert await fresh_db.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == 0
+
+
+LEGACY_0001 = '''"""Create the legacy widget table."""
+
+dependencies = []
+
+
+async def up(db):
+    await db.execute("CREATE TABLE mg_lw (id int PRIMARY KEY); CREATE INDEX mg_lw_idx ON mg_lw (id)")
+
+
+async def down(db):
+    await db.execute("DROP TABLE mg_lw")
+'''
+
+LEGACY_0002 = '''"""Add a legacy part table."""
+
+dependencies = ["0001"]
+
+
+async def up(db):
+    await db.execute("CREATE TABLE mg_lp (id int PRIMARY KEY, widget_id int REFERENCES mg_lw (id))")
+    await db.execute("INSERT INTO mg_lw VALUES ($1)", 7)
+    assert await db.fetch_val("SELECT count(*) FROM mg_lw") == 1
+    await db.execute_many(["INSERT INTO mg_lp VALUES (1, 7)", ("INSERT INTO mg_lp VALUES ($1, $2)", (2, 7))])
+
+
+async def down(db):
+    await db.execute("DROP TABLE mg_lp")
+    await db.execute("DELETE FROM mg_lw WHERE id = $1", 7)
+'''
+
+
+async def test_legacy_folder_is_converted_and_applied_ones_are_not_rerun(
+    fresh_db: FreshDB,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from matrx_orm.migrations import convert_legacy
+
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_initial.py").write_text(LEGACY_0001)
+    (folder / "0002_parts.py").write_text(LEGACY_0002)
+    # the state an old matrx-orm left: 0001 applied and recorded in its own _matrx_migrations table
+    await fresh_db.execute(
+        "CREATE TABLE _matrx_migrations (id SERIAL PRIMARY KEY, name VARCHAR(255) NOT NULL UNIQUE, "
+        "applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), checksum VARCHAR(64) NOT NULL);"
+        "CREATE TABLE mg_lw (id int PRIMARY KEY);"
+        "INSERT INTO _matrx_migrations (name, checksum) VALUES ('0001_initial', 'old-checksum')"
+    )
+
+    assert await convert_legacy(fresh_db.name, folder) == ["0001_initial", "0002_parts"]
+    state = await migration_status(fresh_db.name, folder)
+    assert state.applied == ["0001_initial"] and state.pending == ["0002_parts"] and state.modified == []
+    # 0001 is not re-run (its CREATE TABLE would fail on the existing table); 0002 runs through MigrationDB
+    assert await migrate(fresh_db.name, folder) == ["0002_parts"]
+    assert await fresh_db.fetchval("SELECT count(*) FROM mg_lp WHERE widget_id = 7") == 2
+    assert await rollback(fresh_db.name, folder) == ["0002_parts"]
+    assert "mg_lp" not in await fresh_db.tables()
+    assert await fresh_db.fetchval("SELECT count(*) FROM mg_lw") == 0
+    # once only (through the CLI, in this process: the database is registered here already)
+    from matrx_orm.cli import main
+
+    assert await asyncio.to_thread(main, ["convert_legacy", "-d", fresh_db.name, "--dir", str(folder)]) == 0
+    assert capsys.readouterr().out == "No legacy migrations to convert.\n"
+    # new revisions continue the numbering
+    assert (await create_empty(fresh_db.name, folder, name="next")).name == "0003_next.py"
+    # a fresh database runs the whole converted chain, multi-statement SQL included
+    assert await rollback(fresh_db.name, folder, steps=5) == ["0001_initial"]
+    assert await migrate(fresh_db.name, folder) == ["0001_initial", "0002_parts", "0003_next"]
+    assert await fresh_db.fetchval("SELECT count(*) FROM pg_indexes WHERE indexname = 'mg_lw_idx'") == 1

@@ -27,6 +27,7 @@ from .commands import (
 )
 from .db import MigrationDB
 from .diff import SchemaDiff
+from .legacy import convert_legacy
 from .scope import TableFilter, TableFilterError
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "SchemaDiff",
     "TableFilter",
     "TableFilterError",
+    "convert_legacy",
     "create_empty",
     "dbcheck",
     "make_revision",

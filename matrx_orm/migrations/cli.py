@@ -272,6 +272,20 @@ def _run_migrate_and_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- convert_legacy ------------------------------------------------------------------------------------------
+
+
+def _run_convert_legacy(args: argparse.Namespace) -> int:
+    from .legacy import convert_legacy
+
+    _prepare(args)
+    names = _run(lambda: convert_legacy(args.database, args.dir))
+    for name in names:
+        _out(f"  Converted: {name}")
+    _out(f"Converted {len(names)} legacy migration(s)." if names else "No legacy migrations to convert.")
+    return 0
+
+
 # -- the table -----------------------------------------------------------------------------------------------
 
 _EPILOG = (
@@ -321,6 +335,15 @@ def migration_commands() -> list[Any]:
             _run_dbcheck,
             "Compare the models with the database without writing anything. Exit codes: 0 in sync, "
             f"{EXIT_DIFFERENCES} differences found, 1 the check could not run, 2 bad usage.",
+        ),
+        command(
+            "convert_legacy",
+            "turn old matrx-orm migration files (async up/down) into Alembic revisions, once",
+            _add_common,
+            _run_convert_legacy,
+            "Convert the old-format files of DIR (dependencies = [...], async def up(db) / down(db)) into "
+            "Alembic revisions in DIR/versions. Those recorded in an existing _matrx_migrations table are "
+            "marked applied and never re-run.",
         ),
         command(
             "migrate_and_rebuild",

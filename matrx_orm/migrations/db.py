@@ -55,6 +55,11 @@ class MigrationDB:
     async def execute(self, sql: str, *args: Any) -> str:
         """Run one statement; returns the status tag (``"CREATE TABLE"``, ``"INSERT 0 1"``, ...) when known."""
         if self._connection is not None:
+            if not args:  # the simple query protocol: several statements in one string work, as on the pool
+                from sqlalchemy.util import await_only
+
+                driver = self._connection.connection.driver_connection
+                return str(await_only(driver.execute(sql)))  # type: ignore[union-attr]
             result = self._run(sql, args)
             return f"{result.rowcount}" if result.rowcount is not None and result.rowcount >= 0 else ""
         from ..engine import acquire
