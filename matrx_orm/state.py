@@ -237,21 +237,25 @@ class ModelCache:
         entries[key] = (values, _clock() + self.ttl)
         return True
 
-    def _evict(self) -> None:
+    def _drop_expired(self) -> None:
         now = _clock()
         entries = self.entries
-        for key in [k for k, (_, expires) in entries.items() if expires <= now]:
-            del entries[key]
+        for key in [k for k, (_, expires) in list(entries.items()) if expires <= now]:
+            entries.pop(key, None)
+
+    def _evict(self) -> None:
+        self._drop_expired()
+        entries = self.entries
         while len(entries) >= self.max_entries:
-            del entries[next(iter(entries))]
+            try:
+                entries.pop(next(iter(entries)), None)
+            except (StopIteration, RuntimeError):  # emptied or changed by another thread (sync wrappers)
+                break
 
     def live_count(self) -> int:
         """Number of unexpired entries (expired ones are dropped)."""
-        now = _clock()
-        entries = self.entries
-        for key in [k for k, (_, expires) in entries.items() if expires <= now]:
-            del entries[key]
-        return len(entries)
+        self._drop_expired()
+        return len(self.entries)
 
     def drop(self, keys: Iterable[Any]) -> None:
         self.generation += 1
