@@ -609,3 +609,13 @@ def test_unsupported_features_are_reported(sb_database: tuple[str, bool], tmp_pa
         "extra.note: index note_covering (an index with INCLUDE columns) not generated",
         "extra.note: index note_lower (an expression index) not generated",
     ]
+
+
+async def test_view_models_stay_out_of_create_all(models: ModuleType, dispose: None) -> None:
+    from matrx_orm import create_all
+
+    await create_all(PROJECT, models=[models.ActiveOrganization, models.Tag])  # nothing to create, no error
+    rows = await models.Tag.raw_sql(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = 'active_organization'"
+    )
+    assert [r["table_type"] for r in rows] == ["VIEW"]

@@ -37,7 +37,7 @@ async def create_all(
     from ..relations.m2m import junction_tables
 
     chosen = _models(database, models)
-    tables = [m._meta.table for m in chosen]
+    tables = [m._meta.table for m in chosen if not m._meta.table.info.get("is_view")]  # views: read-only
     tables += [t for t in junction_tables(chosen) if t not in tables]  # ManyToManyField junctions
     schemas = sorted({t.schema for t in tables if t.schema})
     needs_vector = any(
@@ -64,7 +64,7 @@ async def drop_all(
     from ..relations.m2m import junction_tables
 
     chosen = _models(database, models)
-    tables = [m._meta.table for m in chosen]
+    tables = [m._meta.table for m in chosen if not m._meta.table.info.get("is_view")]  # views: read-only
     tables += [t for t in junction_tables(chosen) if t not in tables]
     async with get_engine(database).begin() as connection:
         for metadata, group in _by_metadata(tables).items():
