@@ -30,6 +30,15 @@ class OpenTransaction:
     user_sql: bool = False  # user-written SQL ran: fully reset the session before the pool gets it back
     #: called once when the outermost block ends, after commit or rollback (the state cache's invalidations)
     on_exit: list[Callable[[], None]] = field(default_factory=list)
+    #: the task using the connection exclusively (a resilient relation load in its savepoint, see
+    #: relations/fanout.py): its statements skip ``lock``, which it holds; other tasks wait on ``lock``
+    owner: asyncio.Task[Any] | None = None
+
+    def use(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """Hold the connection for one statement: ``lock``, unless the current task owns the connection."""
+        if self.owner is not None and self.owner is asyncio.current_task():
+            return contextlib.nullcontext()
+        return self.lock
 
 
 _open: ContextVar[dict[str, OpenTransaction] | None] = ContextVar("matrx_orm_transactions", default=None)
@@ -81,10 +90,10 @@ async def transaction(database: str | None = None) -> AsyncIterator[OpenTransact
         try:
             yield state
         except BaseException:
-            async with state.lock:
+            async with state.use():
                 await _quietly(tx.rollback())
             raise
-        async with state.lock:
+        async with state.use():
             try:
                 await tx.commit()
             except Exception as exc:
@@ -100,18 +109,18 @@ async def transaction(database: str | None = None) -> AsyncIterator[OpenTransact
 
 @asynccontextmanager
 async def _savepoint(state: OpenTransaction) -> AsyncIterator[None]:
-    async with state.lock:
+    async with state.use():
         savepoint = state.connection.transaction()
         await savepoint.start()
     state.depth += 1
     try:
         yield
     except BaseException:
-        async with state.lock:
+        async with state.use():
             await _quietly(savepoint.rollback())
         raise
     else:
-        async with state.lock:
+        async with state.use():
             await savepoint.commit()
     finally:
         state.depth -= 1

@@ -33,7 +33,7 @@ async def fetch(
             _record(logs, database, sql, tx is not None)
         if tx is not None:
             tx.user_sql = tx.user_sql or user_sql
-            async with tx.lock:
+            async with tx.use():
                 return await tx.connection.fetch(sql, *params)  # type: ignore[no-any-return]
         if user_sql:
             async with acquire(database) as connection:
@@ -60,7 +60,7 @@ async def execute(
             _record(logs, database, sql, tx is not None)
         if tx is not None:
             tx.user_sql = tx.user_sql or user_sql
-            async with tx.lock:
+            async with tx.use():
                 return await tx.connection.execute(sql, *params)  # type: ignore[no-any-return]
         if user_sql:
             async with acquire(database) as connection:
@@ -80,7 +80,7 @@ async def fetchmany(
         if logs := _capturing.get():
             _record(logs, database, sql, tx is not None)
         if tx is not None:
-            async with tx.lock:
+            async with tx.use():
                 return await tx.connection.fetchmany(sql, rows)  # type: ignore[no-any-return]
         pool = await get_pool(database)
         async with pool.acquire() as connection:
@@ -98,7 +98,7 @@ async def executemany(
         if logs := _capturing.get():
             _record(logs, database, sql, tx is not None)
         if tx is not None:
-            async with tx.lock:
+            async with tx.use():
                 await tx.connection.executemany(sql, rows)
                 return
         pool = await get_pool(database)

@@ -9,13 +9,14 @@ not abort the caller's transaction. Outside a transaction they run concurrently 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..transaction import current_transaction, transaction
+from ..transaction import OpenTransaction, current_transaction
 
 log = logging.getLogger("matrx_orm.relations")
 
@@ -49,10 +50,10 @@ async def run_resilient(jobs: Sequence[Job], fallback: Callable[[str], Any], own
 
     async def guarded(job: Job) -> Any:
         try:
-            held = [name for name in job.databases if current_transaction(name) is not None]
+            held = [tx for tx in map(current_transaction, sorted(job.databases)) if tx is not None]
             if not held:
                 return await job.run()
-            return await _in_savepoints(held, job.run)
+            return await _exclusive_savepoint(held, job.run)
         except Exception as exc:  # resilient by contract: report and carry on with the next relation
             message = getattr(exc, "message", None) or str(exc)
             log.warning(
@@ -64,9 +65,35 @@ async def run_resilient(jobs: Sequence[Job], fallback: Callable[[str], Any], own
     return await run_jobs(wrapped)
 
 
-async def _in_savepoints(databases: list[str], run: Callable[[], Awaitable[Any]]) -> Any:
-    if len(databases) == 1:
-        async with transaction(databases[0]):
-            return await run()
-    async with transaction(databases[0]):
-        return await _in_savepoints(databases[1:], run)
+async def _exclusive_savepoint(held: list[OpenTransaction], run: Callable[[], Awaitable[Any]]) -> Any:
+    """Run ``run()`` in a savepoint on each held transaction, owning their connections meanwhile.
+
+    Owning the connection (its lock, held for the whole savepoint) keeps statements of other tasks sharing
+    the transaction out of the savepoint, so rolling it back after a failed load undoes only that load, and
+    savepoints of concurrent tasks never interleave on one connection.
+    """
+    state, rest = held[0], held[1:]
+    me = asyncio.current_task()
+    if state.owner is me:  # already exclusive (nested use): just the savepoint
+        return await _savepoint(state, rest, run)
+    async with state.lock:
+        state.owner = me
+        try:
+            return await _savepoint(state, rest, run)
+        finally:
+            state.owner = None
+
+
+async def _savepoint(
+    state: OpenTransaction, rest: list[OpenTransaction], run: Callable[[], Awaitable[Any]]
+) -> Any:
+    savepoint = state.connection.transaction()
+    await savepoint.start()
+    try:
+        result = await (_exclusive_savepoint(rest, run) if rest else run())
+    except BaseException:
+        with contextlib.suppress(Exception):  # the load's own error is the one to report
+            await savepoint.rollback()
+        raise
+    await savepoint.commit()
+    return result
