@@ -182,3 +182,23 @@ async def test_ensure_m2m_tables_creates_missing_junctions() -> None:
     dish = await RDish.create(id=1, name="soup")
     salt = await RIngredient.create(id=1, name="salt")
     assert await dish.add_m2m("ingredients", salt) == 1
+
+
+def test_malformed_relation_configs_fail_when_the_class_is_defined() -> None:
+    from matrx_orm import ConfigurationError, IntegerField, Model
+
+    with pytest.raises(ConfigurationError, match="missing \\['target_column'\\]"):
+
+        class BadM2M(Model):
+            id = IntegerField(primary_key=True)
+            _table_name = "rel_bad_m2m"
+            _database = "test_config_only"
+            _many_to_many = {"tags": {"junction_table": "j", "source_column": "a", "target_model": "RTag"}}
+
+    with pytest.raises(ConfigurationError, match="unknown keys \\['from_feild'\\]"):
+
+        class BadIFK(Model):
+            id = IntegerField(primary_key=True)
+            _table_name = "rel_bad_ifk"
+            _database = "test_config_only"
+            _inverse_foreign_keys = {"posts": {"from_model": "RPost", "from_field": "x", "from_feild": "y"}}

@@ -184,3 +184,23 @@ async def test_prefetch_on_an_empty_result_sends_no_extra_query() -> None:
     with capture_queries() as log:
         assert await RPost.filter(id=-1).prefetch_related("author", "comments", "labels") == []
     assert len(log) == 1
+
+
+async def test_select_related_on_an_unfetchable_target_warns_and_never_queries_it() -> None:
+    from uuid import uuid4
+
+    from relation_models import RTicket
+
+    from matrx_orm.query import executor
+
+    users, _ = await _blog()
+    await executor.execute(
+        "test",
+        "INSERT INTO rel_ticket (id, owner_id, locked_id) VALUES (1, $1, $2)",
+        [users[0].id, str(uuid4())],
+    )
+    with capture_queries() as log, pytest.warns(UserWarning, match="_unfetchable"):
+        tickets = await RTicket.all().select_related("owner", "locked")
+    assert len(log) == 1 and "rel_locked_user" not in log[0].sql
+    assert tickets[0].get_related("owner").name == "user0"
+    assert tickets[0].get_related("locked") is None
