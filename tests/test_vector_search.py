@@ -11,6 +11,7 @@ from pgvector import SparseVector
 from matrx_orm import (
     BooleanField,
     CharField,
+    ForeignKey,
     HalfVectorField,
     IntegerField,
     Model,
@@ -23,6 +24,7 @@ from matrx_orm import (
     create_all,
 )
 from matrx_orm.query import executor
+from matrx_orm.query.capture import capture_queries
 
 DIM = 8
 ROWS = 60
@@ -452,3 +454,44 @@ def assert_ranked_by(rows: list[Any], ranked: list[tuple[int, float]], attribute
     assert [r.id for r in rows] == [i for i, _ in ranked]
     for row, (_, dist) in zip(rows, ranked, strict=True):
         assert getattr(row, attribute) == pytest.approx(dist, rel=1e-5, abs=1e-5)
+
+
+# -- select_related ----------------------------------------------------------------------------------------------
+
+
+class VecShelf(Model):
+    id = IntegerField(primary_key=True)
+    label = CharField(max_length=20)
+
+    _table_name = "vec_search_shelves"
+    _database = "test"
+
+
+class VecNote(Model):
+    id = IntegerField(primary_key=True)
+    shelf = ForeignKey("VecShelf", "id")
+    embedding = VectorField(dimensions=DIM)
+
+    _table_name = "vec_search_notes"
+    _database = "test"
+
+
+async def test_nearest_composes_with_select_related_and_filters(db: str) -> None:
+    await create_all(db, models=[VecShelf, VecNote])
+    await executor.execute(db, 'TRUNCATE "vec_search_notes", "vec_search_shelves"', [])
+    await VecShelf.bulk_create([{"id": 1, "label": "left"}, {"id": 2, "label": "right"}])
+    await VecNote.bulk_create(
+        [{"id": i, "shelf": 1 + i % 2, "embedding": VECTORS[i].tolist()} for i in range(ROWS)]
+    )
+    left_ids = [i for i in range(ROWS) if i % 2 == 0]
+    dist = distances("l2", QUERY, VECTORS[left_ids])
+    ranked = sorted(zip(left_ids, dist.tolist(), strict=True), key=lambda pair: pair[1])[:4]
+
+    with capture_queries() as queries:
+        rows = await (
+            VecNote.filter(shelf=1).select_related("shelf").nearest("embedding", QUERY, metric="l2").limit(4)
+        )
+    assert len(queries) == 1  # the JOIN and the distance ordering in one statement
+    assert_ranked(rows, ranked)
+    assert all(row.get_related("shelf").label == "left" for row in rows)
+    assert all(isinstance(row.get_related("shelf"), VecShelf) for row in rows)
