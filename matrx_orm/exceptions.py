@@ -14,7 +14,8 @@ Hierarchy::
     ├── QueryError
     │   ├── UnknownLookupError
     │   ├── DoesNotExist
-    │   └── MultipleObjectsReturned
+    │   ├── MultipleObjectsReturned
+    │   └── ReadOnlyModelError
     ├── DatabaseError
     │   ├── ConnectionError
     │   ├── IntegrityError
@@ -50,6 +51,7 @@ __all__ = [
     "ORMException",
     "OptimisticLockError",
     "ParameterError",
+    "ReadOnlyModelError",
     "QueryError",
     "RelationshipError",
     "StateError",
@@ -339,6 +341,12 @@ class UnknownLookupError(_UnknownNameMixin, QueryError):
         built, self.suggestions, self.choices = self._unknown_message(name, choices, kwargs.get("model"))
         self.name: str = name
         super().__init__(message or built, **kwargs)
+
+
+class ReadOnlyModelError(QueryError):
+    """A write (create, save, update, delete, bulk or upsert) on a read-only model, such as one over a view."""
+
+    default_message = "This model is read-only"
 
 
 class DoesNotExist(QueryError):

@@ -60,6 +60,8 @@ class ModelOptions:
         self.version_field: Field[Any] | None = next(
             (f for f in fields.values() if getattr(f, "is_version", False)), None
         )
+        #: a model over a view (``_is_view``): readable, never written
+        self.is_view: bool = bool(table.info.get("is_view"))
         #: ``author`` -> ``author_id`` for foreign keys whose name ends in ``_id``.
         self.relation_aliases: dict[str, str] = {
             name[:-3]: name for name in self.foreign_keys if name.endswith("_id") and name[:-3] not in fields
@@ -69,6 +71,17 @@ class ModelOptions:
     def qualified_table_name(self) -> str:
         """``schema.table`` when the model lives outside the default schema, else ``table``."""
         return f"{self.db_schema}.{self.table_name}" if self.db_schema else self.table_name
+
+    def check_writable(self, operation: str) -> None:
+        """Raise ``ReadOnlyModelError`` when the model cannot be written (it maps a view)."""
+        if self.is_view:
+            from ..exceptions import ReadOnlyModelError
+
+            raise ReadOnlyModelError(
+                f"'{self.model_name}' maps the view {self.qualified_table_name}; {operation}() is not allowed",
+                model=self.model_name,
+                operation=operation,
+            )
 
     def get_field(self, name: str) -> Field[Any]:
         """The concrete field ``name`` (a relation alias such as ``author`` also works)."""

@@ -123,6 +123,7 @@ def _returning(meta: Any) -> tuple[str, ...]:
 
 async def insert_instance(instance: Model) -> None:
     meta = instance._meta
+    meta.check_writable("create")
     _stamp(instance, adding=True)
     data = instance.__dict__
     names = _insert_columns(meta, data)
@@ -175,6 +176,7 @@ def _pk_condition(meta: Any, start: int) -> Any:
 async def update_instance(instance: Model, only: Sequence[str] | None) -> None:
     """Write the instance's fields (``only`` these, else every loaded non-key field) back by primary key."""
     meta = instance._meta
+    meta.check_writable("save")
     _stamp(instance, adding=False)
     data = instance.__dict__
     version = meta.version_field
@@ -238,6 +240,7 @@ async def update_instance(instance: Model, only: Sequence[str] | None) -> None:
 
 async def delete_instance(instance: Model) -> int:
     meta = instance._meta
+    meta.check_writable("delete")
     values = _pk_filter_values(instance)
     key = ("delete_instance", meta.model)
     statement = compiler.compiled(key, lambda: sa.delete(meta.table).where(_pk_condition(meta, 0)))
@@ -332,6 +335,7 @@ def _columns_of(rows: list[list[Any]], width: int) -> list[list[Any]]:
 
 async def bulk_insert(model: type[ModelT], objects: Sequence[Any]) -> list[ModelT]:
     meta = model._require_meta()
+    meta.check_writable("bulk_create")
     instances = _as_instances(model, objects)
     if not instances:
         return []
@@ -411,6 +415,7 @@ async def _insert_group(
 
 async def bulk_update(model: type[Model], instances: list[Model], field_names: list[str]) -> int:
     meta = model._require_meta()
+    meta.check_writable("bulk_update")
     if not instances:
         return 0
     if not field_names:
@@ -470,6 +475,7 @@ async def bulk_update(model: type[Model], instances: list[Model], field_names: l
 
 async def bulk_delete(model: type[Model], objects: list[Any]) -> int:
     meta = model._require_meta()
+    meta.check_writable("bulk_delete")
     if not objects:
         return 0
     key_names = tuple(meta.primary_keys)
@@ -511,6 +517,7 @@ async def upsert(
     update_fields: Sequence[str] | None,
 ) -> list[ModelT]:
     meta = model._require_meta()
+    meta.check_writable("upsert")
     if not objects:
         return []
     if not conflict_fields:
@@ -593,6 +600,7 @@ async def upsert(
 async def update_query(qs: QueryBuilder[Any], updates: Mapping[str, Any], *, returning: bool) -> UpdateResult:
     state = qs._state
     meta = qs._meta
+    meta.check_writable("update")
     qs._check_unsliced("update")
     if not updates:
         raise ParameterError("update() needs at least one field=value", model=meta.model_name)
@@ -649,6 +657,7 @@ async def update_query(qs: QueryBuilder[Any], updates: Mapping[str, Any], *, ret
 async def delete_query(qs: QueryBuilder[Any]) -> int:
     state = qs._state
     meta = qs._meta
+    meta.check_writable("delete")
     qs._check_unsliced("delete")
     values: list[Any] = []
     where_shape = compiler.gather(state.model, state.where, values)
