@@ -121,7 +121,11 @@ class ForeignKey(Field[Any]):
         if self.related_name and opts is not None:  # the reverse side: target.fetch_ifk(related_name)
             opts.inverse_foreign_keys.setdefault(
                 self.related_name,
-                {"from_model": model.__name__, "from_field": self.name, "referenced_field": target_field.name},
+                {
+                    "from_model": model.__name__,
+                    "from_field": self.name,
+                    "referenced_field": target_field.name,
+                },
             )
         column = model._meta.table.c[self.column_name]
         column.type = target_field.sa_type()

@@ -396,7 +396,9 @@ class QueryBuilder(AdvancedQueryMixin, Generic[M]):
         if self._state.limit is not None or self._state.offset is not None:
             raise QueryError(f"{operation}() cannot be used on a sliced query", model=self._meta.model_name)
         if self._state.nearest is not None:
-            raise QueryError(f"{operation}() cannot be used on a nearest() query", model=self._meta.model_name)
+            raise QueryError(
+                f"{operation}() cannot be used on a nearest() query", model=self._meta.model_name
+            )
         if self._state.advanced:
             refuse_write(self, operation)
 
