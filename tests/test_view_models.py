@@ -34,7 +34,9 @@ async def gadgets(db: str) -> None:
     await create_all(db, models=[Gadget, GadgetInStock])  # creates the table, skips the view model
     await executor.execute(db, "TRUNCATE view_gadgets", [])
     await executor.execute(
-        db, "CREATE VIEW view_gadgets_in_stock AS SELECT id, name, stock FROM view_gadgets WHERE stock > 0", []
+        db,
+        "CREATE VIEW view_gadgets_in_stock AS SELECT id, name, stock FROM view_gadgets WHERE stock > 0",
+        [],
     )
     await Gadget.bulk_create([{"id": i, "name": f"g{i}", "stock": i % 3} for i in range(1, 10)])
 
