@@ -5,9 +5,10 @@
   model unless drops were allowed; the held-back tables are collected in :attr:`AutogenHooks.unmanaged`.
 * :func:`render_item` renders types whose class lives outside SQLAlchemy (pgvector's ``VECTOR``/``HALFVEC``/
   ``SPARSEVEC``, matrx's ``POINT``) as ``Name(args)`` and adds the import the revision file needs.
+  Native enums render as ``postgresql.ENUM(..., create_type=False)``: :mod:`.enums` creates the types.
 * :meth:`AutogenHooks.process_revision_directives` drops an empty revision (so ``makemigrations`` returns
   ``None``), and puts ``CREATE EXTENSION IF NOT EXISTS vector`` / ``CREATE SCHEMA IF NOT EXISTS`` in front of
-  the operations that need them.
+  the operations that need them (after the enum ``ADD VALUE`` block, which must come first).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
 from sqlalchemy.dialects import postgresql
 
+from .enums import AddEnumValuesOp, CreateEnumTypeOp, render_enum
 from .scope import INTERNAL_TABLES, TableFilter
 
 __all__ = ["AutogenHooks", "is_vector_type", "render_item"]
@@ -45,6 +47,8 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
     """Alembic ``render_item`` hook: ``VECTOR(dim=3)`` with ``from pgvector.sqlalchemy import VECTOR``."""
     if type_ != "type":
         return False
+    if isinstance(obj, sa.Enum) and obj.native_enum and obj.name:
+        return render_enum(obj, autogen_context)
     cls = type(obj)
     module = cls.__module__
     if module.startswith("sqlalchemy."):
@@ -78,6 +82,8 @@ def _schemas_created(operations: Iterable[Any]) -> set[str]:
     for operation in operations:
         if isinstance(operation, ops.CreateTableOp) and operation.schema:
             schemas.add(operation.schema)
+        elif isinstance(operation, CreateEnumTypeOp) and operation.enum.schema:
+            schemas.add(operation.enum.schema)
     return schemas
 
 
@@ -92,6 +98,8 @@ class AutogenHooks:
     existing_schemas: set[str] = field(default_factory=set)
     #: tables found in the database with no model in scope (reported; dropped only with allow_drops)
     unmanaged: list[str] = field(default_factory=list)
+    #: enum members in the database the model lacks or orders differently (reported, never changed)
+    enum_reports: list[str] = field(default_factory=list)
     #: whether this run writes a file (True) or only compares (False)
     writes_file: bool = True
 
@@ -137,7 +145,10 @@ class AutogenHooks:
             prefix.append(ops.ExecuteSQLOp(f"CREATE SCHEMA IF NOT EXISTS {_quote_schema(schema)}"))
         if any(is_vector_type(t) for operation in upgrade_ops.ops for t in _column_types(operation)):
             prefix.append(ops.ExecuteSQLOp("CREATE EXTENSION IF NOT EXISTS vector"))
-        upgrade_ops.ops[0:0] = prefix
+        # ADD VALUE runs in an autocommit block: first, so it commits nothing else of the revision
+        add_values = [o for o in upgrade_ops.ops if isinstance(o, AddEnumValuesOp)]
+        rest = [o for o in upgrade_ops.ops if not isinstance(o, AddEnumValuesOp)]
+        upgrade_ops.ops[:] = [*add_values, *prefix, *rest]
         downgrade_ops = script.downgrade_ops
         if downgrade_ops is not None:
             for schema in reversed(new_schemas):

@@ -27,8 +27,9 @@ from sqlalchemy.engine import Connection
 
 from ..exceptions import ConnectionError, MigrationError, ORMException, ParameterError, map_database_error
 from .autogen import AutogenHooks
+from .enums import EnumType
 from .folder import alembic_config, ensure_folder, next_revision_id, script_directory
-from .runner import build_hooks, modified_revisions, target_metadata
+from .runner import build_hooks, compare_options, modified_revisions, target_metadata
 from .scope import TableFilter, warn_cross_scope_references
 from .settings import MigrationSettings
 from .state import read_applied, revision_name
@@ -128,6 +129,8 @@ class MakeMigrationsResult:
     dropped_tables: list[str] = field(default_factory=list)
     #: ("table.column", "referenced_table") FKs that point outside the scope
     cross_scope_references: list[tuple[str, str]] = field(default_factory=list)
+    #: enum members in the database that the models dropped, renamed or reordered (warned, never changed)
+    enum_reports: list[str] = field(default_factory=list)
 
 
 def _scope(
@@ -194,11 +197,14 @@ async def make_revision(
     scripts = produced if isinstance(produced, list) else [produced]
     path = next((Path(s.path) for s in scripts if s is not None), None)
     unmanaged = list(hooks.unmanaged)
+    for note in hooks.enum_reports:
+        warnings.warn(f"[MATRX ORM] {note}", UserWarning, stacklevel=2)
     result = MakeMigrationsResult(
         path=path,
         unmanaged_tables=[] if allow_drops else unmanaged,
         dropped_tables=unmanaged if allow_drops and path is not None else [],
         cross_scope_references=cross,
+        enum_reports=list(hooks.enum_reports),
     )
     _warn_unmanaged(result.unmanaged_tables)
     return result
@@ -461,6 +467,9 @@ def _describe_diff(diff: Any) -> str:
     target = diff[1] if len(diff) > 1 else None
     if isinstance(target, sa.Table):
         return f"{kind} {target.fullname}"
+    if isinstance(target, EnumType):
+        members = ", ".join(diff[2] if len(diff) > 2 else target.labels)
+        return f"{kind} {target.display} ({members})"
     if isinstance(target, sa.Index | sa.UniqueConstraint | sa.ForeignKeyConstraint):
         table = getattr(target, "table", None)
         return f"{kind} {target.name} on {table.fullname if table is not None else '?'}"
@@ -492,20 +501,11 @@ async def dbcheck(
     def body(connection: Connection) -> list[str]:
         hooks = build_hooks(settings, connection)
         metadatas = target_metadata(database)
-        context = MigrationContext.configure(
-            connection,
-            opts={
-                "target_metadata": metadatas,
-                "compare_type": True,
-                "compare_server_default": True,
-                "include_schemas": bool(hooks.model_schemas),
-                "include_name": hooks.include_name,
-                "include_object": hooks.include_object,
-            },
-        )
+        context = MigrationContext.configure(connection, opts=compare_options(hooks, metadatas))
         script = produce_migrations(context, metadatas)  # type: ignore[arg-type]
         assert script.upgrade_ops is not None
-        return [_describe_diff(d) for d in script.upgrade_ops.as_diffs()]
+        differences = [_describe_diff(d) for d in script.upgrade_ops.as_diffs()]
+        return differences + [f"enum: {note}" for note in hooks.enum_reports]
 
     differences = await _on_connection(database, "dbcheck", body)
     hooks = settings.hooks or AutogenHooks()

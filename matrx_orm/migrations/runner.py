@@ -19,6 +19,8 @@ from sqlalchemy.engine import Connection
 
 from ..exceptions import MigrationError
 from .autogen import AutogenHooks, render_item
+from .enums import HOOKS_OPTION
+from .enums import PLUGIN_NAME as ENUM_PLUGIN
 from .lock import advisory_lock
 from .settings import MigrationSettings, settings_from_config
 from .state import (
@@ -30,7 +32,7 @@ from .state import (
     revision_name,
 )
 
-__all__ = ["modified_revisions", "run_env", "target_metadata"]
+__all__ = ["compare_options", "modified_revisions", "run_env", "target_metadata"]
 
 
 def target_metadata(database: str) -> list[sa.MetaData]:
@@ -60,19 +62,29 @@ def build_hooks(settings: MigrationSettings, connection: Connection | None) -> A
     return hooks
 
 
-def _configure_options(settings: MigrationSettings, hooks: AutogenHooks) -> dict[str, Any]:
-    metadatas = target_metadata(settings.database)
-    options: dict[str, Any] = {
+def compare_options(hooks: AutogenHooks, metadatas: list[sa.MetaData]) -> dict[str, Any]:
+    """The ``context.configure`` options that decide what autogenerate compares (makemigrations, dbcheck)."""
+    return {
         "target_metadata": metadatas,
         "compare_type": True,
         "compare_server_default": True,
         "include_schemas": bool(hooks.model_schemas),
         "include_name": hooks.include_name,
         "include_object": hooks.include_object,
-        "render_item": render_item,
-        "transaction_per_migration": True,
-        "on_version_apply": [_on_version_apply(settings)],
+        "autogenerate_plugins": ["alembic.autogenerate.*", ENUM_PLUGIN],
+        HOOKS_OPTION: hooks,
     }
+
+
+def _configure_options(settings: MigrationSettings, hooks: AutogenHooks) -> dict[str, Any]:
+    options = compare_options(hooks, target_metadata(settings.database))
+    options.update(
+        {
+            "render_item": render_item,
+            "transaction_per_migration": True,
+            "on_version_apply": [_on_version_apply(settings)],
+        }
+    )
     if settings.autogenerate:
         options["process_revision_directives"] = hooks.process_revision_directives
     return options
