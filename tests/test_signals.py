@@ -190,6 +190,7 @@ async def test_bulk_and_query_writes_send_nothing() -> None:
     log: list[tuple[Any, ...]] = []
     recorder(log)
     users = await SgUser.bulk_create([{"name": "a"}, {"name": "b"}])
+    await SgUser.bulk_create([{"name": f"c{i}"} for i in range(6)])  # large enough for COPY
     await SgUser.bulk_update(users, ["name"])
     await SgUser.filter(name="a").update(score=1)
     await SgUser.update_where({"name": "b"}, score=2)

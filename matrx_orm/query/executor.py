@@ -122,3 +122,33 @@ def _wrap(exc: Exception, database: str, sql: str, params: Any, model: Any, oper
         params=list(params),
         details={"database": database},
     )
+
+
+async def copy_in(
+    database: str,
+    table: str,
+    schema: str | None,
+    columns: Sequence[str],
+    data: bytes,
+    *,
+    model: Any = None,
+    operation: str = "",
+) -> str:
+    """``COPY table (columns) FROM STDIN`` with ``data`` in the text format; returns the status (``COPY 5``)."""
+    sql = f"COPY {schema + '.' if schema else ''}{table} ({', '.join(columns)}) FROM STDIN"  # for logs only
+    try:
+        tx = current_transaction(database)
+        if logs := _capturing.get():
+            _record(logs, database, sql, tx is not None)
+        if tx is not None:
+            async with tx.use():
+                return await tx.connection.copy_to_table(  # type: ignore[no-any-return]
+                    table, source=memoryview(data), columns=columns, schema_name=schema, format="text"
+                )
+        pool = await get_pool(database)
+        async with pool.acquire() as connection:
+            return await connection.copy_to_table(  # type: ignore[no-any-return]
+                table, source=memoryview(data), columns=columns, schema_name=schema, format="text"
+            )
+    except Exception as exc:
+        raise _wrap(exc, database, sql, [], model, operation) from exc

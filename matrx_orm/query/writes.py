@@ -2,12 +2,13 @@
 
 Many-row writes are single statements over ``unnest()`` of one array parameter per column, which is one
 round trip whatever the row count. Models with array or vector columns (which ``unnest`` would flatten)
-use asyncpg's pipelined ``fetchmany``/``executemany`` instead. Either way a batch is atomic.
+use asyncpg's pipelined ``fetchmany``/``executemany`` instead. ``bulk_create`` of plain dicts is checked
+column at a time (:mod:`.bulk_fast`) and, when every field is sent, written with ``COPY`` (:mod:`.copy_text`).
+Either way a batch is atomic.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,9 +17,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from ..exceptions import OptimisticLockError, ParameterError, QueryError, UnknownFieldError, ValidationError
 from ..state import forget_instances, forget_keys, forget_model
-from . import compiler, executor
+from . import bulk_fast, compiler, copy_text, executor
 from .expressions import as_expression, build_expression, gather_set_expression
 from .hydrate import instance_loader, refresh
+from .instance_values import DictPlan, stamp
 from .results import UpdateResult
 
 if TYPE_CHECKING:
@@ -52,35 +54,6 @@ def _checked_db_value(field: Any, value: Any) -> Any:
         return _db_value(field, None)
     field.validate(value)
     return field.db_value(value)
-
-
-def _now_for(field: Any) -> Any:
-    now = dt.datetime.now(dt.UTC)
-    if getattr(field, "timezone", True) is False:
-        now = now.replace(tzinfo=None)
-    if getattr(field, "lookup_family", "") == "date" or type(field).__name__ == "DateField":
-        return now.date()
-    return now
-
-
-_stamped_fields: dict[Any, tuple[Any, ...]] = {}
-
-
-def _stamp(instance: Any, adding: bool) -> None:
-    meta = instance._meta
-    fields = _stamped_fields.get(meta)
-    if fields is None:
-        fields = _stamped_fields[meta] = tuple(
-            f
-            for f in meta.fields.values()
-            if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
-        )
-    if not fields:
-        return
-    data = instance.__dict__
-    for field in fields:
-        if getattr(field, "auto_now", False) or (adding and data.get(field.name) is None):
-            data[field.name] = _now_for(field)
 
 
 _column_layouts: dict[tuple[Any, tuple[str, ...]], tuple[tuple[str, ...], tuple[str, ...]]] = {}
@@ -124,7 +97,7 @@ def _returning(meta: Any) -> tuple[str, ...]:
 async def insert_instance(instance: Model) -> None:
     meta = instance._meta
     meta.check_writable("create")
-    _stamp(instance, adding=True)
+    stamp(instance, adding=True)
     data = instance.__dict__
     names = _insert_columns(meta, data)
     values = [_db_value(meta.fields[name], data[name]) for name in names]
@@ -177,7 +150,7 @@ async def update_instance(instance: Model, only: Sequence[str] | None) -> None:
     """Write the instance's fields (``only`` these, else every loaded non-key field) back by primary key."""
     meta = instance._meta
     meta.check_writable("save")
-    _stamp(instance, adding=False)
+    stamp(instance, adding=False)
     data = instance.__dict__
     version = meta.version_field
     auto = [n for n, f in meta.fields.items() if getattr(f, "auto_now", False)]
@@ -260,7 +233,7 @@ def _as_instances(model: type[ModelT], objects: Sequence[Any]) -> list[ModelT]:
 
     if model.__init__ is not Model.__init__:  # a custom __init__ must see every dict
         return [obj if isinstance(obj, model) else model(**obj) for obj in objects]
-    plans: dict[tuple[str, ...], _DictPlan] = {}
+    plans: dict[tuple[str, ...], DictPlan] = {}
     new = object.__new__
     instances: list[ModelT] = []
     for obj in objects:
@@ -275,44 +248,11 @@ def _as_instances(model: type[ModelT], objects: Sequence[Any]) -> list[ModelT]:
         layout = tuple(obj)
         plan = plans.get(layout)
         if plan is None:
-            plan = plans[layout] = _DictPlan.for_layout(model, layout)
+            plan = plans[layout] = DictPlan.for_layout(model, layout)
         instance = new(model)
         instance.__dict__ = plan.python_values(obj)
         instances.append(instance)
     return instances
-
-
-class _DictPlan:
-    """How the dicts of one key layout become instance values: what ``Model(**d)`` does, resolved once."""
-
-    __slots__ = ("given", "defaults")
-
-    def __init__(self, given: list[tuple[str, str, Any]], defaults: list[tuple[str, Any]]) -> None:
-        self.given = given
-        self.defaults = defaults
-
-    @classmethod
-    def for_layout(cls, model: type[Model], layout: tuple[str, ...]) -> _DictPlan:
-        meta = model._require_meta()
-        given: list[tuple[str, str, Any]] = []
-        for key in layout:
-            field = meta.fields.get(key)
-            if field is None and key in meta.relation_aliases:
-                field = meta.fields[meta.relation_aliases[key]]
-            if field is None:
-                if key in meta.relation_fields:
-                    continue
-                raise UnknownFieldError(name=key, choices=meta.field_names, model=meta.model_name)
-            given.append((key, field.name, field))
-        named = {name for _, name, _ in given}
-        defaults = [(n, f) for n, f in meta.fields.items() if n not in named and f.has_default()]
-        return cls(given, defaults)
-
-    def python_values(self, obj: Mapping[str, Any]) -> dict[str, Any]:
-        data = {name: field.to_python(obj[key]) for key, name, field in self.given}
-        for name, field in self.defaults:
-            data[name] = field.to_python(field.get_default())
-        return data
 
 
 def _unnest_safe(meta: Any, names: Sequence[str]) -> bool:
@@ -336,6 +276,12 @@ def _columns_of(rows: list[list[Any]], width: int) -> list[list[Any]]:
 async def bulk_insert(model: type[ModelT], objects: Sequence[Any]) -> list[ModelT]:
     meta = model._require_meta()
     meta.check_writable("bulk_create")
+    columns = bulk_fast.plan_columns(model, objects, _unnest_safe) if objects else None
+    if columns is not None:
+        stored = await _insert_checked(model, meta, columns)
+        if stored is not None:
+            forget_instances(model, stored)
+            return stored
     instances = _as_instances(model, objects)
     if not instances:
         return []
@@ -343,7 +289,7 @@ async def bulk_insert(model: type[ModelT], objects: Sequence[Any]) -> list[Model
     fresh = {id(inst) for inst, obj in zip(instances, objects, strict=True) if inst is not obj}
     groups: dict[tuple[str, ...], list[ModelT]] = {}
     for instance in instances:
-        _stamp(instance, adding=True)
+        stamp(instance, adding=True)
         groups.setdefault(_insert_columns(meta, instance.__dict__), []).append(instance)
     if len(groups) == 1:
         await _insert_group(meta, *next(iter(groups.items())), fresh)
@@ -355,6 +301,58 @@ async def bulk_insert(model: type[ModelT], objects: Sequence[Any]) -> list[Model
                 await _insert_group(meta, names, group, fresh)
     forget_instances(model, instances)
     return instances
+
+
+#: COPY is the fastest write from a few rows on (measured: 4 rows 0.58 ms vs 0.64 ms for the INSERT)
+_COPY_MIN_ROWS = 4
+
+
+async def _insert_checked(
+    model: type[ModelT], meta: Any, columns: bulk_fast.BulkColumns
+) -> list[ModelT] | None:
+    """Write a batch checked column at a time (see :mod:`.bulk_fast`): COPY when every field is sent and
+    encodable, else one INSERT over ``unnest``. None when neither applies (the caller takes the per-instance
+    path)."""
+    names = columns.names
+    fields = [meta.fields[n] for n in names]
+    need_returning = len(names) < len(meta.fields)
+    if not need_returning and columns.rows >= _COPY_MIN_ROWS and not meta.table.info.get("is_view"):
+        data = copy_text.encode_rows(fields, columns.db) if copy_text.can_encode(fields) else None
+        if data is not None:
+            await executor.copy_in(
+                meta.database,
+                meta.table.name,
+                meta.table.schema,
+                [f.column_name for f in fields],
+                data,
+                model=meta.model_name,
+                operation="bulk_create",
+            )
+            return bulk_fast.build_instances(model, columns)
+    if not _unnest_safe(meta, names):
+        return None
+    statement = _unnest_insert(meta, names, need_returning)
+    if not need_returning:
+        await executor.execute(
+            meta.database, statement.sql, columns.db, model=meta.model_name, operation="bulk_create"
+        )
+        return bulk_fast.build_instances(model, columns)
+    records = await executor.fetch(
+        meta.database, statement.sql, columns.db, model=meta.model_name, operation="bulk_create"
+    )
+    load = instance_loader(model, _returning(meta))
+    return [load(record) for record in records]
+
+
+def _unnest_insert(meta: Any, names: tuple[str, ...], need_returning: bool) -> Any:
+    """``INSERT INTO t (names) SELECT * FROM unnest(...)``, RETURNING every field when ``need_returning``."""
+
+    def build() -> Any:
+        u = _unnest(meta, names)
+        stmt = sa.insert(meta.table).from_select([meta.fields[n].column_name for n in names], sa.select(*u.c))
+        return stmt.returning(*(meta.columns[n] for n in _returning(meta))) if need_returning else stmt
+
+    return compiler.compiled(("bulk_insert", meta.model, names, need_returning), build)
 
 
 async def _insert_group(
@@ -372,14 +370,7 @@ async def _insert_group(
     need_returning = len(names) < len(meta.fields)
     returning = _returning(meta)
     if _unnest_safe(meta, names):
-        key: tuple[Any, ...] = ("bulk_insert", meta.model, names, need_returning)
-
-        def build() -> Any:
-            u = _unnest(meta, names)
-            stmt = sa.insert(meta.table).from_select([f.column_name for f in fields], sa.select(*u.c))
-            return stmt.returning(*(meta.columns[n] for n in returning)) if need_returning else stmt
-
-        statement = compiler.compiled(key, build)
+        statement = _unnest_insert(meta, names, need_returning)
         params = _columns_of(rows, len(names))
         if need_returning:
             records = await executor.fetch(
@@ -525,7 +516,7 @@ async def upsert(
     conflict = tuple(meta.get_field(n).name for n in conflict_fields)
     instances = _as_instances(model, objects)
     for instance in instances:
-        _stamp(instance, adding=True)
+        stamp(instance, adding=True)
     names = _insert_columns(meta, instances[0].__dict__)
     for name in conflict:
         if name not in names:
@@ -626,7 +617,9 @@ async def update_query(qs: QueryBuilder[Any], updates: Mapping[str, Any], *, ret
                 sets[meta.fields[n].column_name] = compiler.bind(index, meta.fields[n].bind_type())
                 index += 1
             else:
-                sets[meta.fields[n].column_name], index = build_expression(as_expression(raw), state.model, index)
+                sets[meta.fields[n].column_name], index = build_expression(
+                    as_expression(raw), state.model, index
+                )
         _bump_version(meta, names, sets)
         stmt = sa.update(meta.table).values(sets)
         where, _ = compiler.build_where(state.model, state.where, start=set_count)

@@ -1,0 +1,334 @@
+"""bulk_create of plain dicts through the column-at-a-time path (COPY, or one INSERT over unnest), checked
+against the per-instance path on a real PostgreSQL: same stored rows, same returned values, same errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import math
+import uuid
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from matrx_orm import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DateField,
+    DateTimeField,
+    EmailField,
+    EnumField,
+    FloatField,
+    ForeignKey,
+    IntegerField,
+    IntegrityError,
+    JSONBField,
+    JSONField,
+    Model,
+    SmallIntegerField,
+    TextField,
+    UUIDField,
+    ValidationError,
+    VectorField,
+    create_all,
+    transaction,
+)
+from matrx_orm.query import executor
+from matrx_orm.query.capture import capture_queries
+from matrx_orm.state import StateManager
+
+
+class Color(enum.Enum):
+    RED = "red"
+    GREEN = "green"
+
+
+class BfParent(Model):
+    id = IntegerField(primary_key=True)
+
+    _table_name = "bf_parent"
+    _database = "test"
+
+
+class BfAll(Model):
+    id = UUIDField(primary_key=True, default=uuid.uuid4)
+    name = CharField(max_length=20, unique=True, null=False)
+    body = TextField(null=True)
+    small = SmallIntegerField(null=True)
+    qty = IntegerField(null=True)
+    big = BigIntegerField(null=True)
+    flag = BooleanField(default=False)
+    ratio = FloatField(null=True)
+    at = DateTimeField(null=True)
+    naive_at = DateTimeField(timezone=False, null=True)
+    day = DateField(null=True)
+    doc = JSONField(null=True)
+    docb = JSONBField(null=True)
+    color = EnumField(enum_class=Color, null=True)
+    shade = EnumField(choices=["light", "dark"], enum_name="bf_shade", null=True)
+    parent_id = ForeignKey("BfParent", "id", null=True)
+
+    _table_name = "bf_all"
+    _database = "test"
+
+
+class BfDefaults(Model):
+    id = IntegerField(primary_key=True)
+    label = CharField(max_length=20, default="none")
+    token = UUIDField(default=uuid.uuid4)
+    created = DateTimeField(auto_now_add=True)
+    touched = DateTimeField(auto_now=True)
+    from_server = IntegerField(server_default="7")
+
+    _table_name = "bf_defaults"
+    _database = "test"
+
+
+class BfJsonDefault(Model):
+    id = IntegerField(primary_key=True)
+    settings = JSONField(default=dict)
+
+    _table_name = "bf_json_default"
+    _database = "test"
+
+
+class BfChecked(Model):
+    id = IntegerField(primary_key=True)
+    email = EmailField(null=True)
+    even = IntegerField(validators=[lambda v: v % 2 == 0], null=True)
+
+    _table_name = "bf_checked"
+    _database = "test"
+
+
+MODELS = [BfParent, BfAll, BfDefaults, BfJsonDefault, BfChecked]
+COLUMNS = [f.column_name for f in BfAll._meta.fields.values()]
+ZONES = [dt.UTC, ZoneInfo("Europe/Paris"), dt.timezone(dt.timedelta(hours=-5, minutes=-30))]
+TRICKY = ["tab\there", "new\nline", "back\\slash", "cr\rhere", "\\N", "", "naïve ☃", "quote'\"", "a\\tb"]
+
+
+@pytest.fixture(autouse=True)
+async def tables(db: str) -> None:
+    await create_all(db, models=MODELS)
+    for model in MODELS:
+        await executor.execute(db, f'TRUNCATE "{model._meta.table_name}" CASCADE', [])
+    await BfParent.bulk_create([{"id": i} for i in range(1, 4)])
+
+
+def full_row(i: int) -> dict[str, Any]:
+    """One row setting every BfAll field; every fourth row leaves the nullable ones None."""
+    empty = i % 4 == 3
+    return {
+        "id": str(uuid.UUID(int=i + 1)),
+        "name": f"n{i}",
+        "body": None if empty else TRICKY[i % len(TRICKY)],
+        "small": None if empty else -(2**15) + i,
+        "qty": None if empty else 2**31 - 1 - i,
+        "big": None if empty else -(2**63) + i,
+        "flag": i % 2 == 0,
+        "ratio": None if empty else [1.5, -0.0, 1e300, math.inf, -math.inf][i % 5],
+        "at": None
+        if empty
+        else dt.datetime(2024, 1, 1, 12, 30, 15, 123456, tzinfo=ZONES[i % 3]) + dt.timedelta(hours=i),
+        "naive_at": None if empty else dt.datetime(1999, 12, 31, 23, 59, 59) + dt.timedelta(days=i),
+        "day": None if empty else dt.date(2020, 2, 29) + dt.timedelta(days=i),
+        "doc": None if empty else {"text": TRICKY[i % len(TRICKY)], "n": [i, None, True], "f": 0.5},
+        "docb": None if empty else [TRICKY[(i + 1) % len(TRICKY)], {"k": "v\\w"}],
+        "color": None if empty else [Color.RED, Color.GREEN][i % 2],
+        "shade": None if empty else ["light", "dark"][i % 2],
+        "parent_id": None if empty else 1 + i % 3,
+    }
+
+
+async def stored(where: str = "") -> list[dict[str, Any]]:
+    cols = ", ".join(f'"{c}"' for c in COLUMNS if c != "id")
+    return [
+        dict(r) for r in await executor.fetch("test", f"SELECT {cols} FROM bf_all {where} ORDER BY name", [])
+    ]
+
+
+async def test_every_supported_field_goes_through_copy_and_stores_what_the_instance_path_stores() -> None:
+    rows = [full_row(i) for i in range(12)]
+    with capture_queries() as log:
+        made = await BfAll.bulk_create(rows)
+    assert [s.split(" ", 1)[0] for s in log.statements] == ["COPY"]
+    fast = await stored()
+    await executor.execute("test", "TRUNCATE bf_all", [])
+    await BfAll.bulk_create([BfAll(**r) for r in rows])  # instances: the per-instance path
+    assert await stored() == fast
+    named = {r["name"]: r for r in fast}
+    assert len(named) == 12 and named["n1"]["body"] == TRICKY[1] and named["n3"]["body"] is None
+    assert named["n0"]["color"] == "red" and named["n2"]["ratio"] == 1e300 and named["n3"]["ratio"] is None
+    assert named["n4"]["ratio"] == -math.inf and named["n8"]["doc"]["text"] == TRICKY[8]
+    # returned instances hold the python values a read gives back
+    by_name = {b.name: b for b in await BfAll.filter(name__in=[r["name"] for r in rows]).all()}
+    for instance, row in zip(made, rows, strict=True):
+        assert instance._persisted is True
+        assert instance.id == row["id"]
+        again = by_name[row["name"]]
+        for name in BfAll._meta.field_names:
+            if name != "id":
+                assert getattr(instance, name) == getattr(again, name), name
+    assert made[0].color is Color.RED and made[0].shade == "light"
+
+
+async def test_uuid_objects_and_non_canonical_strings_are_stored_as_canonical_strings() -> None:
+    ids = [uuid.uuid4() for _ in range(5)]
+    made = await BfAll.bulk_create([{"id": u, "name": f"u{i}"} for i, u in enumerate(ids)])
+    assert [m.id for m in made] == [str(u) for u in ids]
+    upper = [str(uuid.uuid4()).upper() for _ in range(5)]
+    made = await BfAll.bulk_create([{"id": u, "name": f"v{i}"} for i, u in enumerate(upper)])
+    assert [m.id for m in made] == [u.lower() for u in upper]
+    assert {r["id"] for r in await executor.fetch("test", "SELECT id::text AS id FROM bf_all", [])} == {
+        *map(str, ids),
+        *(u.lower() for u in upper),
+    }
+
+
+async def test_values_needing_conversion_take_the_per_value_path() -> None:
+    made = await BfAll.bulk_create(
+        [
+            {"name": f"c{i}", "qty": str(i), "flag": "yes", "at": "2024-05-01T10:00:00Z", "color": "GREEN"}
+            for i in range(6)
+        ]
+    )
+    assert made[2].qty == 2 and made[0].flag is True and made[0].color is Color.GREEN
+    assert made[0].at == dt.datetime(2024, 5, 1, 10, tzinfo=dt.UTC)
+    assert [r["qty"] for r in await stored()] == list(range(6))
+
+
+async def test_defaults_stamps_and_server_defaults_are_returned() -> None:
+    before = dt.datetime.now(dt.UTC)
+    with capture_queries() as log:
+        made = await BfDefaults.bulk_create([{"id": i} for i in range(8)])
+    assert len(log.statements) == 1 and "unnest" in log.statements[0]  # RETURNING needs an INSERT
+    assert all(m.label == "none" and m.from_server == 7 and m.created >= before for m in made)
+    assert all(m.touched >= before for m in made)
+    assert len({m.token for m in made}) == 8  # a callable default is called per row
+    kept = await BfDefaults.bulk_create(
+        [{"id": 100 + i, "created": before - dt.timedelta(days=1)} for i in range(5)]
+    )
+    assert all(m.created == before - dt.timedelta(days=1) for m in kept)
+    rows = await executor.fetch("test", "SELECT count(*) FROM bf_defaults WHERE from_server = 7", [])
+    assert rows[0][0] == 13
+
+
+async def test_mutable_json_default_is_a_fresh_copy_per_row() -> None:
+    made = await BfJsonDefault.bulk_create([{"id": i} for i in range(5)])
+    made[0].settings["x"] = 1
+    assert made[1].settings == {} and made[0].settings is not made[1].settings
+    assert [r[0] for r in await executor.fetch("test", "SELECT settings FROM bf_json_default", [])] == [
+        {}
+    ] * 5
+
+
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [
+        ("name", "x" * 21),
+        ("name", "nul\x00char"),
+        ("small", 2**15),
+        ("qty", -(2**31) - 1),
+        ("big", 2**63),
+        ("flag", "perhaps"),
+        ("ratio", "abc"),
+        ("id", "not-a-uuid"),
+        ("color", "blue"),
+        ("shade", "medium"),
+        ("doc", {"bad": math.nan}),
+        ("docb", {"bad": object()}),
+        ("day", "2024-13-01"),
+        ("at", 12.5),
+        ("parent_id", "one"),
+    ],
+)
+async def test_invalid_value_raises_before_any_statement(field: str, bad: Any) -> None:
+    rows = [full_row(i) for i in range(6)]
+    rows[4][field] = bad
+    with capture_queries() as log, pytest.raises(ValidationError) as info:
+        await BfAll.bulk_create(rows)
+    assert info.value.field == field and "BfAll" in str(info.value)
+    assert log.statements == []
+    assert await BfAll.count() == 0
+
+
+async def test_none_in_a_not_null_column_is_refused() -> None:
+    rows = [{"name": None if i == 3 else f"n{i}", "flag": True} for i in range(6)]
+    with pytest.raises(ValidationError) as info:
+        await BfAll.bulk_create(rows)
+    assert info.value.field == "name" and "may not be null" in str(info.value)
+    assert await BfAll.count() == 0
+
+
+async def test_first_bad_value_in_row_order_is_reported() -> None:
+    rows = [{"name": f"n{i}", "qty": 1} for i in range(6)]
+    rows[1]["qty"] = 2**40  # row 1, a later column
+    rows[4]["name"] = "x" * 50  # row 4, an earlier column
+    with pytest.raises(ValidationError) as info:
+        await BfAll.bulk_create(rows)
+    assert info.value.field == "qty"
+
+
+async def test_fields_with_validators_or_own_checks_keep_their_validation() -> None:
+    with pytest.raises(ValidationError) as email:
+        await BfChecked.bulk_create([{"id": i, "email": "nope" if i == 2 else "a@b.io"} for i in range(5)])
+    assert email.value.field == "email"
+    with pytest.raises(ValidationError) as even:
+        await BfChecked.bulk_create([{"id": i, "even": i} for i in range(5)])
+    assert even.value.field == "even"
+    made = await BfChecked.bulk_create([{"id": i, "even": 2 * i, "email": "a@b.io"} for i in range(5)])
+    assert [m.even for m in made] == [0, 2, 4, 6, 8] and await BfChecked.count() == 5
+
+
+async def test_duplicate_in_copy_is_integrity_error_and_writes_nothing() -> None:
+    rows = [full_row(i) for i in range(6)]
+    rows[5]["name"] = rows[0]["name"]
+    with pytest.raises(IntegrityError) as info:
+        await BfAll.bulk_create(rows)
+    assert info.value.model == "BfAll"
+    assert await BfAll.count() == 0
+
+
+async def test_copy_joins_the_open_transaction() -> None:
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        async with transaction("test"):
+            await BfAll.bulk_create([full_row(i) for i in range(6)])
+            assert await BfAll.count() == 6  # same connection: visible inside
+            raise Boom
+    assert await BfAll.count() == 0
+    async with transaction("test"):
+        await BfAll.bulk_create([full_row(i) for i in range(6)])
+    assert await BfAll.count() == 6
+
+
+async def test_cached_rows_of_the_written_keys_are_dropped() -> None:
+    item = await BfAll.create(name="cached", qty=1)
+    await BfAll.get(id=item.id)
+    assert StateManager.lookup(BfAll, item.id) is not None
+    await executor.execute("test", "DELETE FROM bf_all WHERE id = $1", [item.id])
+    await BfAll.bulk_create([{"id": item.id, "name": "again", "qty": 2}, *(full_row(i) for i in range(5))])
+    assert StateManager.lookup(BfAll, item.id) is None
+    assert (await BfAll.get(id=item.id)).qty == 2
+
+
+class BfVec(Model):
+    id = IntegerField(primary_key=True)
+    embedding = VectorField(dimensions=3, null=True)
+
+    _table_name = "bf_vec"
+    _database = "test"
+
+
+async def test_vector_columns_keep_the_batched_path(db: str, needs_pgvector: None) -> None:
+    await create_all(db, models=[BfVec])
+    await executor.execute(db, "TRUNCATE bf_vec", [])
+    with capture_queries() as log:
+        made = await BfVec.bulk_create([{"id": i, "embedding": [i, 0.5, -1]} for i in range(5)])
+    assert not any(s.startswith("COPY") for s in log.statements)
+    assert list(made[2].embedding) == [2.0, 0.5, -1.0]
+    assert await BfVec.count() == 5
