@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -86,10 +87,9 @@ def plan_columns(model: type[Model], objects: Sequence[Any], unnest_safe: Any) -
 def build_instances(model: type[Model], columns: BulkColumns) -> list[Any]:
     """Persisted instances holding the batch's python values."""
     names = (*columns.names, "_persisted")
-    new = object.__new__
-    instances = []
-    for row in zip(*columns.python, [True] * columns.rows, strict=True):
-        instance = new(model)
-        instance.__dict__ = dict(zip(names, row))  # noqa: B905 (same length by construction)
-        instances.append(instance)
+    rows = zip(*columns.python, repeat(True, columns.rows), strict=True)
+    values = list(map(dict, map(zip, repeat(names), rows)))
+    instances = list(map(object.__new__, repeat(model, columns.rows)))
+    for instance, data in zip(instances, values):  # noqa: B905 (same length by construction)
+        instance.__dict__ = data
     return instances
