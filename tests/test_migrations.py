@@ -19,9 +19,11 @@ from matrx_orm import (
     HalfVectorField,
     IndexDef,
     IntegerField,
+    JSONBField,
     MigrationError,
     Model,
     ParameterError,
+    TextArrayField,
     TextField,
     UUIDField,
     VectorField,
@@ -187,6 +189,115 @@ async def test_vector_column_and_hnsw_index_round_trip(
     # unchanged models: nothing re-detected (types, index, operator class, WITH parameters)
     assert await makemigrations(fresh_db.name, folder) is None
     assert (await dbcheck(fresh_db.name)).in_sync
+
+
+def tuned_model(
+    database: str, *, off_default: bool = False, lists: int = 10, m: int = 16, ivf_ops: str = "vector_l2_ops"
+) -> type[Model]:
+    """Server defaults, JSONB, an array, and pgvector IVFFlat + HNSW indexes with WITH parameters."""
+    return simple_model(
+        database,
+        "mg_tuned",
+        "MgTuned",
+        uid=UUIDField(server_default="gen_random_uuid()", null=False),
+        created_at=DateTimeField(server_default="now()"),
+        on=BooleanField(server_default=True),
+        off=BooleanField(server_default=off_default),
+        status=CharField(max_length=20, server_default="'draft'"),
+        data=JSONBField(server_default="'{}'::jsonb"),
+        tags=TextArrayField(null=True),
+        embedding=VectorField(dimensions=3, null=True),
+        _indexes=[
+            IndexDef(
+                name="mg_tuned_ivf_idx",
+                columns=["embedding"],
+                method="ivfflat",
+                vector_ops=ivf_ops,
+                index_params={"lists": lists},
+            ),
+            IndexDef(
+                name="mg_tuned_hnsw_idx",
+                columns=["embedding"],
+                method="hnsw",
+                vector_ops="vector_cosine_ops",
+                index_params={"m": m},
+            ),
+        ],
+    )
+
+
+async def test_server_defaults_and_tuned_indexes_compared(
+    fresh_db: FreshDB,  # noqa: F811
+    tmp_path: Path,
+    needs_pgvector: None,
+) -> None:
+    folder = tmp_path / "migrations"
+    tuned_model(fresh_db.name)
+    path = await makemigrations(fresh_db.name, folder)
+    assert path is not None
+    text = path.read_text()
+    for rendered in (
+        "server_default=sa.text('gen_random_uuid()')",
+        "server_default=sa.text('now()')",
+        "server_default=sa.text('true')",
+        "server_default=sa.text('false')",
+        "sa.Column('data', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text(\"'{}'::jsonb\")",
+        "sa.Column('tags', postgresql.ARRAY(sa.Text())",
+        "postgresql_using='ivfflat', postgresql_with={'lists': 10}, postgresql_ops={'embedding': 'vector_l2_ops'}",
+    ):
+        assert rendered in text, rendered
+    assert "from sqlalchemy.dialects import postgresql" in text
+    await migrate(fresh_db.name, folder)
+    rows = await fresh_db.fetch(
+        "SELECT column_name, column_default FROM information_schema.columns WHERE table_name = 'mg_tuned'"
+    )
+    defaults = {r["column_name"]: r["column_default"] for r in rows}
+    assert defaults["uid"] == "gen_random_uuid()" and defaults["created_at"] == "now()"
+    assert defaults["on"] == "true" and defaults["off"] == "false"
+    # nothing re-detected: defaults, JSONB, arrays, both vector indexes (method, opclass, WITH)
+    assert await makemigrations(fresh_db.name, folder) is None
+    assert (await dbcheck(fresh_db.name)).in_sync
+
+    # a changed default and changed index parameters are detected, rebuilt, and rolled back
+    tuned_model(fresh_db.name, off_default=True, lists=20, m=24)
+    check = await dbcheck(fresh_db.name)
+    assert sorted(check.differences) == [
+        "add_index mg_tuned_hnsw_idx on mg_tuned",
+        "add_index mg_tuned_ivf_idx on mg_tuned",
+        "modify_default mg_tuned.off: false -> true",
+        "remove_index mg_tuned_hnsw_idx on mg_tuned",
+        "remove_index mg_tuned_ivf_idx on mg_tuned",
+    ]
+    second = await makemigrations(fresh_db.name, folder, name="tune")
+    assert second is not None
+    up, down = second.read_text().split("def downgrade")
+    assert "postgresql_with={'lists': 20}" in up and "postgresql_with={'m': 24}" in up
+    assert "op.drop_index('mg_tuned_ivf_idx'" in up and "server_default=sa.text('true')" in up
+    assert "postgresql_with={'lists': '10'}" in down  # the downgrade recreates the index as it was
+    await migrate(fresh_db.name, folder)
+    ivf = "SELECT indexdef FROM pg_indexes WHERE indexname = 'mg_tuned_ivf_idx'"
+    assert "lists='20'" in await fresh_db.fetchval(ivf)
+    hnsw = "SELECT indexdef FROM pg_indexes WHERE indexname = 'mg_tuned_hnsw_idx'"
+    assert "vector_cosine_ops" in await fresh_db.fetchval(hnsw) and "m='24'" in await fresh_db.fetchval(hnsw)
+    assert await makemigrations(fresh_db.name, folder) is None
+
+    # another operator class is a difference too (another method as well: hnsw -> ivfflat above)
+    tuned_model(fresh_db.name, off_default=True, lists=20, m=24, ivf_ops="vector_ip_ops")
+    check = await dbcheck(fresh_db.name)
+    assert check.differences == [
+        "remove_index mg_tuned_ivf_idx on mg_tuned",
+        "add_index mg_tuned_ivf_idx on mg_tuned",
+    ]
+    tuned_model(fresh_db.name, off_default=True, lists=20, m=24)
+    await rollback(fresh_db.name, folder)
+    assert "lists='10'" in await fresh_db.fetchval(ivf)
+    assert "m='16'" in await fresh_db.fetchval(hnsw)
+    assert (
+        await fresh_db.fetchval(
+            "SELECT column_default FROM information_schema.columns WHERE table_name = 'mg_tuned' AND column_name = 'off'"
+        )
+        == "false"
+    )
 
 
 async def test_models_in_another_schema(fresh_db: FreshDB, tmp_path: Path) -> None:  # noqa: F811

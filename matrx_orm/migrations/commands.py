@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.runtime.migration import MigrationContext
 from alembic.util import CommandError
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from ..exceptions import ConnectionError, MigrationError, ORMException, ParameterError, map_database_error
@@ -460,6 +461,20 @@ class CheckResult:
         return not self.differences
 
 
+def _show_value(value: Any) -> str:
+    """A server default as its SQL text, a type as its SQL name, anything else as its repr."""
+    if isinstance(value, sa.DefaultClause):
+        value = value.arg
+    if isinstance(value, sa.TextClause):
+        return value.text
+    if isinstance(value, sa.ClauseElement | sa.types.TypeEngine):
+        try:
+            return str(value.compile(dialect=postgresql.dialect()))
+        except Exception:  # a type or construct PostgreSQL cannot compile alone
+            return repr(value)
+    return repr(value)
+
+
 def _describe_diff(diff: Any) -> str:
     if isinstance(diff, list):  # column modifications come as a list of tuples
         return "; ".join(_describe_diff(d) for d in diff)
@@ -478,7 +493,8 @@ def _describe_diff(diff: Any) -> str:
         return f"{kind} {f'{schema}.' if schema else ''}{table}.{column.name}"
     if kind.startswith("modify_"):
         schema, table, column = diff[1], diff[2], diff[3]
-        return f"{kind} {f'{schema}.' if schema else ''}{table}.{column}: {diff[5]!r} -> {diff[6]!r}"
+        before, after = _show_value(diff[5]), _show_value(diff[6])
+        return f"{kind} {f'{schema}.' if schema else ''}{table}.{column}: {before} -> {after}"
     return " ".join(str(part) for part in diff[:3])
 
 

@@ -21,6 +21,7 @@ from ..exceptions import MigrationError
 from .autogen import AutogenHooks, render_item
 from .enums import HOOKS_OPTION
 from .enums import PLUGIN_NAME as ENUM_PLUGIN
+from .index_options import PLUGIN_NAME as INDEX_PLUGIN
 from .lock import advisory_lock
 from .settings import MigrationSettings, settings_from_config
 from .state import (
@@ -71,7 +72,7 @@ def compare_options(hooks: AutogenHooks, metadatas: list[sa.MetaData]) -> dict[s
         "include_schemas": bool(hooks.model_schemas),
         "include_name": hooks.include_name,
         "include_object": hooks.include_object,
-        "autogenerate_plugins": ["alembic.autogenerate.*", ENUM_PLUGIN],
+        "autogenerate_plugins": ["alembic.autogenerate.*", ENUM_PLUGIN, INDEX_PLUGIN],
         HOOKS_OPTION: hooks,
     }
 
