@@ -209,10 +209,11 @@ async def test_cli_errors_are_one_line(
         assert await _main_in_thread(["rollback", "-d", "cliapp", "--steps", "0"]) == 2
         assert "expected a positive whole number" in capsys.readouterr().err
 
-        argv = ["makemigrations", "-d", "cliapp", "--include-tables", "a", "--exclude-tables", "b"]
-        assert await _main_in_thread(argv) == 2
-        err = capsys.readouterr().err
-        assert "not allowed with argument --include-tables" in err and "Traceback" not in err
+        argv = ["dbcheck", "-d", "cliapp", "--include-tables", "a", "--exclude-tables", "b"]
+        line = await error_line(argv, code=2)
+        assert line == (
+            "matrx-orm: error: --include-tables and --exclude-tables are mutually exclusive; pass one of them"
+        )
 
         monkeypatch.setenv("CLI_TEST_URL", "postgresql://nobody@127.0.0.1:1/x")
         sys.modules.pop("myapp_errors", None)
@@ -273,6 +274,101 @@ async def test_cli_in_process_warnings_and_rebuild(
 
         unregister_database("cliapp")
         sys.modules.pop("myapp_inproc", None)
+
+
+LEGACY_FILE = '''"""Old-format migration."""
+
+dependencies = []
+
+
+async def up(db):
+    await db.execute("CREATE TABLE mg_cli_legacy (id int PRIMARY KEY)")
+
+
+async def down(db):
+    await db.execute("DROP TABLE mg_cli_legacy")
+'''
+
+
+async def test_cli_help_scope_drops_legacy_and_rebuild_in_subprocesses(
+    cli_db: FreshDB, tmp_path: Path
+) -> None:
+    (tmp_path / "myapp.py").write_text(APP)
+    env = {"CLI_TEST_URL": cli_db.url}
+    common = ("-d", "cliapp", "--app", "myapp")
+
+    # help: the top level lists every command; each command has its own help; exit codes 0 / 2
+    out = check(run(tmp_path, "--help"))
+    for command in (
+        "makemigrations",
+        "migrate",
+        "rollback",
+        "status",
+        "create_empty",
+        "dbcheck",
+        "convert_legacy",
+        "migrate_and_rebuild",
+    ):
+        assert command in out
+        assert "--database" in check(run(tmp_path, command, "--help"))
+    bad = run(tmp_path, "no_such_command")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+    # --include-tables with --exclude-tables: one clean line, exit 2, nothing written
+    line = one_error_line(
+        run(tmp_path, "makemigrations", *common, "--include-tables", "a", "--exclude-tables", "b", env=env),
+        code=2,
+    )
+    assert (
+        line
+        == "matrx-orm: error: --include-tables and --exclude-tables are mutually exclusive; pass one of them"
+    )
+    assert not (tmp_path / "migrations").exists()
+
+    # a table with no model: reported (exit 0), dropped only with --allow-drops
+    await cli_db.execute("CREATE TABLE mg_stray (id int)")
+    check(run(tmp_path, "makemigrations", *common, env=env))
+    check(run(tmp_path, "migrate", *common, env=env))
+    proc = run(tmp_path, "dbcheck", *common, env=env)
+    assert "note: table mg_stray has no model" in check(proc) and "are in sync" in proc.stdout
+    out = check(run(tmp_path, "dbcheck", *common, "--allow-drops", env=env), code=3)
+    assert "remove_table mg_stray" in out
+    proc = run(tmp_path, "makemigrations", *common, env=env)
+    assert check(proc).strip() == "No changes detected."
+    assert (
+        "matrx-orm: warning: Tables in the database with no model" in proc.stderr
+        and "mg_stray" in proc.stderr
+    )
+    out = check(run(tmp_path, "makemigrations", *common, "--allow-drops", "--name", "drop_stray", env=env))
+    assert "0002_drop_stray.py" in out and "drops table mg_stray (--allow-drops)" in out
+    check(run(tmp_path, "migrate", *common, env=env))
+    assert "mg_stray" not in await cli_db.tables()
+
+    # status: a header, one line per revision, a summary
+    out = check(run(tmp_path, "status", *common, env=env))
+    lines = out.splitlines()
+    assert lines[0] == "Migrations in migrations for database 'cliapp':"
+    assert lines[1].startswith("  [x] 0001_initial     applied  ")
+    assert lines[2].startswith("  [x] 0002_drop_stray  applied  ")
+    assert lines[3] == "2 applied, 0 pending, 0 modified."
+
+    # migrate_and_rebuild regenerates the models package from the migrated database
+    out = check(run(tmp_path, "migrate_and_rebuild", *common, "--output-dir", "generated", env=env))
+    assert "Applied 0 migration(s)." in out and "Models regenerated." in out
+    models = (tmp_path / "generated" / "models.py").read_text()
+    assert "mg_widget" in models
+
+    # convert_legacy on an old-format folder, then migrate it (after rolling the other folder back)
+    out = check(run(tmp_path, "rollback", *common, "--steps", "5", env=env))
+    assert out == "  Rolled back: 0002_drop_stray\n  Rolled back: 0001_initial\nRolled back 2 migration(s).\n"
+    assert await cli_db.fetchval("SELECT count(*) FROM alembic_version") == 0
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "0001_old.py").write_text(LEGACY_FILE)
+    out = check(run(tmp_path, "convert_legacy", *common, "--dir", "legacy", env=env))
+    assert out == "  Converted: 0001_old\nConverted 1 legacy migration(s).\n"
+    assert "Applied: 0001_old" in check(run(tmp_path, "migrate", *common, "--dir", "legacy", env=env))
+    assert "mg_cli_legacy" in await cli_db.tables()
 
 
 async def _main_in_thread(argv: list[str]) -> int:

@@ -50,14 +50,14 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_scope(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_mutually_exclusive_group()
+    group = parser.add_argument_group("scope (--include-tables and --exclude-tables are mutually exclusive)")
     group.add_argument(
         "--include-tables", nargs="+", metavar="TABLE", help="only diff these tables (an allowlist)"
     )
     group.add_argument(
         "--exclude-tables", nargs="+", metavar="TABLE", help="diff every table except these (a denylist)"
     )
-    parser.add_argument(
+    group.add_argument(
         "--allow-drops",
         action="store_true",
         help="generate DROP TABLE for tables in the database that have no model in scope "
@@ -66,8 +66,16 @@ def _add_scope(parser: argparse.ArgumentParser) -> None:
 
 
 def _prepare(args: argparse.Namespace) -> None:
-    """Import the app and check that ``--database`` is registered (clear ConfigurationError otherwise)."""
+    """Check the options, import the app and check that ``--database`` is registered.
+
+    Raises :class:`~matrx_orm.cli.UsageError` (one line, exit 2) for ``--include-tables`` together with
+    ``--exclude-tables``, and a clear ConfigurationError for an app or database that cannot be found.
+    """
+    from ..cli import UsageError
     from .discovery import find_app_modules, import_app_modules, require_database
+
+    if getattr(args, "include_tables", None) and getattr(args, "exclude_tables", None):
+        raise UsageError("--include-tables and --exclude-tables are mutually exclusive; pass one of them")
 
     modules, source, root = find_app_modules(args.app)
     import_app_modules(modules, source, root)
@@ -180,6 +188,7 @@ def _run_status(args: argparse.Namespace) -> int:
     _prepare(args)
     state = _run(lambda: migration_status(args.database, args.dir))
     marks = {"applied": "[x]", "pending": "[ ]", "modified": "[!]"}
+    _out(f"Migrations in {args.dir} for database {args.database!r}:")
     width = max((len(e.name) for e in state.entries), default=0)
     for entry in state.entries:
         when = f"  {entry.applied_at:%Y-%m-%d %H:%M:%S}" if entry.applied_at and entry.applied else ""
