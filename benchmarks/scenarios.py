@@ -162,12 +162,23 @@ async def check_update(ctx: Context, who: Contestant, groups: list[int], result:
 
 
 # update_where returns the updated rows (contract: {"rows_affected": n, "updated_rows": [...]}), so it runs
-# UPDATE ... RETURNING and hydrates; the two scenarios below split that cost from the ORM's own overhead.
+# UPDATE ... RETURNING; the instances are built when ``updated_rows`` is first read. The two scenarios below
+# split that cost from the ORM's own overhead: "vs-returning" reads every updated row on both sides.
 
 
 async def raw_update_returning(ctx: Context, groups: list[int]) -> list[list[dict[str, Any]]]:
     fetch = ctx.pool.fetch
     return [[dict(r) for r in await fetch(UPDATE_RETURNING_SQL, True, g)] for g in groups]
+
+
+async def orm_update_read_rows(ctx: Context, groups: list[int]) -> list[Any]:
+    update_where = ctx.orm_model.update_where
+    results = []
+    for g in groups:
+        result = await update_where({"group_id": g}, flag=True)
+        result.updated_rows  # noqa: B018 (build the instances, as the raw side builds its dicts)
+        results.append(result)
+    return results
 
 
 async def check_update_returning(
@@ -272,9 +283,9 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             name="update_where-vs-returning",
-            description="extra: update_where vs raw UPDATE ... RETURNING materialized as dicts (same work)",
+            description="extra: update_where reading updated_rows vs raw UPDATE ... RETURNING as dicts (same work)",
             raw_fn=raw_update_returning,
-            orm_fn=orm_update,
+            orm_fn=orm_update_read_rows,
             target=1.1,
             setup=ensure_seeded,
             prepare=prepare_update,

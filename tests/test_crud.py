@@ -20,6 +20,7 @@ from matrx_orm import (
     create_all,
 )
 from matrx_orm.query import executor
+from matrx_orm.query.capture import capture_queries
 
 
 @pytest.fixture(autouse=True)
@@ -223,6 +224,26 @@ async def test_update_where_and_delete_where() -> None:
     assert dict(result)["rows_affected"] == 3
     assert await Author.delete_where(age__gte=4) == 2
     assert await Author.count() == 4
+
+
+async def test_update_where_builds_instances_on_first_read() -> None:
+    await Author.bulk_create([{"name": f"l{i}", "age": i} for i in range(4)])
+    result = await Author.update_where({"age__gte": 2}, email="lazy@x")
+    assert result.rows_affected == 2
+    assert result._rows is None  # nothing cached for Author, nobody read the rows: none built yet
+    rows = result.updated_rows
+    assert rows is result.updated_rows and rows is result["updated_rows"]  # built once
+    assert sorted((a.name, a.email) for a in rows) == [("l2", "lazy@x"), ("l3", "lazy@x")]
+    assert all(a._persisted for a in rows)
+    assert "rows_affected=2" in repr(result)
+    # with cached rows the cache needs the updated keys: it builds the instances and drops what changed
+    cached = await Author.get(name="l1")
+    with capture_queries() as queries:
+        assert (await Author.get(id=cached.id)).age == 1
+    assert queries == []  # served from the cache
+    touched = await Author.update_where({"name": "l1"}, age=40)
+    assert touched._rows is not None
+    assert (await Author.get(name="l1")).age == 40 and cached.age == 1
 
 
 async def test_query_update_and_delete_counts() -> None:

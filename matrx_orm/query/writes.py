@@ -9,7 +9,7 @@ Either way a batch is atomic.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
@@ -633,18 +633,29 @@ async def update_query(qs: QueryBuilder[Any], updates: Mapping[str, Any], *, ret
         records = await executor.fetch(
             database, statement.sql, statement.params(values), model=meta.model_name, operation="update_where"
         )
-        load = instance_loader(state.model, fields_out)
-        rows = [load(record) for record in records]
+        result = UpdateResult(len(records), records=records, load=instance_loader(state.model, fields_out))
         if any(n in meta.primary_keys for n in names):  # the old keys are unknown
             forget_model(state.model)
-        else:
-            forget_instances(state.model, rows)
-        return UpdateResult(len(rows), rows)
+        else:  # the rows become instances only if something cached needs their keys (or the caller reads them)
+            forget_instances(state.model, _LazyRows(result))
+        return result
     status = await executor.execute(
         database, statement.sql, statement.params(values), model=meta.model_name, operation="update"
     )
     forget_model(state.model)
     return UpdateResult(executor.affected_rows(status))
+
+
+class _LazyRows:
+    """Iterates an ``UpdateResult``'s instances, building them only when iterated."""
+
+    __slots__ = ("_result",)
+
+    def __init__(self, result: UpdateResult) -> None:
+        self._result = result
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._result.updated_rows)
 
 
 async def delete_query(qs: QueryBuilder[Any]) -> int:
