@@ -1,8 +1,9 @@
 """``matrx-orm demo``: a guided tour of the ORM against a throwaway database.
 
 Without a URL the demo starts the embedded PostgreSQL server (``pip install 'matrx-orm[embedded]'``) and
-works in a fresh database ``matrx_demo`` on it. With a URL it works in that database: it creates its two
-tables (``matrx_demo_author`` and ``matrx_demo_book``) and drops them at the end unless ``keep=True``.
+works in a fresh database ``matrx_demo`` on it. With a URL it works in that database: it creates its
+tables (``matrx_demo_author``, ``matrx_demo_book`` and, where pgvector is installed, ``matrx_demo_note``) and
+drops them at the end unless ``keep=True``. The second half of the tour lives in :mod:`.demo_extras`.
 
 The models live in their own database project, ``"demo"``, under class names no application is likely to
 use (``DemoAuthor``, ``DemoBook``), so importing this module never disturbs your own models.
@@ -36,14 +37,13 @@ from . import (
     register_database,
     unregister_database,
 )
+from .demo_extras import DEMO_PROJECT, tour_beyond_crud
 from .engine import dispose_all
 from .exceptions import ConnectionError as DatabaseConnectionError
 from .exceptions import DoesNotExist, ValidationError, mask_url_passwords
 
 __all__ = ["DEMO_DATABASE", "DEMO_PROJECT", "DemoAuthor", "DemoBook", "run_demo"]
 
-#: Database project name the demo registers.
-DEMO_PROJECT = "demo"
 #: Database the demo (re)creates on the embedded server.
 DEMO_DATABASE = "matrx_demo"
 
@@ -65,7 +65,7 @@ class DemoBook(Model):
     id = UUIDField(primary_key=True, default=uuid4)
     isbn = CharField(max_length=13, unique=True, null=False)
     title = CharField(max_length=200, null=False)
-    author_id = ForeignKey(DemoAuthor, "id")
+    author_id = ForeignKey(DemoAuthor, "id", related_name="books")
     genre = CharField(max_length=30)
     pages = IntegerField()
     price = DecimalField(max_digits=6, decimal_places=2)
@@ -156,7 +156,7 @@ async def run_demo(
     register_database(DatabaseProjectConfig(name=DEMO_PROJECT, url=url))
     try:
         await drop_all(DEMO_PROJECT)  # leftovers of an earlier run with --keep
-        await create_all(DEMO_PROJECT)
+        await create_all(DEMO_PROJECT, models=[DemoAuthor, DemoBook])
         out(f"Created tables {DemoAuthor._table_name} and {DemoBook._table_name} (create_all)")
         await _tour(out)
         if keep and database_url is None:
@@ -281,6 +281,8 @@ async def _tour(out: Out) -> None:
     scifi = await DemoBook.filter(genre="sci-fi").count()
     out(f"DemoBook.count() -> {total}; DemoBook.filter(genre='sci-fi').count() -> {scifi}")
     out(f"DemoBook.exists(genre='poetry') -> {await DemoBook.exists(genre='poetry')}")
+
+    await tour_beyond_crud(out, DemoAuthor, DemoBook)
 
     out("")
     out("== Updating")

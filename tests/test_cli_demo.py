@@ -147,6 +147,14 @@ EXPECTED_LINES = [
     "DemoAuthor.all().order_by('born').values_list('name', 'born') -> [('Stanisław Lem', 1921), ('Italo Calvino', 1923)",
     "DemoBook.count() -> 5; DemoBook.filter(genre='sci-fi').count() -> 3",
     "DemoBook.exists(genre='poetry') -> False",
+    "DemoBook.filter(genre='sci-fi').select_related('author') -> 1 query: 'Parable of the Sower' by Octavia "
+    "E. Butler, 'Solaris' by Stanisław Lem, 'The Left Hand of Darkness' by Ursula K. Le Guin",
+    "DemoAuthor.all().prefetch_related('books') -> 2 queries for all authors: Italo Calvino 1, Octavia E. "
+    "Butler 1, Stanisław Lem 1, Ursula K. Le Guin 2",
+    "DemoBook.all().aggregate(Count, Sum, Avg) -> 5 books, 1201 pages, average price 12.09",
+    "DemoBook.all().group_by('genre').annotate(n=Count('id')).values('genre', 'n') -> [{'genre': 'sci-fi', "
+    "'n': 3}, {'genre': 'fantasy', 'n': 1}, {'genre': 'literary', 'n': 1}]",
+    "async with transaction(): update, then an exception -> rolled back, sci-fi prices still 9.99, 12.00, 15.99",
     "book.price = 10.50; book.save() -> stored price 10.50, tags ['classic', 'ocean', 'translated']",
     "book.update(pages=224) -> 224 pages stored",
     "DemoBook.filter(genre='sci-fi', pages__gt=300).update(in_print=False) -> 2 rows updated",
@@ -164,8 +172,12 @@ EXPECTED_LINES = [
 ]
 
 
-def assert_demo_output(lines: list[str]) -> None:
-    for expected in EXPECTED_LINES:
+VECTOR_LINE = "DemoNote.nearest('embedding', [1.0, 0.2, 0.0]).limit(2) -> 'sea and islands' (0.004), 'ocean planet' (0.020)"
+NO_VECTOR_LINE = "Vector search skipped: the pgvector extension is not installed on this server"
+
+
+def assert_demo_output(lines: list[str], has_pgvector: bool) -> None:
+    for expected in [*EXPECTED_LINES, VECTOR_LINE if has_pgvector else NO_VECTOR_LINE]:
         assert any(line.startswith(expected) for line in lines), f"missing {expected!r} in:\n" + "\n".join(
             lines
         )
@@ -182,25 +194,26 @@ async def demo_tables(url: str) -> list[str]:
     return [row["tablename"] for row in rows]
 
 
-async def test_demo_runs_against_the_test_database(pg_url: str) -> None:
+async def test_demo_runs_against_the_test_database(pg_url: str, has_pgvector: bool) -> None:
     proc = run_cli("demo", "--database-url", pg_url)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("Using postgresql://")
-    assert_demo_output(lines)
+    assert_demo_output(lines, has_pgvector)
     assert any(line.startswith("Dropped the demo tables (drop_all)") for line in lines)
     assert await demo_tables(pg_url) == []
 
 
-async def test_run_demo_in_process_keeps_tables(pg_url: str) -> None:
+async def test_run_demo_in_process_keeps_tables(pg_url: str, has_pgvector: bool) -> None:
     from matrx_orm.demo import run_demo
 
     lines: list[str] = []
     try:
         await run_demo(pg_url, out=lines.append, keep=True)
         assert any(line.startswith("Kept the demo tables") for line in lines), lines
-        assert await demo_tables(pg_url) == ["matrx_demo_author", "matrx_demo_book"]
+        tables = ["matrx_demo_author", "matrx_demo_book", *(["matrx_demo_note"] if has_pgvector else [])]
+        assert await demo_tables(pg_url) == tables
         connection = await asyncpg.connect(pg_url)
         try:
             assert await connection.fetchval("SELECT count(*) FROM matrx_demo_book") == 1
@@ -211,11 +224,11 @@ async def test_run_demo_in_process_keeps_tables(pg_url: str) -> None:
         # a second run starts from scratch: the kept tables are dropped and recreated
         lines.clear()
         await run_demo(pg_url, out=lines.append)
-        assert_demo_output(lines)
+        assert_demo_output(lines, has_pgvector)
     finally:
         connection = await asyncpg.connect(pg_url)
         try:
-            await connection.execute("DROP TABLE IF EXISTS matrx_demo_book, matrx_demo_author")
+            await connection.execute("DROP TABLE IF EXISTS matrx_demo_book, matrx_demo_author, matrx_demo_note")
         finally:
             await connection.close()
     assert await demo_tables(pg_url) == []
