@@ -228,7 +228,9 @@ async def test_run_demo_in_process_keeps_tables(pg_url: str, has_pgvector: bool)
     finally:
         connection = await asyncpg.connect(pg_url)
         try:
-            await connection.execute("DROP TABLE IF EXISTS matrx_demo_book, matrx_demo_author, matrx_demo_note")
+            await connection.execute(
+                "DROP TABLE IF EXISTS matrx_demo_book, matrx_demo_author, matrx_demo_note"
+            )
         finally:
             await connection.close()
     assert await demo_tables(pg_url) == []
