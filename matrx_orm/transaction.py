@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -48,6 +48,18 @@ def current_transaction(database: str) -> OpenTransaction | None:
     """The transaction the current task holds on ``database``, if any."""
     held = _open.get()
     return held.get(database) if held else None
+
+
+@contextlib.contextmanager
+def borrow_connection(state: OpenTransaction) -> Iterator[None]:
+    """Route the current task's statements for ``state.database`` to ``state.connection`` while the block
+    runs (``iterator()`` loads relations on its cursor's connection this way). The caller owns the
+    connection and its transaction; nothing is committed or released here."""
+    token = _open.set({**(_open.get() or {}), state.database: state})
+    try:
+        yield
+    finally:
+        _open.reset(token)
 
 
 def default_database() -> str:

@@ -13,7 +13,9 @@ from ..exceptions import DoesNotExist, MultipleObjectsReturned, ParameterError, 
 from . import compiler, executor
 from .advanced import AdvancedQueryMixin, check_order_items, refuse_write
 from .hydrate import instance_loader, row_converter
+from .ordering import reverse_ordering
 from .q import Q
+from .relation_filters import RelationExists, rewrite_relations, values_path_error
 from .results import UpdateResult
 from .vector import DISTANCE_LABEL, NearestSpec, fetch_tuned, make_nearest
 
@@ -86,7 +88,9 @@ class QueryBuilder(AdvancedQueryMixin, Generic[M]):
         return self._with(where=(*self._state.where, ~self._checked(q)))
 
     def _checked(self, q: Q) -> Q:
-        """Resolve every field and lookup name now, so a typo fails at the line that made it."""
+        """Resolve every field and lookup name now, so a typo fails at the line that made it; filters across
+        foreign keys (``author__name=...``) become ``EXISTS`` conditions (query/relation_filters.py)."""
+        q = rewrite_relations(self._state.model, q)
         compiler.check_names(self._state.model, q)
         return q
 
@@ -327,10 +331,21 @@ class QueryBuilder(AdvancedQueryMixin, Generic[M]):
         return rows[0] if rows else None
 
     async def last(self) -> M | None:
-        """The last row (by the ordering, else by primary key), or None."""
-        order = self._state.order_by or tuple(self._meta.primary_keys)
-        flipped = tuple(name[1:] if name.startswith("-") else f"-{name}" for name in order)
-        rows = await self._with(order_by=flipped, limit=1, offset=None).all()
+        """The last row (by the ordering, else by primary key), or None.
+
+        Every ordering is reversed (fields, expressions, annotations, NULLS FIRST/LAST, a ``nearest()``
+        distance) and one row is fetched. On a slice with a limit, the slice is read and its last row returned.
+        """
+        state = self._state
+        order = state.order_by or tuple(self._meta.primary_keys)
+        if state.limit is not None:  # the end of a bounded slice is not the end of the reversed query
+            rows = await (self if state.order_by else self._with(order_by=order)).all()
+            return rows[-1] if rows else None
+        if state.offset is not None and not await self.exists():
+            return None  # offset past the end: the slice is empty
+        nearest = state.nearest.reversed() if state.nearest is not None else None
+        reverse = self._with(order_by=reverse_ordering(order), nearest=nearest, limit=1, offset=None)
+        rows = await reverse.all()
         return rows[0] if rows else None
 
     async def count(self) -> int:
@@ -370,6 +385,9 @@ class QueryBuilder(AdvancedQueryMixin, Generic[M]):
         if not fields:
             return self._field_names()
         annotations = dict(self._state.annotations)
+        for name in fields:
+            if isinstance(name, str) and "__" in name and name not in annotations and name not in meta.fields:
+                raise values_path_error(self._state.model, name)
         return tuple(name if name in annotations else meta.get_field(name).name for name in fields)
 
     async def update(self, **values: Any) -> int:
@@ -414,6 +432,8 @@ class QueryBuilder(AdvancedQueryMixin, Generic[M]):
                 return {"NOT" if node.negated else node.connector: inner}
             if isinstance(node, tuple):
                 return {node[0]: node[1]}
+            if isinstance(node, RelationExists) and not node.negated:
+                return {node.key: node.value}
             return repr(node)
 
         parts = [describe(q) for q in self._state.where]

@@ -8,8 +8,9 @@
     print(log.statements)
 
 Capture is task-local (a ContextVar): tasks started inside the block are recorded too, other tasks are not.
-Every statement that goes through ``query/executor.py`` is recorded once, when it is sent; transaction
-control (BEGIN, SAVEPOINT, COMMIT) is not.
+Every statement that goes through ``query/executor.py`` is recorded once, when it is sent, and an
+``iterator()`` cursor once when it opens (not per chunk); transaction control (BEGIN, SAVEPOINT, COMMIT) is
+not.
 """
 
 from __future__ import annotations

@@ -97,6 +97,12 @@ def resolve_condition(ctx: Resolver, node: Any) -> ColumnElement[bool]:
         return node.resolve(ctx)
     if isinstance(node, tuple) and len(node) == 2 and isinstance(node[0], str):
         key, value = node
+        if "__" in key and key.partition("__")[0] not in ctx.annotations:
+            from .relation_filters import relation_condition
+
+            crossing = relation_condition(ctx.model, key, value)  # author__name=...: an EXISTS
+            if crossing is not None:
+                return crossing.resolve(ctx)
         column, field, lookup = _split_key(ctx, key)
         if _is_resolvable(value):
             return _expression_lookup(ctx, column, lookup, as_expression(value), key)

@@ -18,6 +18,7 @@ connection. Inside the caller's ``transaction()`` the previous values are restor
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -65,11 +66,22 @@ class NearestSpec:
     null_guard: bool
     value: Any  # the field's to_db() result: a float32 ndarray (SparseVector for sparsevec)
     settings: tuple[tuple[str, str], ...] = ()
+    farthest_first: bool = False  # the distance ordering reversed (``last()``)
 
     @property
     def shape(self) -> Hashable:
         """What about this search changes the SQL text."""
-        return (self.field_name, self.metric, self.null_guard)
+        return (self.field_name, self.metric, self.null_guard, self.farthest_first)
+
+    def reversed(self) -> NearestSpec:
+        """The same search with the distance ordering reversed (farthest first)."""
+        return dataclasses.replace(self, farthest_first=not self.farthest_first)
+
+    def _ordered(self, statement: sa.Select[Any], distance: Any, with_distance: bool) -> sa.Select[Any]:
+        if with_distance:
+            distance = distance.label(DISTANCE_LABEL)
+            statement = statement.add_columns(distance)
+        return statement.order_by(distance.desc() if self.farthest_first else distance)
 
     def distance(self, model: type, vector: Any) -> Any:
         """``<column> <op> <vector>`` with pgvector's comparator for the metric."""
@@ -88,10 +100,7 @@ class NearestSpec:
         distance = self.distance(model, compiler.bind(index, column.type))
         if self.null_guard:
             statement = statement.where(column.is_not(None))
-        if with_distance:
-            label = distance.label(DISTANCE_LABEL)
-            return statement.add_columns(label).order_by(label)
-        return statement.order_by(distance)
+        return self._ordered(statement, distance, with_distance)
 
     def apply_resolved(
         self, statement: sa.Select[Any], ctx: Resolver, *, with_distance: bool
@@ -102,10 +111,7 @@ class NearestSpec:
         distance = getattr(column.comparator, METRICS[self.metric])(ctx.bind(self.value, column.type))
         if self.null_guard:
             statement = statement.where(column.is_not(None))
-        if with_distance:
-            label = distance.label(DISTANCE_LABEL)
-            return statement.add_columns(label).order_by(label)
-        return statement.order_by(distance)
+        return self._ordered(statement, distance, with_distance)
 
 
 def _check_metric(metric: Any, model_name: str | None = None) -> str:
