@@ -9,6 +9,7 @@ builder; the SQL is built by ``query/select.py``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Self
 
@@ -87,9 +88,7 @@ class AdvancedQueryMixin:
             expression.check_window_use()
             current[name] = expression
             added.append((name, expression))
-        ctx = Resolver(self._state.model, [], annotations=current, outer=PendingOuter(self._state.model))
-        for name, _ in added:
-            ctx.column(name)  # resolves it: unknown fields and bad arguments fail here
+        _check_annotations(self._state.model, current, added)
         return self._with(annotations=(*self._state.annotations, *added), advanced=True)
 
     def _filter_annotations(self, q: Q, negate: bool) -> Self | None:
@@ -105,7 +104,7 @@ class AdvancedQueryMixin:
 
     async def aggregate(self, **expressions: Any) -> dict[str, Any]:
         """One row of aggregates over the matching rows: ``{"total": Decimal(...), "n": 3}``."""
-        from . import compiler, executor
+        from . import executor, select
         from .select import select_statement
 
         if not expressions:
@@ -132,11 +131,12 @@ class AdvancedQueryMixin:
             or any(e.contains_aggregate or e.contains_window for _, e in state.annotations)
         )
         if direct:
-            base = self._with(order_by=())
-            ctx = Resolver(state.model, values, annotations=self._annotation_map())
-            columns = [expr.resolve(ctx).label(name) for name, expr in expressions.items()]
-            inner = select_statement(base._state, ctx, ())
-            statement = inner.with_only_columns(*columns)
+            compiled = _shaped_aggregate(state, expressions, values)
+            if compiled is None:  # a state the shape walk does not describe: resolve it with SQLAlchemy
+                values = []
+                unordered = self._with(order_by=())._state
+                statement = _direct_aggregate(unordered, expressions, Resolver(state.model, values))
+                compiled = select.compile_resolved(statement, "aggregate")
         else:
             ctx = Resolver(state.model, values)
             names = self._field_names()
@@ -149,11 +149,7 @@ class AdvancedQueryMixin:
             )
             columns = [expr.resolve(outer).label(name) for name, expr in expressions.items()]
             statement = sa.select(*columns).select_from(subquery)
-        cache_key = statement._generate_cache_key()
-        if cache_key is None:
-            compiled = compiler.compile_statement(statement)
-        else:
-            compiled = compiler.compiled(("aggregate", cache_key.key), lambda: statement)
+            compiled = select.compile_resolved(statement, "aggregate")
         rows = await executor.fetch(
             self._database,
             compiled.sql,
@@ -319,6 +315,58 @@ class AdvancedQueryMixin:
             )
         async for item in stream(self, chunk_size):
             yield item
+
+
+def _check_annotations(
+    model: type, annotations: Mapping[str, Expression], added: list[tuple[str, Expression]]
+) -> None:
+    """Resolve the new annotations once, so unknown fields and bad arguments fail in ``annotate()``.
+
+    The shape walk (``query/shapes.py``) checks the common expressions without building SQLAlchemy
+    constructs; anything it does not vouch for (conditions, subqueries, ``OuterRef``, a bad name) is resolved
+    against a scratch resolver, which raises the error."""
+    from .shapes import ShapeWalk
+
+    try:
+        walk = ShapeWalk(model, [], annotations, conditions=False)
+        for name, _ in added:
+            walk.column(name)
+        return
+    except Exception:  # noqa: BLE001, S110 (the resolver below raises the user-facing error, if any)
+        pass
+    ctx = Resolver(model, [], annotations=annotations, outer=PendingOuter(model))
+    for name, _ in added:
+        ctx.column(name)
+
+
+def _direct_aggregate(state: QueryState, expressions: Mapping[str, Expression], ctx: Resolver) -> Any:
+    """``SELECT <aggregates> FROM ... WHERE ...`` of an unsliced, ungrouped state (its ordering dropped)."""
+    from .select import select_statement
+
+    ctx.annotations = dict(state.annotations)
+    columns = [expr.resolve(ctx).label(name) for name, expr in expressions.items()]
+    return select_statement(state, ctx, ()).with_only_columns(*columns)
+
+
+def _shaped_aggregate(state: QueryState, expressions: Mapping[str, Expression], values: list[Any]) -> Any:
+    """The compiled direct aggregate cached by shape (``query/shapes.py``), or None when the shape walk does
+    not describe it (the caller then resolves it with SQLAlchemy)."""
+    from .select import compile_shaped, select_shape
+    from .shapes import ShapeWalk
+
+    try:
+        walk = ShapeWalk(state.model, values, dict(state.annotations))
+        columns = tuple((name, walk.expression(expr)) for name, expr in expressions.items())
+        shape = select_shape(state, walk, (), ordered=False)
+    except Exception:  # noqa: BLE001 (the resolver path builds it, or raises the user-facing error)
+        values.clear()
+        return None
+    return compile_shaped(
+        ("aggregate", columns, shape),
+        values,
+        lambda ctx: _direct_aggregate(dataclasses.replace(state, order_by=()), expressions, ctx),
+        state.model,
+    )
 
 
 class _SourceColumn(Expression):

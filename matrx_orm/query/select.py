@@ -1,10 +1,12 @@
 """SELECT statements for queries that use the advanced features (annotations, grouping, DISTINCT, row
 locks, CTEs, set operations), and for subqueries.
 
-Unlike the builder's fast path (which keys its cache on the query state and builds the statement only on
-a miss), this path resolves the whole statement through one :class:`Resolver` every time — which also
-collects the values — and keys the compiled SQL on SQLAlchemy's structural cache key of the statement, so
-compilation still happens once per shape.
+Like the builder's fast path, the compiled SQL is cached per query *shape*: :func:`select_shape` walks the
+state and its expressions (``query/shapes.py``) in the order :func:`select_statement` resolves them,
+gathering the values and a hashable key, so a repeated shape binds new values without building any
+SQLAlchemy construct. A state the walk does not know (CTEs, set operations, subqueries, ...) is resolved
+through one :class:`Resolver` every time and keyed on SQLAlchemy's structural cache key of the statement,
+so compilation still happens once per shape.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from . import compiler
 from .conditions import resolve_condition, uses_names
 from .cte import cte_column
 from .expressions import Expression, Resolver, as_expression, order_expression
+from .shapes import NoShape, ShapeWalk
 
 if TYPE_CHECKING:
     from .builder import QueryBuilder, QueryState
 
-__all__ = ["compile_select", "select_statement"]
+__all__ = ["compile_select", "compile_shaped", "select_shape", "select_statement"]
 
 
 def compile_select(
@@ -51,17 +54,147 @@ def compile_select(
             model=qs._meta.model_name,
             operation="select_for_update",
         )
+    statement_kind = kind if kind in ("count", "exists") else "rows"
+    distance = kind == "rows"
     values: list[Any] = []
-    ctx = Resolver(state.model, values)
+    try:
+        shape = select_shape(state, ShapeWalk(state.model, values), names, statement_kind)
+    except Exception:  # noqa: BLE001 (anything unusual: the resolver below builds it, or raises the error)
+        shape = None
+    if shape is not None:
+        compiled = compile_shaped(
+            ("advanced", statement_kind, distance, shape),
+            values,
+            lambda ctx: select_statement(state, ctx, names, statement_kind, distance=distance),
+            state.model,
+        )
+        if compiled is not None:
+            return compiled, compiled.params(values)
+    values = []
     statement = select_statement(
-        state, ctx, names, kind if kind in ("count", "exists") else "rows", distance=kind == "rows"
+        state, Resolver(state.model, values), names, statement_kind, distance=distance
     )
+    return compile_resolved(statement, "advanced"), values
+
+
+def compile_resolved(statement: Any, tag: str) -> compiler.Compiled:
+    """Compile a statement built through a Resolver, cached on SQLAlchemy's structural cache key."""
     cache_key = statement._generate_cache_key()
     if cache_key is None:  # something SQLAlchemy cannot key: compile every time
-        compiled = compiler.compile_statement(statement)
+        return compiler.compile_statement(statement)
+    return compiler.compiled((tag, cache_key.key), lambda: statement)
+
+
+class _ShapeMismatch(Exception):
+    """The resolver bound other values than the shape walk gathered (a walk bug): do not cache."""
+
+
+#: how often a new shape's statement bound other values than the walk gathered (should stay 0)
+shape_mismatches = 0
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 (arrays: element-wise ==)
+        import numpy as np
+
+        return bool(np.array_equal(a, b))
+
+
+def compile_shaped(
+    key: Any, values: list[Any], build: Any, model: type, start: int = 0
+) -> compiler.Compiled | None:
+    """The compiled statement for ``key`` (a shape from :func:`select_shape`); on a miss, ``build(ctx)``
+    makes it through a fresh Resolver whose bound values must equal ``values``. None when they do not (the
+    caller falls back to the resolver path; the shape is not cached)."""
+
+    def checked() -> Any:
+        global shape_mismatches
+        bound: list[Any] = []
+        statement = build(Resolver(model, bound, offset=start))
+        if len(bound) != len(values) or not all(map(_same, bound, values)):
+            shape_mismatches += 1
+            raise _ShapeMismatch(key)
+        return statement
+
+    try:
+        return compiler.compiled(key, checked)
+    except _ShapeMismatch:
+        return None
+
+
+def select_shape(
+    state: QueryState,
+    walk: ShapeWalk,
+    names: Sequence[str],
+    kind: str = "rows",
+    *,
+    ordered: bool = True,
+) -> Any:
+    """What :func:`select_statement` would render for these arguments, as a hashable key; the values it
+    would bind are appended to ``walk.values`` in the same order. Raises (``NoShape`` or a validation error)
+    for states it does not describe — callers then use :func:`select_statement`. ``ordered=False`` describes
+    the state without its ``order_by`` (``aggregate()``)."""
+    if state.combined or state.ctes or state.source_cte is not None:
+        raise NoShape("CTE or set operation")
+    annotations: dict[str, Expression] = dict(state.annotations)
+    walk.annotations = annotations
+    # every annotation's structure (grouping, HAVING and lock checks look at all of them)
+    everything = tuple(
+        (name, ShapeWalk(state.model, [], annotations).expression(expr)) for name, expr in state.annotations
+    )
+    if kind != "rows" and (state.group_by or state.distinct or state.distinct_on):
+        names = _counted_names(state, names, walk.meta)
+    columns = tuple(walk.column(name) for name in names)
+    where = tuple(walk.condition(q) for q in state.where)
+    having = tuple(walk.condition(q) for q in state.having)
+    aggregate_names = {name for name, expr in annotations.items() if expr.contains_aggregate}
+    if state.group_by:
+        group: tuple[Any, ...] = tuple(
+            walk.column(item) if isinstance(item, str) else walk.expression(as_expression(item))
+            for item in state.group_by
+        )
+    elif aggregate_names:
+        group = tuple(
+            walk.column(name)
+            for name in names
+            if name not in aggregate_names and not (name in annotations and annotations[name].contains_window)
+        )
     else:
-        compiled = compiler.compiled(("advanced", cache_key.key), lambda: statement)
-    return compiled, compiled.params(values)
+        group = ()
+    distinct_on = tuple(walk.column(name) for name in state.distinct_on)
+    nearest = None
+    if state.nearest is not None:
+        nearest = (state.nearest.shape, walk.column(state.nearest.field_name))
+        walk.values.append(state.nearest.value)
+    order_by = state.order_by if ordered else ()
+    order = tuple(walk.order(item) for item in order_by) if kind != "exists" else ()
+    if state.limit is not None:
+        walk.values.append(state.limit)
+    if state.offset is not None:
+        walk.values.append(state.offset)
+    return (
+        state.model,
+        tuple(names),
+        everything,
+        columns,
+        where,
+        having,
+        group,
+        state.distinct,
+        distinct_on,
+        nearest,
+        order,
+        state.limit is not None,
+        state.offset is not None,
+        state.lock,
+        state.select_related,
+    )
 
 
 def _column(ctx: Resolver, source: Any, name: str) -> Any:

@@ -1,0 +1,310 @@
+"""Shape keys for the advanced SELECT, computed without building SQLAlchemy expressions.
+
+``query/select.py`` builds an advanced statement by resolving every expression through a
+:class:`~.expressions.Resolver`, which is correct but costs a full SQLAlchemy build per call. This module
+walks the same expressions and conditions *in the same order* as their ``resolve`` methods, appending the
+values they would bind to ``values`` and returning a hashable description of the SQL they would render
+(the node classes, field names, lookups, value types — never the values). Two queries with equal shapes
+render the same SQL text, so the compiled statement of the first is reused with the values of the next.
+
+The walk knows the built-in expressions (``F``, ``Value``, arithmetic, ``Case``/``When``, functions,
+aggregates, windows, ``Cast``, ``Extract``, vector distances) through :data:`HANDLERS`, keyed by the
+``resolve`` function of the class — a subclass that overrides ``resolve`` is unknown. Anything unknown or
+unusual (subqueries, ``OuterRef``, relation-crossing filters, a name that does not resolve, a value that
+fails validation) raises :class:`NoShape`; the caller then uses the SQLAlchemy path, which raises the
+user-facing error if there is one. ``select.py`` also checks, whenever it builds a statement for a new
+shape, that the resolver bound exactly the values gathered here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+
+from .aggregates import Aggregate, Count, _Star
+from .expressions import Case, CombinedExpression, Expression, F, OrderBy, Value
+from .functions import Cast, Extract, Func, Round
+from .q import Q
+from .windows import FirstValue, Lag, NthValue, Ntile, Window
+
+__all__ = ["HANDLERS", "NoShape", "ShapeWalk"]
+
+
+class NoShape(Exception):
+    """Internal: the walk cannot describe this query; use the SQLAlchemy path instead."""
+
+
+class ShapeWalk:
+    """Mirror of a :class:`~.expressions.Resolver` that gathers values and shapes instead of SQL.
+
+    ``conditions=False`` refuses Q conditions (``NoShape``): ``annotate()`` uses that mode to validate
+    annotations cheaply and leaves anything with a condition to the resolver.
+    """
+
+    __slots__ = ("_active", "annotations", "conditions", "meta", "model", "values")
+
+    def __init__(
+        self,
+        model: type,
+        values: list[Any],
+        annotations: Mapping[str, Expression] | None = None,
+        *,
+        conditions: bool = True,
+    ) -> None:
+        self.model = model
+        self.meta: Any = model._meta  # type: ignore[attr-defined]
+        self.values = values
+        self.annotations: Mapping[str, Expression] = annotations or {}
+        self.conditions = conditions
+        self._active: set[str] = set()
+
+    def expression(self, expression: Any) -> Hashable:
+        """The shape of ``expression``; its values are appended to ``values`` in resolve order."""
+        handler = HANDLERS.get(getattr(type(expression), "resolve", None))
+        if handler is None:
+            raise NoShape(type(expression).__name__)
+        return handler(self, expression)
+
+    def column(self, name: str) -> Hashable:
+        """As ``Resolver.column``: an annotation is expanded in place, a field is its name."""
+        annotation = self.annotations.get(name)
+        if annotation is not None:
+            if name in self._active:
+                raise NoShape("self-reference")
+            self._active.add(name)
+            try:
+                return ("=", name, self.expression(annotation))
+            finally:
+                self._active.discard(name)
+        meta = self.meta
+        if name in meta.fields or name in meta.relation_aliases:
+            return name
+        raise NoShape(name)
+
+    def order(self, item: Any) -> Hashable:
+        """The shape of one ``order_by`` item (``"-name"``, an expression or an ``OrderBy``)."""
+        if isinstance(item, str):
+            if not item or item in ("-", "+"):
+                raise NoShape(item)
+            return ("order-name", item.startswith("-"), self.column(item.lstrip("-+")))
+        if isinstance(item, OrderBy):
+            return self.expression(item)
+        if isinstance(item, Expression):
+            return ("order", False, None, self.expression(item))
+        raise NoShape(repr(item))
+
+    def condition(self, node: Any) -> Hashable:
+        """As ``conditions.resolve_condition``: a Q tree, a ``(key, value)`` pair or a boolean expression."""
+        if not self.conditions:
+            raise NoShape("condition")
+        if isinstance(node, Q):
+            return (node.connector, node.negated, tuple(self.condition(child) for child in node.children))
+        if isinstance(node, Expression):
+            return self.expression(node)
+        if isinstance(node, tuple) and len(node) == 2 and isinstance(node[0], str):
+            return self._lookup(*node)
+        raise NoShape(repr(node))
+
+    def _lookup(self, key: str, value: Any) -> Hashable:
+        from .compiler import RESOLVABLE, resolve_filter_key
+        from .conditions import AnnotationField
+        from .lookups import get_lookup
+
+        name, _, rest = key.partition("__")
+        annotation = self.annotations.get(name)
+        if annotation is not None:
+            if "__" in rest:
+                raise NoShape(key)
+            field: Any = AnnotationField(name, self.model, annotation.output_field)
+            column = self.column(name)
+            lookup = get_lookup(field, rest or "exact")
+            bind_type = lookup.bind_type(field)
+            type_key: Hashable = None if bind_type is None else (type(bind_type), repr(bind_type))
+        else:
+            meta = self.meta
+            if rest and (name not in meta.fields or name in meta.foreign_keys):
+                raise NoShape(key)  # possibly a filter across a relation: the resolver decides
+            field, lookup = resolve_filter_key(self.model, key)
+            column, type_key = key, None
+        if isinstance(value, RESOLVABLE):
+            if not isinstance(value, Expression) or getattr(lookup, "key_path", None) is not None:
+                raise NoShape(key)
+            from .lookups import In, IsNull
+
+            if isinstance(lookup, (In, IsNull)):
+                raise NoShape(key)
+            return ("expr-lookup", column, type(lookup), self.expression(value))
+        raw = lookup.values(field, value)
+        shape = lookup.shape(value)
+        self.values.extend(raw)
+        return ("lookup", column, type(lookup), shape, type_key, len(raw))
+
+
+# -- handlers: one per resolve() implementation ------------------------------------------------------------------
+
+Handler = Callable[[ShapeWalk, Any], Hashable]
+
+
+def _f(walk: ShapeWalk, expression: F) -> Hashable:
+    return walk.column(expression.name)
+
+
+def _value(walk: ShapeWalk, expression: Value) -> Hashable:
+    output_field = expression.output_field
+    if output_field is not None:
+        bind_type = output_field.bind_type()
+        walk.values.append(output_field.to_db(expression.value))
+        return ("value-field", type(bind_type), repr(bind_type))
+    value = expression.value
+    if value is None:
+        return ("null",)
+    walk.values.append(str(value) if isinstance(value, uuid.UUID) else value)
+    return ("value", type(value), isinstance(value, dt.datetime) and value.tzinfo is None)
+
+
+def _combined(walk: ShapeWalk, expression: CombinedExpression) -> Hashable:
+    left = walk.expression(expression.lhs)
+    return (expression.operator, left, walk.expression(expression.rhs))
+
+
+def _order_by(walk: ShapeWalk, expression: OrderBy) -> Hashable:
+    inner = walk.expression(expression.expression)
+    return ("order", expression.descending, expression.nulls_last, inner)
+
+
+def _arguments(walk: ShapeWalk, expression: Func) -> tuple[Hashable, ...]:
+    if type(expression).resolve_arguments is not Func.resolve_arguments:
+        raise NoShape(type(expression).__name__)
+    return tuple(walk.expression(source) for source in expression.source)
+
+
+def _func(walk: ShapeWalk, expression: Func) -> Hashable:
+    return (type(expression), expression.function, expression.result_type, _arguments(walk, expression))
+
+
+def _round(walk: ShapeWalk, expression: Round) -> Hashable:
+    arguments = _arguments(walk, expression)
+    if expression.places != 0:
+        walk.values.append(expression.places)
+    return (Round, expression.places == 0, arguments)
+
+
+def _aggregate(walk: ShapeWalk, expression: Aggregate) -> Hashable:
+    arguments = _arguments(walk, expression)
+    condition = None if expression.filter is None else walk.condition(expression.filter)
+    return (type(expression), expression.function, expression.distinct, arguments, condition)
+
+
+def _count(walk: ShapeWalk, expression: Count) -> Hashable:
+    if isinstance(expression.source[0], _Star):
+        condition = None if expression.filter is None else walk.condition(expression.filter)
+        return (Count, "*", condition)
+    return _aggregate(walk, expression)
+
+
+def _star(walk: ShapeWalk, expression: Any) -> Hashable:
+    return "*"
+
+
+def _cast(walk: ShapeWalk, expression: Cast) -> Hashable:
+    return (Cast, type(expression.sa_type), repr(expression.sa_type), walk.expression(expression.source))
+
+
+def _extract(walk: ShapeWalk, expression: Extract) -> Hashable:
+    return (Extract, expression.part, walk.expression(expression.source))
+
+
+def _case(walk: ShapeWalk, expression: Case) -> Hashable:
+    branches = []
+    for when in expression.whens:
+        condition = walk.condition(when.condition)
+        branches.append((condition, walk.expression(when.result)))
+    default = None if expression.default is None else walk.expression(expression.default)
+    return (Case, tuple(branches), default)
+
+
+def _ntile(walk: ShapeWalk, expression: Ntile) -> Hashable:
+    walk.values.append(expression.num_buckets)
+    return (Ntile,)
+
+
+def _lag(walk: ShapeWalk, expression: Lag) -> Hashable:
+    arguments = _arguments(walk, expression)
+    walk.values.append(expression.offset)
+    default = None if expression.default is None else walk.expression(expression.default)
+    return (type(expression), expression.function, arguments, default)
+
+
+def _first_value(walk: ShapeWalk, expression: FirstValue) -> Hashable:
+    return (type(expression), expression.function, _arguments(walk, expression))
+
+
+def _nth_value(walk: ShapeWalk, expression: NthValue) -> Hashable:
+    arguments = _arguments(walk, expression)
+    walk.values.append(expression.nth)
+    return (NthValue, arguments)
+
+
+def _window(walk: ShapeWalk, expression: Window) -> Hashable:
+    function = walk.expression(expression.expression)
+    partition = tuple(walk.expression(item) for item in expression.partition_by)
+    order = tuple(walk.expression(item) for item in expression.order_by)
+    frame: Hashable = None
+    if expression.frame is not None:
+        mode, start, end = expression.frame
+        for bound in (start, end):
+            if bound[1] is not None:
+                walk.values.append(bound[1])
+        frame = (mode, start[0], start[1] is None, end[0], end[1] is None)
+    return (Window, function, partition, order, frame)
+
+
+def _vector_distance(walk: ShapeWalk, expression: Any) -> Hashable:
+    from .vector import _vector_field
+
+    field = _vector_field(walk.meta, expression.name, "VectorDistance()")
+    converted = expression._converted
+    if converted is None or converted[0] is not field:
+        converted = expression._converted = (field, field.to_db(expression.vector))
+    column = walk.column(expression.name)
+    walk.values.append(converted[1])
+    return ("vector-distance", expression.metric, column)
+
+
+def _distance_condition(walk: ShapeWalk, expression: Any) -> Hashable:
+    left = walk.expression(expression.distance)
+    walk.values.append(expression.threshold)
+    return ("distance-condition", expression.operator, left)
+
+
+def _handlers() -> dict[Any, Handler]:
+    from .vector import DistanceCondition, VectorDistance
+
+    table: dict[type[Expression], Handler] = {
+        F: _f,
+        Value: _value,
+        CombinedExpression: _combined,
+        OrderBy: _order_by,
+        Func: _func,
+        Round: _round,
+        Aggregate: _aggregate,
+        Count: _count,
+        _Star: _star,
+        Cast: _cast,
+        Extract: _extract,
+        Case: _case,
+        Ntile: _ntile,
+        Lag: _lag,
+        FirstValue: _first_value,
+        NthValue: _nth_value,
+        Window: _window,
+        VectorDistance: _vector_distance,
+        DistanceCondition: _distance_condition,
+    }
+    return {cls.resolve: handler for cls, handler in table.items()}
+
+
+#: ``resolve`` function of an expression class → the walk mirroring it
+HANDLERS: dict[Any, Handler] = _handlers()
