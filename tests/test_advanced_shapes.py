@@ -261,3 +261,24 @@ async def test_subquery_annotations_still_use_the_resolver() -> None:
         assert rows == [
             {"id": c["id"], "n": counts[c["id"]] or None, "low": c["name"].lower()} for c in CUSTOMERS
         ]
+
+
+# -- values() / values_list() conversion --------------------------------------------------------------------------
+
+
+async def test_values_convert_fields_and_leave_annotations(db: str) -> None:
+    from example_models import ALL, Author, Mood
+    from test_crud import _quoted
+
+    from matrx_orm import create_all
+    from matrx_orm.query import executor
+
+    await create_all(db, models=ALL)
+    await executor.execute(db, f"TRUNCATE {_quoted(Author)} CASCADE", [])
+    moods = [Mood.HAPPY, None, Mood.SAD]
+    await Author.bulk_create([{"name": f"m{i}", "mood": mood, "age": i} for i, mood in enumerate(moods)])
+    qs = Author.all().order_by("age").annotate(up=Upper("name"))
+    assert await qs.values("mood", "up") == [{"mood": m, "up": f"M{i}"} for i, m in enumerate(moods)]
+    assert await qs.values_list("up", "mood") == [(f"M{i}", m) for i, m in enumerate(moods)]
+    assert await qs.values_list("mood", flat=True) == moods
+    assert await Author.filter(age__lt=2).order_by("age").values_list("mood", flat=True) == moods[:2]

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from ..exceptions import DoesNotExist, MultipleObjectsReturned, ParameterError, QueryError
 from . import compiler, executor
 from .advanced import AdvancedQueryMixin, check_order_items, refuse_write
-from .hydrate import instance_loader, row_converter
+from .hydrate import dict_rows, instance_loader, tuple_rows
 from .ordering import reverse_ordering
 from .q import Q
 from .relation_filters import RelationExists, rewrite_relations, values_path_error
@@ -364,8 +364,7 @@ class QueryBuilder(AdvancedQueryMixin, Generic[M]):
         """Matching rows as dicts of the given fields (all fields when none are named)."""
         names = self._value_names(fields)
         records = await self._fetch(names, "values", "values")
-        convert = row_converter(self._state.model, names)
-        return [dict(zip(names, convert(record), strict=True)) for record in records]
+        return dict_rows(self._state.model, names, records)
 
     async def values_list(self, *fields: str, flat: bool = False) -> list[Any]:
         """Matching rows as tuples; ``flat=True`` with one field gives a flat list."""
@@ -375,10 +374,7 @@ class QueryBuilder(AdvancedQueryMixin, Generic[M]):
             )
         names = self._value_names(fields)
         records = await self._fetch(names, "values_list", "values")
-        convert = row_converter(self._state.model, names)
-        if flat:
-            return [convert(record)[0] for record in records]
-        return [tuple(convert(record)) for record in records]
+        return tuple_rows(self._state.model, names, records, flat)
 
     def _value_names(self, fields: Sequence[str]) -> tuple[str, ...]:
         meta = self._meta
