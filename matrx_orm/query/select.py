@@ -144,10 +144,7 @@ def select_shape(
         raise NoShape("CTE or set operation")
     annotations: dict[str, Expression] = dict(state.annotations)
     walk.annotations = annotations
-    # every annotation's structure (grouping, HAVING and lock checks look at all of them)
-    everything = tuple(
-        (name, ShapeWalk(state.model, [], annotations).expression(expr)) for name, expr in state.annotations
-    )
+    everything = walk.walk_annotations()  # grouping, HAVING and lock checks look at all of them
     if kind != "rows" and (state.group_by or state.distinct or state.distinct_on):
         names = _counted_names(state, names, walk.meta)
     columns = tuple(walk.column(name) for name in names)

@@ -23,9 +23,12 @@ import uuid
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
+from . import compiler
 from .aggregates import Aggregate, Count, _Star
+from .conditions import AnnotationField
 from .expressions import Case, CombinedExpression, Expression, F, OrderBy, Value
 from .functions import Cast, Extract, Func, Round
+from .lookups import In, IsNull, get_lookup
 from .q import Q
 from .windows import FirstValue, Lag, NthValue, Ntile, Window
 
@@ -43,7 +46,7 @@ class ShapeWalk:
     annotations cheaply and leaves anything with a condition to the resolver.
     """
 
-    __slots__ = ("_active", "annotations", "conditions", "meta", "model", "values")
+    __slots__ = ("_active", "_memo", "annotations", "conditions", "meta", "model", "values")
 
     def __init__(
         self,
@@ -59,6 +62,19 @@ class ShapeWalk:
         self.annotations: Mapping[str, Expression] = annotations or {}
         self.conditions = conditions
         self._active: set[str] = set()
+        self._memo: dict[str, tuple[Hashable, list[Any]]] = {}
+
+    def walk_annotations(self) -> tuple[Hashable, ...]:
+        """The shape of every annotation, remembered (with its values) so that :meth:`column` does not walk
+        it again."""
+        memo: dict[str, tuple[Hashable, list[Any]]] = {}
+        for name in self.annotations:
+            values: list[Any] = []
+            walk = ShapeWalk(self.model, values, self.annotations, conditions=self.conditions)
+            walk._memo = memo
+            memo[name] = (walk.column(name), values)
+        self._memo = memo
+        return tuple(shape for shape, _ in memo.values())
 
     def expression(self, expression: Any) -> Hashable:
         """The shape of ``expression``; its values are appended to ``values`` in resolve order."""
@@ -69,6 +85,10 @@ class ShapeWalk:
 
     def column(self, name: str) -> Hashable:
         """As ``Resolver.column``: an annotation is expanded in place, a field is its name."""
+        remembered = self._memo.get(name)
+        if remembered is not None:
+            self.values.extend(remembered[1])
+            return remembered[0]
         annotation = self.annotations.get(name)
         if annotation is not None:
             if name in self._active:
@@ -108,10 +128,6 @@ class ShapeWalk:
         raise NoShape(repr(node))
 
     def _lookup(self, key: str, value: Any) -> Hashable:
-        from .compiler import RESOLVABLE, resolve_filter_key
-        from .conditions import AnnotationField
-        from .lookups import get_lookup
-
         name, _, rest = key.partition("__")
         annotation = self.annotations.get(name)
         if annotation is not None:
@@ -126,13 +142,11 @@ class ShapeWalk:
             meta = self.meta
             if rest and (name not in meta.fields or name in meta.foreign_keys):
                 raise NoShape(key)  # possibly a filter across a relation: the resolver decides
-            field, lookup = resolve_filter_key(self.model, key)
+            field, lookup = compiler.resolve_filter_key(self.model, key)
             column, type_key = key, None
-        if isinstance(value, RESOLVABLE):
+        if isinstance(value, compiler.RESOLVABLE):
             if not isinstance(value, Expression) or getattr(lookup, "key_path", None) is not None:
                 raise NoShape(key)
-            from .lookups import In, IsNull
-
             if isinstance(lookup, (In, IsNull)):
                 raise NoShape(key)
             return ("expr-lookup", column, type(lookup), self.expression(value))
