@@ -40,6 +40,7 @@ class Sizes:
     update_groups: int = 20  # update_where: statements (of 1,000 rows each) per timed block
     concurrent: int = 200  # concurrent-gets: gets in one asyncio.gather
     concurrent_batches: int = 5  # concurrent-gets: gathers per timed block
+    advanced_reps: int = 200  # aggregate-group / grouped-values / window-rank: queries per timed block
     pool_size: int = 10
 
     @property
@@ -48,7 +49,15 @@ class Sizes:
 
 
 FULL = Sizes()
-QUICK = replace(FULL, gets=300, filter_reps=5, bulk_rows=2_000, update_groups=5, concurrent_batches=2)
+QUICK = replace(
+    FULL,
+    gets=300,
+    filter_reps=5,
+    bulk_rows=2_000,
+    update_groups=5,
+    concurrent_batches=2,
+    advanced_reps=50,
+)
 
 
 @dataclass

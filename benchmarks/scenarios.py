@@ -232,6 +232,135 @@ async def check_concurrent(
     return await check_gets(ctx, who, [i for b in batches for i in b], result)
 
 
+# -- advanced path: aggregate(), group_by().annotate().values(), annotate(function), windows -----------------
+
+AGGREGATE_SQL = f"SELECT sum(score) AS total, count(id) AS n FROM {TABLE} WHERE group_id = $1"
+GROUPED_SQL = (
+    f"SELECT group_id, count(id) AS n, sum(score) AS total FROM {TABLE} "
+    "WHERE group_id >= $1 AND group_id < $2 GROUP BY group_id ORDER BY group_id"
+)
+LOWER_SQL = f"SELECT id, lower(name) AS lower FROM {TABLE} WHERE group_id = $1"
+WINDOW_SQL = (
+    f"SELECT id, row_number() OVER (ORDER BY score DESC) AS rank FROM {TABLE} "
+    "WHERE group_id = $1 AND score >= $2"
+)
+
+
+async def prepare_advanced(ctx: Context, round_no: int) -> list[int]:
+    return [(round_no + k) % ctx.sizes.groups for k in range(ctx.sizes.advanced_reps)]
+
+
+async def raw_aggregate(ctx: Context, groups: list[int]) -> list[dict[str, Any]]:
+    fetchrow = ctx.pool.fetchrow
+    return [dict(await fetchrow(AGGREGATE_SQL, g)) for g in groups]
+
+
+async def orm_aggregate(ctx: Context, groups: list[int]) -> list[dict[str, Any]]:
+    from matrx_orm import Count, Sum
+
+    model = ctx.orm_model
+    return [await model.filter(group_id=g).aggregate(total=Sum("score"), n=Count("id")) for g in groups]
+
+
+async def check_aggregate(
+    ctx: Context, who: Contestant, groups: list[int], result: list[dict[str, Any]]
+) -> str | None:
+    for g, row in zip(groups, result, strict=True):
+        expected = await ctx.pool.fetchval(f"SELECT sum(score) FROM {TABLE} WHERE group_id = $1", g)
+        if row.get("n") != ctx.sizes.rows_per_group or row.get("total") != expected:
+            return f"group {g}: got {row!r}, expected n={ctx.sizes.rows_per_group} total={expected}"
+    return None
+
+
+def _group_window(ctx: Context, g: int) -> tuple[int, int]:
+    start = min(g, ctx.sizes.groups - 2)
+    return start, start + 2
+
+
+async def raw_grouped(ctx: Context, groups: list[int]) -> list[list[dict[str, Any]]]:
+    fetch = ctx.pool.fetch
+    return [[dict(r) for r in await fetch(GROUPED_SQL, *_group_window(ctx, g))] for g in groups]
+
+
+async def orm_grouped(ctx: Context, groups: list[int]) -> list[list[dict[str, Any]]]:
+    from matrx_orm import Count, Sum
+
+    model = ctx.orm_model
+    out = []
+    for g in groups:
+        low, high = _group_window(ctx, g)
+        qs = model.filter(group_id__gte=low, group_id__lt=high).group_by("group_id")
+        qs = qs.annotate(n=Count("id"), total=Sum("score")).order_by("group_id")
+        out.append(await qs.values("group_id", "n", "total"))
+    return out
+
+
+async def check_grouped(
+    ctx: Context, who: Contestant, groups: list[int], result: list[list[dict[str, Any]]]
+) -> str | None:
+    for g, rows in zip(groups, result, strict=True):
+        low, high = _group_window(ctx, g)
+        if [r["group_id"] for r in rows] != list(range(low, high)):
+            return f"groups {low}..{high}: got {rows!r:.200}"
+        if any(r["n"] != ctx.sizes.rows_per_group for r in rows):
+            return f"groups {low}..{high}: wrong counts {rows!r:.200}"
+    return None
+
+
+async def raw_lower(ctx: Context, groups: list[int]) -> list[list[dict[str, Any]]]:
+    fetch = ctx.pool.fetch
+    return [[dict(r) for r in await fetch(LOWER_SQL, g)] for g in groups]
+
+
+async def orm_lower(ctx: Context, groups: list[int]) -> list[list[dict[str, Any]]]:
+    from matrx_orm import Lower
+
+    model = ctx.orm_model
+    return [
+        await model.filter(group_id=g).annotate(lower=Lower("name")).values("id", "lower") for g in groups
+    ]
+
+
+async def check_lower(
+    ctx: Context, who: Contestant, groups: list[int], result: list[list[dict[str, Any]]]
+) -> str | None:
+    for g, rows in zip(groups, result, strict=True):
+        if len(rows) != ctx.sizes.rows_per_group:
+            return f"group {g}: {len(rows)} rows, expected {ctx.sizes.rows_per_group}"
+        if any(set(r) != {"id", "lower"} or r["lower"] != r["lower"].lower() for r in rows):
+            return f"group {g}: unexpected rows {rows[:2]!r}"
+    return None
+
+
+async def raw_window(ctx: Context, groups: list[int]) -> list[list[dict[str, Any]]]:
+    fetch = ctx.pool.fetch
+    return [[dict(r) for r in await fetch(WINDOW_SQL, g, 990_000)] for g in groups]
+
+
+async def orm_window(ctx: Context, groups: list[int]) -> list[list[dict[str, Any]]]:
+    from matrx_orm import RowNumber, Window
+
+    model = ctx.orm_model
+    out = []
+    for g in groups:
+        qs = model.filter(group_id=g, score__gte=990_000)
+        qs = qs.annotate(rank=Window(RowNumber(), order_by="-score"))
+        out.append(await qs.values("id", "rank"))
+    return out
+
+
+async def check_window(
+    ctx: Context, who: Contestant, groups: list[int], result: list[list[dict[str, Any]]]
+) -> str | None:
+    for g, rows in zip(groups, result, strict=True):
+        expected = await ctx.pool.fetchval(
+            f"SELECT count(*) FROM {TABLE} WHERE group_id = $1 AND score >= 990000", g
+        )
+        if sorted(r["rank"] for r in rows) != list(range(1, expected + 1)):
+            return f"group {g}: ranks {sorted(r['rank'] for r in rows)!r:.200}, expected 1..{expected}"
+    return None
+
+
 # -- the registry -------------------------------------------------------------------------------------------
 
 SCENARIOS: dict[str, Scenario] = {
@@ -313,6 +442,50 @@ SCENARIOS: dict[str, Scenario] = {
             prepare=prepare_batches,
             check=check_concurrent,
             ops=lambda ctx: ctx.sizes.concurrent * ctx.sizes.concurrent_batches,
+        ),
+        Scenario(
+            name="aggregate-group",
+            description="aggregate(total=Sum, n=Count) over the 1,000 rows of a group vs SELECT sum, count",
+            raw_fn=raw_aggregate,
+            orm_fn=orm_aggregate,
+            target=1.25,
+            setup=ensure_seeded,
+            prepare=prepare_advanced,
+            check=check_aggregate,
+            ops=lambda ctx: ctx.sizes.advanced_reps,
+        ),
+        Scenario(
+            name="grouped-values",
+            description="group_by().annotate(Count, Sum).order_by().values() over 2 groups vs GROUP BY",
+            raw_fn=raw_grouped,
+            orm_fn=orm_grouped,
+            target=1.25,
+            setup=ensure_seeded,
+            prepare=prepare_advanced,
+            check=check_grouped,
+            ops=lambda ctx: ctx.sizes.advanced_reps,
+        ),
+        Scenario(
+            name="annotate-lower-1000",
+            description="annotate(lower=Lower('name')).values('id', 'lower'): 1,000 rows per query",
+            raw_fn=raw_lower,
+            orm_fn=orm_lower,
+            target=1.25,
+            setup=ensure_seeded,
+            prepare=prepare_groups,
+            check=check_lower,
+            ops=lambda ctx: ctx.sizes.filter_reps,
+        ),
+        Scenario(
+            name="window-rank",
+            description="annotate(rank=Window(RowNumber(), order_by='-score')).values() over ~10 rows",
+            raw_fn=raw_window,
+            orm_fn=orm_window,
+            target=1.25,
+            setup=ensure_seeded,
+            prepare=prepare_advanced,
+            check=check_window,
+            ops=lambda ctx: ctx.sizes.advanced_reps,
         ),
     )
 }
