@@ -485,3 +485,40 @@ async def test_annotated_first_get_and_last() -> None:
     assert bottom is not None and bottom.id == best[-1]["id"]
     one = await AdvOrder.all().annotate(double=F("qty") * 2).get(id=7)
     assert one.double == next(o["qty"] for o in ORDERS if o["id"] == 7) * 2
+
+
+# -- grouped instances, `in` on annotations ----------------------------------------------------------------------
+
+
+async def test_grouped_query_as_instances_is_a_clear_error_before_sql() -> None:
+    from matrx_orm.query.capture import capture_queries
+
+    grouped = AdvOrder.all().group_by("region").annotate(n=Count("id")).order_by("region")
+    for terminal in (grouped.all, grouped.first, grouped.last):
+        with capture_queries() as queries, pytest.raises(QueryError, match=r"values\(\.\.\.\)") as info:
+            await terminal()
+        assert queries == []
+        assert "'id'" in str(info.value) and "'region'" not in str(info.value).split("so ", 1)[1]
+    # what sql()/repr show for it is what values() can read: the groups and the annotations
+    assert "count(" in grouped.sql().lower() and "adv_order.qty" not in grouped.sql()
+    assert "QueryBuilder" in repr(grouped)
+    counts: dict[str, int] = defaultdict(int)
+    for o in ORDERS:
+        counts[o["region"]] += 1
+    assert await grouped.values("region", "n") == [{"region": r, "n": counts[r]} for r in sorted(counts)]
+    with pytest.raises(QueryError, match="'qty'"):
+        await grouped.values("region", "qty")
+    # grouped by the primary key, every column depends on it: instances are fine
+    by_key = await AdvOrder.all().group_by("id").annotate(twice=Sum("qty") * 2).order_by("id")
+    assert [(o.id, o.region, o.twice) for o in by_key] == [
+        (o["id"], o["region"], 2 * o["qty"]) for o in ORDERS
+    ]
+
+
+async def test_in_lookup_on_annotations_without_output_field() -> None:
+    lowered = AdvOrder.all().annotate(low=Lower("region")).filter(low__in=["north", "south"])
+    expected = sorted(o["id"] for o in ORDERS if o["region"].lower() in ("north", "south"))
+    assert sorted(o.id for o in await lowered) == expected
+    doubled = AdvOrder.all().annotate(d=F("qty") * 2).filter(d__in=[2, 4, 6])
+    assert await doubled.count() == sum(1 for o in ORDERS if o["qty"] * 2 in (2, 4, 6))
+    assert await AdvOrder.all().annotate(low=Lower("region")).filter(low__in=[]).count() == 0

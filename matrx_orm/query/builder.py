@@ -461,8 +461,16 @@ class QueryBuilder(AdvancedQueryMixin, Generic[M]):
         return parts
 
     def sql(self) -> str:
-        """The SELECT this builder runs (with $n placeholders), for debugging."""
-        return self._select(self._field_names())[0].sql
+        """The SELECT this builder runs (with $n placeholders), for debugging.
+
+        A grouped query shows its groups and annotations (what ``values()`` can read from it).
+        """
+        names = self._field_names()
+        if self._state.group_by:
+            from .select import grouped_selection
+
+            names = grouped_selection(self._state) or names
+        return self._select(names)[0].sql
 
     def __repr__(self) -> str:
         return f"<QueryBuilder {self._meta.model_name}: {self.sql()}>"

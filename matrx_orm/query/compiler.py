@@ -53,7 +53,11 @@ def compiled(key: Hashable, build: Callable[[], sa.sql.Executable]) -> Compiled:
 
 
 def compile_statement(statement: Any) -> Compiled:
-    result = statement.compile(dialect=DIALECT)  # a SQLCompiler: positiontup is set for numeric_dollar
+    """Compile with the PostgreSQL (asyncpg) dialect; SQLAlchemy's compile errors become ``QueryError``."""
+    try:
+        result = statement.compile(dialect=DIALECT)  # a SQLCompiler: positiontup is set for numeric_dollar
+    except sa.exc.SQLAlchemyError as exc:
+        raise QueryError(f"cannot compile this query: {exc}") from exc
     names = result.positiontup or []
     try:
         order = tuple(int(name[1:]) for name in names)

@@ -108,11 +108,16 @@ class In(Lookup):
         return [[field.to_db(item) for item in items]] if items else []
 
     def bind_type(self, field: Any) -> Any:
-        return sa.ARRAY(field.bind_type())
+        element = field.bind_type()
+        if element is None or isinstance(element, sa.types.NullType):
+            return None  # an annotation of unknown type: PostgreSQL infers the array from `x = ANY($1)`
+        return sa.ARRAY(element)
 
     def expr(self, column: Any, binds: list[Any], value: Any) -> ColumnElement[bool]:
         if not binds:
             return sa.false()
+        if not isinstance(column, sa.ColumnClause):  # an expression (annotation): `==` could swap sides
+            return column == sa.any_(binds[0])  # type: ignore[no-any-return]
         return column == sa.func.any(binds[0])  # type: ignore[no-any-return]
 
 

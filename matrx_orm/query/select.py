@@ -55,6 +55,8 @@ def compile_select(
             operation="select_for_update",
         )
     statement_kind = kind if kind in ("count", "exists") else "rows"
+    if state.group_by and statement_kind == "rows":
+        _check_grouped_selection(state, names)
     distance = kind == "rows"
     values: list[Any] = []
     try:
@@ -291,6 +293,50 @@ def _check_distinct_order(state: QueryState) -> None:
             f"distinct({', '.join(map(repr, state.distinct_on))}) needs an order_by that starts with the same "
             f"fields; got order_by{tuple(state.order_by)!r}",
             model=state.model.__name__,
+        )
+
+
+def _grouped_fields(state: QueryState) -> tuple[str, ...] | None:
+    """The field names a grouped query groups by, or None when it groups by the primary key (then every
+    column may be selected, as each depends on the key)."""
+    meta = state.model._meta  # type: ignore[attr-defined]
+    annotations = {name for name, _ in state.annotations}
+    grouped = tuple(
+        item if item in annotations else meta.get_field(item).name
+        for item in state.group_by
+        if isinstance(item, str)
+    )
+    if meta.primary_keys and set(meta.primary_keys) <= set(grouped):
+        return None
+    return grouped
+
+
+def grouped_selection(state: QueryState) -> tuple[str, ...] | None:
+    """What a grouped query can show (its groups, then its annotations); None when it is not restricted."""
+    if not state.group_by:
+        return None
+    grouped = _grouped_fields(state)
+    if grouped is None:
+        return None
+    extra = tuple(name for name, _ in state.annotations if name not in grouped)
+    return (*grouped, *extra)
+
+
+def _check_grouped_selection(state: QueryState, names: Sequence[str]) -> None:
+    """A grouped query can only select its groups and aggregates (all fields when grouped by the key)."""
+    meta = state.model._meta  # type: ignore[attr-defined]
+    grouped = _grouped_fields(state)
+    if grouped is None:
+        return  # every column depends on the primary key: PostgreSQL allows selecting them all
+    annotations = {name for name, _ in state.annotations}
+    loose = [name for name in names if name not in annotations and name not in grouped]
+    if loose:
+        groups = ", ".join(repr(item) for item in state.group_by)
+        raise QueryError(
+            f"group_by({groups}) returns one row per group, so {', '.join(map(repr, loose))} cannot be "
+            "selected (neither grouped nor aggregated); read the groups with values(...) / values_list(...) "
+            "naming the grouped fields and annotations, or group by the primary key to get instances",
+            model=meta.model_name,
         )
 
 
