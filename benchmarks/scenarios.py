@@ -8,15 +8,19 @@ warm-up), then add a :class:`Scenario` to ``SCENARIOS``. Execution order is the 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import ipaddress
+import json
 import random
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
 from _harness import Contestant, Scenario
-from _setup import COLUMNS, TABLE, Context, ensure_seeded
+from _setup import COLUMNS, DATABASE_PROJECT, TABLE, Context, ensure_seeded
 
 SELECT_COLS = ", ".join(COLUMNS)
 GET_SQL = f"SELECT {SELECT_COLS} FROM {TABLE} WHERE id = $1"
@@ -129,6 +133,116 @@ async def check_bulk(ctx: Context, who: Contestant, rows: BulkRows, result: Any)
     stored = await ctx.pool.fetchval(f"SELECT count(*) FROM {TABLE}")
     if stored != len(rows.tuples):
         return f"{stored} rows stored, expected {len(rows.tuples)}"
+    if who == "matrx-orm" and (result is None or len(result) != len(rows.dicts)):
+        return f"bulk_create returned {type(result).__name__} of length {len(result) if result else 0}"
+    return None
+
+
+# -- bulk_create-mixed --------------------------------------------------------------------------------------
+
+MIXED_TABLE = "bench_mixed"
+MIXED_COLUMNS = ("id", "name", "price", "opens", "lasts", "tags", "ip", "meta")
+MIXED_INSERT_SQL = (
+    f"INSERT INTO {MIXED_TABLE} ({', '.join(MIXED_COLUMNS)}) "
+    f"VALUES ({', '.join(f'${i}' for i in range(1, len(MIXED_COLUMNS) + 1))})"
+)
+_mixed_models: dict[str, Any] = {}
+
+
+def mixed_model() -> Any:
+    """``BenchMixed``: a decimal, a time, an interval, a text array, an inet and a jsonb besides id/name."""
+    if "model" not in _mixed_models:
+        from matrx_orm import (
+            ArrayField,
+            CharField,
+            DecimalField,
+            IPAddressField,
+            JSONBField,
+            Model,
+            TextField,
+            TimeDeltaField,
+            TimeField,
+            UUIDField,
+        )
+
+        class BenchMixed(Model):
+            id = UUIDField(primary_key=True)
+            name = CharField(max_length=100)
+            price = DecimalField(max_digits=10, decimal_places=2)
+            opens = TimeField()
+            lasts = TimeDeltaField()
+            tags = ArrayField(TextField())
+            ip = IPAddressField()
+            meta = JSONBField()
+
+            _table_name = MIXED_TABLE
+            _database = DATABASE_PROJECT
+
+        _mixed_models["model"] = BenchMixed
+    return _mixed_models["model"]
+
+
+async def setup_mixed(ctx: Context) -> None:
+    if ctx.orm_model is None:  # the ORM is unavailable: the raw side still needs the table
+        await ctx.pool.execute(
+            f"CREATE TABLE IF NOT EXISTS {MIXED_TABLE} (id uuid PRIMARY KEY, name varchar(100) NOT NULL, "
+            "price numeric(10, 2), opens time, lasts interval, tags text[], ip inet, meta jsonb)"
+        )
+        return
+    import matrx_orm
+
+    await matrx_orm.create_all(DATABASE_PROJECT, models=[mixed_model()])
+
+
+@dataclass(frozen=True)
+class MixedRows:
+    tuples: list[tuple[Any, ...]]  # as asyncpg takes them, except meta (a dict: dumped in the timed block)
+    dicts: list[dict[str, Any]]
+
+
+async def prepare_mixed(ctx: Context, round_no: int) -> MixedRows:
+    await ctx.pool.execute(f"TRUNCATE {MIXED_TABLE}")
+    rng = random.Random(20_000 + round_no)
+    tuples = [
+        (
+            str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            f"item-{i}",
+            Decimal(rng.randrange(-(10**9), 10**9)).scaleb(-2),
+            dt.time(rng.randrange(24), rng.randrange(60), rng.randrange(60), rng.randrange(10**6)),
+            dt.timedelta(days=rng.randrange(-5, 30), seconds=rng.randrange(86_400), microseconds=i),
+            ["sale", f"cat-{i % 17}", 'say "hi", {ok}'] if i % 10 else [],
+            ipaddress.IPv4Address(rng.getrandbits(32)),
+            {"n": i, "src": "web", "ok": i % 3 == 0},
+        )
+        for i in range(ctx.sizes.bulk_rows)
+    ]
+    dicts = [dict(zip(MIXED_COLUMNS, t, strict=True)) for t in tuples]
+    return MixedRows(tuples, dicts)
+
+
+async def raw_mixed(ctx: Context, rows: MixedRows) -> None:
+    dumps = json.dumps
+    args = [(*t[:-1], dumps(t[-1])) for t in rows.tuples]  # plain asyncpg sends jsonb as text
+    async with ctx.pool.acquire() as conn:
+        await conn.executemany(MIXED_INSERT_SQL, args)
+
+
+async def orm_mixed(ctx: Context, rows: MixedRows) -> Any:
+    return await mixed_model().bulk_create(rows.dicts)
+
+
+async def check_mixed(ctx: Context, who: Contestant, rows: MixedRows, result: Any) -> str | None:
+    first = rows.tuples[0]
+    stored = await ctx.pool.fetch(
+        f"SELECT count(*) OVER () AS n, {', '.join(MIXED_COLUMNS[:-1])} FROM {MIXED_TABLE} WHERE id = $1",
+        first[0],
+    )
+    count = await ctx.pool.fetchval(f"SELECT count(*) FROM {MIXED_TABLE}")
+    if count != len(rows.tuples):
+        return f"{count} rows stored, expected {len(rows.tuples)}"
+    got = tuple(stored[0])[1:] if stored else None
+    if got is None or (str(got[0]), *got[1:]) != (first[0], *first[1:-1]):
+        return f"first row stored as {got!r}, expected {first[:-1]!r}"
     if who == "matrx-orm" and (result is None or len(result) != len(rows.dicts)):
         return f"bulk_create returned {type(result).__name__} of length {len(result) if result else 0}"
     return None
@@ -397,6 +511,17 @@ SCENARIOS: dict[str, Scenario] = {
             setup=setup_bulk,
             prepare=prepare_bulk,
             check=check_bulk,
+            ops=lambda ctx: 1,
+        ),
+        Scenario(
+            name="bulk_create-mixed",
+            description="bulk_create of rows with decimal, time, interval, text[], inet and jsonb columns",
+            raw_fn=raw_mixed,
+            orm_fn=orm_mixed,
+            target=1.0,
+            setup=setup_mixed,
+            prepare=prepare_mixed,
+            check=check_mixed,
             ops=lambda ctx: 1,
         ),
         Scenario(
