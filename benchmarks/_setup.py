@@ -26,6 +26,10 @@ ENV_VAR = "MATRX_BENCH_DATABASE_URL"
 DATABASE_PROJECT = "bench"
 TABLE = "bench"
 COLUMNS = ("id", "name", "group_id", "score", "flag")
+TAG_TABLE = "bench_tag"  # a small table with a foreign key to bench (relation-filter / subquery scenarios)
+TAG_COLUMNS = ("id", "bench_id", "label")
+TAG_EVERY = 10  # one tag per 10th seed row: 100 per group
+TAG_LABELS = 5  # labels t0..t4
 
 
 @dataclass(frozen=True)
@@ -68,9 +72,11 @@ class Context:
     sizes: Sizes
     pool: asyncpg.Pool  # the raw contestant's pool
     orm_model: Any = None  # the Bench model class (None when the ORM could not be set up)
+    orm_tag_model: Any = None  # the BenchTag model class (foreign key bench_id -> Bench)
     orm_error: str | None = None  # why the ORM contestant is unavailable
     ids: list[str] = field(default_factory=list)  # the seeded primary keys
     seeded: bool = False  # the table holds exactly the seed rows (bulk_create clears this)
+    tagged: bool = False  # bench_tag holds the tags of the seed rows (their ids never change)
     notes: list[str] = field(default_factory=list)
 
 
@@ -167,6 +173,21 @@ def define_orm(url: str, pool_size: int) -> Any:
     return Bench
 
 
+def define_tag_model(bench: Any) -> Any:
+    """``BenchTag``: ``bench_id`` is a foreign key to ``Bench`` (for ``BenchTag.filter(bench__group_id=g)``)."""
+    from matrx_orm import CharField, ForeignKey, IntegerField, Model
+
+    class BenchTag(Model):
+        id = IntegerField(primary_key=True)
+        bench_id = ForeignKey(bench, "id", index=True)
+        label = CharField(max_length=20)
+
+        _table_name = TAG_TABLE
+        _database = DATABASE_PROJECT
+
+    return BenchTag
+
+
 async def dispose_orm() -> None:
     with contextlib.suppress(Exception):
         from matrx_orm import engine
@@ -214,6 +235,24 @@ async def create_schema(ctx: Context) -> None:
         TABLE,
     )
     ctx.notes.append("bench columns: " + ", ".join(f"{r['column_name']} {r['data_type']}" for r in types))
+    await _untie_tags(ctx)
+
+
+async def _untie_tags(ctx: Context) -> None:
+    """bench_tag keeps its foreign key in the model but not in the database, so ``TRUNCATE bench`` (the bulk
+    scenarios, re-seeding) still works; the tags are re-seeded with the deterministic seed ids."""
+    exists = await ctx.pool.fetchval("SELECT to_regclass($1) IS NOT NULL", TAG_TABLE)
+    if not exists:
+        await ctx.pool.execute(
+            f"CREATE TABLE {TAG_TABLE} (id integer PRIMARY KEY, bench_id uuid NOT NULL, label varchar(20) NOT NULL)"
+        )
+        await ctx.pool.execute(f"CREATE INDEX {TAG_TABLE}_bench_id_idx ON {TAG_TABLE} (bench_id)")
+        ctx.notes.append("bench_tag created by the harness's fallback DDL")
+    constraints = await ctx.pool.fetch(
+        "SELECT conname FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'f'", TAG_TABLE
+    )
+    for row in constraints:
+        await ctx.pool.execute(f'ALTER TABLE {TAG_TABLE} DROP CONSTRAINT "{row["conname"]}"')
 
 
 def seed_records(sizes: Sizes, seed: int = 12345) -> list[tuple[str, str, int, int, bool]]:
@@ -244,6 +283,19 @@ async def ensure_seeded(ctx: Context) -> None:
     ctx.seeded = True
 
 
+async def ensure_tagged(ctx: Context) -> None:
+    """The seed rows, plus one bench_tag row (label ``t{n % 5}``) for every 10th of them."""
+    await ensure_seeded(ctx)
+    if ctx.tagged:
+        return
+    tags = [(n, bench_id, f"t{n % TAG_LABELS}") for n, bench_id in enumerate(ctx.ids[::TAG_EVERY])]
+    async with ctx.pool.acquire() as conn:
+        await conn.execute(f"TRUNCATE {TAG_TABLE}")
+        await conn.copy_records_to_table(TAG_TABLE, records=tags, columns=list(TAG_COLUMNS))
+        await conn.execute(f"VACUUM ANALYZE {TAG_TABLE}")
+    ctx.tagged = True
+
+
 # -- lifecycle ---------------------------------------------------------------------------------------------
 
 
@@ -259,6 +311,7 @@ async def open_context(url: str, sizes: Sizes) -> Context:
     ctx = Context(url=url, sizes=sizes, pool=pool)
     try:
         ctx.orm_model = define_orm(url, sizes.pool_size)
+        ctx.orm_tag_model = define_tag_model(ctx.orm_model)
     except Exception as exc:
         ctx.orm_error = f"matrx_orm unavailable: {describe_error(exc)}"
         ctx.notes.append(ctx.orm_error)

@@ -20,7 +20,16 @@ from typing import Any
 
 import asyncpg
 from _harness import Contestant, Scenario
-from _setup import COLUMNS, DATABASE_PROJECT, TABLE, Context, ensure_seeded
+from _setup import (
+    COLUMNS,
+    DATABASE_PROJECT,
+    TABLE,
+    TAG_LABELS,
+    TAG_TABLE,
+    Context,
+    ensure_seeded,
+    ensure_tagged,
+)
 
 SELECT_COLS = ", ".join(COLUMNS)
 GET_SQL = f"SELECT {SELECT_COLS} FROM {TABLE} WHERE id = $1"
@@ -475,6 +484,87 @@ async def check_window(
     return None
 
 
+# -- relation filter and subqueries (bench_tag: one tag per 10th bench row, labels t0..t4) -----------------
+
+RELATION_SQL = (
+    f"SELECT t.id, t.label FROM {TAG_TABLE} t "
+    f"WHERE EXISTS (SELECT 1 FROM {TABLE} b WHERE b.id = t.bench_id AND b.group_id = $1)"
+)
+EXISTS_SQL = (
+    f"SELECT b.id, b.name FROM {TABLE} b WHERE b.group_id = $1 "
+    f"AND EXISTS (SELECT 1 FROM {TAG_TABLE} t WHERE t.bench_id = b.id AND t.label = $2)"
+)
+IN_SQL = (
+    f"SELECT id, name FROM {TABLE} WHERE group_id = $1 "
+    f"AND id IN (SELECT bench_id FROM {TAG_TABLE} WHERE label = $2)"
+)
+
+
+def _label(g: int) -> str:
+    return f"t{g % TAG_LABELS}"
+
+
+async def raw_relation(ctx: Context, groups: list[int]) -> list[list[dict[str, Any]]]:
+    fetch = ctx.pool.fetch
+    return [[dict(r) for r in await fetch(RELATION_SQL, g)] for g in groups]
+
+
+async def orm_relation(ctx: Context, groups: list[int]) -> list[list[dict[str, Any]]]:
+    tag = ctx.orm_tag_model
+    return [await tag.filter(bench__group_id=g).values("id", "label") for g in groups]
+
+
+async def check_relation(
+    ctx: Context, who: Contestant, groups: list[int], result: list[list[dict[str, Any]]]
+) -> str | None:
+    for g, rows in zip(groups, result, strict=True):
+        expected = ctx.sizes.rows_per_group // 10
+        if len(rows) != expected or any(set(r) != {"id", "label"} for r in rows):
+            return f"group {g}: {len(rows)} tags, expected {expected}: {rows[:2]!r}"
+    return None
+
+
+async def raw_exists(ctx: Context, groups: list[int]) -> list[list[dict[str, Any]]]:
+    fetch = ctx.pool.fetch
+    return [[dict(r) for r in await fetch(EXISTS_SQL, g, _label(g))] for g in groups]
+
+
+async def orm_exists(ctx: Context, groups: list[int]) -> list[list[dict[str, Any]]]:
+    from matrx_orm import Exists, OuterRef
+
+    bench, tag = ctx.orm_model, ctx.orm_tag_model
+    out = []
+    for g in groups:
+        tagged = Exists(tag.filter(bench_id=OuterRef("id"), label=_label(g)))
+        out.append(await bench.filter(tagged, group_id=g).values("id", "name"))
+    return out
+
+
+async def raw_in(ctx: Context, groups: list[int]) -> list[list[dict[str, Any]]]:
+    fetch = ctx.pool.fetch
+    return [[dict(r) for r in await fetch(IN_SQL, g, _label(g))] for g in groups]
+
+
+async def orm_in(ctx: Context, groups: list[int]) -> list[list[dict[str, Any]]]:
+    bench, tag = ctx.orm_model, ctx.orm_tag_model
+    return [
+        await bench.filter(group_id=g, id__in=tag.filter(label=_label(g)).select("bench_id")).values(
+            "id", "name"
+        )
+        for g in groups
+    ]
+
+
+async def check_tagged_rows(
+    ctx: Context, who: Contestant, groups: list[int], result: list[list[dict[str, Any]]]
+) -> str | None:
+    for g, rows in zip(groups, result, strict=True):
+        expected = await ctx.pool.fetch(EXISTS_SQL, g, _label(g))
+        if sorted(str(r["id"]) for r in rows) != sorted(str(r["id"]) for r in expected) or not rows:
+            return f"group {g}: {len(rows)} rows, expected {len(expected)}"
+    return None
+
+
 # -- the registry -------------------------------------------------------------------------------------------
 
 SCENARIOS: dict[str, Scenario] = {
@@ -610,6 +700,39 @@ SCENARIOS: dict[str, Scenario] = {
             setup=ensure_seeded,
             prepare=prepare_advanced,
             check=check_window,
+            ops=lambda ctx: ctx.sizes.advanced_reps,
+        ),
+        Scenario(
+            name="relation-filter",
+            description="BenchTag.filter(bench__group_id=g).values() (a correlated EXISTS) over 100 tags",
+            raw_fn=raw_relation,
+            orm_fn=orm_relation,
+            target=1.25,
+            setup=ensure_tagged,
+            prepare=prepare_advanced,
+            check=check_relation,
+            ops=lambda ctx: ctx.sizes.advanced_reps,
+        ),
+        Scenario(
+            name="exists-subquery",
+            description="filter(Exists(BenchTag.filter(bench_id=OuterRef('id'), label=l)), group_id=g).values()",
+            raw_fn=raw_exists,
+            orm_fn=orm_exists,
+            target=1.25,
+            setup=ensure_tagged,
+            prepare=prepare_advanced,
+            check=check_tagged_rows,
+            ops=lambda ctx: ctx.sizes.advanced_reps,
+        ),
+        Scenario(
+            name="in-subquery",
+            description="filter(group_id=g, id__in=BenchTag.filter(label=l).select('bench_id')).values()",
+            raw_fn=raw_in,
+            orm_fn=orm_in,
+            target=1.25,
+            setup=ensure_tagged,
+            prepare=prepare_advanced,
+            check=check_tagged_rows,
             ops=lambda ctx: ctx.sizes.advanced_reps,
         ),
     )
