@@ -17,6 +17,7 @@ from .ordering import reverse_ordering
 from .q import Q
 from .relation_filters import RelationExists, rewrite_relations, values_path_error
 from .results import UpdateResult
+from .shapes import ShapeMismatch, check_bound
 from .vector import DISTANCE_LABEL, NearestSpec, fetch_tuned, make_nearest
 
 if TYPE_CHECKING:
@@ -236,8 +237,20 @@ class QueryBuilder(AdvancedQueryMixin, Generic[M]):
             from .select import compile_select
 
             return compile_select(self, names, kind)
+        try:
+            return self._plain_select(names, kind, walk=True)
+        except ShapeMismatch:  # the walk and the resolver disagree (a bug): SQLAlchemy's keys, uncached walk
+            return self._plain_select(names, kind, walk=False)
+
+    def _plain_select(
+        self, names: Sequence[str], kind: str, *, walk: bool
+    ) -> tuple[compiler.Compiled, list[Any]]:
+        """The SELECT of a state without advanced features. Conditions with expressions (``Exists``,
+        ``fk__field=...``, ``id__in=<query>``) are keyed by the shape walk when ``walk``; the first build of a
+        shape then checks that the resolver bound the same values (``ShapeMismatch`` otherwise)."""
+        state = self._state
         values: list[Any] = []
-        where_shape = compiler.gather(state.model, state.where, values)
+        where_shape = compiler.gather(state.model, state.where, values, walk=walk)
         where_count = len(values)
         if state.nearest is not None:
             values.append(state.nearest.value)
@@ -259,8 +272,9 @@ class QueryBuilder(AdvancedQueryMixin, Generic[M]):
 
         def build() -> Any:
             meta = self._meta
-            where, index = compiler.build_where(state.model, state.where)
-            assert index == where_count
+            bound: list[Any] = []
+            where, index = compiler.build_where(state.model, state.where, bound=bound)
+            check_bound(bound, values[:where_count], key)
             columns = [meta.columns[name] for name in names]
             stmt = sa.select(*columns).select_from(meta.table)
             if where is not None:

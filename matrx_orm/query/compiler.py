@@ -114,33 +114,52 @@ def check_names(model: type, node: Any) -> None:
     elif isinstance(node, tuple) and len(node) == 2 and isinstance(node[0], str):
         resolve_filter_key(model, node[0])
         if isinstance(node[1], RESOLVABLE):
-            from .conditions import check_condition
-
-            check_condition(model, node)
+            _check_resolved(model, node)
     elif isinstance(node, Expression):
-        from .conditions import check_condition
-
-        check_condition(model, node)
+        _check_resolved(model, node)
     else:
         raise ParameterError(
             f"filter() takes Q objects and field=value keywords; got {node!r}", model=model.__name__
         )
 
 
-def gather(model: type, conditions: Iterable[Any], values: list[Any]) -> Hashable:
-    """Validate the filter values, append them to ``values`` and return the filter's shape."""
-    return tuple(_gather(model, condition, values) for condition in conditions)
+def _check_resolved(model: type, node: Any) -> None:
+    """Check a condition with expressions (``Exists``, ``fk__field=...``, ``id__in=<query>``): the shape walk
+    validates names and values without building SQL; anything it cannot walk, or that fails, is resolved
+    once through a scratch resolver, which raises the user-facing error."""
+    from .shapes import PendingWalk, ShapeWalk
+
+    try:
+        ShapeWalk(model, [], outer=PendingWalk(model, [])).condition(node)
+        return
+    except Exception:  # noqa: BLE001, S110 (the resolver below raises the real error, or accepts the node)
+        pass
+    from .conditions import check_condition
+
+    check_condition(model, node)
 
 
-def _gather(model: type, node: Any, values: list[Any]) -> Hashable:
+def gather(model: type, conditions: Iterable[Any], values: list[Any], *, walk: bool = False) -> Hashable:
+    """Validate the filter values, append them to ``values`` and return the filter's shape.
+
+    Conditions with expressions are resolved through SQLAlchemy and keyed on its cache key; ``walk=True``
+    describes them with the shape walk (``query/shapes.py``) instead, which builds no SQL — the caller then
+    checks, when it builds the statement of a new shape, that the resolver bound the same values.
+    """
+    return tuple(_gather(model, condition, values, walk) for condition in conditions)
+
+
+def _gather(model: type, node: Any, values: list[Any], walk: bool = False) -> Hashable:
     if isinstance(node, Q):
-        return (node.connector, node.negated, tuple(_gather(model, child, values) for child in node.children))
+        return (
+            node.connector,
+            node.negated,
+            tuple(_gather(model, child, values, walk) for child in node.children),
+        )
     if isinstance(node, tuple) and len(node) == 2 and isinstance(node[0], str):
         key, value = node
         if isinstance(value, RESOLVABLE):
-            from .conditions import gather_condition
-
-            return gather_condition(model, node, values)
+            return _gather_resolved(model, node, values, walk)
         field, lookup = resolve_filter_key(model, key)
         shape = lookup.shape(value)
         try:
@@ -150,28 +169,42 @@ def _gather(model: type, node: Any, values: list[Any]) -> Hashable:
             raise
         return (key, shape)
     if isinstance(node, Expression):
-        from .conditions import gather_condition
-
-        return gather_condition(model, node, values)
+        return _gather_resolved(model, node, values, walk)
     raise ParameterError(
         f"filter() takes Q objects and field=value keywords; got {node!r}", model=model.__name__
     )
 
 
+def _gather_resolved(model: type, node: Any, values: list[Any], walk: bool) -> Hashable:
+    if walk:
+        from .shapes import ShapeWalk
+
+        start = len(values)
+        try:
+            return ("walk", ShapeWalk(model, values).condition(node))
+        except Exception:  # noqa: BLE001 (the resolver below raises the real error, or builds it)
+            del values[start:]
+    from .conditions import gather_condition
+
+    return gather_condition(model, node, values)
+
+
 def build_where(
-    model: type, conditions: Iterable[Any], start: int = 0
+    model: type, conditions: Iterable[Any], start: int = 0, *, bound: list[Any] | None = None
 ) -> tuple[ColumnElement[bool] | None, int]:
-    """The WHERE expression for ``conditions`` with binds numbered from ``start``; returns (expr, next)."""
+    """The WHERE expression for ``conditions`` with binds numbered from ``start``; returns (expr, next).
+    ``bound`` receives the values the expression binds (to check them against what ``gather`` found)."""
     counter = [start]
-    parts = [_build(model, condition, counter) for condition in conditions]
+    sink: list[Any] = [] if bound is None else bound
+    parts = [_build(model, condition, counter, sink) for condition in conditions]
     if not parts:
         return None, counter[0]
     return (parts[0] if len(parts) == 1 else sa.and_(*parts)), counter[0]
 
 
-def _build(model: type, node: Any, counter: list[int]) -> ColumnElement[bool]:
+def _build(model: type, node: Any, counter: list[int], bound: list[Any]) -> ColumnElement[bool]:
     if isinstance(node, Q):
-        parts = [_build(model, child, counter) for child in node.children]
+        parts = [_build(model, child, counter, bound) for child in node.children]
         if not parts:
             combined: ColumnElement[bool] = sa.true()
         elif len(parts) == 1:
@@ -182,11 +215,13 @@ def _build(model: type, node: Any, counter: list[int]) -> ColumnElement[bool]:
     if isinstance(node, Expression) or isinstance(node[1], RESOLVABLE):
         from .conditions import build_condition
 
-        element, counter[0] = build_condition(model, node, counter[0])
+        element, counter[0] = build_condition(model, node, counter[0], bound)
         return element
     key, value = node
     field, lookup = resolve_filter_key(model, key)
-    count = len(lookup.values(field, value))
+    raw = lookup.values(field, value)
+    bound.extend(raw)
+    count = len(raw)
     binds = [bind(counter[0] + i, lookup.bind_type(field)) for i in range(count)]
     counter[0] += count
     column = model._meta.columns[field.name]  # type: ignore[attr-defined]

@@ -156,11 +156,19 @@ def gather_condition(
 
 
 def build_condition(
-    model: type, node: Any, start: int, annotations: Mapping[str, Expression] | None = None
+    model: type,
+    node: Any,
+    start: int,
+    bound: list[Any] | None = None,
+    annotations: Mapping[str, Expression] | None = None,
 ) -> tuple[ColumnElement[bool], int]:
-    """Resolve ``node`` with parameters numbered from ``start``; returns (expression, next number)."""
-    ctx = Resolver(model, [], offset=start, annotations=annotations)
+    """Resolve ``node`` with parameters numbered from ``start``; returns (expression, next number). The
+    values it binds are appended to ``bound`` when given."""
+    values: list[Any] = []
+    ctx = Resolver(model, values, offset=start, annotations=annotations)
     element = resolve_condition(ctx, node)
+    if bound is not None:
+        bound.extend(values)
     return element, ctx.position
 
 

@@ -129,10 +129,11 @@ def relation_condition(model: type, key: str, value: Any) -> RelationExists | No
     from .expressions import OuterRef
 
     spec, rest = found
+    correlation = Q((spec.target_field.name, OuterRef(spec.name)))  # both names are known to exist
     inner = (
         QueryBuilder(spec.target)
-        .filter(**{spec.target_field.name: OuterRef(spec.name)})
-        .filter(**{rest: value})  # deeper paths are rewritten again by the inner filter()
+        ._with(where=(correlation,))
+        .filter(**{rest: value})  # checked; deeper paths are rewritten again by the inner filter()
     )
     return RelationExists(inner, key, value)
 

@@ -4,9 +4,9 @@ locks, CTEs, set operations), and for subqueries.
 Like the builder's fast path, the compiled SQL is cached per query *shape*: :func:`select_shape` walks the
 state and its expressions (``query/shapes.py``) in the order :func:`select_statement` resolves them,
 gathering the values and a hashable key, so a repeated shape binds new values without building any
-SQLAlchemy construct. A state the walk does not know (CTEs, set operations, subqueries, ...) is resolved
-through one :class:`Resolver` every time and keyed on SQLAlchemy's structural cache key of the statement,
-so compilation still happens once per shape.
+SQLAlchemy construct (subqueries, ``EXISTS`` of relation filters and set operations included). A state the
+walk does not know (CTEs, custom expressions, ...) is resolved through one :class:`Resolver` every time and
+keyed on SQLAlchemy's structural cache key of the statement, so compilation still happens once per shape.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from . import compiler
 from .conditions import resolve_condition, uses_names
 from .cte import cte_column
 from .expressions import Expression, Resolver, as_expression, order_expression
-from .shapes import NoShape, ShapeWalk
+from .shapes import NoShape, ShapeMismatch, ShapeWalk, check_bound
 
 if TYPE_CHECKING:
     from .builder import QueryBuilder, QueryState
@@ -87,27 +87,6 @@ def compile_resolved(statement: Any, tag: str) -> compiler.Compiled:
     return compiler.compiled((tag, cache_key.key), lambda: statement)
 
 
-class _ShapeMismatch(Exception):
-    """The resolver bound other values than the shape walk gathered (a walk bug): do not cache."""
-
-
-#: how often a new shape's statement bound other values than the walk gathered (should stay 0)
-shape_mismatches = 0
-
-
-def _same(a: Any, b: Any) -> bool:
-    if a is b:
-        return True
-    if type(a) is not type(b):
-        return False
-    try:
-        return bool(a == b)
-    except Exception:  # noqa: BLE001 (arrays: element-wise ==)
-        import numpy as np
-
-        return bool(np.array_equal(a, b))
-
-
 def compile_shaped(
     key: Any, values: list[Any], build: Any, model: type, start: int = 0
 ) -> compiler.Compiled | None:
@@ -116,17 +95,14 @@ def compile_shaped(
     caller falls back to the resolver path; the shape is not cached)."""
 
     def checked() -> Any:
-        global shape_mismatches
         bound: list[Any] = []
         statement = build(Resolver(model, bound, offset=start))
-        if len(bound) != len(values) or not all(map(_same, bound, values)):
-            shape_mismatches += 1
-            raise _ShapeMismatch(key)
+        check_bound(bound, values, key)
         return statement
 
     try:
         return compiler.compiled(key, checked)
-    except _ShapeMismatch:
+    except ShapeMismatch:
         return None
 
 
@@ -142,8 +118,16 @@ def select_shape(
     would bind are appended to ``walk.values`` in the same order. Raises (``NoShape`` or a validation error)
     for states it does not describe — callers then use :func:`select_statement`. ``ordered=False`` describes
     the state without its ``order_by`` (``aggregate()``)."""
-    if state.combined or state.ctes or state.source_cte is not None:
-        raise NoShape("CTE or set operation")
+    if state.ctes or state.source_cte is not None:
+        raise NoShape("CTE")
+    if state.combined:
+        return _compound_shape(state, walk, names, kind)
+    if state.lock is not None and kind == "rows" and _unlockable(state):
+        raise NoShape("lock")  # the resolver raises the QueryError
+    if state.distinct_on and state.order_by:
+        _check_distinct_order(state)
+    # a correlated subquery over its own table reads an alias of it (select_statement)
+    aliased = walk.outer is not None and walk.outer.model is walk.model
     annotations: dict[str, Expression] = dict(state.annotations)
     walk.annotations = annotations
     everything = walk.walk_annotations()  # grouping, HAVING and lock checks look at all of them
@@ -193,6 +177,38 @@ def select_shape(
         state.offset is not None,
         state.lock,
         state.select_related,
+        aliased,
+    )
+
+
+def _compound_shape(state: QueryState, walk: ShapeWalk, names: Sequence[str], kind: str) -> Any:
+    """:func:`select_shape` of a union/intersection/difference (mirrors :func:`_compound`)."""
+    if state.where or state.having or state.annotations or state.group_by or state.distinct or state.lock:
+        raise NoShape("clauses on a combined query")  # the resolver raises the QueryError
+    parts = tuple(
+        (operation, all_rows, select_shape(part, ShapeWalk(state.model, walk.values), names))
+        for operation, all_rows, part in state.combined
+    )
+    order = []
+    if kind == "rows":
+        for item in state.order_by:
+            ordering = order_expression(item)
+            target = ordering.expression  # type: ignore[attr-defined]
+            if not isinstance(target, Expression) or not hasattr(target, "name") or target.name not in names:
+                raise NoShape("combined order")
+            order.append((target.name, ordering.descending))  # type: ignore[attr-defined]
+    if state.limit is not None:
+        walk.values.append(state.limit)
+    if state.offset is not None:
+        walk.values.append(state.offset)
+    return (
+        "compound",
+        state.model,
+        tuple(names),
+        parts,
+        tuple(order),
+        state.limit is not None,
+        state.offset is not None,
     )
 
 
@@ -374,15 +390,19 @@ def _group_by(
     return group
 
 
-def _lock(statement: Any, state: QueryState, source: Any) -> Any:
-    assert state.lock is not None
-    nowait, skip_locked, of = state.lock
-    if (
+def _unlockable(state: QueryState) -> bool:
+    return bool(
         state.group_by
         or state.distinct
         or state.distinct_on
         or any(expr.contains_aggregate or expr.contains_window for _, expr in state.annotations)
-    ):
+    )
+
+
+def _lock(statement: Any, state: QueryState, source: Any) -> Any:
+    assert state.lock is not None
+    nowait, skip_locked, of = state.lock
+    if _unlockable(state):
         raise QueryError(
             "select_for_update() cannot lock rows of a grouped, DISTINCT, aggregated or windowed query",
             model=state.model.__name__,

@@ -8,12 +8,15 @@ values they would bind to ``values`` and returning a hashable description of the
 render the same SQL text, so the compiled statement of the first is reused with the values of the next.
 
 The walk knows the built-in expressions (``F``, ``Value``, arithmetic, ``Case``/``When``, functions,
-aggregates, windows, ``Cast``, ``Extract``, vector distances) through :data:`HANDLERS`, keyed by the
-``resolve`` function of the class — a subclass that overrides ``resolve`` is unknown. Anything unknown or
-unusual (subqueries, ``OuterRef``, relation-crossing filters, a name that does not resolve, a value that
-fails validation) raises :class:`NoShape`; the caller then uses the SQLAlchemy path, which raises the
-user-facing error if there is one. ``select.py`` also checks, whenever it builds a statement for a new
-shape, that the resolver bound exactly the values gathered here.
+aggregates, windows, ``Cast``, ``Extract``, vector distances, ``OuterRef``, ``Subquery``, ``Exists`` and
+the ``EXISTS`` of a filter across a foreign key) through :data:`HANDLERS`, keyed by the ``resolve``
+function of the class — a subclass that overrides ``resolve`` is unknown. A subquery is walked by
+``select.select_shape`` on a child walk (``OuterRef`` reaches the enclosing walk, as with
+``Resolver.child``); ``field__in=<QueryBuilder>`` walks the inner SELECT too. Anything unknown or unusual
+(CTEs, an ``OuterRef`` with no enclosing query, a name that does not resolve, a value that fails
+validation) raises :class:`NoShape` or the validation error; the caller then uses the SQLAlchemy path,
+which raises the user-facing error if there is one. ``select.py`` and the builder also check, whenever
+they build a statement for a new shape, that the resolver bound exactly the values gathered here.
 """
 
 from __future__ import annotations
@@ -26,27 +29,58 @@ from typing import Any
 from . import compiler
 from .aggregates import Aggregate, Count, _Star
 from .conditions import AnnotationField
-from .expressions import Case, CombinedExpression, Expression, F, OrderBy, Value
+from .expressions import Case, CombinedExpression, Expression, F, OrderBy, OuterRef, Value
 from .functions import Cast, Extract, Func, Round
 from .lookups import In, IsNull, get_lookup
 from .q import Q
+from .subqueries import Exists, Subquery
 from .windows import FirstValue, Lag, NthValue, Ntile, Window
 
-__all__ = ["HANDLERS", "NoShape", "ShapeWalk"]
+__all__ = ["HANDLERS", "NoShape", "PendingWalk", "ShapeMismatch", "ShapeWalk", "check_bound"]
 
 
 class NoShape(Exception):
     """Internal: the walk cannot describe this query; use the SQLAlchemy path instead."""
 
 
+class ShapeMismatch(Exception):
+    """Internal: the resolver bound other values than the shape walk gathered (a walk bug): do not cache."""
+
+
+#: how often a new shape's statement bound other values than the walk gathered (should stay 0)
+shape_mismatches = 0
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 (arrays: element-wise ==)
+        import numpy as np
+
+        return bool(np.array_equal(a, b))
+
+
+def check_bound(bound: list[Any], values: list[Any], key: Any) -> None:
+    """Raise ``ShapeMismatch`` (and count it) unless the resolver's ``bound`` values equal the walk's."""
+    global shape_mismatches
+    if len(bound) != len(values) or not all(map(_same, bound, values)):
+        shape_mismatches += 1
+        raise ShapeMismatch(key)
+
+
 class ShapeWalk:
     """Mirror of a :class:`~.expressions.Resolver` that gathers values and shapes instead of SQL.
 
     ``conditions=False`` refuses Q conditions (``NoShape``): ``annotate()`` uses that mode to validate
-    annotations cheaply and leaves anything with a condition to the resolver.
+    annotations cheaply and leaves anything with a condition to the resolver. ``outer`` is the walk of the
+    enclosing query (what ``OuterRef`` names), as ``Resolver.outer``.
     """
 
-    __slots__ = ("_active", "_memo", "annotations", "conditions", "meta", "model", "values")
+    __slots__ = ("_active", "_memo", "annotations", "conditions", "meta", "model", "outer", "values")
 
     def __init__(
         self,
@@ -55,14 +89,26 @@ class ShapeWalk:
         annotations: Mapping[str, Expression] | None = None,
         *,
         conditions: bool = True,
+        outer: ShapeWalk | None = None,
     ) -> None:
         self.model = model
         self.meta: Any = model._meta  # type: ignore[attr-defined]
         self.values = values
         self.annotations: Mapping[str, Expression] = annotations or {}
         self.conditions = conditions
+        self.outer = outer
         self._active: set[str] = set()
         self._memo: dict[str, tuple[Hashable, list[Any]]] = {}
+
+    def child(self, model: type) -> ShapeWalk:
+        """The walk of a subquery over ``model`` sharing these values (``Resolver.child``)."""
+        return ShapeWalk(model, self.values, conditions=self.conditions, outer=self)
+
+    def subquery(self, state: Any, names: tuple[str, ...]) -> Hashable:
+        """The shape of ``select_statement(state, ctx.child(...), names)``: a subquery's SELECT."""
+        from .select import select_shape
+
+        return select_shape(state, self.child(state.model), names)
 
     def walk_annotations(self) -> tuple[Hashable, ...]:
         """The shape of every annotation, remembered (with its values) so that :meth:`column` does not walk
@@ -139,21 +185,40 @@ class ShapeWalk:
             bind_type = lookup.bind_type(field)
             type_key: Hashable = None if bind_type is None else (type(bind_type), repr(bind_type))
         else:
-            meta = self.meta
-            if rest and (name not in meta.fields or name in meta.foreign_keys):
-                raise NoShape(key)  # possibly a filter across a relation: the resolver decides
+            if rest:  # author__name=...: the EXISTS the resolver builds (relation_filters.py)
+                from .relation_filters import relation_condition
+
+                crossing = relation_condition(self.model, key, value)
+                if crossing is not None:
+                    return self.expression(crossing)
             field, lookup = compiler.resolve_filter_key(self.model, key)
             column, type_key = key, None
         if isinstance(value, compiler.RESOLVABLE):
-            if not isinstance(value, Expression) or getattr(lookup, "key_path", None) is not None:
+            if getattr(lookup, "key_path", None) is not None:
                 raise NoShape(key)
-            if isinstance(lookup, (In, IsNull)):
+            if isinstance(lookup, In):  # field__in=<QueryBuilder or Subquery>: IN (SELECT ...)
+                from .expressions import as_expression
+
+                inner = as_expression(value)
+                if getattr(type(inner), "select_statement", None) is not Subquery.select_statement:
+                    raise NoShape(key)
+                assert isinstance(inner, Subquery)
+                return ("in-subquery", column, self.subquery(inner.queryset._state, (inner.column,)))
+            if not isinstance(value, Expression) or isinstance(lookup, IsNull):
                 raise NoShape(key)
             return ("expr-lookup", column, type(lookup), self.expression(value))
         raw = lookup.values(field, value)
         shape = lookup.shape(value)
         self.values.extend(raw)
         return ("lookup", column, type(lookup), shape, type_key, len(raw))
+
+
+class PendingWalk(ShapeWalk):
+    """Stands in for the enclosing query while a condition is checked on its own (``PendingOuter``): any
+    name is accepted, the real check happens when the statement is built."""
+
+    def column(self, name: str) -> Hashable:
+        return ("pending", name)
 
 
 # -- handlers: one per resolve() implementation ------------------------------------------------------------------
@@ -163,6 +228,24 @@ Handler = Callable[[ShapeWalk, Any], Hashable]
 
 def _f(walk: ShapeWalk, expression: F) -> Hashable:
     return walk.column(expression.name)
+
+
+def _outer_ref(walk: ShapeWalk, expression: OuterRef) -> Hashable:
+    if walk.outer is None:
+        raise NoShape("OuterRef outside a subquery")  # the resolver raises the QueryError
+    return ("outer", walk.outer.column(expression.name))
+
+
+def _subquery(walk: ShapeWalk, expression: Subquery) -> Hashable:
+    if type(expression).select_statement is not Subquery.select_statement:
+        raise NoShape(type(expression).__name__)
+    return ("subquery", walk.subquery(expression.queryset._state, (expression.column,)))
+
+
+def _exists(walk: ShapeWalk, expression: Exists) -> Hashable:
+    meta = expression.queryset._meta
+    names = tuple(meta.primary_keys[:1] or meta.field_names[:1])
+    return ("exists", expression.negated, walk.subquery(expression.queryset._state, names))
 
 
 def _value(walk: ShapeWalk, expression: Value) -> Hashable:
@@ -298,6 +381,9 @@ def _handlers() -> dict[Any, Handler]:
 
     table: dict[type[Expression], Handler] = {
         F: _f,
+        OuterRef: _outer_ref,
+        Subquery: _subquery,
+        Exists: _exists,
         Value: _value,
         CombinedExpression: _combined,
         OrderBy: _order_by,
