@@ -8,12 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from advanced_models import AdvCustomer, AdvOrder, customer_rows, load, order_rows
+from advanced_models import AdvCategory, AdvCustomer, AdvOrder, customer_rows, load, order_rows
+from relation_models import RComment, RPost, RUser
 
 from matrx_orm import (
     Case,
     Coalesce,
     Count,
+    Exists,
     F,
     Lag,
     Lower,
@@ -31,9 +33,10 @@ from matrx_orm import (
     Window,
     transaction,
 )
-from matrx_orm.exceptions import ValidationError
-from matrx_orm.query import compiler, select
+from matrx_orm.exceptions import UnknownFieldError, ValidationError
+from matrx_orm.query import compiler, select, shapes
 from matrx_orm.query.expressions import Resolver
+from matrx_orm.query.shapes import ShapeWalk
 
 ORDERS = order_rows()
 CUSTOMERS = customer_rows()
@@ -53,6 +56,15 @@ def resolver_path(qs: Any, names: tuple[str, ...], kind: str = "values") -> tupl
     )
     compiled = compiler.compile_statement(statement)
     return compiled.sql, compiled.params(values)
+
+
+def walked(qs: Any, names: tuple[str, ...]) -> bool:
+    """Whether the shape walk describes the query (rather than leaving it to SQLAlchemy's cache key)."""
+    state = qs._state
+    if state.advanced:
+        select.select_shape(state, ShapeWalk(state.model, []), names, "rows")
+        return True
+    return "'resolved'" not in repr(compiler.gather(state.model, state.where, [], walk=True))
 
 
 # -- the shape walk agrees with the resolver ----------------------------------------------------------------------
@@ -86,18 +98,208 @@ SHAPED_QUERIES = [
     ),
     (AdvOrder.all().annotate(n=Count("id")).order_by("region")[1:3], ("region", "n")),
     (AdvOrder.all().distinct("customer_id").order_by("customer_id", "-created_at"), ("id", "customer_id")),
+    # subqueries, relation filters and set operations
+    (
+        AdvCustomer.filter(tenant=2)
+        .annotate(
+            n=Subquery(
+                AdvOrder.filter(customer_id=OuterRef("id"), status="paid")
+                .group_by("customer_id")
+                .annotate(n=Count("id")),
+                column="n",
+            ),
+            low=Lower("name"),
+        )
+        .order_by("id"),
+        ("id", "n", "low"),
+    ),
+    (
+        AdvCustomer.filter(Exists(AdvOrder.filter(customer_id=OuterRef("id"), qty__gt=3)), is_active=True)
+        .annotate(low=Lower("name"))
+        .order_by("-id")[:3],
+        ("id", "low"),
+    ),
+    (
+        AdvCustomer.filter(~Exists(AdvOrder.filter(customer_id=OuterRef("id"), region="east"))).annotate(
+            up=Upper("name")
+        ),
+        ("id", "up"),
+    ),
+    (
+        AdvCustomer.filter(id__in=AdvOrder.filter(region="north", qty__lt=4).select("customer_id")).annotate(
+            low=Lower("nickname")
+        ),
+        ("id", "low"),
+    ),
+    (  # nested: EXISTS over orders whose id is IN a third SELECT, with values at every level
+        AdvCustomer.filter(
+            Exists(
+                AdvOrder.filter(
+                    customer_id=OuterRef("id"),
+                    id__in=AdvOrder.filter(status="paid", amount__gt=Decimal("5")).select("id"),
+                ).filter(qty__gte=2)
+            ),
+            tenant__lt=9,
+        ).annotate(low=Lower("name")),
+        ("id", "low"),
+    ),
+    (  # correlated over its own table: the subquery reads an alias
+        AdvCategory.filter(Exists(AdvCategory.filter(parent_id=OuterRef("id"), name__startswith="c")))
+        .annotate(low=Lower("name"))
+        .order_by("id"),
+        ("id", "low"),
+    ),
+    (  # OuterRef to an annotation of the enclosing query: its values are bound inside the subquery
+        AdvCustomer.all()
+        .annotate(t=F("tenant") + Value(1))
+        .annotate(
+            n=Subquery(AdvOrder.filter(qty=OuterRef("t"), region="north").annotate(c=Count("id")), "c")
+        ),
+        ("id", "t", "n"),
+    ),
+    (
+        AdvOrder.filter(region="north").union(AdvOrder.filter(qty__gt=3), all=True).order_by("-id")[1:6],
+        ("id", "qty"),
+    ),
+    (
+        AdvOrder.filter(qty__gt=1)
+        .intersection(AdvOrder.filter(status="paid"))
+        .difference(AdvOrder.filter(region="east")),
+        ("id", "region"),
+    ),
+    (RPost.filter(author__name="user3", id__lt=50).annotate(low=Lower("title")), ("id", "low")),
+    (
+        RComment.filter(post__author__name__in=["a", "b"])
+        .exclude(post__title="t")
+        .annotate(up=Upper("body")),
+        ("id", "up"),
+    ),
+    (
+        RPost.filter(id__lt=12).annotate(
+            flag=Case(When(author__status="away", then=Value(1)), default=Value(0)),
+            n=Window(Count("id", filter=Q(reviewer__name="user1") | Q(title="x")), partition_by="status"),
+        ),
+        ("id", "flag", "n"),
+    ),
+]
+
+#: non-advanced queries whose conditions hold expressions: the builder's plain path with the shape walk
+PLAIN_QUERIES = [
+    (RPost.filter(author__name="user3"), ("id", "title")),
+    (RPost.filter(author_id__name="user3", title__startswith="p").order_by("-id")[:5], ("id",)),
+    (RComment.filter(post__author__name__in=["user0", "user3"]), ("id", "body")),
+    (RPost.exclude(reviewer__name="user1"), ("id",)),
+    (RPost.filter(Q(author__name="user2") | Q(title="post5"), id__gte=3), ("id",)),
+    (AdvCustomer.filter(Exists(AdvOrder.filter(customer_id=OuterRef("id"), qty__gt=3))), ("id", "name")),
+    (AdvCustomer.filter(~Exists(AdvOrder.filter(customer_id=OuterRef("tenant")))), ("id",)),
+    (AdvCustomer.filter(tenant=1, id__in=AdvOrder.filter(region="north").select("customer_id")), ("id",)),
+    (
+        AdvCustomer.filter(
+            Exists(AdvOrder.filter(customer_id=OuterRef("id"), id__in=AdvOrder.filter(qty=2).select("id")))
+        ),
+        ("id",),
+    ),
+    (AdvCategory.filter(Exists(AdvCategory.filter(parent_id=OuterRef("id")))), ("id", "name")),
+    (AdvOrder.filter(qty__gt=F("customer_id") + 1, region="south"), ("id",)),
 ]
 
 
 @pytest.mark.parametrize("index", range(len(SHAPED_QUERIES)))
 def test_cached_shape_gives_the_resolver_sql_and_parameters(index: int) -> None:
     qs, names = SHAPED_QUERIES[index]
-    before = select.shape_mismatches
+    assert walked(qs, names)
+    before = shapes.shape_mismatches
     first, params = qs._select(names, "values")
     again, params_again = qs._select(names, "values")
     assert again is first and params_again == params  # the second call is a cache hit
     assert (first.sql, params) == resolver_path(qs, names)
-    assert select.shape_mismatches == before
+    assert shapes.shape_mismatches == before
+
+
+def plain_reference(qs: Any, names: tuple[str, ...]) -> tuple[str, list[Any]]:
+    """SQL and parameters of the plain path with every expression resolved through SQLAlchemy, built anew."""
+    compiler.clear_cache()
+    statement, params = qs._plain_select(names, "values", walk=False)
+    compiler.clear_cache()
+    return statement.sql, params
+
+
+@pytest.mark.parametrize("index", range(len(PLAIN_QUERIES)))
+def test_plain_path_walk_gives_the_resolver_sql_and_parameters(index: int) -> None:
+    qs, names = PLAIN_QUERIES[index]
+    assert not qs._state.advanced and walked(qs, names)
+    before = shapes.shape_mismatches
+    reference = plain_reference(qs, names)
+    first, params = qs._select(names, "values")
+    again, params_again = qs._select(names, "values")
+    assert again is first and params_again == params
+    assert (first.sql, params) == reference
+    assert shapes.shape_mismatches == before
+
+
+def _reference(qs: Any, names: tuple[str, ...]) -> tuple[str, list[Any]]:
+    return resolver_path(qs, names) if qs._state.advanced else plain_reference(qs, names)
+
+
+def _outer_orders(**inner: Any) -> Any:
+    return AdvOrder.filter(Exists(AdvOrder.filter(**inner)))
+
+
+NEAR_MISSES = [
+    # relation paths, fields and lookups
+    (RPost.filter(author__name="x"), ("id",)),
+    (RPost.filter(reviewer__name="x"), ("id",)),
+    (RPost.filter(author__status="x"), ("id",)),
+    (RPost.filter(author__name__startswith="x"), ("id",)),
+    (RPost.filter(author__name__in=["x"]), ("id",)),
+    (RPost.exclude(author__name="x"), ("id",)),
+    (RComment.filter(post__author__name="x"), ("id",)),
+    (RComment.filter(post__reviewer__name="x"), ("id",)),
+    (RComment.filter(post__title="x"), ("id",)),
+    (RPost.filter(author__name="x").annotate(low=Lower("title")), ("id", "low")),
+    (RPost.filter(reviewer__name="x").annotate(low=Lower("title")), ("id", "low")),
+    # inner filters, OuterRef targets, correlated vs uncorrelated, negation
+    (AdvCustomer.filter(Exists(AdvOrder.filter(customer_id=OuterRef("id"), qty__gt=1))), ("id",)),
+    (AdvCustomer.filter(Exists(AdvOrder.filter(customer_id=OuterRef("id"), qty__lt=1))), ("id",)),
+    (AdvCustomer.filter(Exists(AdvOrder.filter(customer_id=OuterRef("tenant"), qty__gt=1))), ("id",)),
+    (AdvCustomer.filter(Exists(AdvOrder.filter(customer_id=OuterRef("score"), qty__gt=1))), ("id",)),
+    (AdvCustomer.filter(~Exists(AdvOrder.filter(customer_id=OuterRef("id"), qty__gt=1))), ("id",)),
+    (_outer_orders(qty=OuterRef("qty")), ("id",)),
+    (_outer_orders(qty=F("qty")), ("id",)),
+    (_outer_orders(qty=OuterRef("customer_id")), ("id",)),
+    (_outer_orders(customer_id=OuterRef("qty")), ("id",)),
+    # IN subqueries: selected column, nesting
+    (AdvCustomer.filter(id__in=AdvOrder.filter(qty=1).select("customer_id")), ("id",)),
+    (AdvCustomer.filter(id__in=AdvOrder.filter(qty=1).select("qty")), ("id",)),
+    (AdvCustomer.filter(id__in=AdvOrder.filter(qty=1)), ("id",)),
+    (
+        AdvCustomer.filter(id__in=AdvOrder.filter(id__in=AdvOrder.filter(qty=1)).select("customer_id")),
+        ("id",),
+    ),
+    (AdvCustomer.filter(id__in=AdvOrder.filter(id__in=AdvOrder.filter(qty=1).select("qty"))), ("id",)),
+    (AdvCustomer.filter(tenant__in=AdvOrder.filter(qty=1).select("customer_id")), ("id",)),
+    # set operations
+    (AdvOrder.filter(qty=1).union(AdvOrder.filter(qty=2)), ("id",)),
+    (AdvOrder.filter(qty=1).union(AdvOrder.filter(qty=2), all=True), ("id",)),
+    (AdvOrder.filter(qty=1).intersection(AdvOrder.filter(qty=2)), ("id",)),
+    (AdvOrder.filter(qty=1).difference(AdvOrder.filter(qty=2)), ("id",)),
+    (AdvOrder.filter(qty=1).union(AdvOrder.filter(qty__gt=2)), ("id",)),
+    (AdvOrder.filter(qty=1).union(AdvOrder.filter(qty=2)).order_by("id"), ("id",)),
+    (AdvOrder.filter(qty=1).union(AdvOrder.filter(qty=2)).order_by("-id"), ("id",)),
+    (AdvOrder.filter(qty=1).union(AdvOrder.filter(qty=2))[:2], ("id",)),
+]
+
+
+def test_near_miss_shapes_never_share_sql() -> None:
+    assert all(walked(qs, names) for qs, names in NEAR_MISSES)
+    references = [_reference(qs, names) for qs, names in NEAR_MISSES]
+    assert len({sql for sql, _ in references}) == len(NEAR_MISSES)  # they are all different statements
+    before = shapes.shape_mismatches
+    for _ in range(2):  # one shared cache: a colliding key would hand one query another's SQL
+        for (qs, names), reference in zip(NEAR_MISSES, references, strict=True):
+            statement, params = qs._select(names, "values")
+            assert (statement.sql, params) == reference
+    assert shapes.shape_mismatches == before
 
 
 def test_values_stay_bound_in_cached_shapes() -> None:
@@ -261,6 +463,87 @@ async def test_subquery_annotations_still_use_the_resolver() -> None:
         assert rows == [
             {"id": c["id"], "n": counts[c["id"]] or None, "low": c["name"].lower()} for c in CUSTOMERS
         ]
+
+
+async def test_relation_filter_exists_and_in_same_shape_new_values(db: str) -> None:
+    by_customer: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for o in ORDERS:
+        by_customer[o["customer_id"]].append(o)
+    size = None
+    for region in ("north", "south", "east", "nowhere"):
+        for qty in (1, 3):
+            tagged = Exists(AdvOrder.filter(customer_id=OuterRef("id"), region=region, qty__gte=qty))
+            exists = await AdvCustomer.filter(tagged).order_by("id").values_list("id", flat=True)
+            inside = AdvOrder.filter(region=region, qty__gte=qty).select("customer_id")
+            within = await AdvCustomer.filter(id__in=inside).order_by("id").values_list("id", flat=True)
+            expected = [
+                c["id"]
+                for c in CUSTOMERS
+                if any(o["region"] == region and o["qty"] >= qty for o in by_customer[c["id"]])
+            ]
+            assert exists == within == expected
+            if size is None:
+                size = len(compiler._cache)
+    assert len(compiler._cache) == size  # the other values reused both statements
+
+
+async def test_relation_filters_bind_new_values_on_a_cached_shape(db: str) -> None:
+    from relation_models import reset_tables
+
+    await reset_tables(db)
+    users = await RUser.bulk_create(
+        [RUser(name=f"u{i}", status="away" if i % 2 else "active") for i in range(4)]
+    )
+    await RPost.bulk_create(
+        [RPost(id=i, title=f"p{i}", author_id=users[i % 4].id, reviewer_id=None) for i in range(12)]
+    )
+    size = None
+    for i, user in enumerate(users):
+        found = await RPost.filter(author__name=user.name).order_by("id").values_list("id", flat=True)
+        assert found == [p for p in range(12) if p % 4 == i]
+        annotated = (
+            await RPost.filter(author__name=user.name, id__gt=3)
+            .annotate(low=Lower("title"))
+            .order_by("id")
+            .values_list("low", flat=True)
+        )
+        assert annotated == [f"p{p}" for p in range(4, 12) if p % 4 == i]
+        size = size or len(compiler._cache)
+    assert len(compiler._cache) == size  # the other names reused both statements
+    assert await RPost.filter(author__name="nobody").count() == 0
+
+
+async def test_set_operation_same_shape_new_values() -> None:
+    for a, b in (("north", 2), ("south", 4)):
+        rows = await (
+            AdvOrder.filter(region=a)
+            .union(AdvOrder.filter(qty__gt=b))
+            .order_by("-id")[:4]
+            .values_list("id", flat=True)
+        )
+        expected = sorted({o["id"] for o in ORDERS if o["region"] == a or o["qty"] > b}, reverse=True)[:4]
+        assert rows == expected
+
+
+async def test_subquery_errors_are_unchanged() -> None:
+    with pytest.raises(UnknownFieldError):
+        AdvCustomer.filter(Exists(AdvOrder.filter(customer_id=OuterRef("nope"))))
+    with pytest.raises(ValidationError):
+        RComment.filter(post__id="not a number")
+    with pytest.raises(ValidationError):
+        AdvCustomer.filter(id__in=AdvOrder.filter(qty="many").select("customer_id"))
+    for _ in range(2):
+        with pytest.raises(QueryError, match="OuterRef"):
+            await AdvCustomer.filter(id=OuterRef("id")).values("id")
+        with pytest.raises(QueryError, match="OuterRef"):
+            await AdvCustomer.filter(id=OuterRef("id")).annotate(low=Lower("name")).values("id")
+        with pytest.raises(ParameterError, match="distinct"):
+            inner = AdvOrder.filter(customer_id=OuterRef("id")).distinct("region").order_by("qty")
+            await AdvCustomer.filter(Exists(inner)).annotate(low=Lower("name")).values("id")
+        with pytest.raises(QueryError, match="union"):
+            await AdvOrder.filter(qty=1).union(AdvOrder.filter(qty=2)).filter(qty=3).values("id")
+        with pytest.raises(QueryError, match="orders only"):
+            await AdvOrder.filter(qty=1).union(AdvOrder.filter(qty=2)).order_by("region").values("id")
 
 
 # -- values() / values_list() conversion --------------------------------------------------------------------------
