@@ -5,30 +5,45 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import ipaddress
 import math
 import uuid
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from asyncpg import Point
 
 from matrx_orm import (
+    ArrayField,
     BigIntegerField,
+    BinaryField,
     BooleanField,
     CharField,
     DateField,
     DateTimeField,
+    DecimalField,
     EmailField,
     EnumField,
     FloatField,
     ForeignKey,
     IntegerField,
     IntegrityError,
+    IPAddressField,
+    IPNetworkField,
+    IPv6Field,
+    JSONBArrayField,
     JSONBField,
     JSONField,
+    MacAddressField,
     Model,
+    PointField,
     SmallIntegerField,
+    TextArrayField,
     TextField,
+    TimeDeltaField,
+    TimeField,
     UUIDField,
     ValidationError,
     VectorField,
@@ -332,3 +347,263 @@ async def test_vector_columns_keep_the_batched_path(db: str, needs_pgvector: Non
     assert not any(s.startswith("COPY") for s in log.statements)
     assert list(made[2].embedding) == [2.0, 0.5, -1.0]
     assert await BfVec.count() == 5
+
+
+# -- the PostgreSQL-specific types: decimal, time, interval, bytea, network, point, arrays ------------------
+
+
+class BfMore(Model):
+    id = IntegerField(primary_key=True)
+    price = DecimalField(max_digits=10, decimal_places=2, null=True)
+    amount = DecimalField(null=True)
+    opens = TimeField(null=True)
+    opens_tz = TimeField(timezone=True, null=True)
+    lasts = TimeDeltaField(null=True)
+    blob = BinaryField(null=True)
+    ip = IPAddressField(null=True)
+    ip6 = IPv6Field(null=True)
+    net = IPNetworkField(null=True)
+    mac = MacAddressField(null=True)
+    spot = PointField(null=True)
+    tags = TextArrayField(null=True)
+    nums = ArrayField(IntegerField(), null=True)
+    grid = ArrayField(DecimalField(max_digits=6, decimal_places=2), dimensions=2, null=True)
+    stamps = ArrayField(DateTimeField(), null=True)
+    waits = ArrayField(TimeDeltaField(), null=True)
+    docs = JSONBArrayField(null=True)
+    blobs = ArrayField(BinaryField(), null=True)
+
+    _table_name = "bf_more"
+    _database = "test"
+
+
+class BfMoreServer(Model):
+    id = IntegerField(primary_key=True)
+    price = DecimalField(max_digits=10, decimal_places=2)
+    lasts = TimeDeltaField(null=True)
+    ip = IPAddressField(null=True)
+    from_server = IntegerField(server_default="7")
+
+    _table_name = "bf_more_server"
+    _database = "test"
+
+
+MORE = [BfMore, BfMoreServer]
+MORE_COLUMNS = [f.column_name for f in BfMore._meta.fields.values()]
+PLUS_0530 = dt.timezone(dt.timedelta(hours=5, minutes=30))
+MINUS_3 = dt.timezone(dt.timedelta(hours=-3))
+D = Decimal
+ELEMENTS = [
+    "plain",
+    'with "quotes"',
+    "back\\slash",
+    'both \\"',
+    "comma,here",
+    "{braces}",
+    "",
+    "NULL",
+    None,
+    " spaced ",
+    "tab\tnew\nline\rcr",
+    "naïve ☃",
+    "\\N",
+]
+MORE_VALUES: dict[str, list[Any]] = {
+    "price": [D("12345678.90"), D("-0.00"), D("0.01"), D("-99999999.99"), D("0.00")],
+    "amount": [
+        D("1E+2"),
+        D("1.50E-7"),
+        D("-0"),
+        D("NaN"),
+        D("Infinity"),
+        D("-Infinity"),
+        D("123456789012345678901234567890.123"),
+        D("-1.000"),
+    ],
+    "opens": [dt.time(23, 59, 59, 999999), dt.time(0), dt.time(12, 30, 15, 5)],
+    "opens_tz": [
+        dt.time(12, 30, tzinfo=PLUS_0530),
+        dt.time(0, 0, 1, tzinfo=dt.UTC),
+        dt.time(9, tzinfo=MINUS_3),
+    ],
+    "lasts": [
+        dt.timedelta(days=-3, seconds=5, microseconds=1),
+        dt.timedelta(microseconds=-1),
+        dt.timedelta(days=400, hours=25, minutes=61),
+        dt.timedelta(0),
+        dt.timedelta(days=999_999, microseconds=999_999),
+        -dt.timedelta(days=2, hours=3),
+    ],
+    "blob": [b"back\\slash\ttab\nnl\x00zero\rcr", b"", bytes(range(256)), b"\\x41", b"\\N"],
+    "ip": [
+        ipaddress.IPv4Address("10.0.0.5"),
+        ipaddress.IPv4Interface("10.0.0.5/24"),
+        ipaddress.IPv6Address("2001:db8::1"),
+        ipaddress.IPv6Interface("2001:db8::1/64"),
+        ipaddress.IPv6Address("::ffff:1.2.3.4"),
+    ],
+    "ip6": [ipaddress.IPv6Address("::1"), ipaddress.IPv6Address("fe80::1:2:3:4")],
+    "net": [ipaddress.IPv4Network("10.0.0.0/8"), ipaddress.IPv6Network("2001:db8::/32")],
+    "mac": ["08:00:2b:01:02:03", "ff:ff:ff:ff:ff:ff"],
+    "spot": [Point(1.5, -0.0), Point(1e300, -2), Point(-0.25, 3)],
+    "tags": [ELEMENTS, [], ["one"], list(reversed(ELEMENTS))],
+    "nums": [[1, None, -(2**31)], [], [2**31 - 1]],
+    "grid": [[[D("1.00"), None], [D("-2.50"), D("0.00")]], [], [[D("9999.99")]]],
+    "stamps": [
+        [dt.datetime(2024, 2, 29, 23, 59, 59, 1, tzinfo=PLUS_0530), None],
+        [dt.datetime(1, 1, 2, tzinfo=dt.UTC)],
+    ],
+    "waits": [[dt.timedelta(days=-1, microseconds=3), None, dt.timedelta(0)]],
+    "docs": [[{"a": 'q"\\', "b": [1, None]}, None, "str", "NULL", 0.5, True], []],
+    "blobs": [[b"\\", None, b'\x00\t"', b""]],
+}
+
+
+def more_row(i: int) -> dict[str, Any]:
+    """One BfMore row cycling through the tricky values; every fifth row leaves every column None."""
+    row: dict[str, Any] = {"id": i}
+    for name, values in MORE_VALUES.items():
+        row[name] = None if i % 5 == 4 else values[i % len(values)]
+    return row
+
+
+async def stored_text(table: str, columns: list[str]) -> list[tuple[Any, ...]]:
+    """Every stored value as PostgreSQL's own text (exact scale, interval fields, NaN included)."""
+    cols = ", ".join(f'"{c}"::text' for c in columns)
+    return [tuple(r) for r in await executor.fetch("test", f"SELECT {cols} FROM {table} ORDER BY 1", [])]
+
+
+@pytest.fixture
+async def more_tables(db: str) -> None:
+    await create_all(db, models=MORE)
+    for model in MORE:
+        await executor.execute(db, f'TRUNCATE "{model._meta.table_name}"', [])
+
+
+async def test_new_types_go_through_copy_and_store_what_create_stores(more_tables: None) -> None:
+    rows = [more_row(i) for i in range(24)]
+    with capture_queries() as log:
+        made = await BfMore.bulk_create(rows)
+    assert [s.split(" ", 1)[0] for s in log.statements] == ["COPY"]
+    fast = await stored_text("bf_more", MORE_COLUMNS)
+    await executor.execute("test", "TRUNCATE bf_more", [])
+    for row in rows:
+        await BfMore.create(**row)  # the per-instance path, one INSERT each
+    assert await stored_text("bf_more", MORE_COLUMNS) == fast
+    named = {r[0]: r for r in fast}
+    assert named["0"][1] == "12345678.90" and named["1"][1] == "0.00" and named["3"][1] == "-99999999.99"
+    assert [named[str(i)][2] for i in (0, 1, 3, 5)] == ["100", "0.000000150", "NaN", "-Infinity"]
+    assert named["0"][5] == "-3 days +00:00:05.000001" and named["1"][5] == "-1 days +23:59:59.999999"
+    assert named["0"][6] == "\\x" + MORE_VALUES["blob"][0].hex()
+    assert named["4"] == ("4", *[None] * (len(MORE_COLUMNS) - 1))
+    # returned instances hold what a read gives back (NaN aside, which equals nothing)
+    again = {m.id: m for m in await BfMore.all()}
+    for instance, row in zip(made, rows, strict=True):
+        assert instance._persisted is True
+        for name in BfMore._meta.field_names:
+            mine, read = getattr(instance, name), getattr(again[instance.id], name)
+            assert mine == read or (isinstance(mine, Decimal) and mine.is_nan() and read.is_nan()), name
+            assert mine == row[name] or (isinstance(mine, Decimal) and mine.is_nan()), name
+    assert made[0].tags == ELEMENTS and made[0].tags is not rows[0]["tags"]  # a copy, as to_python makes
+    assert made[0].grid is not rows[0]["grid"] and made[0].grid[0] is not rows[0]["grid"][0]
+    tags = await executor.fetch("test", "SELECT tags FROM bf_more WHERE id = 0", [])
+    assert tags[0][0] == ELEMENTS
+
+
+async def test_unnest_insert_takes_the_new_scalar_types(more_tables: None) -> None:
+    rows = [
+        {
+            "id": i,
+            "price": D("10.50"),
+            "lasts": dt.timedelta(days=-1, microseconds=i),
+            "ip": ipaddress.IPv4Address(i),
+        }
+        for i in range(6)
+    ]
+    with capture_queries() as log:
+        made = await BfMoreServer.bulk_create(rows)
+    assert len(log.statements) == 1 and "unnest" in log.statements[0]
+    assert [m.from_server for m in made] == [7] * 6 and made[3].lasts == dt.timedelta(days=-1, microseconds=3)
+    assert made[5].ip == ipaddress.IPv4Address(5) and made[0].price == D("10.50")
+
+
+async def test_values_not_in_final_form_take_the_per_value_path(more_tables: None) -> None:
+    rows = [
+        {
+            "id": i,
+            "price": D("1.5"),  # rounded to 1.50
+            "amount": 3,  # an int becomes a Decimal
+            "opens_tz": dt.time(8),  # naive: taken as UTC
+            "lasts": 90,  # seconds
+            "ip": "10.0.0.9/32",  # a string; a full prefix is an address
+            "mac": "08-00-2B-01-02-03",
+            "tags": ("a", "b"),  # a tuple becomes a list
+            "nums": ["1", 2],
+        }
+        for i in range(6)
+    ]
+    with capture_queries() as log:
+        made = await BfMore.bulk_create(rows)
+    assert not any(s.startswith("COPY") for s in log.statements)
+    first = made[0]
+    assert first.price == D("1.50") and str(first.price) == "1.50" and first.amount == D(3)
+    assert first.opens_tz == dt.time(8, tzinfo=dt.UTC) and first.lasts == dt.timedelta(seconds=90)
+    assert first.ip == ipaddress.IPv4Address("10.0.0.9") and first.mac == "08:00:2b:01:02:03"
+    assert first.tags == ["a", "b"] and first.nums == [1, 2]
+    assert (await stored_text("bf_more", ["price", "mac"]))[0] == ("1.50", "08:00:2b:01:02:03")
+
+
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [
+        ("price", D("123456789.00")),
+        ("price", D("NaN")),
+        ("price", D("-Infinity")),
+        ("amount", "twelve"),
+        ("opens", "25:00"),
+        ("opens_tz", 8.5),
+        ("lasts", "a while"),
+        ("blob", "text"),
+        ("ip", "300.1.1.1"),
+        ("ip6", ipaddress.IPv4Address("1.2.3.4")),
+        ("net", "10.0.0.1/8"),
+        ("mac", "zz:00:2b:01:02:03"),
+        ("spot", (1, math.inf)),
+        ("tags", "not a list"),
+        ("nums", [1, "x"]),
+        ("grid", [[D("1.00"), "x"]]),
+        ("stamps", [dt.datetime(2024, 1, 1), "never"]),
+        ("blobs", [b"ok", "str"]),
+    ],
+)
+async def test_new_types_invalid_value_raises_before_any_statement(
+    more_tables: None, field: str, bad: Any
+) -> None:
+    rows = [more_row(i) for i in range(8)]
+    rows[6][field] = bad
+    with capture_queries() as log, pytest.raises(ValidationError) as info:
+        await BfMore.bulk_create(rows)
+    assert info.value.field == field and "BfMore" in str(info.value)
+    assert log.statements == []
+    assert await BfMore.count() == 0
+
+
+async def test_new_types_first_bad_value_in_row_order_is_reported(more_tables: None) -> None:
+    rows = [more_row(i) for i in range(8)]
+    rows[2]["blobs"] = [1]  # row 2, the last column
+    rows[5]["price"] = D("1E+12")  # row 5, an earlier column
+    with capture_queries() as log, pytest.raises(ValidationError) as info:
+        await BfMore.bulk_create(rows)
+    assert info.value.field == "blobs" and log.statements == []
+
+
+async def test_first_and_last_moments_keep_asyncpgs_infinities() -> None:
+    rows = [
+        {"name": f"e{i}", "at": dt.datetime(1, 1, 1, tzinfo=dt.UTC) if i == 2 else None, "day": dt.date.max}
+        for i in range(5)
+    ]
+    with capture_queries() as log:
+        await BfAll.bulk_create(rows)
+    assert not any(s.startswith("COPY") for s in log.statements)
+    stored = await executor.fetch("test", "SELECT at::text, day::text FROM bf_all WHERE name = 'e2'", [])
+    assert tuple(stored[0]) == ("-infinity", "infinity")  # as asyncpg sends them (and create stores them)

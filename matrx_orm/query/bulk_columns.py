@@ -12,29 +12,55 @@ rejects, and never produces a different value.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import enum
+import ipaddress
 import json
 import re
 import uuid
 import zoneinfo
 from collections.abc import Callable
+from decimal import Decimal
+from itertools import chain
 from operator import attrgetter
 from typing import Any
 
+from asyncpg import Point
+
 from ..exceptions import ValidationError
 from ..fields import (
+    ArrayField,
     BigIntegerField,
+    BinaryField,
+    BooleanArrayField,
     BooleanField,
     CharField,
+    DateArrayField,
     DateField,
     DateTimeField,
+    DecimalArrayField,
+    DecimalField,
     EnumField,
+    FloatArrayField,
     FloatField,
+    IntegerArrayField,
     IntegerField,
+    IPAddressField,
+    IPNetworkField,
+    IPv4Field,
+    IPv6Field,
+    JSONBArrayField,
     JSONBField,
     JSONField,
+    MacAddressField,
+    PointField,
     SmallIntegerField,
+    TextArrayField,
     TextField,
+    TimeArrayField,
+    TimeDeltaField,
+    TimeField,
+    UUIDArrayField,
     UUIDField,
 )
 from ..models.foreign_key import ForeignKey
@@ -49,6 +75,22 @@ _STR = {str}
 _CANONICAL_UUIDS = re.compile(r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\n)*")
 _FIXED_OFFSET_ZONES = (dt.timezone, zoneinfo.ZoneInfo)
 _tzinfo_of = attrgetter("tzinfo")
+#: values the COPY text gives as is (asyncpg turns the first and last representable moment into infinities)
+_DATE_RANGE = (dt.date(1, 1, 2), dt.date(9999, 12, 30))
+_NAIVE_RANGE = (dt.datetime(1, 1, 2), dt.datetime(9999, 12, 30))
+_AWARE_RANGE = (dt.datetime(1, 1, 2, tzinfo=dt.UTC), dt.datetime(9999, 12, 30, tzinfo=dt.UTC))
+_exponent_of = attrgetter("exponent")
+#: ``Decimal.as_tuple().exponent`` of NaN, signalling NaN and the infinities
+_NAN, _SNAN, _INFINITE = "n", "N", "F"
+#: without decimal_places, exponents beyond this take the per-value path (the COPY text is positional)
+_PLAIN_NUMERIC_EXPONENT = 1000
+_CANONICAL_MACS = re.compile(r"(?:[0-9a-f]{2}(?::[0-9a-f]{2}){5}\n)*")
+_INTERFACES: set[type] = {ipaddress.IPv4Interface, ipaddress.IPv6Interface}
+_V4_ADDRESSES: set[type] = {ipaddress.IPv4Address, ipaddress.IPv4Interface}
+_V6_ADDRESSES: set[type] = {ipaddress.IPv6Address, ipaddress.IPv6Interface}
+_NETWORKS: set[type] = {ipaddress.IPv4Network, ipaddress.IPv6Network}
+#: PostgreSQL's TIME WITH TIME ZONE offsets stay under 16 hours; whole minutes keep the text exact
+_MAX_TIME_OFFSET = dt.timedelta(hours=16)
 
 
 def _strings(field: Any, values: list[Any], types: set[type]) -> Checked | None:
@@ -95,11 +137,16 @@ def _datetimes(field: Any, values: list[Any], types: set[type]) -> Checked | Non
             return None
     elif zones != {None}:
         return None
+    low, high = _AWARE_RANGE if field.timezone else _NAIVE_RANGE
+    if min(values) < low or max(values) > high:
+        return None  # asyncpg sends datetime.min/max (in UTC) as -infinity/infinity
     return values, values
 
 
 def _dates(field: Any, values: list[Any], types: set[type]) -> Checked | None:
-    return (values, values) if types == {dt.date} else None
+    if types != {dt.date} or min(values) < _DATE_RANGE[0] or max(values) > _DATE_RANGE[1]:
+        return None  # asyncpg sends date.min/max as -infinity/infinity
+    return (values, values)
 
 
 def _json(field: Any, values: list[Any], types: set[type]) -> Checked | None:
@@ -129,6 +176,118 @@ def _enums(field: Any, values: list[Any], types: set[type]) -> Checked | None:
     return [p for p, _ in pairs], [d for _, d in pairs]
 
 
+def _decimals(field: Any, values: list[Any], types: set[type]) -> Checked | None:
+    if types != {Decimal}:
+        return None
+    places, max_digits = field.decimal_places, field.max_digits
+    exponents = set(map(_exponent_of, map(Decimal.as_tuple, values)))
+    if _SNAN in exponents or (max_digits is not None and (_NAN in exponents or _INFINITE in exponents)):
+        return None  # validate refuses NaN and infinities with max_digits; sNaN: the per-value path
+    finite = exponents - {_NAN, _INFINITE}
+    if not finite:
+        return values, values
+    numbers = values if finite == exponents else [v for v in values if v.is_finite()]
+    highest = max(map(Decimal.adjusted, numbers))  # the whole digits of the largest value, less one
+    if places is not None:
+        if finite != {-places}:
+            return None  # to_python would round to ``places``
+        context = decimal.getcontext()  # quantize is exact (and silent) only within the context's limits
+        if highest + 1 + places > context.prec or highest > context.Emax or -places < context.Etiny():
+            return None
+    elif max(finite) > _PLAIN_NUMERIC_EXPONENT or min(finite) < -_PLAIN_NUMERIC_EXPONENT:
+        return None
+    if max_digits is not None and highest + 1 > max_digits - (places or 0):
+        return None  # validate's "at most N digit(s) before the decimal point" (or a zero such as 0E+9)
+    return values, values
+
+
+def _times(field: Any, values: list[Any], types: set[type]) -> Checked | None:
+    if types != {dt.time}:
+        return None
+    zones = set(map(_tzinfo_of, values))
+    if not field.timezone:
+        return (values, values) if zones == {None} else None  # aware ones would be shifted to UTC
+    for zone in zones:  # fixed offsets of whole minutes (a zone without one would become UTC)
+        if type(zone) is not dt.timezone:
+            return None
+        offset = zone.utcoffset(None)
+        if offset.seconds % 60 or offset.microseconds or abs(offset) >= _MAX_TIME_OFFSET:
+            return None
+    return values, values
+
+
+def _timedeltas(field: Any, values: list[Any], types: set[type]) -> Checked | None:
+    return (values, values) if types == {dt.timedelta} else None
+
+
+def _binary(field: Any, values: list[Any], types: set[type]) -> Checked | None:
+    return (values, values) if types == {bytes} else None  # bytearray, memoryview: copied per value
+
+
+def _ip_addresses(field: Any, values: list[Any], types: set[type]) -> Checked | None:
+    allowed: set[type] = {4: _V4_ADDRESSES, 6: _V6_ADDRESSES}.get(
+        field.version, _V4_ADDRESSES | _V6_ADDRESSES
+    )
+    if not types <= allowed:
+        return None
+    if types & _INTERFACES:  # a full-length prefix becomes a plain address in to_python
+        interfaces = [v for v in values if type(v) in _INTERFACES]
+        if any(v.network.prefixlen == v.max_prefixlen for v in interfaces):
+            return None
+    if types & _V6_ADDRESSES and any(v.scope_id for v in values if v.version == 6):
+        return None  # PostgreSQL has no scope ids
+    return values, values
+
+
+def _ip_networks(field: Any, values: list[Any], types: set[type]) -> Checked | None:
+    if not types <= _NETWORKS:
+        return None
+    if ipaddress.IPv6Network in types and any(v.network_address.scope_id for v in values if v.version == 6):
+        return None
+    return values, values
+
+
+def _mac_addresses(field: Any, values: list[Any], types: set[type]) -> Checked | None:
+    # the normalized form only (08:00:2b:01:02:03): 17 characters each, so each match is one value
+    if types != _STR or set(map(len, values)) != {17}:
+        return None
+    if _CANONICAL_MACS.fullmatch("\n".join(values) + "\n") is None:
+        return None
+    return values, values
+
+
+def _points(field: Any, values: list[Any], types: set[type]) -> Checked | None:
+    return (values, values) if types == {Point} else None
+
+
+def _arrays(field: Any, values: list[Any], types: set[type]) -> Checked | None:
+    """Lists (nested ``dimensions`` deep, rectangular, no NULL sub-arrays) whose elements the element
+    field's checker takes unchanged; instances get copies of the lists, as ``to_python`` makes."""
+    item = field.item_field
+    checker = _CHECKERS.get(type(item))
+    depth = field.dimensions or 1
+    if types != {list} or checker is None or item.validators or depth > 2:
+        return None
+    level = values
+    if depth == 2:
+        level = list(chain.from_iterable(values))
+        if set(map(type, level)) - {list} or 0 in set(map(len, level)):
+            return None  # scalars, NULL or empty sub-arrays: the per-value path
+        if any(len(set(map(len, value))) > 1 for value in values):
+            return None  # PostgreSQL arrays are rectangular
+    items = list(chain.from_iterable(level))
+    present = [v for v in items if v is not None] if None in items else items
+    if present:
+        item_types = set(map(type, present))
+        if list in item_types or tuple in item_types:
+            return None  # asyncpg takes a list element for a sub-array (a JSON array element fails there)
+        checked = checker(item, present, item_types)
+        if checked is None or checked[0] is not present or checked[1] is not present:
+            return None  # an element to convert (or sent in another form): the per-value path
+    copies = [list(map(list, v)) for v in values] if depth == 2 else list(map(list, values))
+    return copies, values
+
+
 def _foreign_key(field: Any, values: list[Any], types: set[type]) -> Checked | None:
     target = field.target_field
     checker = _CHECKERS.get(type(target)) if target is not None else None
@@ -150,6 +309,26 @@ _CHECKERS: dict[type, Checker] = {
     JSONBField: _json,
     EnumField: _enums,
     ForeignKey: _foreign_key,
+    DecimalField: _decimals,
+    TimeField: _times,
+    TimeDeltaField: _timedeltas,
+    BinaryField: _binary,
+    IPAddressField: _ip_addresses,
+    IPv4Field: _ip_addresses,
+    IPv6Field: _ip_addresses,
+    IPNetworkField: _ip_networks,
+    MacAddressField: _mac_addresses,
+    PointField: _points,
+    ArrayField: _arrays,
+    TextArrayField: _arrays,
+    IntegerArrayField: _arrays,
+    FloatArrayField: _arrays,
+    BooleanArrayField: _arrays,
+    UUIDArrayField: _arrays,
+    JSONBArrayField: _arrays,
+    DecimalArrayField: _arrays,
+    DateArrayField: _arrays,
+    TimeArrayField: _arrays,
 }
 
 
