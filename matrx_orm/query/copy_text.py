@@ -62,8 +62,9 @@ from ..models.foreign_key import ForeignKey
 #: ``encoder(field, values)``: the text of non-None checked values, or None when it cannot encode them
 Encoder = Callable[[Any, list[Any]], list[str] | None]
 
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_ARRAY_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
+#: (character, escaped) pairs, the backslash first (str.replace beats str.translate by far on long texts)
+_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
+_ARRAY_ESCAPES = (("\\", "\\\\"), ('"', '\\"'))
 _NULL = "\\N"
 _NONE_TYPE = type(None)
 _BOOL_TEXT = {True: "t", False: "f"}
@@ -72,19 +73,26 @@ _quoted = '"{}"'.format
 _JSON_ENCODER = json.JSONEncoder(default=_json_default)
 
 
-def _translated(texts: list[str], table: dict[int, str], specials: str) -> list[str]:
-    """``texts`` each translated by ``table`` when one holds a character of ``specials``: one pass over the
-    texts joined by NUL (which no checked text holds), else one per text."""
+def _replaced(texts: list[str], escapes: tuple[tuple[str, str], ...]) -> list[str]:
+    """``texts`` with each ``(char, escaped)`` of ``escapes`` replaced, in order: ``str.replace`` over the texts
+    joined by NUL (which no checked text holds; else one text at a time)."""
     joined = "\x00".join(texts)
-    if not any(c in joined for c in specials):
+    todo = [pair for pair in escapes if pair[0] in joined]
+    if not todo:
         return texts
-    if joined.count("\x00") != len(texts) - 1:  # a text with NUL (an enum label, say): one at a time
-        return [t.translate(table) for t in texts]
-    return joined.translate(table).split("\x00")
+    if joined.count("\x00") != len(texts) - 1:  # a text with NUL (an enum label, say)
+        return [_replace_all(t, todo) for t in texts]
+    return _replace_all(joined, todo).split("\x00")
+
+
+def _replace_all(text: str, pairs: list[tuple[str, str]]) -> str:
+    for char, escaped in pairs:
+        text = text.replace(char, escaped)
+    return text
 
 
 def _escaped(texts: list[str]) -> list[str]:
-    return _translated(texts, _ESCAPES, "\\\t\n\r") if texts else texts
+    return _replaced(texts, _ESCAPES) if texts else texts
 
 
 def _text(field: Any, values: list[Any]) -> list[str]:
@@ -167,7 +175,7 @@ def _arrays(field: Any, values: list[Any]) -> list[str] | None:
     if texts is None:
         return None
     if texts:
-        texts = _translated(texts, _ARRAY_ESCAPES, '\\"')
+        texts = _replaced(texts, _ARRAY_ESCAPES)
     elements = list(map(_quoted, texts))  # always quoted: '', 'NULL', spaces, commas and braces stay text
     if has_null:
         it = iter(elements)
