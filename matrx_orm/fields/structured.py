@@ -171,12 +171,21 @@ class ArrayField(Field[list[E]]):
             return None
         return self._map(value, self.item_field.to_python, self.dimensions or 1, value, "")
 
-    def to_db(self, value: Any) -> Any:
-        if value is None:
-            return None
-        result = self._map(value, self.item_field.to_db, self.dimensions or 1, value, "")
-        self.validate(result)
-        return result
+    def validate(self, value: Any) -> None:
+        """Check every element with the element field (lengths, ranges, ...), then the list's validators."""
+        check = self.item_field.validate
+
+        def checked(item: Any) -> Any:
+            check(item)
+            return item
+
+        self._map(value, checked, self.dimensions or 1, value, "")
+        super().validate(value)
+
+    def db_value(self, value: Any) -> Any:
+        if type(self.item_field).db_value is Field.db_value:
+            return value  # elements are already asyncpg-ready
+        return self._map(value, self.item_field.db_value, self.dimensions or 1, value, "")
 
     def from_db(self, value: Any) -> list[Any] | None:
         convert = self.item_field.from_db
