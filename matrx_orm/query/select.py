@@ -76,7 +76,8 @@ def compile_select(
     statement = select_statement(
         state, Resolver(state.model, values), names, statement_kind, distance=distance
     )
-    return compile_resolved(statement, "advanced"), values
+    compiled = compile_resolved(statement, "advanced")
+    return compiled, compiled.params(values)  # in the order the SQL text reads them (GROUP BY before HAVING)
 
 
 def compile_resolved(statement: Any, tag: str) -> compiler.Compiled:
