@@ -10,7 +10,7 @@ import pytest
 from advanced_models import AdvOrder, load, order_rows
 
 from matrx_orm import CTE, F, Sum, Value
-from matrx_orm.query import compiler
+from matrx_orm.query import compiler, hydrate, relation_filters
 
 ORDERS = order_rows()
 
@@ -58,3 +58,33 @@ async def test_value_bound_but_dropped_from_the_sql_is_not_sent(with_cte: bool) 
     assert await qs.filter(t__in=[]).values_list("id", flat=True) == []
     wanted = sorted(o["id"] for o in ORDERS if o["qty"] + 1 in (2, 5))
     assert sorted(await qs.filter(t__in=[2, 5]).values_list("id", flat=True)) == wanted
+
+
+# -- every cache stays bounded, whatever names the filters and selections use --------------------------------------
+
+
+async def test_caches_stay_bounded_under_user_chosen_json_keys_and_field_lists(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """JSON key traversal (``data__<key>=...``) and ``values(*fields)`` take names from callers (an API's query
+    string): each distinct one must not grow a cache for ever. Results stay right across the clears."""
+    monkeypatch.setattr(compiler, "CACHE_LIMIT", 16)
+    caches = (
+        compiler._cache,
+        compiler._resolved,
+        relation_filters._paths,
+        hydrate._loaders,
+        hydrate._row_converters,
+    )
+    for i in range(60):
+        key = ("email", "phone", f"missing{i}")[i % 3]
+        found = await AdvOrder.filter(**{f"data__{key}__isnull": False}).values_list("id", flat=True)
+        assert sorted(found) == sorted(o["id"] for o in ORDERS if o["data"] is not None and key in o["data"])
+        names = ("id", "qty", "region", "status")[: 1 + i % 4]
+        rows = await AdvOrder.filter(id=1 + i % 40).values(*names[::-1] if i % 2 else names)
+        assert rows == [{name: ORDERS[i % 40][name] for name in names}]
+        loaded = await AdvOrder.filter(id=1 + i % 40).select(*names[1:]).all()
+        assert [(o.id, o.qty if "qty" in names else None) for o in loaded] == [
+            (ORDERS[i % 40]["id"], ORDERS[i % 40]["qty"] if "qty" in names else None)
+        ]
+        assert all(len(cache) <= 16 for cache in caches), [len(cache) for cache in caches]

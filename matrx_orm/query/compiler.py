@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import asyncpg as _asyncpg_dialect
@@ -21,7 +21,20 @@ from .lookups import get_lookup
 from .q import Q
 
 DIALECT = _asyncpg_dialect.dialect()
+#: entries kept by each per-shape cache before it starts over (keys can come from callers' input: JSON key
+#: paths in filter keywords, field lists of values()/select())
 CACHE_LIMIT = 4096
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def remember(cache: dict[K, V], key: K, value: V) -> V:
+    """Store ``value`` under ``key``, emptying ``cache`` first when it holds ``CACHE_LIMIT`` entries."""
+    if len(cache) >= CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +58,7 @@ def compiled(key: Hashable, build: Callable[[], sa.sql.Executable]) -> Compiled:
     """The compiled statement for ``key``, building and compiling it on the first request."""
     found = _cache.get(key)
     if found is None:
-        found = compile_statement(build())
-        if len(_cache) >= CACHE_LIMIT:
-            _cache.clear()
-        _cache[key] = found
+        found = remember(_cache, key, compile_statement(build()))
     return found
 
 
@@ -92,18 +102,13 @@ def resolve_filter_key(model: type, key: str) -> tuple[Any, Any]:
     if rest and getattr(field, "lookup_family", None) == "json":
         from .json_lookups import json_lookup
 
-        found = (field, json_lookup(field, rest))
-        _resolved[cache_key] = found
-        return found
+        return remember(_resolved, cache_key, (field, json_lookup(field, rest)))
     if "__" in rest:
         from ..exceptions import UnknownLookupError
         from .lookups import lookup_names
 
         raise UnknownLookupError(name=rest, choices=lookup_names(field), model=meta.model_name)
-    lookup = get_lookup(field, rest or "exact")
-    found = (field, lookup)
-    _resolved[cache_key] = found
-    return found
+    return remember(_resolved, cache_key, (field, get_lookup(field, rest or "exact")))
 
 
 def check_names(model: type, node: Any) -> None:

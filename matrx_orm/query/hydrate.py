@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .compiler import remember
+
 Loader = Callable[[Any], Any]
 _loaders: dict[tuple[type, tuple[str, ...]], Loader] = {}
 
@@ -14,7 +16,7 @@ def instance_loader(model: type, names: tuple[str, ...]) -> Loader:
     key = (model, names)
     loader = _loaders.get(key)
     if loader is None:
-        loader = _loaders[key] = _make_instance_loader(model, names)
+        loader = remember(_loaders, key, _make_instance_loader(model, names))
     return loader
 
 
@@ -58,9 +60,11 @@ def _converters(model: type, names: tuple[str, ...]) -> list[tuple[int, Callable
     found = _row_converters.get(key)
     if found is None:
         fields = model._meta.fields  # type: ignore[attr-defined]
-        found = _row_converters[key] = [
-            (i, fields[n].from_db) for i, n in enumerate(names) if n in fields and fields[n].needs_from_db
-        ]
+        found = remember(
+            _row_converters,
+            key,
+            [(i, fields[n].from_db) for i, n in enumerate(names) if n in fields and fields[n].needs_from_db],
+        )
     return found
 
 

@@ -55,9 +55,9 @@ def relation_path(model: type, key: str) -> tuple[FKSpec, str] | None:
     cache_key = (model, key)
     if cache_key in _paths:
         return _paths[cache_key]
-    found = _find(model, key)
-    _paths[cache_key] = found
-    return found
+    from .compiler import remember
+
+    return remember(_paths, cache_key, _find(model, key))
 
 
 def _find(model: type, key: str) -> tuple[FKSpec, str] | None:
