@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pytest
-from advanced_models import AdvOrder, load, order_rows
+from advanced_models import AdvCustomer, AdvOrder, customer_rows, load, order_rows
 
 from matrx_orm import CTE, F, Sum, Value
 from matrx_orm.query import compiler, hydrate, relation_filters
 
 ORDERS = order_rows()
+CUSTOMERS = customer_rows()
 
 
 @pytest.fixture(autouse=True)
@@ -88,3 +89,26 @@ async def test_caches_stay_bounded_under_user_chosen_json_keys_and_field_lists(
             (ORDERS[i % 40]["id"], ORDERS[i % 40]["qty"] if "qty" in names else None)
         ]
         assert all(len(cache) <= 16 for cache in caches), [len(cache) for cache in caches]
+
+
+# -- set operations ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("nulls_last", [None, True, False])
+@pytest.mark.parametrize("descending", [False, True])
+async def test_union_ordering_keeps_nulls_placement(descending: bool, nulls_last: bool | None) -> None:
+    """``union(...).order_by(F("x").desc(nulls_last=True))``: NULLS FIRST/LAST is part of the SQL (and of the
+    shape), run one after the other on the same cache."""
+    both = AdvCustomer.filter(tenant=0).union(AdvCustomer.filter(tenant__gt=0))
+    field = F("nickname")
+    ordering = field.desc(nulls_last=nulls_last) if descending else field.asc(nulls_last=nulls_last)
+    rows = await both.order_by(ordering, "id").values_list("nickname", "id")
+    if nulls_last is None:
+        nulls_last = not descending  # PostgreSQL's default: NULLs are the largest values
+    present = sorted(
+        ((c["nickname"], c["id"]) for c in CUSTOMERS if c["nickname"] is not None), reverse=descending
+    )
+    present = sorted(present, key=lambda pair: pair[1])  # ids ascending within equal nicknames
+    present = sorted(present, key=lambda pair: pair[0], reverse=descending)
+    missing = sorted((None, c["id"]) for c in CUSTOMERS if c["nickname"] is None)
+    assert rows == (present + missing if nulls_last else missing + present)

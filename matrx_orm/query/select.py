@@ -197,7 +197,7 @@ def _compound_shape(state: QueryState, walk: ShapeWalk, names: Sequence[str], ki
             target = ordering.expression  # type: ignore[attr-defined]
             if not isinstance(target, Expression) or not hasattr(target, "name") or target.name not in names:
                 raise NoShape("combined order")
-            order.append((target.name, ordering.descending))  # type: ignore[attr-defined]
+            order.append((target.name, ordering.descending, ordering.nulls_last))  # type: ignore[attr-defined]
     if state.limit is not None:
         walk.values.append(state.limit)
     if state.offset is not None:
@@ -445,7 +445,11 @@ def _compound(state: QueryState, ctx: Resolver, names: Sequence[str], kind: str)
                     model=state.model.__name__,
                 )
             column: Any = sa.column(_label(Resolver(state.model), target.name))
-            clauses.append(column.desc() if ordering.descending else column.asc())  # type: ignore[attr-defined]
+            clause = column.desc() if ordering.descending else column.asc()  # type: ignore[attr-defined]
+            nulls_last = ordering.nulls_last  # type: ignore[attr-defined]
+            if nulls_last is not None:
+                clause = clause.nulls_last() if nulls_last else clause.nulls_first()
+            clauses.append(clause)
         statement = statement.order_by(*clauses)
     if state.limit is not None:
         statement = statement.limit(ctx.bind(state.limit, sa.Integer()))
