@@ -4,13 +4,16 @@ order the SQL reads them, and the results match what Python computes from the se
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
+from decimal import Decimal
+from typing import Any
 
 import pytest
-from advanced_models import AdvCustomer, AdvOrder, customer_rows, load, order_rows
+from advanced_models import NOTE_ROWS, AdvCustomer, AdvNote, AdvOrder, customer_rows, load, order_rows
 
-from matrx_orm import CTE, F, Sum, Value
-from matrx_orm.query import compiler, hydrate, relation_filters
+from matrx_orm import CTE, CharField, F, IntegerField, Lower, Model, Q, Sum, Value, create_all
+from matrx_orm.query import compiler, executor, hydrate, relation_filters
 
 ORDERS = order_rows()
 CUSTOMERS = customer_rows()
@@ -112,3 +115,121 @@ async def test_union_ordering_keeps_nulls_placement(descending: bool, nulls_last
     present = sorted(present, key=lambda pair: pair[0], reverse=descending)
     missing = sorted((None, c["id"]) for c in CUSTOMERS if c["nickname"] is None)
     assert rows == (present + missing if nulls_last else missing + present)
+
+
+# -- near misses on the real database: same structure, different SQL ---------------------------------------------
+
+
+def _near_misses() -> list[tuple[Any, Any]]:
+    """(query, expected ids computed in Python) pairs of one structure differing in what changes the SQL."""
+    o = ORDERS
+    data = [r for r in o if r["data"] is not None]
+    return [
+        (AdvOrder.filter(shipped_at__isnull=True), [r["id"] for r in o if r["shipped_at"] is None]),
+        (AdvOrder.filter(shipped_at__isnull=False), [r["id"] for r in o if r["shipped_at"] is not None]),
+        (AdvOrder.filter(shipped_at=None), [r["id"] for r in o if r["shipped_at"] is None]),
+        (AdvOrder.filter(qty__in=[]), []),
+        (AdvOrder.filter(qty__in=[2, 3]), [r["id"] for r in o if r["qty"] in (2, 3)]),
+        (AdvOrder.exclude(qty__in=[]), [r["id"] for r in o]),
+        (
+            AdvOrder.filter(Q(qty=2) | Q(region="east")),
+            [r["id"] for r in o if r["qty"] == 2 or r["region"] == "east"],
+        ),
+        (
+            AdvOrder.filter(Q(qty=2) & Q(region="east")),
+            [r["id"] for r in o if r["qty"] == 2 and r["region"] == "east"],
+        ),
+        (
+            AdvOrder.filter(~Q(qty=2) | Q(region="east")),
+            [r["id"] for r in o if r["qty"] != 2 or r["region"] == "east"],
+        ),
+        (
+            AdvOrder.filter(data__settings__size=2),
+            [r["id"] for r in data if r["data"]["settings"]["size"] == 2],
+        ),
+        (AdvOrder.filter(data__settings=2), []),
+        (
+            AdvOrder.filter(data__settings__size__gt=2),
+            [r["id"] for r in data if r["data"]["settings"]["size"] > 2],
+        ),
+        (
+            AdvOrder.filter(data__settings__theme__startswith="d"),
+            [r["id"] for r in data if r["data"]["settings"]["theme"] == "dark"],
+        ),
+        (AdvOrder.filter(qty__gt=F("customer_id")), [r["id"] for r in o if r["qty"] > r["customer_id"]]),
+        (AdvOrder.filter(qty__gt=F("id")), [r["id"] for r in o if r["qty"] > r["id"]]),
+        (
+            AdvOrder.all().annotate(t=F("qty") + Value(1)).filter(t__gt=5),
+            [r["id"] for r in o if r["qty"] + 1 > 5],
+        ),
+        (
+            AdvOrder.all().annotate(t=F("qty") * Value(2)).filter(t__gt=5),
+            [r["id"] for r in o if r["qty"] * 2 > 5],
+        ),
+        (
+            AdvOrder.all().annotate(t=F("qty") + Value(Decimal("0.5"))).filter(t__gt=5),
+            [r["id"] for r in o if r["qty"] + Decimal("0.5") > 5],
+        ),
+        (AdvOrder.all().annotate(t=F("qty") + Value(1)).filter(t__isnull=True), []),
+        (
+            AdvOrder.all().annotate(t=Lower("region")).filter(t="east"),
+            [r["id"] for r in o if r["region"] == "east"],
+        ),
+        (AdvOrder.all().annotate(t=Lower("status")).filter(t="east"), []),
+        (AdvOrder.all().annotate(t=Lower("status")).filter(t__in=[]), []),
+        (
+            AdvOrder.all().annotate(t=Lower("status")).exclude(t="paid"),
+            [r["id"] for r in o if r["status"] != "paid"],
+        ),
+    ]
+
+
+async def test_near_miss_queries_return_their_own_rows() -> None:
+    cases = _near_misses()
+    for _ in range(2):  # second round: every shape is cached, values rebound
+        for qs, expected in cases:
+            assert sorted(await qs.values_list("id", flat=True)) == sorted(expected), qs
+
+
+async def test_many_tasks_building_different_shapes_at_once() -> None:
+    """asyncio tasks interleave at every await: shapes compiled by one task while others run their queries."""
+    compiler.clear_cache()
+    cases = _near_misses() * 3
+    results = await asyncio.gather(*(qs.values_list("id", flat=True) for qs, _ in cases))
+    assert [sorted(r) for r in results] == [sorted(expected) for _, expected in cases]
+
+
+async def test_db_column_fields_in_pk_get_and_filters() -> None:
+    for row in NOTE_ROWS[:3]:
+        note = await AdvNote.get(id=row["id"])
+        assert (note.id, note.body, note.n) == (row["id"], row["body"], row["n"])
+    got = await AdvNote.filter(n__gt=F("id")).annotate(b=Lower("body")).values_list("id", "b")
+    assert sorted(got) == sorted((r["id"], r["body"]) for r in NOTE_ROWS if r["n"] > r["id"])
+
+
+async def test_model_redefined_with_the_same_name_and_table(db: str) -> None:
+    """Tests (and re-imports) define a model again: the cached SQL of the old class must not serve the new."""
+
+    def define(swapped: bool) -> Any:
+        class Twin(Model):
+            id = IntegerField(primary_key=True)
+            a = IntegerField(null=False) if not swapped else CharField(max_length=10, null=False)
+            b = CharField(max_length=10, null=False) if not swapped else IntegerField(null=False)
+
+            _table_name = "adv_twin"
+            _database = "test"
+
+        return Twin
+
+    results = []
+    for swapped in (False, True):
+        twin = define(swapped)
+        await executor.execute(db, "DROP TABLE IF EXISTS adv_twin", [])
+        await create_all(db, models=[twin])
+        rows = [{"id": 1, "a": 5, "b": "x"}, {"id": 2, "a": 7, "b": "y"}]
+        if swapped:
+            rows = [{"id": 1, "a": "x", "b": 5}, {"id": 2, "a": "y", "b": 7}]
+        await twin.bulk_create(rows)
+        filters = {"b": 7} if swapped else {"a": 7}
+        results.append(await twin.filter(**filters).values("id", "a", "b"))
+    assert results == [[{"id": 2, "a": 7, "b": "y"}], [{"id": 2, "a": "y", "b": 7}]]
