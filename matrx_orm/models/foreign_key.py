@@ -148,12 +148,16 @@ class ForeignKey(Field[Any]):
             return value
         return self._delegate(target_field.to_python, value)
 
-    def to_db(self, value: Any) -> Any:
-        value = _key_of(value)
+    def validate(self, value: Any) -> None:
+        """The target field's checks (length, range, its validators), then this key's own validators."""
         target_field = self.target_field
-        if target_field is None or value is None:
-            return value
-        return self._delegate(target_field.to_db, value)
+        if target_field is not None:
+            self._delegate(target_field.validate, value)
+        super().validate(value)
+
+    def db_value(self, value: Any) -> Any:
+        target_field = self.target_field
+        return target_field.db_value(value) if target_field is not None else value
 
     def _delegate(self, convert: Any, value: Any) -> Any:
         from ..exceptions import ValidationError
