@@ -17,39 +17,53 @@ class DictPlan:
     """How the dicts of one key layout become instance values: what ``Model(**d)`` does, resolved once.
 
     ``given`` holds ``(dict key, field name, field)`` for every key that names a field (relation aliases
-    resolved; keys naming a relation object are skipped), ``defaults`` ``(field name, field)`` for the
-    fields the layout leaves out that have a python default.
+    resolved; keys naming a relation object are skipped; a key naming nothing has field None and raises
+    UnknownFieldError in its turn, after the conversions of the keys before it, as ``Model(**d)`` does),
+    ``defaults`` ``(field name, field)`` for the fields the layout leaves out that have a python default.
     """
 
-    __slots__ = ("given", "defaults")
+    __slots__ = ("given", "defaults", "known", "_model")
 
-    def __init__(self, given: list[tuple[str, str, Any]], defaults: list[tuple[str, Any]]) -> None:
+    def __init__(
+        self, given: list[tuple[str, str, Any]], defaults: list[tuple[str, Any]], model: Any = None
+    ) -> None:
         self.given = given
         self.defaults = defaults
+        #: every key names a field
+        self.known = all(field is not None for _, _, field in given)
+        self._model = model
 
     @classmethod
     def for_layout(cls, model: type[Model], layout: tuple[str, ...]) -> DictPlan:
-        """The plan for dicts whose keys are ``layout``; UnknownFieldError for a key naming no field."""
+        """The plan for dicts whose keys are ``layout``."""
         meta = model._require_meta()
         given: list[tuple[str, str, Any]] = []
         for key in layout:
             field = meta.fields.get(key)
             if field is None and key in meta.relation_aliases:
                 field = meta.fields[meta.relation_aliases[key]]
-            if field is None:
-                if key in meta.relation_fields:
-                    continue
-                raise UnknownFieldError(name=key, choices=meta.field_names, model=meta.model_name)
-            given.append((key, field.name, field))
-        named = {name for _, name, _ in given}
+            if field is None and key in meta.relation_fields:
+                continue
+            given.append((key, field.name if field is not None else key, field))
+        named = {name for _, name, field in given if field is not None}
         defaults = [(n, f) for n, f in meta.fields.items() if n not in named and f.has_default()]
-        return cls(given, defaults)
+        return cls(given, defaults, model)
 
-    def python_values(self, obj: Mapping[str, Any]) -> dict[str, Any]:
-        """The instance values of one dict (``to_python`` of each given value and default)."""
-        data = {name: field.to_python(obj[key]) for key, name, field in self.given}
+    def python_values(self, obj: Mapping[str, Any], drawn: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The instance values of one dict (``to_python`` of each given value and default); ``drawn`` holds
+        default values already drawn for this row (a callable default is called once per row)."""
+        if self.known:
+            data = {name: field.to_python(obj[key]) for key, name, field in self.given}
+        else:
+            data = {}
+            for key, name, field in self.given:
+                if field is None:
+                    meta = self._model._require_meta()
+                    raise UnknownFieldError(name=key, choices=meta.field_names, model=meta.model_name)
+                data[name] = field.to_python(obj[key])
         for name, field in self.defaults:
-            data[name] = field.to_python(field.get_default())
+            value = drawn[name] if drawn is not None and name in drawn else field.get_default()
+            data[name] = field.to_python(value)
         return data
 
 

@@ -9,7 +9,7 @@ Either way a batch is atomic.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
@@ -79,6 +79,11 @@ def _insert_columns(meta: Any, data: Mapping[str, Any]) -> tuple[str, ...]:
     return present
 
 
+def _all_defaults(meta: Any) -> dict[str, Any]:
+    """The VALUES of a row the server fills entirely: ``(first_column) VALUES (DEFAULT)``."""
+    return {meta.fields[meta.field_names[0]].column_name: sa.literal_column("DEFAULT")}
+
+
 def _bump_version(meta: Any, names: Sequence[str], sets: dict[str, Any]) -> None:
     """Add ``version = version + 1`` to an UPDATE's SET clause when the model has a VersionField that the
     statement does not set itself (every UPDATE the ORM issues moves the version on)."""
@@ -108,7 +113,7 @@ async def insert_instance(instance: Model) -> None:
             meta.fields[n].column_name: compiler.bind(i, meta.fields[n].bind_type())
             for i, n in enumerate(names)
         }
-        stmt = sa.insert(meta.table).values(columns) if columns else sa.insert(meta.table)
+        stmt = sa.insert(meta.table).values(columns or _all_defaults(meta))
         return stmt.returning(*(meta.columns[n] for n in _returning(meta)))
 
     statement = compiler.compiled(key, build)
@@ -229,16 +234,25 @@ async def delete_instance(instance: Model) -> int:
 
 
 def _as_instances(model: type[ModelT], objects: Sequence[Any]) -> list[ModelT]:
+    return list(_instances(model, objects))
+
+
+def _instances(
+    model: type[ModelT], objects: Sequence[Any], drawn: bulk_fast.Drawn | None = None
+) -> Iterator[ModelT]:
+    """``objects`` as instances, one at a time (dicts converted as ``Model(**d)`` does); ``drawn`` holds
+    default values already drawn, one per row (see :func:`.bulk_fast.plan_columns`)."""
     from ..models.base import Model
 
     if model.__init__ is not Model.__init__:  # a custom __init__ must see every dict
-        return [obj if isinstance(obj, model) else model(**obj) for obj in objects]
+        for obj in objects:
+            yield obj if isinstance(obj, model) else model(**obj)
+        return
     plans: dict[tuple[str, ...], DictPlan] = {}
     new = object.__new__
-    instances: list[ModelT] = []
-    for obj in objects:
+    for index, obj in enumerate(objects):
         if isinstance(obj, model):
-            instances.append(obj)
+            yield obj
             continue
         if not isinstance(obj, Mapping):
             raise ParameterError(
@@ -250,13 +264,17 @@ def _as_instances(model: type[ModelT], objects: Sequence[Any]) -> list[ModelT]:
         if plan is None:
             plan = plans[layout] = DictPlan.for_layout(model, layout)
         instance = new(model)
-        instance.__dict__ = plan.python_values(obj)
-        instances.append(instance)
-    return instances
+        row_drawn = {name: values[index] for name, values in drawn.items()} if drawn else None
+        instance.__dict__ = plan.python_values(obj, row_drawn)
+        yield instance
 
 
 def _unnest_safe(meta: Any, names: Sequence[str]) -> bool:
-    return not any(getattr(meta.fields[n], "lookup_family", "") in _UNNEST_UNSAFE_FAMILIES for n in names)
+    """Whether one INSERT over ``unnest`` can send ``names`` (not none: a row of defaults only is
+    ``DEFAULT VALUES``, one statement per row)."""
+    return bool(names) and not any(
+        getattr(meta.fields[n], "lookup_family", "") in _UNNEST_UNSAFE_FAMILIES for n in names
+    )
 
 
 def _unnest(meta: Any, names: Sequence[str]) -> Any:
@@ -276,29 +294,39 @@ def _columns_of(rows: list[list[Any]], width: int) -> list[list[Any]]:
 async def bulk_insert(model: type[ModelT], objects: Sequence[Any]) -> list[ModelT]:
     meta = model._require_meta()
     meta.check_writable("bulk_create")
-    columns = bulk_fast.plan_columns(model, objects, _unnest_safe) if objects else None
-    if columns is not None:
+    if not objects:
+        return []
+    columns = bulk_fast.plan_columns(model, objects, _unnest_safe)
+    if isinstance(columns, bulk_fast.BulkColumns):
         stored = await _insert_checked(model, meta, columns)
         if stored is not None:
             forget_instances(model, stored)
             return stored
-    instances = _as_instances(model, objects)
-    if not instances:
-        return []
-    # values of instances built here from dicts went through to_python already; only check those
-    fresh = {id(inst) for inst, obj in zip(instances, objects, strict=True) if inst is not obj}
-    groups: dict[tuple[str, ...], list[ModelT]] = {}
-    for instance in instances:
+        columns = {}
+    # row by row, as create() would: convert, stamp and check each row before the next (the first bad value
+    # in row order is the one reported), all before any statement
+    instances: list[ModelT] = []
+    groups: list[tuple[tuple[str, ...], list[ModelT], list[list[Any]]]] = []
+    for instance, obj in zip(_instances(model, objects, columns), objects, strict=True):
         stamp(instance, adding=True)
-        groups.setdefault(_insert_columns(meta, instance.__dict__), []).append(instance)
+        data = instance.__dict__
+        names = _insert_columns(meta, data)
+        # values of instances built here from dicts went through to_python already; only check those
+        convert = _checked_db_value if instance is not obj else _db_value
+        row = [convert(meta.fields[n], data[n]) for n in names]
+        if not groups or groups[-1][0] != names:  # runs of rows in order: serial keys follow the rows
+            groups.append((names, [], []))
+        groups[-1][1].append(instance)
+        groups[-1][2].append(row)
+        instances.append(instance)
     if len(groups) == 1:
-        await _insert_group(meta, *next(iter(groups.items())), fresh)
+        await _insert_group(meta, *groups[0])
     else:
         from ..transaction import transaction
 
         async with transaction(meta.database):
-            for names, group in groups.items():
-                await _insert_group(meta, names, group, fresh)
+            for group in groups:
+                await _insert_group(meta, *group)
     forget_instances(model, instances)
     return instances
 
@@ -356,16 +384,10 @@ def _unnest_insert(meta: Any, names: tuple[str, ...], need_returning: bool) -> A
 
 
 async def _insert_group(
-    meta: Any, names: tuple[str, ...], instances: Sequence[Model], fresh: Collection[int]
+    meta: Any, names: tuple[str, ...], instances: Sequence[Model], rows: list[list[Any]]
 ) -> None:
-    """INSERT one group of instances that send the same columns; ``fresh`` holds the ids of instances
-    whose values are already converted (built from dicts by this call)."""
+    """INSERT one group of instances that send the same columns, ``rows`` their checked database values."""
     fields = [meta.fields[n] for n in names]
-    rows = []
-    for instance in instances:
-        convert = _checked_db_value if id(instance) in fresh else _db_value
-        data = instance.__dict__
-        rows.append([convert(f, data[f.name]) for f in fields])
     # Rows are returned only when the server fills in columns we did not send.
     need_returning = len(names) < len(meta.fields)
     returning = _returning(meta)
@@ -385,7 +407,8 @@ async def _insert_group(
 
         def build_one() -> Any:
             columns = {f.column_name: compiler.bind(i, f.bind_type()) for i, f in enumerate(fields)}
-            return sa.insert(meta.table).values(columns).returning(*(meta.columns[n] for n in returning))
+            stmt = sa.insert(meta.table).values(columns or _all_defaults(meta))
+            return stmt.returning(*(meta.columns[n] for n in returning))
 
         statement = compiler.compiled(key, build_one)
         records = await executor.fetchmany(
