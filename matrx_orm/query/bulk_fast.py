@@ -1,7 +1,7 @@
 """``bulk_create`` of plain dicts, column at a time: the dicts become one checked list per column, and the
 instances are built from those lists after the write.
 
-:func:`plan_columns` answers None whenever the per-instance path is needed for the exact same result or
+:func:`plan_columns` gives up whenever the per-instance path is needed for the exact same result or
 error: objects that are not all plain dicts of one key layout, a model with its own ``__init__``, a field
 with validators or without a column checker, a value that needs converting or is invalid, or a None in a
 key or server-default column (such rows are INSERTed without that column, in groups).
@@ -35,50 +35,61 @@ class BulkColumns:
     rows: int
 
 
-def plan_columns(model: type[Model], objects: Sequence[Any], unnest_safe: Any) -> BulkColumns | None:
-    """The batch as checked columns, or None when the per-instance path must handle it.
+#: default values ``plan_columns`` drew before giving up, by field name, one per row: the per-instance path
+#: uses them, so a callable default (a counter, say) is called once per row whichever path writes
+Drawn = dict[str, list[Any]]
+
+
+def plan_columns(model: type[Model], objects: Sequence[Any], unnest_safe: Any) -> BulkColumns | Drawn:
+    """The batch as checked columns, or (when the per-instance path must handle it) the defaults drawn.
 
     ``unnest_safe(meta, names)`` tells whether the INSERT fallback of :mod:`.writes` can take the columns;
     the COPY path needs every field sent and a COPY encoder for each (checked by the caller).
     """
     from ..models.base import Model
 
+    drawn: Drawn = {}
     if model.__init__ is not Model.__init__ or set(map(type, objects)) != _DICT:
-        return None
+        return drawn
     layouts = set(map(tuple, objects))
     if len(layouts) != 1:
-        return None
+        return drawn
     meta = model._require_meta()
     plan = DictPlan.for_layout(model, layouts.pop())
     fields = meta.fields
-    if not all(bulk_columns.has_checker(fields[name]) for _, name, _ in plan.given):
-        return None
+    if not plan.known or not all(bulk_columns.has_checker(fields[name]) for _, name, _ in plan.given):
+        return drawn
     rows = len(objects)
     raw: dict[str, list[Any]] = {}
     for key, name, _field in plan.given:
         raw[name] = list(map(itemgetter(key), objects))
     for name, field in plan.defaults:
+        raw[name] = drawn[name] = [field.get_default() for _ in range(rows)]
         if not bulk_columns.has_checker(field):
-            return None
-        raw[name] = [field.get_default() for _ in range(rows)]
+            return drawn
     for field in stamped_fields(meta):
-        if getattr(field, "auto_now", False) or field.name not in raw:
+        given = raw.get(field.name)
+        if given is None:
+            raw[field.name] = [now_for(field) for _ in range(rows)]
+        elif getattr(field, "auto_now", False):
+            if bulk_columns.check_column(field, [v for v in given if v is not None]) is None:
+                return drawn  # a value ``to_python`` refuses (before the stamp replaces it)
             raw[field.name] = [now_for(field) for _ in range(rows)]
         else:
-            raw[field.name] = [now_for(field) if v is None else v for v in raw[field.name]]
+            raw[field.name] = [now_for(field) if v is None else v for v in given]
     names = tuple(n for n in meta.field_names if n in raw)
     for name in names:
         field = fields[name]
         if (field.primary_key or field.server_default is not None) and _NONE in set(map(type, raw[name])):
-            return None
+            return drawn
     if len(names) < len(fields) and not unnest_safe(meta, names):
-        return None  # would need RETURNING through the batched path: the per-instance path does that
+        return drawn  # would need RETURNING through the batched path: the per-instance path does that
     python: list[list[Any]] = []
     db: list[list[Any]] = []
     for name in names:
         checked = bulk_columns.check_column(fields[name], raw[name])
         if checked is None:
-            return None
+            return drawn
         python.append(checked[0])
         db.append(checked[1])
     return BulkColumns(names, python, db, rows)
