@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import struct
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, ClassVar
 
@@ -13,6 +14,7 @@ from sqlalchemy.types import TypeEngine
 
 from .base import Field
 
+_SINGLE = struct.Struct("f")
 _TRUE = frozenset({"true", "t", "yes", "y", "on", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "off", "0"})
 
@@ -105,8 +107,19 @@ class FloatField(Field[float]):
             return sa.REAL()
         return sa.Float(self.precision) if self.precision is not None else sa.Float()
 
+    @property
+    def single(self) -> bool:
+        """Whether the column is ``REAL``: values are rounded to single precision, as the column stores them."""
+        return self.precision is not None and self.precision <= 24
+
     def to_python(self, value: Any) -> float | None:
-        if value is None or type(value) is float:
+        if value is None:
+            return None
+        number = self._number(value)
+        return self._as_real(number) if self.single else number
+
+    def _number(self, value: Any) -> float:
+        if type(value) is float:
             return value
         if isinstance(value, bool):
             self._type_error(value, "a number")
@@ -118,6 +131,18 @@ class FloatField(Field[float]):
             except ValueError:
                 self.fail(value, "not a number")
         self._type_error(value, "a number")
+
+    def _as_real(self, number: float) -> float:
+        """``number`` rounded to single precision; PostgreSQL's overflow and underflow refused here."""
+        try:
+            rounded: float = _SINGLE.unpack(_SINGLE.pack(number))[0]
+        except OverflowError:
+            rounded = math.inf
+        if math.isinf(rounded) and math.isfinite(number):
+            self.fail(number, "out of range for REAL (overflow)")
+        if rounded == 0.0 and number != 0.0:
+            self.fail(number, "out of range for REAL (underflow: it would be stored as 0)")
+        return rounded
 
 
 def _to_decimal(field: Field[Any], value: Any) -> Decimal:
@@ -157,7 +182,10 @@ class DecimalField(Field[Decimal]):
             raise TypeError("DecimalField decimal_places may not exceed max_digits")
         self.max_digits = max_digits
         self.decimal_places = decimal_places
-        self._quantum = Decimal(1).scaleb(-decimal_places) if decimal_places is not None else None
+        #: the places values are rounded to: ``decimal_places``; 0 for ``NUMERIC(max_digits)`` (PostgreSQL's
+        #: scale 0); None for a plain ``NUMERIC`` without ``decimal_places``
+        self.scale = decimal_places if decimal_places is not None or max_digits is None else 0
+        self._quantum = Decimal(1).scaleb(-self.scale) if self.scale is not None else None
 
     def sa_type(self) -> TypeEngine[Any]:
         if self.max_digits is None:  # PostgreSQL needs a precision to take a scale: plain NUMERIC
