@@ -522,3 +522,9 @@ async def test_in_lookup_on_annotations_without_output_field() -> None:
     doubled = AdvOrder.all().annotate(d=F("qty") * 2).filter(d__in=[2, 4, 6])
     assert await doubled.count() == sum(1 for o in ORDERS if o["qty"] * 2 in (2, 4, 6))
     assert await AdvOrder.all().annotate(low=Lower("region")).filter(low__in=[]).count() == 0
+
+
+async def test_range_lookup_with_one_expression_is_a_parameter_error() -> None:
+    with pytest.raises(ParameterError, match="range expects"):
+        await AdvOrder.filter(qty__range=F("id")).count()
+    assert await AdvOrder.filter(qty__range=(2, 4)).count() == sum(1 for o in ORDERS if 2 <= o["qty"] <= 4)

@@ -146,6 +146,8 @@ class Range(Lookup):
         return [field.to_db(items[0]), field.to_db(items[1])]
 
     def expr(self, column: Any, binds: list[Any], value: Any) -> ColumnElement[bool]:
+        if len(binds) != 2:  # one expression (F, Subquery) instead of a (low, high) pair
+            raise ParameterError(f"range expects (low, high); got {value!r}")
         return column.between(binds[0], binds[1])  # type: ignore[no-any-return]
 
 
