@@ -335,3 +335,35 @@ async def test_bulk_create_mixed_layouts_defaults_and_json() -> None:
     assert stored["c"].profile == ["x", {"y": None}]
     assert stored["d"].profile == "plain string"
     assert all(a._persisted for a in made) and {a.id for a in made} == set(stored[n].id for n in "abcd")
+
+
+async def test_a_missing_key_the_database_cannot_generate_is_a_validation_error(db: str) -> None:
+    from matrx_orm import CharField, IntegerField, Model, UUIDField
+
+    class Ticket(Model):
+        code = UUIDField(primary_key=True)  # no default: the caller must give it
+        title = CharField(max_length=20)
+
+        _table_name = "crud_ticket"
+        _database = "test"
+
+    class Counter(Model):
+        id = IntegerField(primary_key=True)  # serial: the database generates it
+        title = CharField(max_length=20)
+
+        _table_name = "crud_counter"
+        _database = "test"
+
+    await create_all(db, models=[Ticket, Counter])
+    for attempt in (
+        lambda: Ticket.create(code=None, title="a"),
+        lambda: Ticket.create(title="a"),
+        lambda: Ticket.bulk_create([{"code": None, "title": "a"}]),
+        lambda: Ticket.bulk_create([{"title": f"t{i}"} for i in range(5)]),
+    ):
+        with capture_queries() as queries, pytest.raises(ValidationError, match="code"):
+            await attempt()
+        assert queries == []
+    assert await Ticket.count() == 0
+    made = await Counter.bulk_create([{"id": None, "title": "x"}, {"title": "y"}])
+    assert [c.id for c in made] == sorted(c.id for c in made) and all(isinstance(c.id, int) for c in made)

@@ -4,13 +4,32 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import UnknownFieldError
 
 if TYPE_CHECKING:
     from ..models.base import Model
+
+
+def server_fills(meta: Any, name: str) -> bool:
+    """Whether the database generates a value for field ``name`` when an INSERT leaves it out."""
+    column = meta.columns[name]
+    return bool(
+        column.server_default is not None
+        or column.identity is not None
+        or column is meta.table.autoincrement_column
+    )
+
+
+def unfilled_required(meta: Any, present: Collection[str]) -> tuple[str, ...]:
+    """NOT NULL fields an INSERT of the fields ``present`` would leave to a database that cannot fill them."""
+    return tuple(
+        name
+        for name in meta.field_names
+        if name not in present and not meta.fields[name].null and not server_fills(meta, name)
+    )
 
 
 class DictPlan:

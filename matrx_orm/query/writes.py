@@ -20,7 +20,7 @@ from ..state import forget_instances, forget_keys, forget_model
 from . import bulk_fast, compiler, copy_text, executor
 from .expressions import as_expression, build_expression, gather_set_expression
 from .hydrate import instance_loader, refresh
-from .instance_values import DictPlan, stamp
+from .instance_values import DictPlan, server_fills, stamp, unfilled_required
 from .results import UpdateResult
 
 if TYPE_CHECKING:
@@ -56,7 +56,8 @@ def _checked_db_value(field: Any, value: Any) -> Any:
     return field.db_value(value)
 
 
-_column_layouts: dict[tuple[Any, tuple[str, ...]], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+#: (model meta, dict keys) -> (fields sent, fields the server may fill when None, required fields missing)
+_column_layouts: dict[tuple[Any, tuple[str, ...]], tuple[tuple[str, ...], ...]] = {}
 
 
 def _insert_columns(meta: Any, data: Mapping[str, Any]) -> tuple[str, ...]:
@@ -70,11 +71,17 @@ def _insert_columns(meta: Any, data: Mapping[str, Any]) -> tuple[str, ...]:
             for name in present
             if meta.fields[name].primary_key or meta.fields[name].server_default is not None
         )
+        missing = unfilled_required(meta, present)
         if len(_column_layouts) > 1024:
             _column_layouts.clear()
-        layout = _column_layouts[layout_key] = (present, server_filled)
-    present, server_filled = layout
+        layout = _column_layouts[layout_key] = (present, server_filled, missing)
+    present, server_filled, missing = layout
+    if missing:  # a NOT NULL column nobody fills: say so before the database does
+        _db_value(meta.fields[missing[0]], None)
     if any(data[name] is None for name in server_filled):
+        for name in server_filled:
+            if data[name] is None and not server_fills(meta, name):
+                _db_value(meta.fields[name], None)  # raises: a key the database cannot generate
         return tuple(n for n in present if not (n in server_filled and data[n] is None))
     return present
 
