@@ -367,3 +367,18 @@ async def test_a_missing_key_the_database_cannot_generate_is_a_validation_error(
     assert await Ticket.count() == 0
     made = await Counter.bulk_create([{"id": None, "title": "x"}, {"title": "y"}])
     assert [c.id for c in made] == sorted(c.id for c in made) and all(isinstance(c.id, int) for c in made)
+
+
+async def test_lone_surrogates_are_a_validation_error_before_sql() -> None:
+    bad = "lone \ud800 surrogate"
+    attempts = [
+        lambda: Author.create(name=bad),
+        lambda: Author.bulk_create([{"name": f"a{i}" if i != 3 else bad} for i in range(6)]),
+        lambda: Author.filter(name=bad).count(),
+    ]
+    for attempt in attempts:
+        with capture_queries() as queries, pytest.raises(ValidationError, match="surrogate"):
+            await attempt()
+        assert queries == []
+    assert await Author.count() == 0
+    assert (await Author.create(name="Zoë 😀")).name == "Zoë 😀"  # non-ASCII text is fine

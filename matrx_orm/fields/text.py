@@ -40,6 +40,11 @@ class _StringField(Field[str]):
     def validate(self, value: Any) -> None:
         if "\x00" in value:
             self.fail(value, "PostgreSQL text cannot contain NUL (\\x00) characters")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                self.fail(value, "not valid Unicode text (a lone surrogate cannot be stored as UTF-8)")
         super().validate(value)
 
 

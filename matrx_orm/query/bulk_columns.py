@@ -95,12 +95,24 @@ _MAX_TIME_OFFSET = dt.timedelta(hours=16)
 
 
 def _strings(field: Any, values: list[Any], types: set[type]) -> Checked | None:
-    if types != _STR or "\x00" in "".join(values):
+    if types != _STR:
+        return None
+    joined = "".join(values)
+    if "\x00" in joined or not (joined.isascii() or _encodable(joined)):
         return None
     max_length = getattr(field, "max_length", None)
     if max_length is not None and max(map(len, values)) > max_length:
         return None
     return values, values
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` is valid UTF-8 material (no lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _uuids(field: Any, values: list[Any], types: set[type]) -> Checked | None:
