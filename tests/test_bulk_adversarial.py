@@ -640,6 +640,30 @@ async def test_callable_defaults_are_called_once_per_row() -> None:
     assert [m.version for m in made] == [1] * 6
 
 
+def plain_default_fields() -> dict[str, Any]:
+    return {
+        "id": IntegerField(primary_key=True),
+        "seq": IntegerField(default=lambda: next(_counter)),
+        "tags": JSONBField(default=list),
+        "qty": IntegerField(null=True),
+    }
+
+
+@pytest.mark.parametrize("count", [1, 3])
+async def test_callable_defaults_are_called_once_per_row_when_neither_copy_nor_unnest_applies(
+    count: int,
+) -> None:
+    # every field is sent but there are too few rows for COPY, and the JSONB column rules out the unnest
+    # INSERT: the checked columns go back to the per-instance path, which must reuse the drawn defaults
+    fast, _ = pair("DefaultJson", plain_default_fields)
+    await _reset(fast)
+    rows = [{"id": i, "qty": i} for i in range(count)]
+    start = next(_counter) + 1
+    made = await fast.bulk_create(rows)
+    assert [m.seq for m in made] == list(range(start, start + count))
+    assert next(_counter) == start + count  # no draw was thrown away
+
+
 def stamp_fields() -> dict[str, Any]:
     return {
         "id": IntegerField(primary_key=True),

@@ -25,6 +25,11 @@ _DICT = {dict}
 _NONE = type(None)
 
 
+#: default values ``plan_columns`` drew, by field name, one per row: when the per-instance path writes the
+#: batch after all, it uses them, so a callable default (a counter, say) is called once per row
+Drawn = dict[str, list[Any]]
+
+
 @dataclass(frozen=True, slots=True)
 class BulkColumns:
     """Checked values of a batch: ``names`` in model field order, one list per name and side."""
@@ -33,11 +38,7 @@ class BulkColumns:
     python: list[list[Any]]  # as kept on instances
     db: list[list[Any]]  # as sent to the database
     rows: int
-
-
-#: default values ``plan_columns`` drew before giving up, by field name, one per row: the per-instance path
-#: uses them, so a callable default (a counter, say) is called once per row whichever path writes
-Drawn = dict[str, list[Any]]
+    drawn: Drawn  # the defaults drawn for these rows
 
 
 def plan_columns(model: type[Model], objects: Sequence[Any], unnest_safe: Any) -> BulkColumns | Drawn:
@@ -94,7 +95,7 @@ def plan_columns(model: type[Model], objects: Sequence[Any], unnest_safe: Any) -
             return drawn
         python.append(checked[0])
         db.append(checked[1])
-    return BulkColumns(names, python, db, rows)
+    return BulkColumns(names, python, db, rows, drawn)
 
 
 def build_instances(model: type[Model], columns: BulkColumns) -> list[Any]:

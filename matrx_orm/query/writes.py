@@ -303,18 +303,20 @@ async def bulk_insert(model: type[ModelT], objects: Sequence[Any]) -> list[Model
     meta.check_writable("bulk_create")
     if not objects:
         return []
-    columns = bulk_fast.plan_columns(model, objects, _unnest_safe)
-    if isinstance(columns, bulk_fast.BulkColumns):
-        stored = await _insert_checked(model, meta, columns)
+    planned = bulk_fast.plan_columns(model, objects, _unnest_safe)
+    if isinstance(planned, bulk_fast.BulkColumns):
+        stored = await _insert_checked(model, meta, planned)
         if stored is not None:
             forget_instances(model, stored)
             return stored
-        columns = {}
+        drawn = planned.drawn  # neither COPY nor one INSERT fits: the per-instance path, same defaults
+    else:
+        drawn = planned
     # row by row, as create() would: convert, stamp and check each row before the next (the first bad value
     # in row order is the one reported), all before any statement
     instances: list[ModelT] = []
     groups: list[tuple[tuple[str, ...], list[ModelT], list[list[Any]]]] = []
-    for instance, obj in zip(_instances(model, objects, columns), objects, strict=True):
+    for instance, obj in zip(_instances(model, objects, drawn), objects, strict=True):
         stamp(instance, adding=True)
         data = instance.__dict__
         names = _insert_columns(meta, data)
