@@ -66,10 +66,13 @@ def _insert_columns(meta: Any, data: Mapping[str, Any]) -> tuple[str, ...]:
     layout = _column_layouts.get(layout_key)
     if layout is None:
         present = tuple(name for name in meta.field_names if name in data)
+        # keys and server-default columns the database fills: a None there is left out of the INSERT. A None
+        # anywhere else is sent, so a NOT NULL field refuses it (a key the database cannot generate, say)
         server_filled = tuple(
             name
             for name in present
-            if meta.fields[name].primary_key or meta.fields[name].server_default is not None
+            if (meta.fields[name].primary_key or meta.fields[name].server_default is not None)
+            and server_fills(meta, name)
         )
         missing = unfilled_required(meta, present)
         if len(_column_layouts) > 1024:
@@ -79,9 +82,6 @@ def _insert_columns(meta: Any, data: Mapping[str, Any]) -> tuple[str, ...]:
     if missing:  # a NOT NULL column nobody fills: say so before the database does
         _db_value(meta.fields[missing[0]], None)
     if any(data[name] is None for name in server_filled):
-        for name in server_filled:
-            if data[name] is None and not server_fills(meta, name):
-                _db_value(meta.fields[name], None)  # raises: a key the database cannot generate
         return tuple(n for n in present if not (n in server_filled and data[n] is None))
     return present
 
@@ -353,7 +353,7 @@ async def _insert_checked(
     names = columns.names
     fields = [meta.fields[n] for n in names]
     need_returning = len(names) < len(meta.fields)
-    if not need_returning and columns.rows >= _COPY_MIN_ROWS and not meta.table.info.get("is_view"):
+    if not need_returning and columns.rows >= _COPY_MIN_ROWS:
         data = copy_text.encode_rows(fields, columns.db) if copy_text.can_encode(fields) else None
         if data is not None:
             await executor.copy_in(
