@@ -7,7 +7,7 @@ or ``LISTEN``, so pass ``user_sql=True`` and the connection is fully reset befor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from ..engine import acquire, get_pool
@@ -75,36 +75,43 @@ async def fetchmany(
     database: str, sql: str, rows: Sequence[Sequence[Any]], *, model: Any = None, operation: str = ""
 ) -> list[Any]:
     """Run a statement once per parameter row in one pipelined batch; returns RETURNING rows."""
-    try:
-        tx = current_transaction(database)
-        if logs := _capturing.get():
-            _record(logs, database, sql, tx is not None)
-        if tx is not None:
-            async with tx.use():
-                return await tx.connection.fetchmany(sql, rows)  # type: ignore[no-any-return]
-        pool = await get_pool(database)
-        async with pool.acquire() as connection:
-            return await connection.fetchmany(sql, rows)  # type: ignore[no-any-return]
-    except Exception as exc:
-        raise _wrap(exc, database, sql, rows[:3], model, operation) from exc
+    return await _on_connection(
+        database, sql, rows[:3], lambda connection: connection.fetchmany(sql, rows), model, operation
+    )
 
 
 async def executemany(
     database: str, sql: str, rows: Sequence[Sequence[Any]], *, model: Any = None, operation: str = ""
 ) -> None:
     """Run a statement once per parameter row in one pipelined batch (atomic)."""
+    await _on_connection(
+        database, sql, rows[:3], lambda connection: connection.executemany(sql, rows), model, operation
+    )
+
+
+async def _on_connection(
+    database: str,
+    sql: str,
+    shown_params: Any,
+    run: Callable[[Any], Awaitable[Any]],
+    model: Any,
+    operation: str,
+) -> Any:
+    """``await run(connection)`` on the task's transaction connection for ``database``, else on one pooled
+    connection; recorded by ``capture_queries()`` as ``sql``, errors mapped with ``shown_params``.
+    (``fetch``/``execute``, the hot path, inline the same steps.)"""
     try:
         tx = current_transaction(database)
         if logs := _capturing.get():
             _record(logs, database, sql, tx is not None)
         if tx is not None:
             async with tx.use():
-                await tx.connection.executemany(sql, rows)
-                return
+                return await run(tx.connection)
         pool = await get_pool(database)
-        await pool.executemany(sql, rows)
+        async with pool.acquire() as connection:
+            return await run(connection)
     except Exception as exc:
-        raise _wrap(exc, database, sql, rows[:3], model, operation) from exc
+        raise _wrap(exc, database, sql, shown_params, model, operation) from exc
 
 
 def affected_rows(status: str) -> int:
@@ -136,19 +143,10 @@ async def copy_in(
 ) -> str:
     """``COPY table (columns) FROM STDIN`` with ``data`` in the text format; returns the status (``COPY 5``)."""
     sql = f"COPY {schema + '.' if schema else ''}{table} ({', '.join(columns)}) FROM STDIN"  # for logs only
-    try:
-        tx = current_transaction(database)
-        if logs := _capturing.get():
-            _record(logs, database, sql, tx is not None)
-        if tx is not None:
-            async with tx.use():
-                return await tx.connection.copy_to_table(  # type: ignore[no-any-return]
-                    table, source=memoryview(data), columns=columns, schema_name=schema, format="text"
-                )
-        pool = await get_pool(database)
-        async with pool.acquire() as connection:
-            return await connection.copy_to_table(  # type: ignore[no-any-return]
-                table, source=memoryview(data), columns=columns, schema_name=schema, format="text"
-            )
-    except Exception as exc:
-        raise _wrap(exc, database, sql, [], model, operation) from exc
+
+    def run(connection: Any) -> Awaitable[str]:
+        return connection.copy_to_table(
+            table, source=memoryview(data), columns=columns, schema_name=schema, format="text"
+        )
+
+    return await _on_connection(database, sql, [], run, model, operation)
