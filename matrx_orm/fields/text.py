@@ -28,6 +28,17 @@ def _text_of(field: Field[Any], value: Any) -> str:
     field._type_error(value, "a string")
 
 
+def utf8_encodable(text: str) -> bool:
+    """Whether ``text`` can be stored as UTF-8 (it holds no lone surrogate)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class _StringField(Field[str]):
     python_type = str
     lookup_family = "text"
@@ -40,11 +51,8 @@ class _StringField(Field[str]):
     def validate(self, value: Any) -> None:
         if "\x00" in value:
             self.fail(value, "PostgreSQL text cannot contain NUL (\\x00) characters")
-        if not value.isascii():
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                self.fail(value, "not valid Unicode text (a lone surrogate cannot be stored as UTF-8)")
+        if not utf8_encodable(value):
+            self.fail(value, "not valid Unicode text (a lone surrogate cannot be stored as UTF-8)")
         super().validate(value)
 
 

@@ -64,6 +64,7 @@ from ..fields import (
     UUIDArrayField,
     UUIDField,
 )
+from ..fields.text import utf8_encodable
 from ..models.foreign_key import ForeignKey
 
 #: (values as kept on instances, values as sent to the database)
@@ -98,21 +99,12 @@ def _strings(field: Any, values: list[Any], types: set[type]) -> Checked | None:
     if types != _STR:
         return None
     joined = "".join(values)
-    if "\x00" in joined or not (joined.isascii() or _encodable(joined)):
+    if "\x00" in joined or not utf8_encodable(joined):
         return None
     max_length = getattr(field, "max_length", None)
     if max_length is not None and max(map(len, values)) > max_length:
         return None
     return values, values
-
-
-def _encodable(text: str) -> bool:
-    """Whether ``text`` is valid UTF-8 material (no lone surrogates)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _uuids(field: Any, values: list[Any], types: set[type]) -> Checked | None:
@@ -377,11 +369,12 @@ def check_column(field: Any, values: list[Any]) -> Checked | None:
     checked = checker(field, present, types)
     if checked is None:
         return None
-    python = values if checked[0] is present else _with_nones(values, checked[0])
-    return python, python if checked[1] is checked[0] else _with_nones(values, checked[1])
+    python = values if checked[0] is present else with_nones(values, checked[0])
+    return python, python if checked[1] is checked[0] else with_nones(values, checked[1])
 
 
-def _with_nones(values: list[Any], present: list[Any]) -> list[Any]:
-    """``present`` (the non-None values, converted) put back in place among ``values``' Nones."""
+def with_nones(values: list[Any], present: list[Any], fill: Any = None) -> list[Any]:
+    """``present`` (what became of the non-None ``values``, in order) put back in place, ``fill`` where
+    ``values`` holds None."""
     converted = iter(present)
-    return [None if v is None else next(converted) for v in values]
+    return [fill if v is None else next(converted) for v in values]

@@ -58,6 +58,7 @@ from ..fields import (
     UUIDField,
 )
 from ..models.foreign_key import ForeignKey
+from .bulk_columns import with_nones
 
 #: ``encoder(field, values)``: the text of non-None checked values, or None when it cannot encode them
 Encoder = Callable[[Any, list[Any]], list[str] | None]
@@ -108,7 +109,7 @@ def _booleans(field: Any, values: list[Any]) -> list[str]:
 
 
 def _floats(field: Any, values: list[Any]) -> list[str] | None:
-    if field.precision is not None and field.precision <= 24:
+    if field.single:
         return None  # REAL: leave range errors to the INSERT path's codec
     return list(map(repr, values))  # 'inf', '-inf', 'nan' and exponents are valid float8 input
 
@@ -178,8 +179,7 @@ def _arrays(field: Any, values: list[Any]) -> list[str] | None:
         texts = _replaced(texts, _ARRAY_ESCAPES)
     elements = list(map(_quoted, texts))  # always quoted: '', 'NULL', spaces, commas and braces stay text
     if has_null:
-        it = iter(elements)
-        elements = ["NULL" if v is None else next(it) for v in items]
+        elements = with_nones(items, elements, "NULL")
     it = iter(elements)
     inner = ["{" + ",".join(islice(it, n)) + "}" for n in map(len, level)]
     if depth == 1:
@@ -255,8 +255,7 @@ def _column(field: Any, values: list[Any]) -> list[str] | None:
     if encoder not in _CLEAN and not isinstance(field, _CLEAN_TEXT):
         texts = _escaped(texts)
     if has_null:
-        it = iter(texts)
-        texts = [_NULL if v is None else next(it) for v in values]
+        texts = with_nones(values, texts, _NULL)
     return texts
 
 
