@@ -44,6 +44,7 @@ from .indexes import DDLGenerator, IndexDef
 from .manager import BaseManager
 from .models import ForeignKey, ForeignKeyReference, Model, create_all, drop_all, get_model
 from .query import Q, QueryBuilder, UpdateResult
+from .query.capture import CapturedQuery, QueryLog, capture_queries
 from .query.expression_api import *  # noqa: F403  (F, Sum, Window, CTE, Paginator, ...)
 from .query.expression_api import __all__ as _expression_names
 from .query.vector import VectorDistance
@@ -88,6 +89,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "BaseManager",
     "CacheError",
+    "CapturedQuery",
     "CachePolicy",
     "ConfigurationError",
     "ConnectionError",
@@ -105,6 +107,7 @@ __all__ = [
     "MultipleObjectsReturned",
     "ORMException",
     "OptimisticLockError",
+    "QueryLog",
     "ParameterError",
     "Q",
     "QueryBuilder",
@@ -122,6 +125,7 @@ __all__ = [
     "UpdateResult",
     "ValidationError",
     "VectorDistance",
+    "capture_queries",
     "close_all_pools",
     "create_all",
     "dispose_all",
