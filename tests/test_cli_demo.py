@@ -206,7 +206,7 @@ async def test_demo_runs_against_the_test_database(pg_url: str, has_pgvector: bo
 
 
 async def test_run_demo_in_process_keeps_tables(pg_url: str, has_pgvector: bool) -> None:
-    from matrx_orm.demo import run_demo
+    from matrx_orm.cli.demo import run_demo
 
     lines: list[str] = []
     try:

@@ -3,10 +3,11 @@
 Without a URL the demo starts the embedded PostgreSQL server (``pip install 'matrx-orm[embedded]'``) and
 works in a fresh database ``matrx_demo`` on it. With a URL it works in that database: it creates its
 tables (``matrx_demo_author``, ``matrx_demo_book`` and, where pgvector is installed, ``matrx_demo_note``) and
-drops them at the end unless ``keep=True``. The second half of the tour lives in :mod:`.demo_extras`.
+drops them at the end unless ``keep=True``. The second half of the tour lives in :mod:`.demo_tour`.
 
 The models live in their own database project, ``"demo"``, under class names no application is likely to
-use (``DemoAuthor``, ``DemoBook``), so importing this module never disturbs your own models.
+use (``DemoAuthor``, ``DemoBook``), so importing this module never disturbs your own models. The tour uses
+only the public API of :mod:`matrx_orm`, as an application would.
 """
 
 from __future__ import annotations
@@ -20,27 +21,33 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 from uuid import uuid4
 
-from . import (
+import asyncpg
+
+from matrx_orm import (
     BooleanField,
     CharField,
     DatabaseProjectConfig,
     DateTimeField,
     DecimalField,
+    DoesNotExist,
     ForeignKey,
     IntegerField,
     JSONField,
     Model,
     Q,
     UUIDField,
+    ValidationError,
     create_all,
+    dispose_all,
     drop_all,
     register_database,
     unregister_database,
 )
-from .demo_extras import DEMO_PROJECT, tour_beyond_crud
-from .engine import dispose_all
-from .exceptions import ConnectionError as DatabaseConnectionError
-from .exceptions import DoesNotExist, ValidationError, mask_url_passwords
+from matrx_orm import ConnectionError as DatabaseConnectionError
+from matrx_orm.embedded import default_data_dir, embedded_url
+from matrx_orm.exceptions import mask_url_passwords
+
+from .demo_tour import DEMO_PROJECT, tour_beyond_crud
 
 __all__ = ["DEMO_DATABASE", "DEMO_PROJECT", "DemoAuthor", "DemoBook", "run_demo"]
 
@@ -90,8 +97,6 @@ def _titles(books: list[DemoBook]) -> str:
 
 async def _probe(url: str) -> str:
     """Connect once to ``url``; return the server version, or raise ConnectionError in plain words."""
-    import asyncpg
-
     try:
         connection = await asyncpg.connect(url, timeout=15)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -106,8 +111,6 @@ async def _probe(url: str) -> str:
 
 async def _fresh_database(server_url: str, name: str) -> str:
     """Drop and create database ``name`` on the server of ``server_url``; return its URL."""
-    import asyncpg
-
     connection = await asyncpg.connect(server_url, timeout=15)
     ident = '"' + name.replace('"', '""') + '"'
     try:
@@ -119,8 +122,6 @@ async def _fresh_database(server_url: str, name: str) -> str:
 
 
 async def _start_embedded(data_dir: str | Path | None, out: Out) -> str:
-    from .embedded import default_data_dir, embedded_url
-
     where = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
     out(f"Starting the embedded PostgreSQL server (data directory {where}) ...")
     server_url = await asyncio.to_thread(embedded_url, data_dir)

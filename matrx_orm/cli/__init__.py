@@ -1,9 +1,14 @@
-"""The ``matrx-orm`` command line.
+"""The ``matrx-orm`` command line: :func:`main`, :func:`build_parser` and the table :data:`COMMANDS`.
 
-Every subcommand is a :class:`Command` in :data:`COMMANDS`: a name, a one-line help, a function that adds its
-options to an ``argparse`` parser and a function that runs it and returns an exit code. Adding a command is
-one small ``_add_*``/``_run_*`` pair plus one entry in the table; options several commands share
-(``--database``, ``--dir``, ``--app``) have helpers below.
+This package owns everything about the command line: parsing, exit codes, error lines and the subcommands
+(:mod:`.options` shared pieces, :mod:`.migrations` the migration commands, :mod:`.generate` the code
+generator, :mod:`.demo` / :mod:`.demo_tour` the guided tour). It may import the rest of :mod:`matrx_orm`;
+nothing in :mod:`matrx_orm` imports it. Its submodules import each other (never this ``__init__``).
+
+Every subcommand is a :class:`Command`: a name, a one-line help, a function that adds its options to an
+``argparse`` parser and a function that runs it and returns an exit code. Adding a command is one small
+``_add_*``/``_run_*`` pair plus one entry in the table; options several commands share (``--database``,
+``--dir``, ``--app``) have helpers in :mod:`.options`.
 
 Exit codes: 0 success, 1 the command failed (database unreachable, migration error, ...), 2 bad usage
 (unknown command or option, invalid value), 130 interrupted. Failures print one line,
@@ -17,96 +22,24 @@ import asyncio
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from collections.abc import Callable
+
+from .. import ORMException, __version__
+from .generate import generate_commands
+from .migrations import migration_commands
+from .options import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    PROG,
+    TRACEBACK_ENV,
+    Command,
+    UsageError,
+    postgres_url,
+)
 
 __all__ = ["COMMANDS", "Command", "UsageError", "build_parser", "main"]
-
-PROG = "matrx-orm"
-TRACEBACK_ENV = "MATRX_ORM_TRACEBACK"
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-
-
-class UsageError(Exception):
-    """The command line is wrong (reported like an argparse error, exit code 2)."""
-
-
-@dataclass(frozen=True)
-class Command:
-    """One ``matrx-orm`` subcommand."""
-
-    name: str
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
-    description: str | None = None
-    epilog: str | None = None
-
-
-# -- options shared by several commands ---------------------------------------------------------------------
-
-
-def add_database_option(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
-    """``--database NAME``: the registered database project to work on."""
-    parser.add_argument(
-        "--database",
-        "-d",
-        metavar="NAME",
-        required=required,
-        help="name of the registered database project (DatabaseProjectConfig.name)",
-    )
-
-
-def add_dir_option(parser: argparse.ArgumentParser, *, default: str = "migrations") -> None:
-    """``--dir PATH``: the migrations folder."""
-    parser.add_argument(
-        "--dir",
-        metavar="PATH",
-        default=default,
-        help=f"migrations folder (default: {default})",
-    )
-
-
-def add_app_option(parser: argparse.ArgumentParser) -> None:
-    """``--app MODULE``: modules to import first (they register databases and define models); repeatable."""
-    parser.add_argument(
-        "--app",
-        metavar="MODULE",
-        action="append",
-        default=[],
-        help="import MODULE first, so its register_database() calls and models are known (repeatable)",
-    )
-
-
-def import_apps(modules: Sequence[str]) -> None:
-    """Import the ``--app`` modules (the current directory is importable, as with ``python -m``)."""
-    import importlib
-
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and module.startswith(exc.name):
-                raise UsageError(f"--app {module}: no module named {exc.name!r}") from exc
-            raise
-
-
-def postgres_url(value: str) -> str:
-    """argparse type of ``--database-url``: a ``postgresql://`` / ``postgres://`` URL (a ``+driver`` is dropped)."""
-    parts = urlsplit(value)
-    scheme = parts.scheme.split("+", 1)[0]
-    if scheme not in ("postgresql", "postgres"):
-        from .exceptions import mask_url_passwords
-
-        raise argparse.ArgumentTypeError(f"expected a postgresql:// URL, got {mask_url_passwords(value)!r}")
-    return parts._replace(scheme="postgresql").geturl()
 
 
 # -- demo -----------------------------------------------------------------------------------------------------
@@ -131,43 +64,25 @@ def _add_demo(parser: argparse.ArgumentParser) -> None:
 def _run_demo(args: argparse.Namespace) -> int:
     if args.database_url and args.data_dir:
         raise UsageError("--data-dir only applies to the embedded server; drop it or --database-url")
+    # in-function: the demo defines its models when imported; only 'matrx-orm demo' needs them
     from .demo import run_demo
 
     asyncio.run(run_demo(args.database_url, data_dir=args.data_dir, keep=args.keep))
     return EXIT_OK
 
 
-COMMANDS: list[Command] = [
-    Command(
-        name="demo",
-        help="walk through the ORM on a throwaway database",
-        description="Start an embedded PostgreSQL server (or use --database-url), create two small tables "
-        "and show creating, querying, updating, upserting and deleting rows, one line per step.",
-        epilog="Without --database-url this needs: pip install 'matrx-orm[embedded]'",
-        add_arguments=_add_demo,
-        run=_run_demo,
-    ),
-]
+DEMO_COMMAND = Command(
+    name="demo",
+    help="walk through the ORM on a throwaway database",
+    description="Start an embedded PostgreSQL server (or use --database-url), create two small tables "
+    "and show creating, querying, updating, upserting and deleting rows, one line per step.",
+    epilog="Without --database-url this needs: pip install 'matrx-orm[embedded]'",
+    add_arguments=_add_demo,
+    run=_run_demo,
+)
 
-
-def _migration_commands() -> list[Command]:
-    """makemigrations, migrate, rollback, status, create_empty, dbcheck, migrate_and_rebuild."""
-    from .migrations.cli import migration_commands
-
-    return list(migration_commands())
-
-
-COMMANDS.extend(_migration_commands())
-
-
-def _schema_builder_commands() -> list[Command]:
-    """generate (models and managers from an existing database)."""
-    from .schema_builder.cli import schema_builder_commands
-
-    return list(schema_builder_commands())
-
-
-COMMANDS.extend(_schema_builder_commands())
+#: Every subcommand, in the order ``matrx-orm --help`` lists them.
+COMMANDS: list[Command] = [DEMO_COMMAND, *migration_commands(), *generate_commands()]
 
 
 # -- parser and entry point -----------------------------------------------------------------------------------
@@ -193,8 +108,6 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=f"Run '{PROG} COMMAND --help' for the options of a command.",
         parents=[common],
     )
-    from . import __version__
-
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for command in COMMANDS:
@@ -218,8 +131,6 @@ def _one_line(exc: BaseException) -> str:
     if not lines:
         return type(exc).__name__
     first = lines[0]
-    from .exceptions import ORMException
-
     if not isinstance(exc, ORMException | UsageError):
         first = f"{type(exc).__name__}: {first}"
     if len(lines) > 1:
@@ -234,6 +145,10 @@ def _fail(message: str, show_traceback: bool, code: int) -> int:
     return code
 
 
+def _wants_traceback(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "traceback", False)) or os.environ.get(TRACEBACK_ENV, "") not in ("", "0")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``), run the command and return its exit code."""
     parser = build_parser()
@@ -241,10 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, --version and argparse errors
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
-    show_traceback = bool(getattr(args, "traceback", False)) or os.environ.get(TRACEBACK_ENV, "") not in (
-        "",
-        "0",
-    )
+    show_traceback = _wants_traceback(args)
     handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)
@@ -259,7 +171,3 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except Exception as exc:  # ORMException, a missing optional dependency, OSError, anything unexpected
         return _fail(_one_line(exc), show_traceback, EXIT_FAILURE)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,16 +1,16 @@
-"""``matrx-orm generate``: write models and managers from a database (registered in :mod:`matrx_orm.cli`)."""
+"""``matrx-orm generate``: write models and managers from a database (listed in :data:`matrx_orm.cli.COMMANDS`)."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-__all__ = ["schema_builder_commands"]
+from .. import DatabaseProjectConfig, register_database
+from .options import EXIT_OK, Command, UsageError, add_app_option, import_app, postgres_url
+
+__all__ = ["generate_commands"]
 
 
 def _add_generate(parser: argparse.ArgumentParser) -> None:
-    from ..cli import add_app_option, postgres_url
-
     parser.add_argument(
         "--database",
         "-d",
@@ -52,30 +52,23 @@ def _add_generate(parser: argparse.ArgumentParser) -> None:
 
 def _register(args: argparse.Namespace) -> str:
     """Import the app (or register --database-url) and return the project name to introspect."""
-    from ..cli import UsageError
-
     if args.database_url:
         if args.app:
             raise UsageError("--database-url and --app exclude each other")
-        from ..config import DatabaseProjectConfig, register_database
-
         name = args.database or "default"
         register_database(DatabaseProjectConfig(name=name, url=args.database_url))
         return str(name)
     if not args.database:
         raise UsageError("pass --database NAME (a project your app registers) or --database-url URL")
-    from ..migrations.discovery import find_app_modules, import_app_modules, require_database
-
-    modules, source, root = find_app_modules(args.app)
-    import_app_modules(modules, source, root)
-    require_database(args.database, source)
+    import_app(args.app, args.database)
     return str(args.database)
 
 
 def _run_generate(args: argparse.Namespace) -> int:
-    from .generator import run_generate_models_sync
-
     database = _register(args)
+    # in-function: the code generator (matrx_orm.schema_builder) is only needed when 'generate' runs
+    from ..schema_builder import run_generate_models_sync
+
     result = run_generate_models_sync(
         database,
         args.output_dir,
@@ -94,13 +87,11 @@ def _run_generate(args: argparse.Namespace) -> int:
         print(f"  removed {path}")
     for note in result.notes:
         print(f"  note: {note}")
-    return 0
+    return EXIT_OK
 
 
-def schema_builder_commands() -> list[Any]:
-    """The :class:`matrx_orm.cli.Command` entries of the schema builder."""
-    from ..cli import Command
-
+def generate_commands() -> list[Command]:
+    """The :class:`~matrx_orm.cli.Command` entries of the schema builder (``generate``)."""
     return [
         Command(
             name="generate",

@@ -1,8 +1,9 @@
-"""The migration subcommands of ``matrx-orm`` (registered in :data:`matrx_orm.cli.COMMANDS`).
+"""The migration subcommands of ``matrx-orm`` (listed in :data:`matrx_orm.cli.COMMANDS`).
 
 Every command first imports the user's app (``--app``, ``MATRX_ORM_APP`` or ``[tool.matrx-orm] app``) so the
-database named by ``--database`` is registered and the models are defined, then runs the async API.
-Exit codes: 0 done, 1 failed (message on stderr), 2 bad usage, 3 ``dbcheck`` found differences.
+database named by ``--database`` is registered and the models are defined, then runs the async API of
+:mod:`matrx_orm.migrations`. Exit codes: 0 done, 1 failed (message on stderr), 2 bad usage, 3 ``dbcheck``
+found differences.
 """
 
 from __future__ import annotations
@@ -14,9 +15,20 @@ import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["EXIT_DIFFERENCES", "migration_commands"]
+from .. import dispose_all
+from .options import (
+    EXIT_DIFFERENCES,
+    EXIT_OK,
+    Command,
+    UsageError,
+    add_app_option,
+    add_database_option,
+    add_dir_option,
+    import_app,
+)
 
-EXIT_DIFFERENCES = 3
+__all__ = ["migration_commands"]
+
 T = TypeVar("T")
 
 
@@ -42,8 +54,6 @@ def _positive_int(value: str) -> int:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    from ..cli import add_app_option, add_database_option, add_dir_option
-
     add_database_option(parser)
     add_dir_option(parser)
     add_app_option(parser)
@@ -71,24 +81,15 @@ def _prepare(args: argparse.Namespace) -> None:
     Raises :class:`~matrx_orm.cli.UsageError` (one line, exit 2) for ``--include-tables`` together with
     ``--exclude-tables``, and a clear ConfigurationError for an app or database that cannot be found.
     """
-    from ..cli import UsageError
-    from .discovery import find_app_modules, import_app_modules, require_database
-
     if getattr(args, "include_tables", None) and getattr(args, "exclude_tables", None):
         raise UsageError("--include-tables and --exclude-tables are mutually exclusive; pass one of them")
-
-    modules, source, root = find_app_modules(args.app)
-    import_app_modules(modules, source, root)
-    require_database(args.database, source)
-    args.app_modules = modules
+    args.app_modules = import_app(args.app, args.database)
 
 
 def _run(factory: Callable[[], Awaitable[T]]) -> T:
     """Run one coroutine on a fresh loop, printing the warnings it raised as ``matrx-orm: warning:`` lines."""
 
     async def main() -> T:
-        from ..engine import dispose_all
-
         try:
             return await factory()
         finally:
@@ -115,7 +116,8 @@ def _add_makemigrations(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_makemigrations(args: argparse.Namespace) -> int:
-    from .commands import make_revision
+    # in-function: matrx_orm.migrations imports Alembic (slow), which --help never needs
+    from ..migrations import make_revision
 
     _prepare(args)
     result = _run(
@@ -135,7 +137,7 @@ def _run_makemigrations(args: argparse.Namespace) -> int:
         _out(f"Created migration: {result.path}")
         for table in result.dropped_tables:
             _out(f"  drops table {table} (--allow-drops)")
-    return 0
+    return EXIT_OK
 
 
 # -- migrate / rollback --------------------------------------------------------------------------------------
@@ -151,14 +153,15 @@ def _add_migrate(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_migrate(args: argparse.Namespace) -> int:
-    from .commands import migrate
+    # in-function: matrx_orm.migrations imports Alembic (slow), which --help never needs
+    from ..migrations import migrate
 
     _prepare(args)
     applied = _run(lambda: migrate(args.database, args.dir, allow_modified=args.allow_modified))
     for name in applied:
         _out(f"  Applied: {name}")
     _out(f"Applied {len(applied)} migration(s)." if applied else "No pending migrations.")
-    return 0
+    return EXIT_OK
 
 
 def _add_rollback(parser: argparse.ArgumentParser) -> None:
@@ -169,21 +172,23 @@ def _add_rollback(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_rollback(args: argparse.Namespace) -> int:
-    from .commands import rollback
+    # in-function: matrx_orm.migrations imports Alembic (slow), which --help never needs
+    from ..migrations import rollback
 
     _prepare(args)
     reverted = _run(lambda: rollback(args.database, args.dir, args.steps, allow_modified=args.allow_modified))
     for name in reverted:
         _out(f"  Rolled back: {name}")
     _out(f"Rolled back {len(reverted)} migration(s)." if reverted else "Nothing to roll back.")
-    return 0
+    return EXIT_OK
 
 
 # -- status --------------------------------------------------------------------------------------------------
 
 
 def _run_status(args: argparse.Namespace) -> int:
-    from .commands import migration_status
+    # in-function: matrx_orm.migrations imports Alembic (slow), which --help never needs
+    from ..migrations import migration_status
 
     _prepare(args)
     state = _run(lambda: migration_status(args.database, args.dir))
@@ -199,7 +204,7 @@ def _run_status(args: argparse.Namespace) -> int:
     for head in state.missing:
         _out(f"  [?] revision {head} is applied to the database but has no file in {args.dir}")
     _out(f"{len(state.applied)} applied, {len(state.pending)} pending, {len(state.modified)} modified.")
-    return 0
+    return EXIT_OK
 
 
 # -- create_empty --------------------------------------------------------------------------------------------
@@ -211,27 +216,27 @@ def _add_create_empty(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_create_empty(args: argparse.Namespace) -> int:
-    from .commands import create_empty
+    # in-function: matrx_orm.migrations imports Alembic (slow), which --help never needs
+    from ..migrations import create_empty
 
     _prepare(args)
     path = _run(lambda: create_empty(args.database, args.dir, args.name))
     _out(f"Created empty migration: {path}")
-    return 0
+    return EXIT_OK
 
 
 # -- dbcheck -------------------------------------------------------------------------------------------------
 
 
 def _add_dbcheck(parser: argparse.ArgumentParser) -> None:
-    from ..cli import add_app_option, add_database_option
-
     add_database_option(parser)
     add_app_option(parser)
     _add_scope(parser)
 
 
 def _run_dbcheck(args: argparse.Namespace) -> int:
-    from .commands import dbcheck
+    # in-function: matrx_orm.migrations imports Alembic (slow), which --help never needs
+    from ..migrations import dbcheck
 
     _prepare(args)
     result = _run(
@@ -246,7 +251,7 @@ def _run_dbcheck(args: argparse.Namespace) -> int:
         _out(f"  note: table {table} has no model (ignored; --allow-drops counts it as a difference)")
     if result.in_sync:
         _out(f"Models and database {args.database!r} are in sync.")
-        return 0
+        return EXIT_OK
     _out(f"Models and database {args.database!r} differ ({len(result.differences)}):")
     for line in result.differences:
         _out(f"  {line}")
@@ -262,7 +267,8 @@ def _add_migrate_and_rebuild(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_migrate_and_rebuild(args: argparse.Namespace) -> int:
-    from .commands import migrate_and_rebuild
+    # in-function: matrx_orm.migrations imports Alembic (slow), which --help never needs
+    from ..migrations import migrate_and_rebuild
 
     _prepare(args)
     outcome = _run(
@@ -278,21 +284,22 @@ def _run_migrate_and_rebuild(args: argparse.Namespace) -> int:
         if outcome["models_regenerated"]
         else "Models not regenerated: " + str(outcome["codegen"])
     )
-    return 0
+    return EXIT_OK
 
 
 # -- convert_legacy ------------------------------------------------------------------------------------------
 
 
 def _run_convert_legacy(args: argparse.Namespace) -> int:
-    from .legacy import convert_legacy
+    # in-function: matrx_orm.migrations imports Alembic (slow), which --help never needs
+    from ..migrations import convert_legacy
 
     _prepare(args)
     names = _run(lambda: convert_legacy(args.database, args.dir))
     for name in names:
         _out(f"  Converted: {name}")
     _out(f"Converted {len(names)} legacy migration(s)." if names else "No legacy migrations to convert.")
-    return 0
+    return EXIT_OK
 
 
 # -- the table -----------------------------------------------------------------------------------------------
@@ -303,17 +310,20 @@ _EPILOG = (
 )
 
 
-def migration_commands() -> list[Any]:
-    """The :class:`matrx_orm.cli.Command` entries of the migration subcommands."""
-    from ..cli import Command
+def _command(
+    name: str,
+    help: str,
+    add: Callable[[argparse.ArgumentParser], None],
+    run: Callable[[argparse.Namespace], int],
+    description: str | None = None,
+) -> Command:
+    return Command(name=name, help=help, add_arguments=add, run=run, description=description, epilog=_EPILOG)
 
-    def command(name: str, help: str, add: Any, run: Any, description: str | None = None) -> Command:
-        return Command(
-            name=name, help=help, add_arguments=add, run=run, description=description, epilog=_EPILOG
-        )
 
+def migration_commands() -> list[Command]:
+    """The :class:`~matrx_orm.cli.Command` entries of the migration subcommands."""
     return [
-        command(
+        _command(
             "makemigrations",
             "write a revision for the differences between the models and the database",
             _add_makemigrations,
@@ -322,22 +332,22 @@ def migration_commands() -> list[Any]:
             "DIR/versions; prints 'No changes detected.' when there is nothing to do. Tables in the database "
             "with no model are reported, never dropped unless --allow-drops.",
         ),
-        command(
+        _command(
             "migrate",
             "apply the pending revisions",
             _add_migrate,
             _run_migrate,
             "Apply the pending revisions, each in its own transaction, under a PostgreSQL advisory lock.",
         ),
-        command("rollback", "roll back the last N applied revisions", _add_rollback, _run_rollback),
-        command("status", "show applied, pending and modified revisions", _add_common, _run_status),
-        command(
+        _command("rollback", "roll back the last N applied revisions", _add_rollback, _run_rollback),
+        _command("status", "show applied, pending and modified revisions", _add_common, _run_status),
+        _command(
             "create_empty",
             "write a blank revision for hand-written SQL",
             _add_create_empty,
             _run_create_empty,
         ),
-        command(
+        _command(
             "dbcheck",
             "exit 3 when the models and the database differ (a pre-deploy check)",
             _add_dbcheck,
@@ -345,7 +355,7 @@ def migration_commands() -> list[Any]:
             "Compare the models with the database without writing anything. Exit codes: 0 in sync, "
             f"{EXIT_DIFFERENCES} differences found, 1 the check could not run, 2 bad usage.",
         ),
-        command(
+        _command(
             "convert_legacy",
             "turn old matrx-orm migration files (async up/down) into Alembic revisions, once",
             _add_common,
@@ -354,7 +364,7 @@ def migration_commands() -> list[Any]:
             "Alembic revisions in DIR/versions. Those recorded in an existing _matrx_migrations table are "
             "marked applied and never re-run.",
         ),
-        command(
+        _command(
             "migrate_and_rebuild",
             "apply the pending revisions, then regenerate the models from the database",
             _add_migrate_and_rebuild,

@@ -1,7 +1,8 @@
 """The second half of ``matrx-orm demo``: relations, aggregates, a rolled-back transaction, vector search.
 
-Runs on the rows the first half created (four authors, five books). The vector part needs the pgvector
-extension on the server (the embedded server has it); elsewhere it says so and moves on.
+Runs on the rows the first half (:mod:`.demo`) created (four authors, five books). The vector part needs the
+pgvector extension on the server (the embedded server has it); elsewhere it says so and moves on. Like the
+first half it uses only the public API of :mod:`matrx_orm`.
 """
 
 from __future__ import annotations
@@ -10,15 +11,24 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from . import Avg, Count, IntegerField, Model, Sum, TextField, VectorField, create_all, transaction
-from .query import executor
-from .query.capture import capture_queries
+from matrx_orm import (
+    Avg,
+    Count,
+    IntegerField,
+    Model,
+    Sum,
+    TextField,
+    VectorField,
+    capture_queries,
+    create_all,
+    transaction,
+)
 
 __all__ = ["DEMO_PROJECT", "DemoNote", "tour_beyond_crud"]
 
 Out = Callable[[str], Any]
 
-#: Database project name the demo registers (defined here, imported by demo.py).
+#: Database project name the demo registers (defined here, imported by :mod:`.demo`).
 DEMO_PROJECT = "demo"
 
 
@@ -77,9 +87,7 @@ async def tour_beyond_crud(out: Out, author_model: Any, book_model: Any) -> None
 
 
 async def _vector_search(out: Out) -> None:
-    available = await executor.fetch(
-        DEMO_PROJECT, "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'", [], user_sql=True
-    )
+    available = await DemoNote.raw_sql("SELECT 1 FROM pg_available_extensions WHERE name = $1", "vector")
     if not available:
         out("Vector search skipped: the pgvector extension is not installed on this server")
         return

@@ -1,0 +1,129 @@
+"""What every ``matrx-orm`` subcommand shares: :class:`Command`, :class:`UsageError`, exit codes, options.
+
+Options several commands take (``--database``, ``--dir``, ``--app``, ``--database-url``) are added by the
+``add_*`` helpers here, so they read the same everywhere. This module imports nothing from the rest of
+:mod:`matrx_orm.cli`; the command modules import it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from ..exceptions import mask_url_passwords
+
+__all__ = [
+    "EXIT_DIFFERENCES",
+    "EXIT_FAILURE",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "PROG",
+    "TRACEBACK_ENV",
+    "Command",
+    "UsageError",
+    "add_app_option",
+    "add_database_option",
+    "add_dir_option",
+    "import_app",
+    "import_apps",
+    "postgres_url",
+]
+
+PROG = "matrx-orm"
+TRACEBACK_ENV = "MATRX_ORM_TRACEBACK"
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_DIFFERENCES = 3  # dbcheck: the models and the database differ
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """The command line is wrong (reported like an argparse error, exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """One ``matrx-orm`` subcommand: its options (``add_arguments``) and what it does (``run``, an exit code)."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    description: str | None = None
+    epilog: str | None = None
+
+
+def add_database_option(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """``--database NAME``: the registered database project to work on."""
+    parser.add_argument(
+        "--database",
+        "-d",
+        metavar="NAME",
+        required=required,
+        help="name of the registered database project (DatabaseProjectConfig.name)",
+    )
+
+
+def add_dir_option(parser: argparse.ArgumentParser, *, default: str = "migrations") -> None:
+    """``--dir PATH``: the migrations folder."""
+    parser.add_argument(
+        "--dir",
+        metavar="PATH",
+        default=default,
+        help=f"migrations folder (default: {default})",
+    )
+
+
+def add_app_option(parser: argparse.ArgumentParser) -> None:
+    """``--app MODULE``: modules to import first (they register databases and define models); repeatable."""
+    parser.add_argument(
+        "--app",
+        metavar="MODULE",
+        action="append",
+        default=[],
+        help="import MODULE first, so its register_database() calls and models are known (repeatable)",
+    )
+
+
+def import_apps(modules: Sequence[str]) -> None:
+    """Import the ``--app`` modules (the current directory is importable, as with ``python -m``)."""
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name and module.startswith(exc.name):
+                raise UsageError(f"--app {module}: no module named {exc.name!r}") from exc
+            raise
+
+
+def import_app(app: Sequence[str], database: str) -> list[str]:
+    """Find and import the user's app (``--app``, ``MATRX_ORM_APP``, pyproject) and check ``database``.
+
+    Returns the imported module names; a ConfigurationError says how to configure what is missing.
+    """
+    # in-function: matrx_orm.migrations imports Alembic (slow), which --help never needs
+    from ..migrations.discovery import find_app_modules, import_app_modules, require_database
+
+    modules, source, root = find_app_modules(app)
+    import_app_modules(modules, source, root)
+    require_database(database, source)
+    return modules
+
+
+def postgres_url(value: str) -> str:
+    """argparse type of ``--database-url``: a ``postgresql://`` / ``postgres://`` URL (a ``+driver`` is dropped)."""
+    parts = urlsplit(value)
+    scheme = parts.scheme.split("+", 1)[0]
+    if scheme not in ("postgresql", "postgres"):
+        raise argparse.ArgumentTypeError(f"expected a postgresql:// URL, got {mask_url_passwords(value)!r}")
+    return parts._replace(scheme="postgresql").geturl()
