@@ -190,7 +190,7 @@ def define_tag_model(bench: Any) -> Any:
 
 async def dispose_orm() -> None:
     with contextlib.suppress(Exception):
-        from matrx_orm import engine
+        from matrx_orm.db import engine
 
         await engine.dispose_all()
 

@@ -355,7 +355,7 @@ async def main(args: argparse.Namespace) -> int:
             version = await ctx.pool.fetchval("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
             server_version = await ctx.pool.fetchval("SHOW server_version")
         finally:
-            from matrx_orm.engine import dispose_all
+            from matrx_orm.db.engine import dispose_all
 
             await dispose_all()
             await ctx.pool.close()

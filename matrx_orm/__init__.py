@@ -12,7 +12,8 @@ from .config import (
     register_database_from_env,
     unregister_database,
 )
-from .engine import close_all_pools, dispose_all, get_engine
+from .db import close_all_pools, dispose_all, get_engine, transaction
+from .db.capture import CapturedQuery, QueryLog, capture_queries
 from .exceptions import (
     CacheError,
     ConfigurationError,
@@ -40,16 +41,15 @@ from .exceptions import (
 )
 from .fields import *  # noqa: F403  (every field class)
 from .fields import __all__ as _field_names
-from .indexes import DDLGenerator, IndexDef
 from .manager import BaseManager
-from .models import ForeignKey, ForeignKeyReference, Model, create_all, drop_all, get_model
-from .query import Q, QueryBuilder, UpdateResult
-from .query.capture import CapturedQuery, QueryLog, capture_queries
-from .query.expression_api import *  # noqa: F403  (F, Sum, Window, CTE, Paginator, ...)
-from .query.expression_api import __all__ as _expression_names
-from .query.vector import VectorDistance
+from .meta import DDLGenerator, ForeignKey, ForeignKeyReference, IndexDef, create_all, drop_all, get_model
+from .model import Model
+from .query import EmptyPage, InvalidPage, Page, Paginator, QueryBuilder
+from .sql import Q
+from .sql.expressions import *  # noqa: F403  (F, Sum, Window, CTE, VectorDistance, ...)
+from .sql.expressions import __all__ as _expression_names
 from .state import CachePolicy, StateManager
-from .transaction import transaction
+from .write import UpdateResult
 
 if TYPE_CHECKING:  # the names __getattr__ below loads lazily
     from .migrations import (
@@ -124,7 +124,10 @@ __all__ = [
     "UnknownRelationError",
     "UpdateResult",
     "ValidationError",
-    "VectorDistance",
+    "EmptyPage",
+    "InvalidPage",
+    "Page",
+    "Paginator",
     "capture_queries",
     "close_all_pools",
     "create_all",

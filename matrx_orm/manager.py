@@ -12,13 +12,17 @@ import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
+from .db.sync import run_sync
 from .exceptions import ConfigurationError, DoesNotExist, IntegrityError, ParameterError, RelationshipError
-from .sync import run_sync
+from .meta.foreign_key import FKSpec
+from .meta.inverse_foreign_key import IFKSpec
+from .meta.many_to_many import m2m_names
+from .meta.relations import relation
 
 if TYPE_CHECKING:
-    from .models.base import Model
+    from .model import Model
     from .query.builder import QueryBuilder
-    from .query.results import UpdateResult
+    from .write.results import UpdateResult
 
 ModelT = TypeVar("ModelT", bound="Model")
 
@@ -115,8 +119,6 @@ class BaseManager(Generic[ModelT]):
 
     def _relation_kind(self, name: str) -> str:
         """``fk``, ``ifk`` or ``m2m`` for a relation name of the model (UnknownRelationError otherwise)."""
-        from .relations.spec import FKSpec, IFKSpec, relation
-
         spec = relation(self.model, name)
         if isinstance(spec, FKSpec):
             return "fk"
@@ -323,8 +325,6 @@ class BaseManager(Generic[ModelT]):
     async def get_items_with_all_related(self, **filters: Any) -> list[ModelT]:
         """Every item matching ``filters`` with every relation loaded (``item.get_related(name)``): one
         query for the items plus one per relation, whatever the number of items."""
-        from .relations.m2m import m2m_names
-
         meta = self.model._meta
         names = [*meta.foreign_keys, *meta.inverse_foreign_keys, *m2m_names(self.model)]
         qs: Any = self.model.filter(**filters)

@@ -1,187 +1,32 @@
-"""``Model``: the metaclass that turns a class into a table, and the CRUD API on top of it."""
+"""``Model``: the base class of every model, and the API on top of everything below it (reads, writes,
+relations, synchronous wrappers). The metaclass that turns a subclass into a table is ``meta/metaclass.py``.
+"""
 
 from __future__ import annotations
 
-import copy
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import Any, ClassVar, Self
 
-import sqlalchemy as sa
+from . import signals as _signals
+from . import state as _state
+from .db import executor
+from .db.sync import run_sync
+from .exceptions import DoesNotExist, MultipleObjectsReturned, ORMException, QueryError, UnknownFieldError
+from .fields import Field
+from .meta.metaclass import ModelMeta
+from .meta.options import ModelOptions
+from .meta.rows import instance_loader
+from .query.builder import QueryBuilder
+from .query.raw import raw as run_raw
+from .query.raw import raw_sql as run_raw_sql
+from .query.relations.methods import RelationMethods
+from .sql.compiler.select import pk_select
+from .sql.expressions.base import Expression
+from .sql.q import Q
+from .write import bulk, instance, upsert
+from .write.results import UpdateResult
 
-from .. import signals as _signals
-from .. import state as _state
-from ..exceptions import FieldError, QueryError, UnknownFieldError, ValidationError
-from ..fields import NOT_PROVIDED, Field
-from ..relations import m2m as relations_m2m
-from ..relations.model_api import RelationMethods
-from . import registry
-from .options import ModelOptions
-
-if TYPE_CHECKING:
-    from ..query.builder import QueryBuilder
-    from ..query.results import UpdateResult
-
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-
-
-def snake_case(name: str) -> str:
-    """``BlogPost`` → ``blog_post``; ``HTTPLog`` → ``http_log``."""
-    return _CAMEL_BOUNDARY.sub("_", name).lower()
-
-
-def _own_setting(namespace: Mapping[str, Any], inner_meta: Any, attr: str, meta_attr: str) -> Any:
-    if attr in namespace:
-        return namespace[attr]
-    return getattr(inner_meta, meta_attr, None) if inner_meta is not None else None
-
-
-class ModelMeta(type):
-    """Collects fields (inheriting from abstract bases), builds the ``sa.Table`` and registers the model."""
-
-    def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any) -> type:
-        cls = super().__new__(mcs, name, bases, namespace, **kwargs)
-        if namespace.get("_is_model_base"):
-            return cls
-        inner_meta = namespace.get("Meta")
-        abstract = bool(namespace.get("_abstract") or getattr(inner_meta, "abstract", False))
-
-        inherited: dict[str, Field[Any]] = {}
-        inverse_fks: dict[str, dict[str, Any]] = {}
-        many_to_many: dict[str, dict[str, Any]] = {}
-        for base in reversed(cls.__mro__[1:]):
-            inherited.update(base.__dict__.get("_declared_fields", {}))
-            inverse_fks.update(base.__dict__.get("_inverse_foreign_keys", None) or {})
-            many_to_many.update(base.__dict__.get("_many_to_many", None) or {})
-        own = {key: value for key, value in namespace.items() if isinstance(value, Field)}
-        declared = {**{k: v for k, v in inherited.items() if k not in own}, **own}
-        cls._declared_fields = declared  # type: ignore[attr-defined]
-        inverse_fks.update(namespace.get("_inverse_foreign_keys") or {})
-        many_to_many.update(namespace.get("_many_to_many") or {})
-        cls._inverse_foreign_keys = inverse_fks  # type: ignore[attr-defined]
-        cls._many_to_many = many_to_many  # type: ignore[attr-defined]
-        cls._abstract = abstract  # type: ignore[attr-defined]
-        if abstract:
-            cls._meta = None  # type: ignore[attr-defined]
-            return cls
-        return mcs._build_concrete(cls, namespace, inner_meta, declared, inverse_fks, many_to_many)
-
-    @staticmethod
-    def _build_concrete(
-        cls: Any,
-        namespace: Mapping[str, Any],
-        inner_meta: Any,
-        declared: dict[str, Field[Any]],
-        inverse_fks: dict[str, dict[str, Any]],
-        many_to_many: dict[str, dict[str, Any]],
-    ) -> type:
-        reserved = _reserved_names()
-        fields: dict[str, Field[Any]] = {}
-        relation_fields: dict[str, Any] = {}
-        for field_name, declared_field in declared.items():
-            if field_name in reserved:
-                raise FieldError(
-                    f"Field name '{field_name}' on model '{cls.__name__}' collides with Model.{field_name}; "
-                    "rename the attribute and keep the column name with db_column=",
-                    model=cls.__name__,
-                    details={"field": field_name},
-                )
-            field = declared_field if field_name in namespace else copy.copy(declared_field)
-            field.name = field_name
-            field.column_name = getattr(field, "db_column", None) or field_name
-            field.model = cls
-            setattr(cls, field_name, field)
-            if getattr(field, "concrete", True):
-                fields[field_name] = field
-            else:
-                relation_fields[field_name] = field
-
-        table_name = _own_setting(namespace, inner_meta, "_table_name", "table_name") or snake_case(
-            cls.__name__
-        )
-        database = (
-            _own_setting(namespace, inner_meta, "_database", "database")
-            or getattr(cls, "_database", None)
-            or registry.DEFAULT_DATABASE
-        )
-        db_schema = _own_setting(namespace, inner_meta, "_db_schema", "db_schema") or getattr(
-            cls, "_db_schema", None
-        )
-        explicit_pks = _own_setting(namespace, inner_meta, "_primary_keys", "primary_keys")
-        primary_keys = list(explicit_pks or [n for n, f in fields.items() if f.primary_key])
-        for pk_name in primary_keys:
-            if pk_name not in fields:
-                raise UnknownFieldError(name=pk_name, choices=fields, model=cls.__name__)
-            pk_field = fields[pk_name]
-            pk_field.primary_key = True
-            pk_field.null = False
-
-        # ``_is_view``: a read-only model over a view; its table stays out of the project's MetaData (so
-        # migrations and create_all never touch it). ``_table_comment``: COMMENT ON TABLE. ``_constraints``:
-        # extra ``sa.UniqueConstraint`` / ``sa.CheckConstraint`` objects (named as in the database).
-        is_view = bool(_own_setting(namespace, inner_meta, "_is_view", "is_view"))
-        if is_view:
-            metadata = sa.MetaData(naming_convention=registry.NAMING_CONVENTION)
-        else:
-            metadata = registry.metadata_for(database)
-            registry.replace_table(metadata, table_name, db_schema)
-        table = sa.Table(
-            table_name,
-            metadata,
-            *(field.sa_column() for field in fields.values()),
-            schema=db_schema,
-            comment=_own_setting(namespace, inner_meta, "_table_comment", "table_comment"),
-            info={"is_view": True} if is_view else {},
-        )
-        for constraint in _own_setting(namespace, inner_meta, "_constraints", "constraints") or ():
-            if getattr(constraint, "parent", None) is not None:  # already on another model's table
-                constraint = constraint._copy(target_table=table)
-            table.append_constraint(constraint)
-        declared_indexes = _own_setting(namespace, inner_meta, "_indexes", "indexes")
-        if declared_indexes is None:  # inherited from an abstract base
-            declared_indexes = getattr(cls, "_indexes", ())
-        if declared_indexes:
-            from ..indexes import model_indexes
-
-            model_indexes(cls.__name__, table, fields, declared_indexes)
-        cls._table_name = table_name
-        cls._database = database
-        cls._db_schema = db_schema
-        cls._primary_keys = primary_keys
-        cls._meta = ModelOptions(
-            cls,
-            table_name=table_name,
-            database=database,
-            db_schema=db_schema,
-            fields=fields,
-            relation_fields=relation_fields,
-            primary_keys=primary_keys,
-            table=table,
-            cache_policy=getattr(cls, "_cache_policy", None),
-            cache_timeout=getattr(cls, "_cache_timeout", None),
-            unfetchable=bool(getattr(cls, "_unfetchable", False)),
-            inverse_foreign_keys=inverse_fks,
-            many_to_many=many_to_many,
-        )
-        registry.register_model(cls)
-        for fk in cls._meta.foreign_keys.values():
-            fk.attach(cls)
-        relations_m2m.attach(cls)
-        return cls
-
-
-_RESERVED: frozenset[str] | None = None
-
-
-def _reserved_names() -> frozenset[str]:
-    global _RESERVED
-    if _RESERVED is None:
-        _RESERVED = frozenset(n for n in dir(Model) if not n.startswith("__") and n not in _ALLOWED_SHADOWS)
-    return _RESERVED
-
-
-#: Model class attributes a field may legitimately replace.
-_ALLOWED_SHADOWS = frozenset({"_database", "_db_schema", "_table_name"})
+__all__ = ["Model"]
 
 
 class Model(RelationMethods, metaclass=ModelMeta):
@@ -295,38 +140,31 @@ class Model(RelationMethods, metaclass=ModelMeta):
     @classmethod
     def objects(cls) -> QueryBuilder[Self]:
         """A fresh QueryBuilder over this model."""
-        from ..query.builder import QueryBuilder
-
         return QueryBuilder(cls)
 
     @classmethod
     async def get(cls, *conditions: Any, use_cache: bool = True, **filters: Any) -> Self:
         """The single matching row; DoesNotExist / MultipleObjectsReturned otherwise.
 
-        A single positional non-Q argument is taken as the primary key value.
+        A single positional non-Q argument is taken as the primary key value. ``use_cache=False`` always
+        reads the database (see the row cache in ``docs/cache-managers-signals.md``).
         """
-        from ..query import pk_get
-
         conditions, filters = _pk_shortcut(cls, conditions, filters)
-        cls._require_meta()
-        pk_value = pk_get.single_pk_filter(cls, conditions, filters)
-        if pk_value is not pk_get._NO:
-            if use_cache:
-                hit = _state.cached_get(cls, pk_value)
-                if hit is not None:
-                    return hit  # type: ignore[no-any-return]
-                return await _state.fetch_and_store(cls, lambda: pk_get.get_by_pk(cls, pk_value))
-            return await pk_get.get_by_pk(cls, pk_value)
-        qs = cls.objects().filter(*conditions, **filters)
-        if use_cache:
-            return await _state.read_through(cls, _state.pk_of_filters(cls, conditions, filters), qs.get)
-        return await qs.get(use_cache=False)
+        meta = cls._require_meta()
+        pk = meta.pk
+        if pk is None or conditions or len(filters) != 1 or filters.get(pk.name) is None:
+            return await cls.objects().get(*conditions, use_cache=use_cache, **filters)
+        value = filters[pk.name]
+        if not use_cache:
+            return await _get_by_pk(cls, value)
+        hit = _state.cached_get(cls, value)
+        if hit is not None:
+            return hit  # type: ignore[no-any-return]
+        return await _state.fetch_and_store(cls, lambda: _get_by_pk(cls, value))
 
     @classmethod
     async def get_or_none(cls, *conditions: Any, use_cache: bool = True, **filters: Any) -> Self | None:
         """Like ``get`` but returns ``None`` when nothing matches."""
-        from ..exceptions import DoesNotExist
-
         try:
             return await cls.get(*conditions, use_cache=use_cache, **filters)
         except DoesNotExist:
@@ -345,44 +183,32 @@ class Model(RelationMethods, metaclass=ModelMeta):
     @classmethod
     async def raw(cls, sql: str, *args: Any, database: str | None = None) -> list[Self]:
         """Run your SQL (``$1, $2, ...`` bound to ``args``); rows as instances, extra columns as attributes."""
-        from ..query.raw import raw
-
-        return await raw(cls, sql, args, database)
+        return await run_raw(cls, sql, args, database)
 
     @classmethod
     async def raw_sql(cls, sql: str, *args: Any, database: str | None = None) -> list[dict[str, Any]]:
         """Run your SQL (``$1, $2, ...`` bound to ``args``); rows as dicts."""
-        from ..query.raw import raw_sql
-
-        return await raw_sql(cls, sql, args, database)
+        return await run_raw_sql(cls, sql, args, database)
 
     # -- synchronous wrappers (scripts; raise SyncContextError inside a running event loop) ------------------
     @classmethod
     def get_sync(cls, *conditions: Any, use_cache: bool = True, **filters: Any) -> Self:
         """``get`` for synchronous code."""
-        from ..sync import run_sync
-
         return run_sync(lambda: cls.get(*conditions, use_cache=use_cache, **filters), "get_sync")
 
     @classmethod
     def filter_sync(cls, *conditions: Any, **filters: Any) -> list[Self]:
         """``await Model.filter(...).all()`` for synchronous code."""
-        from ..sync import run_sync
-
         return run_sync(lambda: cls.filter(*conditions, **filters).all(), "filter_sync")
 
     @classmethod
     def all_sync(cls) -> list[Self]:
         """Every row, for synchronous code."""
-        from ..sync import run_sync
-
         return run_sync(lambda: cls.objects().all(), "all_sync")
 
     @classmethod
     def count_sync(cls, *conditions: Any, **filters: Any) -> int:
         """``count`` for synchronous code."""
-        from ..sync import run_sync
-
         return run_sync(lambda: cls.count(*conditions, **filters), "count_sync")
 
     # -- writes ----------------------------------------------------------------------------------------------
@@ -396,23 +222,17 @@ class Model(RelationMethods, metaclass=ModelMeta):
     @classmethod
     async def bulk_create(cls, objects: Iterable[Mapping[str, Any] | Self]) -> list[Self]:
         """Insert many rows in one statement; returns the stored instances."""
-        from ..query import writes
-
-        return await writes.bulk_insert(cls, list(objects))
+        return await bulk.bulk_insert(cls, list(objects))
 
     @classmethod
     async def bulk_update(cls, objects: Sequence[Self], fields: Sequence[str]) -> int:
         """Write ``fields`` of each instance in one statement; returns the number of rows updated."""
-        from ..query import writes
-
-        return await writes.bulk_update(cls, list(objects), list(fields))
+        return await bulk.bulk_update(cls, list(objects), list(fields))
 
     @classmethod
     async def bulk_delete(cls, objects: Iterable[Self | Any]) -> int:
         """Delete the given instances (or primary key values); returns the number of rows deleted."""
-        from ..query import writes
-
-        return await writes.bulk_delete(cls, list(objects))
+        return await bulk.bulk_delete(cls, list(objects))
 
     @classmethod
     async def upsert(
@@ -422,9 +242,7 @@ class Model(RelationMethods, metaclass=ModelMeta):
         update_fields: Sequence[str] | None = None,
     ) -> Self:
         """INSERT … ON CONFLICT (conflict_fields) DO UPDATE; returns the stored row."""
-        from ..query import writes
-
-        rows = await writes.upsert(cls, [data], list(conflict_fields), update_fields)
+        rows = await upsert.upsert(cls, [data], list(conflict_fields), update_fields)
         return rows[0]
 
     @classmethod
@@ -435,9 +253,7 @@ class Model(RelationMethods, metaclass=ModelMeta):
         update_fields: Sequence[str] | None = None,
     ) -> list[Self]:
         """Upsert many rows in one statement; returns the stored rows."""
-        from ..query import writes
-
-        return await writes.upsert(cls, list(objects_data), list(conflict_fields), update_fields)
+        return await upsert.upsert(cls, list(objects_data), list(conflict_fields), update_fields)
 
     @classmethod
     async def update_where(cls, filters: Mapping[str, Any] | Any, **updates: Any) -> UpdateResult:
@@ -458,18 +274,16 @@ class Model(RelationMethods, metaclass=ModelMeta):
 
     async def save(self) -> Self:
         """Insert the instance if it is new, else write every loaded field back."""
-        from ..query import writes
-
         if _signals.any_save_receivers():
             if self._persisted:
-                await _signals.around_save(self, False, None, lambda: writes.update_instance(self, None))
+                await _signals.around_save(self, False, None, lambda: instance.update_instance(self, None))
             else:
-                await _signals.around_save(self, True, None, lambda: writes.insert_instance(self))
+                await _signals.around_save(self, True, None, lambda: instance.insert_instance(self))
             return self
         if self._persisted:
-            await writes.update_instance(self, None)
+            await instance.update_instance(self, None)
         else:
-            await writes.insert_instance(self)
+            await instance.insert_instance(self)
         return self
 
     async def update(self, **values: Any) -> Self:
@@ -480,21 +294,19 @@ class Model(RelationMethods, metaclass=ModelMeta):
             field = meta.get_field(name)
             self.__dict__[field.name] = field.to_python(value)
             names.append(field.name)
-        from ..query import writes
-
         if _signals.any_save_receivers():
-            await _signals.around_save(self, False, tuple(names), lambda: writes.update_instance(self, names))
+            await _signals.around_save(
+                self, False, tuple(names), lambda: instance.update_instance(self, names)
+            )
             return self
-        await writes.update_instance(self, names)
+        await instance.update_instance(self, names)
         return self
 
     async def delete(self) -> int:
         """Delete this row; returns 1, or 0 when it was already gone."""
-        from ..query import writes
-
         if _signals.any_delete_receivers():
-            return await _signals.around_delete(self, lambda: writes.delete_instance(self))  # type: ignore[no-any-return]
-        return await writes.delete_instance(self)
+            return await _signals.around_delete(self, lambda: instance.delete_instance(self))  # type: ignore[no-any-return]
+        return await instance.delete_instance(self)
 
 
 def _relation_alias_field(meta: ModelOptions, name: str) -> Field[Any] | None:
@@ -505,13 +317,8 @@ def _relation_alias_field(meta: ModelOptions, name: str) -> Field[Any] | None:
 def _pk_shortcut(
     model: type[Model], conditions: tuple[Any, ...], filters: dict[str, Any]
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    from ..query.q import Q
-
-    if (
-        len(conditions) == 1
-        and not isinstance(conditions[0], Q)
-        and not hasattr(conditions[0], "__sa_condition__")
-    ):
+    """``Model.get(5)``: a single positional argument that is not a condition is the primary key value."""
+    if len(conditions) == 1 and not isinstance(conditions[0], Q | Expression):
         meta = model._require_meta()
         if meta.pk is None:
             raise QueryError(
@@ -521,19 +328,34 @@ def _pk_shortcut(
     return conditions, filters
 
 
-def check_required(instance: Model, fields: Iterable[Field[Any]]) -> None:
-    """Raise ValidationError for a non-null field set to None explicitly."""
-    data = instance.__dict__
-    for field in fields:
-        if (
-            field.name in data
-            and data[field.name] is None
-            and not field.null
-            and field.default is NOT_PROVIDED
-        ):
-            raise ValidationError(
-                f"Field '{field.name}' on model '{type(instance).__name__}' may not be null",
-                model=type(instance).__name__,
-                field=field.name,
-                value=None,
-            )
+async def _get_by_pk(model: type[Model], value: Any) -> Any:
+    """The row whose primary key is ``value``: the hottest read, served without building a QueryBuilder
+    (results and errors as ``Model.filter(<pk>=value).get()``)."""
+    meta = model._meta
+    pk = meta.pk
+    assert pk is not None
+    try:
+        db_value = pk.to_db(value)
+    except ORMException as exc:
+        exc.enrich(model=meta.model_name, details={"filter": pk.name})
+        raise
+    statement, params = pk_select(model, db_value)
+    records = await executor.fetch(
+        meta.database, statement.sql, params, model=meta.model_name, operation="get"
+    )
+    if len(records) == 1:
+        return instance_loader(model, meta.field_names)(records[0])
+    details = {"filters": {pk.name: value}}
+    if not records:
+        raise DoesNotExist(
+            f"No {meta.model_name} matches the given filters",
+            model=meta.model_name,
+            operation="get",
+            details=details,
+        )
+    raise MultipleObjectsReturned(  # a primary key without a constraint (unmanaged table)
+        f"More than one {meta.model_name} matches the given filters",
+        model=meta.model_name,
+        operation="get",
+        details=details,
+    )

@@ -31,8 +31,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from .db.context import current_transaction
 from .exceptions import CacheError, ConfigurationError, DoesNotExist
-from .transaction import current_transaction
 
 __all__ = ["CachePolicy", "ModelCache", "StateManager"]
 

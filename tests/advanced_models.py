@@ -15,7 +15,7 @@ from matrx_orm import (
     JSONField,
     Model,
 )
-from matrx_orm.query import executor
+from matrx_orm.db import executor
 
 
 class AdvCustomer(Model):

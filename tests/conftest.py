@@ -108,7 +108,7 @@ def second_db_url(pg_server: RunningServer) -> Iterator[str]:
 async def db(pg_url: str) -> AsyncIterator[str]:
     """Registers ``pg_url`` as database project ``"test"``; yields ``"test"``; disposes all pools after."""
     from matrx_orm.config import DatabaseProjectConfig, register_database
-    from matrx_orm.engine import dispose_all
+    from matrx_orm.db.engine import dispose_all
     from matrx_orm.state import StateManager
 
     register_database(DatabaseProjectConfig(name="test", url=pg_url))
@@ -124,7 +124,7 @@ async def db2(second_db_url: str) -> AsyncIterator[str]:
     """Registers ``second_db_url`` as database project ``"test2"``; yields ``"test2"``; disposes all pools and
     unregisters ``"test2"`` after (so later tests see a single registered database again)."""
     from matrx_orm.config import DatabaseProjectConfig, register_database, unregister_database
-    from matrx_orm.engine import dispose_all
+    from matrx_orm.db.engine import dispose_all
 
     register_database(DatabaseProjectConfig(name="test2", url=second_db_url))
     try:

@@ -236,7 +236,7 @@ async def reset_tables(db: str) -> None:
     """Create the relation tables (once) and empty them."""
     global _dropped_auth_users
     from matrx_orm import create_all
-    from matrx_orm.query import executor
+    from matrx_orm.db import executor
 
     if not _dropped_auth_users:  # auth.users may exist with another shape from an earlier run
         await executor.execute(db, "CREATE SCHEMA IF NOT EXISTS auth", [])

@@ -1,5 +1,6 @@
-"""The per-shape compiled cache of the advanced SELECT (query/shapes.py, query/select.py): repeated shapes
-bind new values and give the right rows, different shapes never share SQL, errors stay the same."""
+"""The per-shape compiled SQL cache (sql/compiler/select.py, sql/compiler/cache.py): a cached statement is
+the one a fresh build makes, repeated shapes bind new values and give the right rows, different shapes
+never share SQL, errors stay the same."""
 
 from __future__ import annotations
 
@@ -34,9 +35,7 @@ from matrx_orm import (
     transaction,
 )
 from matrx_orm.exceptions import UnknownFieldError, ValidationError
-from matrx_orm.query import compiler, select, shapes
-from matrx_orm.query.expressions import Resolver
-from matrx_orm.query.shapes import ShapeWalk
+from matrx_orm.sql.compiler import cache as compiler
 
 ORDERS = order_rows()
 CUSTOMERS = customer_rows()
@@ -47,27 +46,15 @@ async def data(db: str) -> None:
     await load(db)
 
 
-def resolver_path(qs: Any, names: tuple[str, ...], kind: str = "values") -> tuple[str, list[Any]]:
-    """SQL and parameters as the SQLAlchemy path (resolve every time) makes them."""
-    values: list[Any] = []
-    statement_kind = kind if kind in ("count", "exists") else "rows"
-    statement = select.select_statement(
-        qs._state, Resolver(qs._state.model, values), names, statement_kind, distance=kind == "rows"
-    )
-    compiled = compiler.compile_statement(statement)
-    return compiled.sql, compiled.params(values)
+def fresh_build(qs: Any, names: tuple[str, ...], kind: str = "values") -> tuple[str, list[Any]]:
+    """SQL and parameters of the statement built and compiled anew (an empty cache)."""
+    compiler.clear_cache()
+    statement, params = qs._select(names, kind)
+    compiler.clear_cache()
+    return statement.sql, params
 
 
-def walked(qs: Any, names: tuple[str, ...]) -> bool:
-    """Whether the shape walk describes the query (rather than leaving it to SQLAlchemy's cache key)."""
-    state = qs._state
-    if state.advanced:
-        select.select_shape(state, ShapeWalk(state.model, []), names, "rows")
-        return True
-    return "'resolved'" not in repr(compiler.gather(state.model, state.where, [], walk=True))
-
-
-# -- the shape walk agrees with the resolver ----------------------------------------------------------------------
+# -- a cached statement is the one a fresh build makes ----------------------------------------------------------------------
 
 SHAPED_QUERIES = [
     (AdvOrder.filter(region="north").annotate(low=Lower("status")), ("id", "low")),
@@ -207,38 +194,21 @@ PLAIN_QUERIES = [
 @pytest.mark.parametrize("index", range(len(SHAPED_QUERIES)))
 def test_cached_shape_gives_the_resolver_sql_and_parameters(index: int) -> None:
     qs, names = SHAPED_QUERIES[index]
-    assert walked(qs, names)
-    before = shapes.shape_mismatches
+    reference = fresh_build(qs, names)
     first, params = qs._select(names, "values")
     again, params_again = qs._select(names, "values")
     assert again is first and params_again == params  # the second call is a cache hit
-    assert (first.sql, params) == resolver_path(qs, names)
-    assert shapes.shape_mismatches == before
-
-
-def plain_reference(qs: Any, names: tuple[str, ...]) -> tuple[str, list[Any]]:
-    """SQL and parameters of the plain path with every expression resolved through SQLAlchemy, built anew."""
-    compiler.clear_cache()
-    statement, params = qs._plain_select(names, "values", walk=False)
-    compiler.clear_cache()
-    return statement.sql, params
+    assert (first.sql, params) == reference
 
 
 @pytest.mark.parametrize("index", range(len(PLAIN_QUERIES)))
-def test_plain_path_walk_gives_the_resolver_sql_and_parameters(index: int) -> None:
+def test_plain_query_cached_shape_gives_the_fresh_sql_and_parameters(index: int) -> None:
     qs, names = PLAIN_QUERIES[index]
-    assert not qs._state.advanced and walked(qs, names)
-    before = shapes.shape_mismatches
-    reference = plain_reference(qs, names)
+    reference = fresh_build(qs, names)
     first, params = qs._select(names, "values")
     again, params_again = qs._select(names, "values")
     assert again is first and params_again == params
     assert (first.sql, params) == reference
-    assert shapes.shape_mismatches == before
-
-
-def _reference(qs: Any, names: tuple[str, ...]) -> tuple[str, list[Any]]:
-    return resolver_path(qs, names) if qs._state.advanced else plain_reference(qs, names)
 
 
 def _outer_orders(**inner: Any) -> Any:
@@ -291,15 +261,12 @@ NEAR_MISSES = [
 
 
 def test_near_miss_shapes_never_share_sql() -> None:
-    assert all(walked(qs, names) for qs, names in NEAR_MISSES)
-    references = [_reference(qs, names) for qs, names in NEAR_MISSES]
+    references = [fresh_build(qs, names) for qs, names in NEAR_MISSES]
     assert len({sql for sql, _ in references}) == len(NEAR_MISSES)  # they are all different statements
-    before = shapes.shape_mismatches
     for _ in range(2):  # one shared cache: a colliding key would hand one query another's SQL
         for (qs, names), reference in zip(NEAR_MISSES, references, strict=True):
             statement, params = qs._select(names, "values")
             assert (statement.sql, params) == reference
-    assert shapes.shape_mismatches == before
 
 
 def test_values_stay_bound_in_cached_shapes() -> None:
@@ -554,7 +521,7 @@ async def test_values_convert_fields_and_leave_annotations(db: str) -> None:
     from test_crud import _quoted
 
     from matrx_orm import create_all
-    from matrx_orm.query import executor
+    from matrx_orm.db import executor
 
     await create_all(db, models=ALL)
     await executor.execute(db, f"TRUNCATE {_quoted(Author)} CASCADE", [])

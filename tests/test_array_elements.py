@@ -7,9 +7,17 @@ import enum
 
 import pytest
 
-from matrx_orm import ArrayField, CharField, EnumField, IntegerField, Model, ValidationError, create_all
-from matrx_orm.query import executor
-from matrx_orm.query.capture import capture_queries
+from matrx_orm import (
+    ArrayField,
+    CharField,
+    EnumField,
+    IntegerField,
+    Model,
+    ValidationError,
+    capture_queries,
+    create_all,
+)
+from matrx_orm.db import executor
 
 
 class Shade(enum.Enum):

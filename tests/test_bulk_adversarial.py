@@ -37,12 +37,12 @@ from matrx_orm import (
     TextField,
     UUIDField,
     VersionField,
+    capture_queries,
     create_all,
     transaction,
 )
+from matrx_orm.db import executor
 from matrx_orm.exceptions import ORMException
-from matrx_orm.query import executor
-from matrx_orm.query.capture import capture_queries
 
 FieldSet = Callable[[], dict[str, Any]]
 _pairs: dict[str, tuple[type[Model], type[Model]]] = {}

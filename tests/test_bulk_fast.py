@@ -47,11 +47,11 @@ from matrx_orm import (
     UUIDField,
     ValidationError,
     VectorField,
+    capture_queries,
     create_all,
     transaction,
 )
-from matrx_orm.query import executor
-from matrx_orm.query.capture import capture_queries
+from matrx_orm.db import executor
 from matrx_orm.state import StateManager
 
 

@@ -6,7 +6,7 @@ import pytest
 from example_models import Author, Book, User
 
 from matrx_orm import Q
-from matrx_orm.query import compiler
+from matrx_orm.sql.compiler import cache as compiler
 
 pytestmark = pytest.mark.level1
 

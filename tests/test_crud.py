@@ -17,10 +17,10 @@ from matrx_orm import (
     ParameterError,
     UnknownFieldError,
     ValidationError,
+    capture_queries,
     create_all,
 )
-from matrx_orm.query import executor
-from matrx_orm.query.capture import capture_queries
+from matrx_orm.db import executor
 
 
 @pytest.fixture(autouse=True)

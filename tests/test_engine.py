@@ -18,13 +18,13 @@ import sqlalchemy as sa
 from _pgserver import drop_database, run_sync, with_database
 from pgvector import HalfVector, SparseVector, Vector
 
-from matrx_orm import engine
 from matrx_orm.config import (
     DatabaseProjectConfig,
     get_database_config,
     register_database,
     unregister_database,
 )
+from matrx_orm.db import engine, health
 from matrx_orm.exceptions import ConnectionError, IntegrityError, ORMException, map_database_error
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,7 +74,7 @@ def test_sequential_asyncio_run_in_subprocess(pg_url: str) -> None:
         import asyncio, sys, warnings
         warnings.simplefilter("error", ResourceWarning)
         from matrx_orm.config import DatabaseProjectConfig, register_database
-        from matrx_orm import engine
+        from matrx_orm.db import engine
         import sqlalchemy as sa
 
         register_database(DatabaseProjectConfig(name="proc", url=sys.argv[1]))
@@ -274,8 +274,8 @@ async def test_loopless_engine_uses_nullpool(project: str) -> None:
 
 
 async def test_server_has_extension(project: str) -> None:
-    assert await engine.server_has_extension(project, "plpgsql") is True
-    assert await engine.server_has_extension(project, "no_such_extension") is False
+    assert await health.server_has_extension(project, "plpgsql") is True
+    assert await health.server_has_extension(project, "no_such_extension") is False
 
 
 async def test_transaction_pooler_mode_works(pg_url: str) -> None:
@@ -344,7 +344,7 @@ async def test_database_without_vector_skips_codec(no_vector_url: str) -> None:
     name = _name("novec")
     register_database(DatabaseProjectConfig(name=name, url=no_vector_url))
     try:
-        assert await engine.server_has_extension(name, "vector") is False
+        assert await health.server_has_extension(name, "vector") is False
         pool = await engine.get_pool(name)
         assert await pool.fetchval("SELECT $1::jsonb", {"ok": True}) == {"ok": True}
         assert await pool.fetchval("SELECT count(*) FROM pg_type WHERE typname = 'vector'") == 0

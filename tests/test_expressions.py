@@ -446,7 +446,7 @@ async def test_json_lookup_bad_inputs() -> None:
 
 
 async def test_advanced_queries_compile_once_per_shape() -> None:
-    from matrx_orm.query import compiler
+    from matrx_orm.sql.compiler import cache as compiler
 
     def qs(region: str, minimum: int) -> Any:
         return (
@@ -491,7 +491,7 @@ async def test_annotated_first_get_and_last() -> None:
 
 
 async def test_grouped_query_as_instances_is_a_clear_error_before_sql() -> None:
-    from matrx_orm.query.capture import capture_queries
+    from matrx_orm import capture_queries
 
     grouped = AdvOrder.all().group_by("region").annotate(n=Count("id")).order_by("region")
     for terminal in (grouped.all, grouped.first, grouped.last):

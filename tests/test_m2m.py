@@ -19,9 +19,8 @@ from relation_models import (
     reset_tables,
 )
 
-from matrx_orm import RelationshipError, UnknownRelationError, ValidationError, transaction
-from matrx_orm.query import executor
-from matrx_orm.query.capture import capture_queries
+from matrx_orm import RelationshipError, UnknownRelationError, ValidationError, capture_queries, transaction
+from matrx_orm.db import executor
 
 
 @pytest.fixture(autouse=True)

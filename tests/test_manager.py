@@ -29,10 +29,10 @@ from matrx_orm import (
     UpdateResult,
     UUIDField,
     ValidationError,
+    capture_queries,
     create_all,
 )
-from matrx_orm.query import executor
-from matrx_orm.query.capture import capture_queries
+from matrx_orm.db import executor
 from matrx_orm.state import StateManager
 
 REPO = Path(__file__).resolve().parents[1]
@@ -430,7 +430,7 @@ from uuid import uuid4
 import asyncpg
 from matrx_orm import BaseManager, BooleanField, CharField, DatabaseProjectConfig, IntegerField, Model, UUIDField
 from matrx_orm import register_database
-from matrx_orm.sync import close_sync
+from matrx_orm.db.sync import close_sync
 
 url, app, close_explicitly = sys.argv[1], sys.argv[2], sys.argv[3] == "close"
 

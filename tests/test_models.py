@@ -19,7 +19,7 @@ from matrx_orm import (
     UUIDField,
     ValidationError,
 )
-from matrx_orm.models import get_model, metadata_for, snake_case
+from matrx_orm.meta import get_model, metadata_for, snake_case
 
 pytestmark = pytest.mark.level1
 

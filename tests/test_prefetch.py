@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 from relation_models import RArticle, RComment, RPost, RTag, RUser, reset_tables
 
-from matrx_orm import QueryError, UnknownRelationError
-from matrx_orm.query.capture import capture_queries
+from matrx_orm import QueryError, UnknownRelationError, capture_queries
 
 PARENTS = 100
 
@@ -191,7 +190,7 @@ async def test_select_related_on_an_unfetchable_target_warns_and_never_queries_i
 
     from relation_models import RTicket
 
-    from matrx_orm.query import executor
+    from matrx_orm.db import executor
 
     users, _ = await _blog()
     await executor.execute(

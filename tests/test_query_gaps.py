@@ -30,12 +30,12 @@ from matrx_orm import (
     Value,
     VectorField,
     When,
+    capture_queries,
     create_all,
     transaction,
 )
-from matrx_orm.query import executor
-from matrx_orm.query.capture import capture_queries
-from matrx_orm.relations.spec import is_loaded
+from matrx_orm.db import executor
+from matrx_orm.meta.relations import is_loaded
 
 POSTS = 100
 

@@ -7,8 +7,8 @@ from example_models import ALL, Author, Book
 from test_crud import _quoted
 
 from matrx_orm import ParameterError, Q, QueryError, UnknownFieldError, create_all
+from matrx_orm.db import executor
 from matrx_orm.exceptions import UnknownLookupError
-from matrx_orm.query import executor
 
 NAMES = ["alice", "bob", "carol", "dave", "eve", "frank", "100%_real", "under_score", "Back\\slash", None]
 

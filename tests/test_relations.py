@@ -20,9 +20,8 @@ from relation_models import (
     reset_tables,
 )
 
-from matrx_orm import UnknownRelationError, create_all, transaction
-from matrx_orm.query import executor
-from matrx_orm.query.capture import capture_queries
+from matrx_orm import UnknownRelationError, capture_queries, create_all, transaction
+from matrx_orm.db import executor
 
 
 @pytest.fixture(autouse=True)

@@ -18,9 +18,8 @@ from relation_models import (
     reset_tables,
 )
 
-from matrx_orm import DatabaseError, create_all, transaction
-from matrx_orm.query import executor
-from matrx_orm.query.capture import capture_queries
+from matrx_orm import DatabaseError, capture_queries, create_all, transaction
+from matrx_orm.db import executor
 
 
 @pytest.fixture(autouse=True)

@@ -185,7 +185,7 @@ def models(generated: Path) -> Iterator[ModuleType]:
 
 @pytest.fixture
 async def dispose() -> AsyncIterator[None]:
-    from matrx_orm.engine import dispose_all
+    from matrx_orm.db.engine import dispose_all
 
     yield
     await dispose_all()
@@ -321,8 +321,8 @@ async def test_round_trip_has_no_differences(models: ModuleType, dispose: None) 
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from matrx_orm.engine import get_engine
-    from matrx_orm.models.registry import metadata_for
+    from matrx_orm.db.engine import get_engine
+    from matrx_orm.meta.registry import metadata_for
 
     metadata = metadata_for(PROJECT)
     assert "active_organization" not in metadata.tables  # views stay out of migrations

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from matrx_orm import DatabaseProjectConfig, register_database, transaction, unregister_database
-from matrx_orm.engine import acquire, dispose_all, get_pool
-from matrx_orm.query import executor
+from matrx_orm.db import executor
+from matrx_orm.db.engine import acquire, dispose_all, get_pool
 
 
 @pytest.fixture

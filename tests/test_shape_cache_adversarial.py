@@ -1,4 +1,4 @@
-"""Adversarial probes of the compiled-SQL cache (query/compiler.py, query/shapes.py, query/select.py):
+"""Adversarial probes of the compiled-SQL cache (sql/compiler/cache.py, sql/compiler/select.py):
 queries that differ only in what must change the SQL never share a statement, values are always bound in the
 order the SQL reads them, and the results match what Python computes from the seeded rows."""
 
@@ -13,7 +13,11 @@ import pytest
 from advanced_models import NOTE_ROWS, AdvCustomer, AdvNote, AdvOrder, customer_rows, load, order_rows
 
 from matrx_orm import CTE, CharField, F, IntegerField, Lower, Model, Q, Sum, Value, create_all
-from matrx_orm.query import compiler, executor, hydrate, relation_filters
+from matrx_orm.db import executor
+from matrx_orm.meta import memo
+from matrx_orm.meta import rows as hydrate
+from matrx_orm.sql.compiler import cache as compiler
+from matrx_orm.sql.compiler import filters
 
 ORDERS = order_rows()
 CUSTOMERS = customer_rows()
@@ -72,11 +76,11 @@ async def test_caches_stay_bounded_under_user_chosen_json_keys_and_field_lists(
 ) -> None:
     """JSON key traversal (``data__<key>=...``) and ``values(*fields)`` take names from callers (an API's query
     string): each distinct one must not grow a cache for ever. Results stay right across the clears."""
-    monkeypatch.setattr(compiler, "CACHE_LIMIT", 16)
+    monkeypatch.setattr(memo, "CACHE_LIMIT", 16)
     caches = (
         compiler._cache,
-        compiler._resolved,
-        relation_filters._paths,
+        filters._resolved,
+        filters._paths,
         hydrate._loaders,
         hydrate._row_converters,
     )

@@ -31,7 +31,7 @@ from matrx_orm.core.signals import (
     pre_delete,
     pre_save,
 )
-from matrx_orm.query import executor
+from matrx_orm.db import executor
 
 
 class SgUser(Model):

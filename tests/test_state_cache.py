@@ -24,7 +24,7 @@ from matrx_orm import (
     create_all,
     transaction,
 )
-from matrx_orm.query import executor
+from matrx_orm.db import executor
 from matrx_orm.state import CachePolicy, StateManager, read_through
 
 

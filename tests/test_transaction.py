@@ -9,7 +9,7 @@ from example_models import ALL, Author
 from test_crud import _quoted
 
 from matrx_orm import IntegrityError, create_all, transaction
-from matrx_orm.query import executor
+from matrx_orm.db import executor
 
 
 @pytest.fixture(autouse=True)

@@ -25,9 +25,9 @@ from matrx_orm import (
     transaction,
 )
 from matrx_orm.config import DatabaseProjectConfig, register_database, unregister_database
-from matrx_orm.engine import dispose_all
-from matrx_orm.indexes import vector_ops_for
-from matrx_orm.query import executor
+from matrx_orm.db import executor
+from matrx_orm.db.engine import dispose_all
+from matrx_orm.meta.indexes import vector_ops_for
 
 DB = "vecidx"
 DIM = 16

@@ -21,10 +21,10 @@ from matrx_orm import (
     UnknownFieldError,
     ValidationError,
     VectorField,
+    capture_queries,
     create_all,
 )
-from matrx_orm.query import executor
-from matrx_orm.query.capture import capture_queries
+from matrx_orm.db import executor
 
 DIM = 8
 ROWS = 60

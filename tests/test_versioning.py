@@ -23,8 +23,8 @@ from matrx_orm import (
     VersionField,
     create_all,
 )
-from matrx_orm.models import registry
-from matrx_orm.query import executor
+from matrx_orm.db import executor
+from matrx_orm.meta import registry
 from matrx_orm.state import CachePolicy, StateManager
 
 

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from matrx_orm import CharField, IntegerField, Model, QueryError, ReadOnlyModelError, create_all
-from matrx_orm.query import executor
-from matrx_orm.query.capture import capture_queries
+from matrx_orm import (
+    CharField,
+    IntegerField,
+    Model,
+    QueryError,
+    ReadOnlyModelError,
+    capture_queries,
+    create_all,
+)
+from matrx_orm.db import executor
 
 
 class Gadget(Model):

@@ -1,6 +1,6 @@
 """``capture_queries()``: record the statements the ORM sends, for tests and N+1 hunting.
 
-    from matrx_orm.query.capture import capture_queries
+    from matrx_orm import capture_queries
 
     with capture_queries() as log:
         posts = await Post.filter(is_published=True).prefetch_related("tags").all()
@@ -8,7 +8,7 @@
     print(log.statements)
 
 Capture is task-local (a ContextVar): tasks started inside the block are recorded too, other tasks are not.
-Every statement that goes through ``query/executor.py`` is recorded once, when it is sent, and an
+Every statement that goes through the executor (``db/executor.py``) is recorded once, when it is sent, and an
 ``iterator()`` cursor once when it opens (not per chunk); transaction control (BEGIN, SAVEPOINT, COMMIT) is
 not.
 """

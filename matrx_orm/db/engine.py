@@ -27,14 +27,17 @@ from typing import Any
 
 import asyncpg
 import pgvector.sqlalchemy  # noqa: F401  (registers vector/halfvec/sparsevec with the PostgreSQL inspector)
+from pgvector.asyncpg import register_vector
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from .config import DatabaseProjectConfig, add_registry_listener, get_database_config
-from .exceptions import map_database_error
+from ..config import DatabaseProjectConfig, add_registry_listener, get_database_config
+from ..exceptions import map_database_error
 
 __all__ = [
     "acquire",
+    "create_engine_for",
+    "json_default",
     "close_all_pools",
     "dispose_all",
     "dispose_all_sync",
@@ -42,7 +45,6 @@ __all__ = [
     "get_engine",
     "get_pool",
     "reload_type_codecs",
-    "server_has_extension",
 ]
 
 logger = logging.getLogger(__name__)
@@ -61,7 +63,7 @@ _EXTENSIONS_SQL = (
 # -- codecs ------------------------------------------------------------------------------------------------------
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, datetime.datetime | datetime.date | datetime.time):
@@ -69,7 +71,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-_json_dumps = partial(json.dumps, default=_json_default)
+_json_dumps = partial(json.dumps, default=json_default)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -90,8 +92,6 @@ async def _register_extension_codecs(conn: asyncpg.Connection) -> None:
     """
     schemas = {row[0]: row[1] for row in await conn.fetch(_EXTENSIONS_SQL)}
     if "vector" in schemas:
-        from pgvector.asyncpg import register_vector
-
         await register_vector(conn, schema=schemas["vector"])
     if "hstore" in schemas:
         await conn.set_builtin_type_codec("hstore", schema=schemas["hstore"], codec_name="pg_contrib.hstore")
@@ -343,20 +343,6 @@ async def reload_type_codecs(database: str) -> None:
         await pool.expire_connections()
 
 
-async def server_has_extension(database: str, name: str) -> bool:
-    """Whether extension ``name`` is installed in the project's database."""
-    pool = await get_pool(database)
-    try:
-        found = await pool.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = $1)", name
-        )
-    except Exception as exc:
-        raise map_database_error(
-            exc, operation="server_has_extension", details={"database": database}
-        ) from exc
-    return bool(found)
-
-
 # -- SQLAlchemy engines ----------------------------------------------------------------------------------------------
 
 
@@ -381,7 +367,7 @@ def get_engine(database: str) -> AsyncEngine:
     res = _loopless if loop is None else _resources_for(loop)
     engine = res.engines.get(name)
     if engine is None:
-        engine = _create_engine(config, pooled=loop is not None)
+        engine = create_engine_for(config, pooled=loop is not None)
         res.engines[name] = engine
         res.engine_owner[name] = name
     res.engines[database] = engine
@@ -403,9 +389,11 @@ def _engine_connect_args(config: DatabaseProjectConfig) -> dict[str, Any]:
     return args
 
 
-def _create_engine(
+def create_engine_for(
     config: DatabaseProjectConfig, *, pooled: bool, for_migrations: bool = False
 ) -> AsyncEngine:
+    """A SQLAlchemy ``AsyncEngine`` for ``config``: with a small pool (``pooled``) or none (``NullPool``);
+    ``for_migrations`` connects through ``migration_url`` when the project has one."""
     url = config.sqlalchemy_url(for_migrations=for_migrations)
     connect_args = _engine_connect_args(config)
     if pooled:

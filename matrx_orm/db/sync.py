@@ -17,7 +17,8 @@ import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from .exceptions import SyncContextError
+from ..exceptions import SyncContextError
+from .engine import dispose_all
 
 __all__ = ["close_sync", "ensure_sync_context", "run_sync"]
 
@@ -75,8 +76,6 @@ def _shutdown(loop: asyncio.AbstractEventLoop) -> None:
     it: the engine terminates the connections of closed loops)."""
     if loop.is_closed() or loop.is_running():
         return
-    from .engine import dispose_all
-
     try:
         with contextlib.suppress(Exception):
             loop.run_until_complete(dispose_all())

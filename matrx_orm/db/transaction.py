@@ -1,71 +1,33 @@
 """``transaction()``: a task-local transaction per database, with savepoints when nested.
 
-The open transactions of the current task live in a ContextVar (database name -> connection state), so
-concurrent tasks never share one, and a query for another database inside the block goes to that database's
-pool. Tasks started inside the block inherit it; their statements are serialised on the one connection by a
-lock, because an asyncpg connection runs one query at a time.
+``BEGIN``, ``COMMIT``, ``ROLLBACK`` and the savepoint statements run through the executor like every other
+statement (errors mapped, statements observed). The transactions a task holds live in ``db/context.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeVar
 
-from .exceptions import ConfigurationError, map_database_error
+from ..config import get_all_database_project_names
+from ..exceptions import ConfigurationError, ORMException, map_database_error
+from . import executor
+from .context import OpenTransaction, borrow_connection, current_transaction
+from .engine import get_pool
 
+__all__ = ["default_database", "exclusive_savepoint", "run_discarded", "transaction"]
 
-@dataclass(eq=False)
-class OpenTransaction:
-    """A connection checked out for one database's transaction, and the lock that serialises it."""
+T = TypeVar("T")
 
-    database: str
-    connection: Any
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    depth: int = 0
-    user_sql: bool = False  # user-written SQL ran: fully reset the session before the pool gets it back
-    #: called once when the outermost block ends, after commit or rollback (the state cache's invalidations)
-    on_exit: list[Callable[[], None]] = field(default_factory=list)
-    #: the task using the connection exclusively (a resilient relation load in its savepoint, see
-    #: relations/fanout.py): its statements skip ``lock``, which it holds; other tasks wait on ``lock``
-    owner: asyncio.Task[Any] | None = None
-
-    def use(self) -> contextlib.AbstractAsyncContextManager[Any]:
-        """Hold the connection for one statement: ``lock``, unless the current task owns the connection."""
-        if self.owner is not None and self.owner is asyncio.current_task():
-            return contextlib.nullcontext()
-        return self.lock
-
-
-_open: ContextVar[dict[str, OpenTransaction] | None] = ContextVar("matrx_orm_transactions", default=None)
-
-
-def current_transaction(database: str) -> OpenTransaction | None:
-    """The transaction the current task holds on ``database``, if any."""
-    held = _open.get()
-    return held.get(database) if held else None
-
-
-@contextlib.contextmanager
-def borrow_connection(state: OpenTransaction) -> Iterator[None]:
-    """Route the current task's statements for ``state.database`` to ``state.connection`` while the block
-    runs (``iterator()`` loads relations on its cursor's connection this way). The caller owns the
-    connection and its transaction; nothing is committed or released here."""
-    token = _open.set({**(_open.get() or {}), state.database: state})
-    try:
-        yield
-    finally:
-        _open.reset(token)
+_savepoint_names = (f"matrx_sp_{n}" for n in itertools.count(1))
 
 
 def default_database() -> str:
     """The database ``transaction()`` uses when none is named: ``default``, or the only registered one."""
-    from .config import get_all_database_project_names
-
     names = get_all_database_project_names()
     if "default" in names:
         return "default"
@@ -87,58 +49,106 @@ async def transaction(database: str | None = None) -> AsyncIterator[OpenTransact
             yield existing
         return
 
-    from .engine import get_pool
-
     pool = await get_pool(name)
     try:
         connection = await pool.acquire()
     except Exception as exc:
         raise map_database_error(exc, operation="transaction.begin", details={"database": name}) from exc
-    state = OpenTransaction(name, connection)
-    tx = connection.transaction()
-    token = _open.set({**(_open.get() or {}), name: state})
+    tx = OpenTransaction(name, connection)
     try:
-        await tx.start()
-        try:
-            yield state
-        except BaseException:
-            async with state.use():
-                await _quietly(tx.rollback())
-            raise
-        async with state.use():
+        await executor.control(tx, "BEGIN", operation="transaction.begin")
+        with borrow_connection(tx):
             try:
-                await tx.commit()
-            except Exception as exc:
-                raise map_database_error(exc, operation="transaction.commit") from exc
+                yield tx
+            except BaseException:
+                async with tx.use():
+                    await _quietly(executor.control(tx, "ROLLBACK", operation="transaction.rollback"))
+                raise
+            async with tx.use():
+                await executor.control(tx, "COMMIT", operation="transaction.commit")
     finally:
-        _open.reset(token)
-        for callback in state.on_exit:
+        for callback in tx.on_exit:
             callback()
-        if state.user_sql and not connection.is_closed():
+        if tx.user_sql and not connection.is_closed():
             await _quietly(connection.reset())
         await pool.release(connection)
 
 
 @asynccontextmanager
-async def _savepoint(state: OpenTransaction) -> AsyncIterator[None]:
-    async with state.use():
-        savepoint = state.connection.transaction()
-        await savepoint.start()
-    state.depth += 1
+async def _savepoint(tx: OpenTransaction, *, keep: bool = True) -> AsyncIterator[None]:
+    """A savepoint around the block: released at the end (rolled back too when ``keep`` is False), rolled
+    back on an exception."""
+    name = next(_savepoint_names)
+    async with tx.use():
+        await executor.control(tx, f"SAVEPOINT {name}", operation="transaction.savepoint")
+    tx.depth += 1
     try:
         yield
     except BaseException:
-        async with state.use():
-            await _quietly(savepoint.rollback())
+        async with tx.use():
+            await _quietly(
+                executor.control(tx, f"ROLLBACK TO SAVEPOINT {name}", operation="transaction.rollback")
+            )
         raise
     else:
-        async with state.use():
-            await savepoint.commit()
+        async with tx.use():
+            if not keep:
+                await executor.control(tx, f"ROLLBACK TO SAVEPOINT {name}", operation="transaction.rollback")
+            await executor.control(tx, f"RELEASE SAVEPOINT {name}", operation="transaction.savepoint")
     finally:
-        state.depth -= 1
+        tx.depth -= 1
 
 
-async def _quietly(awaitable: Any) -> None:
+async def exclusive_savepoint(
+    held: list[OpenTransaction], run: Callable[[], Awaitable[T]], *, keep: bool = True
+) -> T:
+    """``await run()`` in a savepoint on each held transaction, owning their connections meanwhile.
+
+    Owning a connection (its lock, held for the whole savepoint) keeps statements of other tasks sharing the
+    transaction out of the savepoint, so rolling it back undoes only what ``run`` did, and savepoints of
+    concurrent tasks never interleave on one connection. ``run``'s own error propagates; with ``keep=False``
+    what ``run`` did is rolled back even when it succeeds.
+    """
+    tx, rest = held[0], held[1:]
+    me = asyncio.current_task()
+    if tx.owner is me:  # already exclusive (nested use): just the savepoint
+        return await _owned_savepoint(tx, rest, run, keep)
+    async with tx.lock:
+        tx.owner = me
+        try:
+            return await _owned_savepoint(tx, rest, run, keep)
+        finally:
+            tx.owner = None
+
+
+async def _owned_savepoint(
+    tx: OpenTransaction, rest: list[OpenTransaction], run: Callable[[], Awaitable[T]], keep: bool
+) -> T:
+    async with _savepoint(tx, keep=keep):
+        return await (exclusive_savepoint(rest, run, keep=keep) if rest else run())
+
+
+class _Discard(Exception):
+    """Ends the transaction of :func:`run_discarded` with a rollback."""
+
+
+async def run_discarded(database: str, run: Callable[[], Awaitable[T]]) -> T:
+    """``await run()`` in a transaction on ``database`` (a savepoint of the task's own, when it holds one)
+    that is rolled back afterwards: for reads needing ``SET LOCAL`` settings of their own."""
+    held = current_transaction(database)
+    if held is not None:
+        return await exclusive_savepoint([held], run, keep=False)
+    result: list[T] = []
+    try:
+        async with transaction(database):
+            result.append(await run())
+            raise _Discard
+    except _Discard:
+        pass
+    return result[0]
+
+
+async def _quietly(awaitable: Awaitable[object]) -> None:
     """Await a rollback whose own failure must not hide the error that caused it."""
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(ORMException, Exception):
         await awaitable

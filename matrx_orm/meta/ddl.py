@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from ..db.engine import get_engine, reload_type_codecs
 from . import registry
+from .many_to_many import junction_tables
 
 if TYPE_CHECKING:
-    from .base import Model
+    from ..model import Model
 
 
 def _models(database: str, models: Iterable[type[Model]] | None) -> list[type[Model]]:
@@ -33,9 +35,6 @@ async def create_all(
     ``models`` defaults to every model registered on ``database``; models given explicitly are created on
     ``database`` even when they are registered on another one (handy for copies of a schema in tests).
     """
-    from ..engine import get_engine
-    from ..relations.m2m import junction_tables
-
     chosen = _models(database, models)
     tables = [m._meta.table for m in chosen if not m._meta.table.info.get("is_view")]  # views: read-only
     tables += [t for t in junction_tables(chosen) if t not in tables]  # ManyToManyField junctions
@@ -51,8 +50,6 @@ async def create_all(
         for metadata, group in _by_metadata(tables).items():
             await connection.run_sync(metadata.create_all, tables=group, checkfirst=True)
     if needs_vector:
-        from ..engine import reload_type_codecs
-
         await reload_type_codecs(database)
 
 
@@ -60,9 +57,6 @@ async def drop_all(
     database: str = registry.DEFAULT_DATABASE, *, models: Iterable[type[Model]] | None = None
 ) -> None:
     """DROP the tables (those that exist) of ``models``, by default every model registered on ``database``."""
-    from ..engine import get_engine
-    from ..relations.m2m import junction_tables
-
     chosen = _models(database, models)
     tables = [m._meta.table for m in chosen if not m._meta.table.info.get("is_view")]  # views: read-only
     tables += [t for t in junction_tables(chosen) if t not in tables]

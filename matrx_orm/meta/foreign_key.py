@@ -1,4 +1,5 @@
-"""``ForeignKey``: a column holding another model's key, resolved lazily by model name."""
+"""``ForeignKey``: a column holding another model's key, resolved lazily by model name; ``FKSpec`` describes
+one as a relation (``select_related``, ``fetch_fk``, filters across it)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from ..exceptions import ConfigurationError, ValidationError
 from ..fields import Field
 from . import registry
 
 if TYPE_CHECKING:
-    from .base import Model
+    from ..model import Model
 
 
 @dataclass(frozen=True)
@@ -160,8 +162,6 @@ class ForeignKey(Field[Any]):
         return target_field.db_value(value) if target_field is not None else value
 
     def _delegate(self, convert: Any, value: Any) -> Any:
-        from ..exceptions import ValidationError
-
         try:
             return convert(value)
         except ValidationError as exc:
@@ -179,3 +179,53 @@ def _key_of(value: Any) -> Any:
     if meta is not None and getattr(meta, "pk", None) is not None:
         return value.__dict__.get(meta.pk.name)
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class FKSpec:
+    """A foreign key of ``model``: the field ``field.name``, also reachable as ``alias`` (``author``)."""
+
+    model: type[Model]
+    field: ForeignKey
+
+    @property
+    def name(self) -> str:
+        return self.field.name
+
+    @property
+    def alias(self) -> str:
+        return self.field.relation_name
+
+    @property
+    def target(self) -> type[Model]:
+        return self.field.target_model
+
+    @property
+    def target_field(self) -> Field[Any]:
+        target = self.target
+        found = target._meta.fields.get(self.field.to_column)
+        if found is None:
+            raise ConfigurationError(
+                f"ForeignKey '{self.model.__name__}.{self.name}' points at "
+                f"'{target.__name__}.{self.field.to_column}', which is not a field of {target.__name__}",
+                model=self.model.__name__,
+            )
+        return found
+
+    @property
+    def database(self) -> str:
+        """Where the target rows are read: ``to_db`` when given, else the target model's database."""
+        return self.field.target_db or self.target._meta.database
+
+    @property
+    def cross_database(self) -> bool:
+        return self.database != self.model._meta.database
+
+
+def foreign_key(model: type[Model], name: str) -> FKSpec | None:
+    """The foreign key called ``name`` (field name ``author_id`` or alias ``author``), else None."""
+    meta = model._meta
+    field = meta.foreign_keys.get(name) or meta.foreign_keys.get(meta.relation_aliases.get(name, ""))
+    if field is None:
+        field = next((f for f in meta.foreign_keys.values() if f.relation_name == name), None)
+    return FKSpec(model, field) if field is not None else None

@@ -18,10 +18,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import quoted_name
 
-from .exceptions import FieldError, ParameterError, UnknownFieldError
+from ..exceptions import FieldError, ParameterError, UnknownFieldError
 
 if TYPE_CHECKING:
-    from .fields import Field
+    from ..fields import Field
 
 __all__ = ["DDLGenerator", "IndexDef", "VECTOR_METHODS", "VECTOR_OPS", "model_indexes", "vector_ops_for"]
 

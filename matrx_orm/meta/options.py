@@ -6,11 +6,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 
+from ..exceptions import ReadOnlyModelError, UnknownFieldError
 from ..state import resolve_ttl
 
 if TYPE_CHECKING:
     from ..fields import Field
-    from .base import Model
+    from ..model import Model
     from .foreign_key import ForeignKey
 
 
@@ -62,6 +63,8 @@ class ModelOptions:
         )
         #: a model over a view (``_is_view``): readable, never written
         self.is_view: bool = bool(table.info.get("is_view"))
+        #: the model defines its own ``__init__`` (bulk paths then build instances through it)
+        self.custom_init = False
         #: ``author`` -> ``author_id`` for foreign keys whose name ends in ``_id``.
         self.relation_aliases: dict[str, str] = {
             name[:-3]: name for name in self.foreign_keys if name.endswith("_id") and name[:-3] not in fields
@@ -75,8 +78,6 @@ class ModelOptions:
     def check_writable(self, operation: str) -> None:
         """Raise ``ReadOnlyModelError`` when the model cannot be written (it maps a view)."""
         if self.is_view:
-            from ..exceptions import ReadOnlyModelError
-
             raise ReadOnlyModelError(
                 f"'{self.model_name}' maps the view {self.qualified_table_name}; {operation}() is not allowed",
                 model=self.model_name,
@@ -90,8 +91,6 @@ class ModelOptions:
             alias = self.relation_aliases.get(name)
             if alias is not None:
                 return self.fields[alias]
-            from ..exceptions import UnknownFieldError
-
             raise UnknownFieldError(name=name, choices=self.field_names, model=self.model_name)
         return field
 

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from ..exceptions import RelationshipError
+
 if TYPE_CHECKING:
-    from .base import Model
+    from ..model import Model
 
 DEFAULT_DATABASE = "default"
 
@@ -74,8 +76,6 @@ def get_model(name: str, database: str | None = None) -> type[Model]:
                 return model
     if candidates:
         return candidates[-1]
-    from ..exceptions import RelationshipError
-
     close = difflib.get_close_matches(name, [n for n, m in _models_by_name.items() if m], n=3)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise RelationshipError(f"No model named '{name}' is defined.{hint}", details={"model_name": name})

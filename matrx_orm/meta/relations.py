@@ -1,138 +1,42 @@
-"""What a model's relations are: foreign keys, inverse foreign keys and many-to-many, resolved by name.
+"""A model's relations by name, whatever their kind, and the related objects loaded on an instance.
 
 ``relation(model, name)`` turns a name into one of three small descriptions (``FKSpec``, ``IFKSpec``,
-``M2MSpec``) or raises ``UnknownRelationError`` naming the close matches. Loaded related objects live on the
-instance in ``__dict__["_related"]`` (``remember`` / ``recall``), where ``get_related`` finds them.
+``M2MSpec``) or raises ``UnknownRelationError`` naming the close matches; ``fk_spec`` / ``ifk_spec`` /
+``m2m_spec`` ask for one kind. Loaded related objects live on the instance in ``__dict__["_related"]``
+(``remember`` / ``recall``), where ``get_related`` finds them.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import ConfigurationError, UnknownRelationError
-from ..models import registry
+from ..exceptions import UnknownRelationError
+from .foreign_key import FKSpec, foreign_key
+from .inverse_foreign_key import IFKSpec, inverse_foreign_key
+from .many_to_many import M2MSpec, m2m_names, many_to_many
 
 if TYPE_CHECKING:
-    from ..fields import Field
-    from ..models.base import Model
-    from ..models.foreign_key import ForeignKey
-    from .m2m import M2MSpec
+    from ..model import Model
+
+__all__ = [
+    "MISSING",
+    "RELATED_KEY",
+    "Relation",
+    "fk_spec",
+    "ifk_spec",
+    "is_loaded",
+    "m2m_spec",
+    "recall",
+    "relation",
+    "relation_names",
+    "remember",
+    "skipped_unfetchable",
+]
 
 RELATED_KEY = "_related"
 
-IFK_KEYS = frozenset({"from_model", "from_field", "referenced_field", "related_name", "is_native"})
-IFK_REQUIRED = ("from_model", "from_field")
-
-
-@dataclass(frozen=True, slots=True)
-class FKSpec:
-    """A foreign key of ``model``: the field ``field.name``, also reachable as ``alias`` (``author``)."""
-
-    model: type[Model]
-    field: ForeignKey
-
-    @property
-    def name(self) -> str:
-        return self.field.name
-
-    @property
-    def alias(self) -> str:
-        return self.field.relation_name
-
-    @property
-    def target(self) -> type[Model]:
-        return self.field.target_model
-
-    @property
-    def target_field(self) -> Field[Any]:
-        target = self.target
-        found = target._meta.fields.get(self.field.to_column)
-        if found is None:
-            raise ConfigurationError(
-                f"ForeignKey '{self.model.__name__}.{self.name}' points at "
-                f"'{target.__name__}.{self.field.to_column}', which is not a field of {target.__name__}",
-                model=self.model.__name__,
-            )
-        return found
-
-    @property
-    def database(self) -> str:
-        """Where the target rows are read: ``to_db`` when given, else the target model's database."""
-        return self.field.target_db or self.target._meta.database
-
-    @property
-    def cross_database(self) -> bool:
-        return self.database != self.model._meta.database
-
-
-@dataclass(frozen=True, slots=True)
-class IFKSpec:
-    """Rows of ``source`` whose ``from_field`` holds this model's ``referenced_field``."""
-
-    model: type[Model]
-    name: str
-    source_name: str
-    from_field: str
-    referenced_field: str
-
-    @property
-    def source(self) -> type[Model]:
-        return registry.get_model(self.source_name, self.model._meta.database)
-
-    @property
-    def database(self) -> str:
-        return self.source._meta.database
-
-
-def foreign_key(model: type[Model], name: str) -> FKSpec | None:
-    """The foreign key called ``name`` (field name ``author_id`` or alias ``author``), else None."""
-    meta = model._meta
-    field = meta.foreign_keys.get(name) or meta.foreign_keys.get(meta.relation_aliases.get(name, ""))
-    if field is None:
-        field = next((f for f in meta.foreign_keys.values() if f.relation_name == name), None)
-    return FKSpec(model, field) if field is not None else None
-
-
-def inverse_foreign_key(model: type[Model], name: str) -> IFKSpec | None:
-    """The inverse foreign key ``name`` declared in ``_inverse_foreign_keys`` (or by ``related_name``)."""
-    config = model._meta.inverse_foreign_keys.get(name)
-    if config is None:
-        return None
-    check_ifk_config(model, name, config)
-    source = config["from_model"]
-    referenced = config.get("referenced_field")
-    if referenced is None:
-        pk = model._meta.pk
-        if pk is None:
-            raise ConfigurationError(
-                f"Inverse foreign key '{model.__name__}.{name}' needs 'referenced_field' "
-                "(the model has a composite primary key)",
-                model=model.__name__,
-            )
-        referenced = pk.name
-    return IFKSpec(
-        model,
-        name,
-        source if isinstance(source, str) else source.__name__,
-        config["from_field"],
-        model._meta.get_field(referenced).name,
-    )
-
-
-def check_ifk_config(model: type, name: str, config: Any) -> None:
-    """Raise ConfigurationError for a malformed ``_inverse_foreign_keys`` entry."""
-    where = f"_inverse_foreign_keys['{name}'] on model '{model.__name__}'"
-    if not isinstance(config, dict):
-        raise ConfigurationError(f"{where} must be a dict; got {config!r}", model=model.__name__)
-    missing = [key for key in IFK_REQUIRED if not config.get(key)]
-    unknown = sorted(set(config) - IFK_KEYS)
-    if missing or unknown:
-        problem = f"missing {missing}" if missing else f"unknown keys {unknown}"
-        raise ConfigurationError(
-            f"{where}: {problem}; expected keys {sorted(IFK_KEYS)}", model=model.__name__
-        )
+Relation = FKSpec | IFKSpec | M2MSpec
 
 
 def relation_names(model: type[Model]) -> list[str]:
@@ -144,19 +48,15 @@ def relation_names(model: type[Model]) -> list[str]:
         if fk.relation_name != fk.name:
             names.append(fk.relation_name)
     names.extend(meta.inverse_foreign_keys)
-    from .m2m import m2m_names
-
     names.extend(m2m_names(model))
     return names
 
 
-def relation(model: type[Model], name: str) -> FKSpec | IFKSpec | M2MSpec:
+def relation(model: type[Model], name: str) -> Relation:
     """The relation called ``name``; ``UnknownRelationError`` (with close matches) when there is none."""
-    from .m2m import many_to_many
-
     if not isinstance(name, str):
         raise UnknownRelationError(name=repr(name), choices=relation_names(model), model=model.__name__)
-    found: FKSpec | IFKSpec | M2MSpec | None = foreign_key(model, name)
+    found: Relation | None = foreign_key(model, name)
     if found is None:
         found = inverse_foreign_key(model, name)
     if found is None:
@@ -166,18 +66,39 @@ def relation(model: type[Model], name: str) -> FKSpec | IFKSpec | M2MSpec:
     return found
 
 
-def unknown(model: type[Model], name: str, kind: str) -> UnknownRelationError:
-    """The error for ``name`` not being a relation of ``kind`` (foreign key, inverse foreign key, ...)."""
-    meta = model._meta
-    choices: list[str]
-    if kind == "foreign key":
-        choices = list(meta.foreign_keys)
-    elif kind == "inverse foreign key":
-        choices = list(meta.inverse_foreign_keys)
-    else:
-        from .m2m import m2m_names
+def _model_of(instance_or_model: Model | type[Model]) -> type[Model]:
+    return instance_or_model if isinstance(instance_or_model, type) else type(instance_or_model)
 
-        choices = m2m_names(model)
+
+def fk_spec(instance_or_model: Model | type[Model], name: str) -> FKSpec:
+    """The foreign key ``name`` (``UnknownRelationError`` when there is none)."""
+    model = _model_of(instance_or_model)
+    spec = foreign_key(model, name)
+    if spec is None:
+        raise _unknown(model, name, "foreign key", list(model._meta.foreign_keys))
+    return spec
+
+
+def ifk_spec(instance_or_model: Model | type[Model], name: str) -> IFKSpec:
+    """The inverse foreign key ``name`` (``UnknownRelationError`` when there is none)."""
+    model = _model_of(instance_or_model)
+    spec = inverse_foreign_key(model, name)
+    if spec is None:
+        raise _unknown(model, name, "inverse foreign key", list(model._meta.inverse_foreign_keys))
+    return spec
+
+
+def m2m_spec(instance_or_model: Model | type[Model], name: str) -> M2MSpec:
+    """The many-to-many relation ``name`` (``UnknownRelationError`` when there is none)."""
+    model = _model_of(instance_or_model)
+    spec = many_to_many(model, name)
+    if spec is None:
+        raise _unknown(model, name, "many-to-many relation", m2m_names(model))
+    return spec
+
+
+def _unknown(model: type[Model], name: str, kind: str, choices: list[str]) -> UnknownRelationError:
+    """The error for ``name`` not being a relation of ``kind`` (foreign key, inverse foreign key, ...)."""
     error = UnknownRelationError(name=name, choices=choices, model=model.__name__)
     error.message = f"No {kind} " + error.message.removeprefix("Unknown relation ")
     error.args = (error.message,)
@@ -207,6 +128,13 @@ def recall(instance: Model, name: str) -> Any:
 
 def is_loaded(instance: Model, name: str) -> bool:
     return recall(instance, name) is not MISSING
+
+
+def forget_loaded(instance: Model, name: str) -> None:
+    """Drop the loaded relation ``name`` of ``instance`` (after a write changed it)."""
+    related = instance.__dict__.get(RELATED_KEY)
+    if related is not None:
+        related.pop(name, None)
 
 
 # -- unfetchable models ----------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .compiler import remember
+from .memo import remember
 
 Loader = Callable[[Any], Any]
 _loaders: dict[tuple[type, tuple[str, ...]], Loader] = {}

@@ -9,7 +9,7 @@ migrations folder::
     state = await migration_status("my_project", "./migrations")  # .applied / .pending / .modified
 """
 
-from ..indexes import DDLGenerator, IndexDef
+from ..meta.indexes import DDLGenerator, IndexDef
 from .commands import (
     CheckResult,
     MakeMigrationsResult,

@@ -26,6 +26,8 @@ from alembic.util import CommandError
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
+from ..config import get_database_config
+from ..db.engine import create_engine_for
 from ..exceptions import ConnectionError, MigrationError, ORMException, ParameterError, map_database_error
 from .autogen import AutogenHooks
 from .enums import EnumType
@@ -75,11 +77,8 @@ def _unwrap(exc: BaseException) -> BaseException:
 
 async def _on_connection(database: str, operation: str, body: Callable[[Connection], T]) -> T:
     """Run ``body(sync_connection)`` on a fresh connection of ``database`` (errors become ORMExceptions)."""
-    from ..config import get_database_config
-    from ..engine import _create_engine
-
     config = get_database_config(database)
-    engine = _create_engine(config, pooled=False, for_migrations=True)
+    engine = create_engine_for(config, pooled=False, for_migrations=True)
     url = config.masked_url()
     try:
         async with _process_lock():
@@ -111,8 +110,6 @@ async def _on_connection(database: str, operation: str, body: Callable[[Connecti
 
 def _folder(migrations_dir: str | Path, database: str) -> Path:
     """The absolute folder path, after checking that ``database`` is registered (ConfigurationError)."""
-    from ..config import get_database_config
-
     get_database_config(database)
     return Path(migrations_dir).resolve()
 

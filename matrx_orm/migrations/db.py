@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
 
+from ..db import executor
+from ..db.transaction import transaction
 from ..exceptions import MigrationError, ParameterError
 
 __all__ = ["MigrationDB", "drive"]
@@ -62,39 +64,28 @@ class MigrationDB:
                 return str(await_only(driver.execute(sql)))  # type: ignore[union-attr]
             result = self._run(sql, args)
             return f"{result.rowcount}" if result.rowcount is not None and result.rowcount >= 0 else ""
-        from ..engine import acquire
-
-        async with acquire(self.project) as conn:
-            return str(await conn.execute(sql, *args))
+        return await executor.execute(self.project, sql, args, operation="migration", user_sql=True)
 
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         """All rows as dicts."""
         if self._connection is not None:
             return [dict(row._mapping) for row in self._run(sql, args)]
-        from ..engine import acquire
-
-        async with acquire(self.project) as conn:
-            return [dict(row) for row in await conn.fetch(sql, *args)]
+        return [dict(row) for row in await self._fetch(sql, args)]
 
     async def fetch_one(self, sql: str, *args: Any) -> dict[str, Any] | None:
         """The first row as a dict, or None."""
         if self._connection is not None:
             row = self._run(sql, args).first()
             return dict(row._mapping) if row is not None else None
-        from ..engine import acquire
-
-        async with acquire(self.project) as conn:
-            record = await conn.fetchrow(sql, *args)
-            return dict(record) if record is not None else None
+        records = await self._fetch(sql, args)
+        return dict(records[0]) if records else None
 
     async def fetch_val(self, sql: str, *args: Any) -> Any:
         """The first column of the first row, or None."""
         if self._connection is not None:
             return self._run(sql, args).scalar()
-        from ..engine import acquire
-
-        async with acquire(self.project) as conn:
-            return await conn.fetchval(sql, *args)
+        records = await self._fetch(sql, args)
+        return records[0][0] if records else None
 
     async def execute_many(self, statements: Iterable[str | tuple[str, Sequence[Any]]]) -> None:
         """Run several statements in order, in one transaction (each a SQL string or ``(sql, args)``)."""
@@ -103,8 +94,9 @@ class MigrationDB:
             for sql, args in items:
                 self._run(sql, args)
             return
-        from ..engine import acquire
-
-        async with acquire(self.project) as conn, conn.transaction():
+        async with transaction(self.project):
             for sql, args in items:
-                await conn.execute(sql, *args)
+                await executor.execute(self.project, sql, args, operation="migration", user_sql=True)
+
+    async def _fetch(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        return await executor.fetch(self.project, sql, args, operation="migration", user_sql=True)

@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..config import get_all_database_project_names, get_database_config
 from ..exceptions import ConfigurationError
 
 __all__ = ["APP_ENV", "HOW_TO_CONFIGURE", "find_app_modules", "import_app_modules", "require_database"]
@@ -92,8 +93,6 @@ def import_app_modules(modules: Sequence[str], source: str = "--app", root: Path
 
 def require_database(database: str, source: str) -> None:
     """Raise a :class:`ConfigurationError` explaining the setup when ``database`` is not registered."""
-    from ..config import get_all_database_project_names, get_database_config
-
     try:
         get_database_config(database)
     except ConfigurationError:

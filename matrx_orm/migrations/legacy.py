@@ -18,6 +18,11 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from ..exceptions import MigrationError
+from .commands import _folder, _on_connection
+from .db import MigrationDB, drive
+from .folder import alembic_config, ensure_folder, script_directory
+from .settings import SETTINGS_KEY, MigrationSettings
+from .state import ensure_state_table, read_applied, record_applied
 
 __all__ = ["LegacyMigration", "convert_legacy", "find_legacy", "run_legacy"]
 
@@ -113,9 +118,6 @@ def run_legacy(function: Callable[[Any], Coroutine[Any, Any, Any]] | None) -> No
     """Run a legacy ``up``/``down`` inside the current Alembic revision (its connection and transaction)."""
     from alembic import context, op
 
-    from .db import MigrationDB, drive
-    from .settings import SETTINGS_KEY
-
     if function is None:
         raise MigrationError("this converted legacy migration has no down(db); it cannot be rolled back")
     settings = context.config.attributes.get(SETTINGS_KEY)
@@ -130,11 +132,6 @@ async def convert_legacy(database: str, migrations_dir: str | Path = "migrations
     files stay where they are; Alembic only reads ``versions/``.
     """
     from alembic import command
-
-    from .commands import _folder, _on_connection
-    from .folder import alembic_config, ensure_folder, script_directory
-    from .settings import MigrationSettings
-    from .state import ensure_state_table, read_applied, record_applied
 
     folder = ensure_folder(_folder(migrations_dir, database), database)
     migrations = find_legacy(folder)

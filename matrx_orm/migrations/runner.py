@@ -17,7 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..config import get_database_config
+from ..db.engine import create_engine_for
 from ..exceptions import MigrationError
+from ..meta.registry import metadata_for
 from .autogen import AutogenHooks, render_item
 from .enums import HOOKS_OPTION
 from .enums import PLUGIN_NAME as ENUM_PLUGIN
@@ -38,9 +41,6 @@ __all__ = ["compare_options", "modified_revisions", "run_env", "target_metadata"
 
 def target_metadata(database: str) -> list[sa.MetaData]:
     """The MetaData of every model registered on ``database`` (by its name or its alias)."""
-    from ..config import get_database_config
-    from ..models.registry import metadata_for
-
     config = get_database_config(database)
     keys = [config.name] + ([config.alias] if config.alias and config.alias != config.name else [])
     return [metadata_for(key) for key in keys]
@@ -156,8 +156,6 @@ def run_online(context: Any, connection: Connection, settings: MigrationSettings
 
 
 def _run_offline(context: Any, settings: MigrationSettings) -> None:
-    from ..config import get_database_config
-
     url = get_database_config(settings.database).sqlalchemy_url(for_migrations=True)
     hooks = build_hooks(settings, None)
     options = _configure_options(settings, hooks)
@@ -168,10 +166,7 @@ def _run_offline(context: Any, settings: MigrationSettings) -> None:
 
 
 async def _run_with_own_engine(context: Any, settings: MigrationSettings) -> None:
-    from ..config import get_database_config
-    from ..engine import _create_engine
-
-    engine = _create_engine(get_database_config(settings.database), pooled=False, for_migrations=True)
+    engine = create_engine_for(get_database_config(settings.database), pooled=False, for_migrations=True)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(lambda sync: run_online(context, sync, settings))

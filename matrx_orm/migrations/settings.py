@@ -8,7 +8,9 @@ from typing import Any
 
 from alembic.config import Config
 
+from ..exceptions import ConfigurationError
 from .autogen import AutogenHooks
+from .discovery import find_app_modules, import_app_modules, require_database
 from .scope import TableFilter
 
 __all__ = ["SETTINGS_KEY", "MigrationSettings", "settings_from_config"]
@@ -63,9 +65,6 @@ def settings_from_config(config: Config) -> MigrationSettings:
     Imports the app (``matrx_orm.app`` in the ini, ``MATRX_ORM_APP`` or ``[tool.matrx-orm]``) so the database
     is registered and the models are defined.
     """
-    from ..exceptions import ConfigurationError
-    from .discovery import find_app_modules, import_app_modules, require_database
-
     existing = config.attributes.get(SETTINGS_KEY)
     if isinstance(existing, MigrationSettings):
         return existing

@@ -1,8 +1,11 @@
-"""Querying: Q objects, lookups, the compiler, the executor and the QueryBuilder."""
+"""What users chain and await: ``QueryBuilder`` (filters, ordering, slicing, annotations, set operations,
+streaming), relation loading, ``Paginator`` and raw SQL.
 
-from .builder import QueryBuilder, QueryState
-from .lookups import Lookup, get_lookup, register_lookup
-from .q import Q
-from .results import UpdateResult
+It may import ``write`` (``update()``/``delete()`` on a query), ``sql`` (specs and the compiler), ``meta``,
+``state``, ``db`` and the ground floor; never ``model`` or ``manager``.
+"""
 
-__all__ = ["Lookup", "Q", "QueryBuilder", "QueryState", "UpdateResult", "get_lookup", "register_lookup"]
+from .builder import QueryBuilder
+from .paginator import EmptyPage, InvalidPage, Page, Paginator
+
+__all__ = ["EmptyPage", "InvalidPage", "Page", "Paginator", "QueryBuilder"]

@@ -4,25 +4,26 @@
 
 Every method validates its arguments where it is called (unknown fields, wrong types, bad combinations
 raise ``ParameterError``/``UnknownFieldError``/``QueryError`` before any round trip) and returns a new
-builder; the SQL is built by ``query/select.py``.
+builder; the SQL is built by ``sql/compiler/select.py``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
-import sqlalchemy as sa
-
-from ..exceptions import ParameterError, QueryError
-from .conditions import check_condition, no_window, uses_names
-from .cte import CTE
-from .expressions import Expression, PendingOuter, Resolver, as_expression, is_expression, order_expression
-from .q import Q
+from ..db import executor
+from ..exceptions import ParameterError
+from ..meta.rows import instance_loader
+from ..sql.compiler.select import aggregate_statement, check_expressions
+from ..sql.expressions.base import Expression
+from ..sql.expressions.coerce import as_expression, is_expression
+from ..sql.expressions.cte import CTE
+from ..sql.spec import QuerySpec
+from .relations.loading import load_related
 
 if TYPE_CHECKING:
-    from .builder import QueryState
+    from ..sql.compiler.cache import Compiled
 
 __all__ = ["AdvancedQueryMixin"]
 
@@ -39,7 +40,7 @@ class AdvancedQueryMixin:
     __slots__ = ()
 
     if TYPE_CHECKING:
-        _state: QueryState
+        _spec: QuerySpec
 
         def _with(self, **changes: Any) -> Self: ...
 
@@ -51,13 +52,15 @@ class AdvancedQueryMixin:
 
         def _field_names(self) -> tuple[str, ...]: ...
 
+        def _loaded_names(self) -> tuple[str, ...]: ...
+
         def select(self, *fields: str) -> Self: ...
 
-        def _select(self, names: Any, kind: str = "rows") -> Any: ...
+        def _select(self, names: Sequence[str], kind: str = "rows") -> tuple[Compiled, list[Any]]: ...
 
     # -- annotations ---------------------------------------------------------------------------------------
     def _annotation_map(self) -> dict[str, Expression]:
-        return dict(self._state.annotations)
+        return dict(self._spec.annotations)
 
     def annotate(self, **expressions: Any) -> Self:
         """Add computed values (functions, aggregates, windows, subqueries) readable by name on each row."""
@@ -88,25 +91,11 @@ class AdvancedQueryMixin:
             expression.check_window_use()
             current[name] = expression
             added.append((name, expression))
-        _check_annotations(self._state.model, current, added)
-        return self._with(annotations=(*self._state.annotations, *added), advanced=True)
-
-    def _filter_annotations(self, q: Q, negate: bool) -> Self | None:
-        """Store a condition naming annotations (HAVING when aggregated); None when it names none."""
-        annotations = self._annotation_map()
-        if not annotations or not uses_names(q, annotations):
-            return None
-        check_condition(self._state.model, q, annotations)
-        for name, expression in annotations.items():
-            if uses_names(q, {name: expression}):
-                no_window(expression, name, self._meta.model_name)
-        return self._with(having=(*self._state.having, ~q if negate else q), advanced=True)
+        check_expressions(self._spec.model, current, [name for name, _ in added])
+        return self._with(annotations=(*self._spec.annotations, *added))
 
     async def aggregate(self, **expressions: Any) -> dict[str, Any]:
         """One row of aggregates over the matching rows: ``{"total": Decimal(...), "n": 3}``."""
-        from . import executor, select
-        from .select import select_statement
-
         if not expressions:
             raise ParameterError(
                 "aggregate() needs at least one name=Aggregate(...)", model=self._meta.model_name
@@ -118,42 +107,11 @@ class AdvancedQueryMixin:
                     model=self._meta.model_name,
                 )
             value.check_window_use()
-        state = self._state
-        values: list[Any] = []
-        direct = not (
-            state.limit is not None
-            or state.offset is not None
-            or state.distinct
-            or state.distinct_on
-            or state.group_by
-            or state.combined
-            or state.source_cte is not None
-            or any(e.contains_aggregate or e.contains_window for _, e in state.annotations)
-        )
-        if direct:
-            compiled = _shaped_aggregate(state, expressions, values)
-            if compiled is None:  # a state the shape walk does not describe: resolve it with SQLAlchemy
-                values = []
-                unordered = self._with(order_by=())._state
-                statement = _direct_aggregate(unordered, expressions, Resolver(state.model, values))
-                compiled = select.compile_resolved(statement, "aggregate")
-        else:
-            ctx = Resolver(state.model, values)
-            names = self._field_names()
-            subquery = select_statement(state, ctx, names).subquery()
-            outer = Resolver(
-                state.model,
-                values,
-                annotations={name: _SourceColumn(name) for name, _ in state.annotations},
-                source=subquery,
-            )
-            columns = [expr.resolve(outer).label(name) for name, expr in expressions.items()]
-            statement = sa.select(*columns).select_from(subquery)
-            compiled = select.compile_resolved(statement, "aggregate")
+        compiled, params = aggregate_statement(self._spec, expressions)
         rows = await executor.fetch(
             self._database,
             compiled.sql,
-            compiled.params(values),
+            params,
             model=self._meta.model_name,
             operation="aggregate",
         )
@@ -178,14 +136,14 @@ class AdvancedQueryMixin:
                     f"group_by() takes field names or non-aggregate expressions; got {item!r}",
                     model=self._meta.model_name,
                 )
-        return self._with(group_by=tuple(fields), advanced=True)
+        return self._with(group_by=tuple(fields))
 
     # -- DISTINCT / locking --------------------------------------------------------------------------------
     def distinct(self, *fields: str) -> Self:
         """``SELECT DISTINCT``; with field names, PostgreSQL's ``DISTINCT ON (fields)`` (order_by must start
         with the same fields)."""
         if not fields:
-            return self._with(distinct=True, advanced=True)
+            return self._with(distinct=True)
         annotations = self._annotation_map()
         for name in fields:
             if not isinstance(name, str):
@@ -194,7 +152,7 @@ class AdvancedQueryMixin:
                 )
             if name not in annotations:
                 self._meta.get_field(name)
-        return self._with(distinct_on=tuple(fields), advanced=True)
+        return self._with(distinct_on=tuple(fields))
 
     def select_for_update(self, nowait: bool = False, skip_locked: bool = False, of: Any = ()) -> Self:
         """Lock the selected rows (``FOR UPDATE [NOWAIT | SKIP LOCKED] [OF ...]``); run it inside
@@ -213,14 +171,14 @@ class AdvancedQueryMixin:
                     f"select_for_update(of=...) takes model classes or 'self'; got {item!r}",
                     model=self._meta.model_name,
                 )
-        return self._with(lock=(nowait, skip_locked, items), advanced=True)
+        return self._with(lock=(nowait, skip_locked, items))
 
     # -- CTEs ----------------------------------------------------------------------------------------------
     def with_cte(self, *ctes: CTE) -> Self:
         """Attach ``WITH`` queries (``CTE(...)``) to this query."""
         if not ctes:
             raise ParameterError("with_cte() needs at least one CTE", model=self._meta.model_name)
-        names = {cte.name for cte in self._state.ctes}
+        names = {cte.name for cte in self._spec.ctes}
         for cte in ctes:
             if not isinstance(cte, CTE):
                 raise ParameterError(
@@ -231,14 +189,14 @@ class AdvancedQueryMixin:
                     f"a CTE named {cte.name!r} is already attached", model=self._meta.model_name
                 )
             names.add(cte.name)
-        return self._with(ctes=(*self._state.ctes, *ctes), advanced=True)
+        return self._with(ctes=(*self._spec.ctes, *ctes))
 
     def from_cte(self, cte: CTE) -> Self:
         """Read the rows from ``cte`` (attached if it is not yet) instead of the model's table."""
         if not isinstance(cte, CTE):
             raise ParameterError(f"from_cte() takes a CTE(...); got {cte!r}", model=self._meta.model_name)
-        qs = self if any(c is cte for c in self._state.ctes) else self.with_cte(cte)
-        return qs._with(source_cte=cte, advanced=True)
+        qs = self if any(c is cte for c in self._spec.ctes) else self.with_cte(cte)
+        return qs._with(source_cte=cte)
 
     # -- column selection ----------------------------------------------------------------------------------
     def only(self, *fields: str) -> Self:
@@ -251,40 +209,36 @@ class AdvancedQueryMixin:
         """Load every field except these (the primary key is always loaded)."""
         meta = self._meta
         skipped = {meta.get_field(name).name for name in fields} - set(meta.primary_keys)
-        current = self._state.fields or meta.field_names
+        current = self._spec.fields or meta.field_names
         return self._with(fields=tuple(name for name in current if name not in skipped))
 
     # -- set operations ------------------------------------------------------------------------------------
     def _combine(self, operation: str, others: tuple[Any, ...], all: bool) -> Self:
-        from .builder import QueryBuilder
-
         _bool(all, f"{operation}(all=...)")
         if not others:
             raise ParameterError(f"{operation}() needs at least one other query", model=self._meta.model_name)
         parts = [self, *others]
         for part in parts:
-            if not isinstance(part, QueryBuilder) or part._state.model is not self._state.model:
+            if not isinstance(part, type(self)) or part._spec.model is not self._spec.model:
                 raise ParameterError(
                     f"{operation}() combines queries of the same model ({self._meta.model_name}); got {part!r}",
                     model=self._meta.model_name,
                 )
-            state = part._state
-            if state.order_by or state.limit is not None or state.offset is not None or state.lock:
+            spec = part._spec
+            if spec.order_by or spec.limit is not None or spec.offset is not None or spec.lock:
                 raise ParameterError(
                     f"order, slice or lock the result of {operation}(), not its parts",
                     model=self._meta.model_name,
                 )
-            if state.annotations or state.fields is not None:
+            if spec.annotations or spec.fields is not None:
                 raise ParameterError(
                     f"{operation}() parts select the model's fields; apply only()/annotate() elsewhere",
                     model=self._meta.model_name,
                 )
-        base = self._state
+        base = self._spec
         combined = base.combined or ((None, False, base),)
-        combined = (*combined, *((operation, all, other._state) for other in others))
-        return type(self)(
-            base.model, type(base)(base.model, database=base.database, combined=combined, advanced=True)
-        )  # type: ignore[call-arg]
+        combined = (*combined, *((operation, all, other._spec) for other in others))
+        return type(self)(base.model, QuerySpec(base.model, database=base.database, combined=combined))  # type: ignore[call-arg]
 
     def union(self, *others: Any, all: bool = False) -> Self:
         """Rows in any of the queries (``UNION``; ``all=True`` keeps duplicates)."""
@@ -306,104 +260,24 @@ class AdvancedQueryMixin:
         uses the transaction's connection; otherwise a connection is held (in its own read transaction)
         until the iteration ends or the loop is left.
         """
-        from .streaming import stream
-
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
             raise ParameterError(
                 f"iterator(chunk_size=...) must be a positive int; got {chunk_size!r}",
                 model=self._meta.model_name,
             )
-        async for item in stream(self, chunk_size):
-            yield item
+        spec = self._spec
+        statement, params = self._select(self._field_names(), "rows")
+        load = instance_loader(spec.model, self._loaded_names())
+        related = bool(spec.select_related or spec.prefetch_related)
 
+        async def chunk(records: list[Any]) -> list[Any]:
+            instances = [load(record) for record in records]
+            if related and instances:
+                await load_related(instances, records, spec)
+            return instances
 
-def _check_annotations(
-    model: type, annotations: Mapping[str, Expression], added: list[tuple[str, Expression]]
-) -> None:
-    """Resolve the new annotations once, so unknown fields and bad arguments fail in ``annotate()``.
-
-    The shape walk (``query/shapes.py``) checks the common expressions without building SQLAlchemy
-    constructs; anything it does not vouch for (conditions, subqueries, ``OuterRef``, a bad name) is resolved
-    against a scratch resolver, which raises the error."""
-    from .shapes import ShapeWalk
-
-    try:
-        walk = ShapeWalk(model, [], annotations, conditions=False)
-        for name, _ in added:
-            walk.column(name)
-        return
-    except Exception:  # noqa: BLE001, S110 (the resolver below raises the user-facing error, if any)
-        pass
-    ctx = Resolver(model, [], annotations=annotations, outer=PendingOuter(model))
-    for name, _ in added:
-        ctx.column(name)
-
-
-def _direct_aggregate(state: QueryState, expressions: Mapping[str, Expression], ctx: Resolver) -> Any:
-    """``SELECT <aggregates> FROM ... WHERE ...`` of an unsliced, ungrouped state (its ordering dropped)."""
-    from .select import select_statement
-
-    ctx.annotations = dict(state.annotations)
-    columns = [expr.resolve(ctx).label(name) for name, expr in expressions.items()]
-    return select_statement(state, ctx, ()).with_only_columns(*columns)
-
-
-def _shaped_aggregate(state: QueryState, expressions: Mapping[str, Expression], values: list[Any]) -> Any:
-    """The compiled direct aggregate cached by shape (``query/shapes.py``), or None when the shape walk does
-    not describe it (the caller then resolves it with SQLAlchemy)."""
-    from .select import compile_shaped, select_shape
-    from .shapes import ShapeWalk
-
-    try:
-        walk = ShapeWalk(state.model, values, dict(state.annotations))
-        columns = tuple((name, walk.expression(expr)) for name, expr in expressions.items())
-        shape = select_shape(state, walk, (), ordered=False)
-    except Exception:  # noqa: BLE001 (the resolver path builds it, or raises the user-facing error)
-        values.clear()
-        return None
-    return compile_shaped(
-        ("aggregate", columns, shape),
-        values,
-        lambda ctx: _direct_aggregate(dataclasses.replace(state, order_by=()), expressions, ctx),
-        state.model,
-    )
-
-
-class _SourceColumn(Expression):
-    """An annotation of an inner query, read back as a column of the subquery wrapping it."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def resolve(self, ctx: Resolver) -> Any:
-        return ctx.source.c[self.name]
-
-
-def check_order_items(qs: Any, items: tuple[Any, ...]) -> bool:
-    """Validate order_by items; True when one needs the advanced path (an annotation or an expression)."""
-    annotations: Mapping[str, Any] = dict(qs._state.annotations)
-    advanced = False
-    for item in items:
-        if isinstance(item, str):
-            name = item.lstrip("-+")
-            if name in annotations:
-                advanced = True
-            else:
-                qs._meta.get_field(name)
-        else:
-            order_expression(item).resolve(
-                Resolver(qs._state.model, [], annotations=annotations, outer=PendingOuter(qs._state.model))
-            )
-            advanced = True
-    return advanced
-
-
-def refuse_write(qs: Any, operation: str) -> None:
-    """update()/delete() ignore annotations; refuse the states whose filters or rows they could not honour."""
-    state = qs._state
-    if state.having or state.combined or state.source_cte is not None or state.ctes:
-        raise QueryError(
-            f"{operation}() cannot be used on a query with annotation filters, CTEs or union()",
-            model=qs._meta.model_name,
-            operation=operation,
+        rows = executor.stream(
+            self._database, statement.sql, params, chunk_size, chunk, model=self._meta.model_name
         )
+        async for item in rows:
+            yield item

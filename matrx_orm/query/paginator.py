@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from ..exceptions import ParameterError
+from .builder import QueryBuilder
 
 __all__ = ["EmptyPage", "InvalidPage", "Page", "Paginator"]
 
@@ -82,15 +83,13 @@ class Paginator(Generic[T]):
     """
 
     def __init__(self, queryset: Any, per_page: int) -> None:
-        from .builder import QueryBuilder
-
         if not isinstance(queryset, QueryBuilder):
             raise ParameterError(f"Paginator needs a query (Model.filter(...)); got {queryset!r}")
         if isinstance(per_page, bool) or not isinstance(per_page, int) or per_page < 1:
             raise ParameterError(f"Paginator per_page must be a positive int; got {per_page!r}")
-        if queryset._state.limit is not None or queryset._state.offset is not None:
+        if queryset._spec.limit is not None or queryset._spec.offset is not None:
             raise ParameterError("Paginator needs an unsliced query; it adds LIMIT/OFFSET itself")
-        if not queryset._state.order_by and not queryset._state.combined:
+        if not queryset._spec.order_by and not queryset._spec.combined:
             queryset = queryset.order_by(*queryset._meta.primary_keys)
         self.queryset = queryset
         self.per_page = per_page

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..db import executor
 from ..exceptions import ParameterError
-from . import executor
-from .hydrate import instance_loader
+from ..meta.rows import instance_loader
 
 __all__ = ["raw", "raw_sql"]
 

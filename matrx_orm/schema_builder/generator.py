@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..config import get_database_config, get_schema_builder_overrides
+from ..db.engine import dispose_all
 from .info import SchemaInfo
 from .plan import Plan, PlanOptions, build_plan
 from .progress import Progress
-from .reflect import reflect_database
+from .reflect import TableSelection, reflect_database
 from .render import (
     render_generated_init,
     render_manager_base,
@@ -133,8 +135,6 @@ def write_files(
 
 
 def _default_output_dir(database_project: str) -> Path:
-    from ..config import get_database_config
-
     config = get_database_config(database_project)
     return Path("database") / (config.alias or config.name)
 
@@ -159,9 +159,6 @@ async def run_generate_models(
     ``output_dir`` defaults to ``./database/<alias or name>``. ``progress``: ``None`` shows a progress line
     on stderr when it is a terminal, ``False`` never, a :class:`Progress` to control it.
     """
-    from ..config import get_database_config, get_schema_builder_overrides
-    from .reflect import TableSelection
-
     TableSelection(include_tables, exclude_tables)  # bad scope fails before anything else
     config = get_database_config(database_project)
     if progress is None or progress is True:
@@ -215,8 +212,6 @@ def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     event loop is already running here (notebooks). The pools it opened are closed before returning."""
 
     async def body() -> T:
-        from ..engine import dispose_all
-
         try:
             return await factory()
         finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..config import get_database_config, get_schema_builder_overrides
 from ..exceptions import ConfigurationError, StateError
 from .generator import GenerationResult, _default_output_dir, _generate, run_sync
 from .info import SchemaInfo, TableInfo
@@ -55,8 +56,6 @@ class Schema:
     ) -> GenerationResult:
         """Write models.py, managers (and TypeScript) for the reflected tables (synchronous, no I/O to the
         database)."""
-        from ..config import get_schema_builder_overrides
-
         manager = self.manager
         target = output_dir or manager.output_dir or _default_output_dir(manager.database_project)
         want_ts = manager.typescript if typescript is None else typescript
@@ -119,8 +118,6 @@ class SchemaManager:
     @property
     def schemas(self) -> list[str]:
         """The schemas reflected: ``schema`` then ``additional_schemas`` (from the project config by default)."""
-        from ..config import get_database_config
-
         extra = self._additional
         if extra is None:
             extra = list(get_database_config(self.database_project).additional_schemas)

@@ -7,6 +7,8 @@ import keyword
 import re
 from collections.abc import Iterable
 
+from ..model import Model
+
 __all__ = [
     "NameTable",
     "attribute_name",
@@ -47,8 +49,6 @@ def _snake(text: str) -> str:
 
 def model_reserved_names() -> frozenset[str]:
     """Attributes of ``Model`` a field may not use (``save``, ``filter``, ``pk``, ``objects``...)."""
-    from ..models import Model
-
     allowed = {"_database", "_db_schema", "_table_name"}
     return frozenset(n for n in dir(Model) if not n.startswith("__") and n not in allowed)
 

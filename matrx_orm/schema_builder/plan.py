@@ -20,6 +20,7 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..fields import FIELD_TYPES
 from .defaults import NO_VALUE, parse_default
 from .info import ColumnInfo, ColumnType, EnumInfo, ForeignKeyInfo, IndexInfo, SchemaInfo, TableInfo
 from .naming import (
@@ -162,8 +163,6 @@ class _Builder:
 
     # -- names ----------------------------------------------------------------------------------------------
     def _name_models(self) -> None:
-        from ..fields import FIELD_TYPES
-
         taken = set(IMPORTABLE) | set(FIELD_TYPES)
         self.module_names = NameTable(taken)
         counts: dict[str, int] = {}

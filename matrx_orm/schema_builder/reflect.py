@@ -16,6 +16,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql.base import PGInspector
 from sqlalchemy.engine.reflection import Inspector, ObjectKind
 
+from ..config import get_database_config
+from ..db.engine import get_engine
 from ..exceptions import ConfigurationError
 from .info import (
     CheckInfo,
@@ -341,9 +343,6 @@ async def reflect_database(
     progress: Progress | None = None,
 ) -> SchemaInfo:
     """Reflect ``schemas`` (default: ``public`` plus the project's ``additional_schemas``) of ``database``."""
-    from ..config import get_database_config
-    from ..engine import get_engine
-
     selection = TableSelection(include_tables, exclude_tables)
     config = get_database_config(database)
     if schemas is None:

@@ -1,4 +1,4 @@
-"""``Q``: a small boolean tree of filter conditions (``|``, ``&``, ``~``)."""
+"""``Q``: a small boolean tree of filter conditions (``|``, ``&``, ``~``), and how to describe one in messages."""
 
 from __future__ import annotations
 
@@ -63,3 +63,29 @@ class Q:
     def __repr__(self) -> str:
         inner = f" {self.connector} ".join(repr(c) for c in self.children)
         return f"{'NOT ' if self.negated else ''}Q({inner})"
+
+
+def describe(conditions: tuple[Any, ...]) -> Any:
+    """The filters of a query for error messages: ``{"name": "ada", "age__gt": 3}`` when they are plain
+    ANDed keywords, else a nested ``{"OR": [...]}`` / ``{"NOT": [...]}`` structure."""
+    parts = [_describe(node) for node in conditions]
+    if all(isinstance(p, dict) and "NOT" not in p and "OR" not in p for p in parts):
+        merged: dict[str, Any] = {}
+        for part in parts:
+            merged.update(part)
+        return merged
+    return parts
+
+
+def _describe(node: Any) -> Any:
+    if isinstance(node, Q):
+        inner = [_describe(child) for child in node.children]
+        if not node.negated and node.connector == Q.AND and all(isinstance(i, dict) for i in inner):
+            merged: dict[str, Any] = {}
+            for item in inner:
+                merged.update(item)
+            return merged
+        return {"NOT" if node.negated else node.connector: inner}
+    if isinstance(node, tuple):
+        return {node[0]: node[1]}
+    return repr(node)

@@ -15,11 +15,11 @@ from itertools import repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from . import bulk_columns
-from .instance_values import DictPlan, now_for, stamped_fields, unfilled_required
+from . import column_checks
+from .values import DictPlan, now_for, stamped_fields, unfilled_required, unnest_safe
 
 if TYPE_CHECKING:
-    from ..models.base import Model
+    from ..model import Model
 
 _DICT = {dict}
 _NONE = type(None)
@@ -41,16 +41,14 @@ class BulkColumns:
     drawn: Drawn  # the defaults drawn for these rows
 
 
-def plan_columns(model: type[Model], objects: Sequence[Any], unnest_safe: Any) -> BulkColumns | Drawn:
+def plan_columns(model: type[Model], objects: Sequence[Any]) -> BulkColumns | Drawn:
     """The batch as checked columns, or (when the per-instance path must handle it) the defaults drawn.
 
-    ``unnest_safe(meta, names)`` tells whether the INSERT fallback of :mod:`.writes` can take the columns;
-    the COPY path needs every field sent and a COPY encoder for each (checked by the caller).
+    The columns fit the INSERT over ``unnest`` of :mod:`.bulk`; the COPY path also needs every field sent
+    and a COPY encoder for each (checked by the caller).
     """
-    from ..models.base import Model
-
     drawn: Drawn = {}
-    if model.__init__ is not Model.__init__ or set(map(type, objects)) != _DICT:
+    if model._meta.custom_init or set(map(type, objects)) != _DICT:
         return drawn
     layouts = set(map(tuple, objects))
     if len(layouts) != 1:
@@ -58,7 +56,7 @@ def plan_columns(model: type[Model], objects: Sequence[Any], unnest_safe: Any) -
     meta = model._require_meta()
     plan = DictPlan.for_layout(model, layouts.pop())
     fields = meta.fields
-    if not plan.known or not all(bulk_columns.has_checker(fields[name]) for _, name, _ in plan.given):
+    if not plan.known or not all(column_checks.has_checker(fields[name]) for _, name, _ in plan.given):
         return drawn
     rows = len(objects)
     raw: dict[str, list[Any]] = {}
@@ -66,14 +64,14 @@ def plan_columns(model: type[Model], objects: Sequence[Any], unnest_safe: Any) -
         raw[name] = list(map(itemgetter(key), objects))
     for name, field in plan.defaults:
         raw[name] = drawn[name] = [field.get_default() for _ in range(rows)]
-        if not bulk_columns.has_checker(field):
+        if not column_checks.has_checker(field):
             return drawn
     for field in stamped_fields(meta):
         given = raw.get(field.name)
         if given is None:
             raw[field.name] = [now_for(field) for _ in range(rows)]
         elif getattr(field, "auto_now", False):
-            if bulk_columns.check_column(field, [v for v in given if v is not None]) is None:
+            if column_checks.check_column(field, [v for v in given if v is not None]) is None:
                 return drawn  # a value ``to_python`` refuses (before the stamp replaces it)
             raw[field.name] = [now_for(field) for _ in range(rows)]
         else:
@@ -90,7 +88,7 @@ def plan_columns(model: type[Model], objects: Sequence[Any], unnest_safe: Any) -
     python: list[list[Any]] = []
     db: list[list[Any]] = []
     for name in names:
-        checked = bulk_columns.check_column(fields[name], raw[name])
+        checked = column_checks.check_column(fields[name], raw[name])
         if checked is None:
             return drawn
         python.append(checked[0])

@@ -65,7 +65,7 @@ from ..fields import (
     UUIDField,
 )
 from ..fields.text import utf8_encodable
-from ..models.foreign_key import ForeignKey
+from ..meta.foreign_key import ForeignKey
 
 #: (values as kept on instances, values as sent to the database)
 Checked = tuple[list[Any], list[Any]]

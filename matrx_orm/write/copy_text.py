@@ -1,6 +1,6 @@
 """Checked column values → the text format of ``COPY ... FROM STDIN`` (one encoder per field class).
 
-Only used for values :mod:`.bulk_columns` accepted, so each encoder knows the exact python type it gets
+Only used for values :mod:`.column_checks` accepted, so each encoder knows the exact python type it gets
 (``str`` for text, UUIDs, enum labels and MAC addresses, ``int``, ``bool``, ``float``, ``Decimal``, aware or
 naive ``datetime`` and ``time``, ``date``, ``timedelta``, ``bytes``, ``ipaddress`` objects, points, JSON
 documents, and lists of those). A column of any other field makes :func:`encode_rows` answer None and the
@@ -21,7 +21,7 @@ from decimal import Decimal
 from itertools import chain, islice
 from typing import Any
 
-from ..engine import _json_default
+from ..db.engine import json_default
 from ..fields import (
     ArrayField,
     BigIntegerField,
@@ -57,8 +57,8 @@ from ..fields import (
     UUIDArrayField,
     UUIDField,
 )
-from ..models.foreign_key import ForeignKey
-from .bulk_columns import with_nones
+from ..meta.foreign_key import ForeignKey
+from .column_checks import with_nones
 
 #: ``encoder(field, values)``: the text of non-None checked values, or None when it cannot encode them
 Encoder = Callable[[Any, list[Any]], list[str] | None]
@@ -71,7 +71,7 @@ _NONE_TYPE = type(None)
 _BOOL_TEXT = {True: "t", False: "f"}
 _DECIMAL_SPECIALS = {"NaN": "NaN", "Infinity": "Infinity", "-Infinity": "-Infinity"}
 _quoted = '"{}"'.format
-_JSON_ENCODER = json.JSONEncoder(default=_json_default)
+_JSON_ENCODER = json.JSONEncoder(default=json_default)
 
 
 def _replaced(texts: list[str], escapes: tuple[tuple[str, str], ...]) -> list[str]:

@@ -1,16 +1,78 @@
-"""Values an INSERT adds to what the caller gave: ``Model(**d)`` resolved once per dict layout, and the
-``auto_now`` / ``auto_now_add`` stamps."""
+"""Values on their way to the database: checks (``NOT NULL``), which columns an INSERT sends, what
+``Model(**d)`` does resolved once per dict layout, and the ``auto_now`` / ``auto_now_add`` stamps."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import UnknownFieldError
+from ..exceptions import UnknownFieldError, ValidationError
+from ..meta.memo import remember
 
 if TYPE_CHECKING:
-    from ..models.base import Model
+    from ..model import Model
+
+#: field families that ``unnest()`` would flatten or cannot take as one array parameter
+_UNNEST_UNSAFE_FAMILIES = frozenset({"array", "vector", "json"})
+
+
+def db_value(field: Any, value: Any) -> Any:
+    """``field.to_db(value)``; a None for a NOT NULL field is a ValidationError."""
+    if value is None:
+        if not field.null:
+            raise ValidationError(
+                f"Field '{field.name}' on model '{field.model.__name__}' may not be null",
+                model=field.model,
+                field=field.name,
+                value=None,
+            )
+        return None
+    return field.to_db(value)
+
+
+def checked_db_value(field: Any, value: Any) -> Any:
+    """As :func:`db_value` for a value that already went through ``field.to_python``."""
+    if value is None:
+        return db_value(field, None)
+    field.validate(value)
+    return field.db_value(value)
+
+
+#: (model meta, dict keys) -> (fields sent, fields the server may fill when None, required fields missing)
+_column_layouts: dict[tuple[Any, tuple[str, ...]], tuple[tuple[str, ...], ...]] = {}
+
+
+def insert_columns(meta: Any, data: Mapping[str, Any]) -> tuple[str, ...]:
+    """Fields sent on INSERT: every field with a value, except a None the server should fill in."""
+    layout_key = (meta, tuple(data))
+    layout = _column_layouts.get(layout_key)
+    if layout is None:
+        present = tuple(name for name in meta.field_names if name in data)
+        # keys and server-default columns the database fills: a None there is left out of the INSERT. A None
+        # anywhere else is sent, so a NOT NULL field refuses it (a key the database cannot generate, say)
+        server_filled = tuple(
+            name
+            for name in present
+            if (meta.fields[name].primary_key or meta.fields[name].server_default is not None)
+            and server_fills(meta, name)
+        )
+        missing = unfilled_required(meta, present)
+        layout = remember(_column_layouts, layout_key, (present, server_filled, missing))
+    present, server_filled, missing = layout
+    if missing:  # a NOT NULL column nobody fills: say so before the database does
+        db_value(meta.fields[missing[0]], None)
+    if any(data[name] is None for name in server_filled):
+        return tuple(n for n in present if not (n in server_filled and data[n] is None))
+    return present
+
+
+def unnest_safe(meta: Any, names: Sequence[str]) -> bool:
+    """Whether one INSERT over ``unnest`` can send ``names`` (not none: a row of defaults only is
+    ``DEFAULT VALUES``, one statement per row)."""
+    return bool(names) and not any(
+        getattr(meta.fields[n], "lookup_family", "") in _UNNEST_UNSAFE_FAMILIES for n in names
+    )
 
 
 def server_fills(meta: Any, name: str) -> bool:

@@ -1,12 +1,12 @@
-"""Relations: foreign keys, inverse foreign keys, many-to-many, select_related and prefetch_related.
+"""Loading relations: foreign keys, inverse foreign keys, many-to-many, ``select_related`` and
+``prefetch_related``.
 
-``spec`` resolves relation names; ``fk`` / ``inverse`` / ``m2m`` load them (one query for many instances);
-``select_related`` joins foreign keys into the main SELECT; ``prefetch`` loads paths level by level;
-``fanout`` runs several loads (serially inside a transaction); ``model_api`` is the Model mixin.
+``fk`` / ``inverse`` / ``many_to_many`` load one kind (one query for many instances); ``select_related``
+builds the joined instances; ``prefetch`` loads paths level by level; ``fanout`` runs several loads (serially
+inside a transaction); ``methods`` is the mixin giving every model instance ``fetch_fk``, ``add_m2m``,
+``get_related`` and the rest. Relation names are resolved by ``meta/relations.py``.
 """
 
-from .m2m import M2MSpec, junction_tables
-from .model_api import RelatedResults, RelationMethods
-from .spec import FKSpec, IFKSpec, relation
+from .methods import RelatedResults, RelationMethods
 
-__all__ = ["FKSpec", "IFKSpec", "M2MSpec", "RelatedResults", "RelationMethods", "junction_tables", "relation"]
+__all__ = ["RelatedResults", "RelationMethods"]

@@ -2,21 +2,22 @@
 
 An asyncpg connection runs one query at a time, and savepoints opened by concurrent tasks on one connection
 would unwind each other. So when the current task holds a transaction on any database a load touches, the
-loads run one after the other; each resilient load then runs in its own savepoint, so one failing query does
-not abort the caller's transaction. Outside a transaction they run concurrently on the pools.
+loads run one after the other; each resilient load then runs in its own savepoint (owning the connection
+meanwhile, see ``db/transaction.exclusive_savepoint``), so one failing query does not abort the caller's
+transaction. Outside a transaction they run concurrently on the pools.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..transaction import OpenTransaction, current_transaction
+from ...db.context import current_transaction
+from ...db.transaction import exclusive_savepoint
 
 log = logging.getLogger("matrx_orm.relations")
 
@@ -53,7 +54,7 @@ async def run_resilient(jobs: Sequence[Job], fallback: Callable[[str], Any], own
             held = [tx for tx in map(current_transaction, sorted(job.databases)) if tx is not None]
             if not held:
                 return await job.run()
-            return await _exclusive_savepoint(held, job.run)
+            return await exclusive_savepoint(held, job.run)
         except Exception as exc:  # resilient by contract: report and carry on with the next relation
             message = getattr(exc, "message", None) or str(exc)
             log.warning(
@@ -63,37 +64,3 @@ async def run_resilient(jobs: Sequence[Job], fallback: Callable[[str], Any], own
 
     wrapped = [Job(job.key, job.databases, functools.partial(guarded, job)) for job in jobs]
     return await run_jobs(wrapped)
-
-
-async def _exclusive_savepoint(held: list[OpenTransaction], run: Callable[[], Awaitable[Any]]) -> Any:
-    """Run ``run()`` in a savepoint on each held transaction, owning their connections meanwhile.
-
-    Owning the connection (its lock, held for the whole savepoint) keeps statements of other tasks sharing
-    the transaction out of the savepoint, so rolling it back after a failed load undoes only that load, and
-    savepoints of concurrent tasks never interleave on one connection.
-    """
-    state, rest = held[0], held[1:]
-    me = asyncio.current_task()
-    if state.owner is me:  # already exclusive (nested use): just the savepoint
-        return await _savepoint(state, rest, run)
-    async with state.lock:
-        state.owner = me
-        try:
-            return await _savepoint(state, rest, run)
-        finally:
-            state.owner = None
-
-
-async def _savepoint(
-    state: OpenTransaction, rest: list[OpenTransaction], run: Callable[[], Awaitable[Any]]
-) -> Any:
-    savepoint = state.connection.transaction()
-    await savepoint.start()
-    try:
-        result = await (_exclusive_savepoint(rest, run) if rest else run())
-    except BaseException:
-        with contextlib.suppress(Exception):  # the load's own error is the one to report
-            await savepoint.rollback()
-        raise
-    await savepoint.commit()
-    return result

@@ -6,20 +6,12 @@ import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ...meta.foreign_key import FKSpec
+from ...meta.relations import fk_spec, remember, skipped_unfetchable
 from . import fanout
-from .spec import FKSpec, foreign_key, remember, skipped_unfetchable, unknown
 
 if TYPE_CHECKING:
-    from ..models.base import Model
-
-
-def fk_spec(instance_or_model: Model | type[Model], name: str) -> FKSpec:
-    """The foreign key ``name`` of a model (``UnknownRelationError`` when there is none)."""
-    model = instance_or_model if isinstance(instance_or_model, type) else type(instance_or_model)
-    spec = foreign_key(model, name)
-    if spec is None:
-        raise unknown(model, name, "foreign key")
-    return spec
+    from ...model import Model
 
 
 async def fetch_fk(instance: Model, name: str, *, stacklevel: int = 4) -> Model | None:

@@ -6,20 +6,12 @@ import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ...meta.inverse_foreign_key import IFKSpec
+from ...meta.relations import ifk_spec, remember, skipped_unfetchable
 from . import fanout
-from .spec import IFKSpec, inverse_foreign_key, remember, skipped_unfetchable, unknown
 
 if TYPE_CHECKING:
-    from ..models.base import Model
-
-
-def ifk_spec(instance_or_model: Model | type[Model], name: str) -> IFKSpec:
-    """The inverse foreign key ``name`` (``UnknownRelationError`` when there is none)."""
-    model = instance_or_model if isinstance(instance_or_model, type) else type(instance_or_model)
-    spec = inverse_foreign_key(model, name)
-    if spec is None:
-        raise unknown(model, name, "inverse foreign key")
-    return spec
+    from ...model import Model
 
 
 async def fetch_ifk(instance: Model, name: str, *, stacklevel: int = 4, **filters: Any) -> list[Model]:

@@ -5,11 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from . import fanout, fk, inverse, m2m
-from .spec import MISSING, FKSpec, IFKSpec, is_loaded, recall, relation, remember
+from ...meta.ddl import create_all
+from ...meta.foreign_key import FKSpec
+from ...meta.inverse_foreign_key import IFKSpec
+from ...meta.many_to_many import m2m_names
+from ...meta.relations import MISSING, fk_spec, is_loaded, recall, relation, remember
+from ...write import many_to_many as m2m_writes
+from . import fanout, fk, inverse
+from . import many_to_many as m2m
 
 if TYPE_CHECKING:
-    from ..models.base import Model
+    from ...model import Model
 
 
 class RelatedResults(dict[str, Any]):
@@ -45,7 +51,7 @@ class RelationMethods:
 
     async def filter_fk(self, field_name: str, **filters: Any) -> list[Model]:
         """Rows of the target model matching this key and ``filters``."""
-        spec = fk.fk_spec(self, field_name)  # type: ignore[arg-type]
+        spec = fk_spec(self, field_name)  # type: ignore[arg-type]
         value = self.__dict__.get(spec.name)
         if value is None:
             return []
@@ -76,25 +82,23 @@ class RelationMethods:
 
     async def add_m2m(self, relation_name: str, *target_ids: Any) -> int:
         """Link targets (keys or instances); idempotent. Returns the number of new links."""
-        return await m2m.add_m2m(self, relation_name, *target_ids)  # type: ignore[arg-type]
+        return await m2m_writes.add_m2m(self, relation_name, *target_ids)  # type: ignore[arg-type]
 
     async def remove_m2m(self, relation_name: str, *target_ids: Any) -> int:
         """Unlink targets; returns the number of links removed."""
-        return await m2m.remove_m2m(self, relation_name, *target_ids)  # type: ignore[arg-type]
+        return await m2m_writes.remove_m2m(self, relation_name, *target_ids)  # type: ignore[arg-type]
 
     async def set_m2m(self, relation_name: str, target_ids: Iterable[Any]) -> None:
         """Make ``target_ids`` exactly the linked targets (atomically)."""
-        await m2m.set_m2m(self, relation_name, target_ids)  # type: ignore[arg-type]
+        await m2m_writes.set_m2m(self, relation_name, target_ids)  # type: ignore[arg-type]
 
     async def clear_m2m(self, relation_name: str) -> int:
         """Unlink every target; returns the number of links removed."""
-        return await m2m.clear_m2m(self, relation_name)  # type: ignore[arg-type]
+        return await m2m_writes.clear_m2m(self, relation_name)  # type: ignore[arg-type]
 
     @classmethod
     async def ensure_m2m_tables(cls) -> None:
         """CREATE the junction tables of this model's ManyToManyFields that do not exist yet."""
-        from ..models.ddl import create_all
-
         model: Any = cls
         await create_all(model._meta.database, models=[model])
 
@@ -107,7 +111,7 @@ class RelationMethods:
             databases.update(fk._databases(FKSpec(model, model._meta.foreign_keys[name])))
         for name in model._meta.inverse_foreign_keys:
             databases.update(inverse._databases(model, name))
-        for name in m2m.m2m_names(model):
+        for name in m2m_names(model):
             databases.update(m2m._databases(model, name))
         groups = await fanout.run_jobs(
             [

@@ -11,13 +11,14 @@ import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import QueryError
-from . import fanout, fk, inverse, m2m
-from .spec import FKSpec, IFKSpec, is_loaded, recall, relation
+from ...exceptions import QueryError
+from ...meta.foreign_key import FKSpec
+from ...meta.inverse_foreign_key import IFKSpec
+from ...meta.relations import Relation, is_loaded, recall, relation
+from . import fanout, fk, inverse, many_to_many
 
 if TYPE_CHECKING:
-    from ..models.base import Model
-    from .m2m import M2MSpec
+    from ...model import Model
 
 
 def check_paths(model: type[Model], paths: Sequence[str]) -> None:
@@ -30,7 +31,7 @@ def check_paths(model: type[Model], paths: Sequence[str]) -> None:
             owner = _next_model(relation(owner, segment))
 
 
-def _next_model(spec: FKSpec | IFKSpec | M2MSpec) -> type[Model]:
+def _next_model(spec: Relation) -> type[Model]:
     if isinstance(spec, FKSpec):
         return spec.target
     if isinstance(spec, IFKSpec):
@@ -38,7 +39,7 @@ def _next_model(spec: FKSpec | IFKSpec | M2MSpec) -> type[Model]:
     return spec.target
 
 
-def _canonical(spec: FKSpec | IFKSpec | M2MSpec) -> str:
+def _canonical(spec: Relation) -> str:
     return spec.alias if isinstance(spec, FKSpec) else spec.name
 
 
@@ -60,7 +61,7 @@ async def prefetch(instances: Sequence[Model], paths: Sequence[str]) -> None:
     await fanout.run_jobs(jobs)
 
 
-def _databases(spec: FKSpec | IFKSpec | M2MSpec) -> tuple[str, ...]:
+def _databases(spec: Relation) -> tuple[str, ...]:
     if isinstance(spec, FKSpec):
         return (spec.database,)
     if isinstance(spec, IFKSpec):
@@ -68,7 +69,7 @@ def _databases(spec: FKSpec | IFKSpec | M2MSpec) -> tuple[str, ...]:
     return tuple(dict.fromkeys((spec.database, spec.target._meta.database)))
 
 
-async def _load(instances: Sequence[Model], spec: FKSpec | IFKSpec | M2MSpec, rest: list[str]) -> None:
+async def _load(instances: Sequence[Model], spec: Relation, rest: list[str]) -> None:
     name = _canonical(spec)
     if all(is_loaded(instance, name) for instance in instances):
         children = _loaded_children(instances, name)
@@ -77,7 +78,7 @@ async def _load(instances: Sequence[Model], spec: FKSpec | IFKSpec | M2MSpec, re
     elif isinstance(spec, IFKSpec):
         children = await inverse.load_many(instances, spec)
     else:
-        children = await m2m.load_many(instances, spec)
+        children = await many_to_many.load_many(instances, spec)
     if rest and children:
         await prefetch(children, rest)
 

@@ -4,7 +4,8 @@ Each followed key becomes an aliased LEFT OUTER JOIN (``_sr0``, ``_sr1``, ...) w
 the select list under short labels (``_sr0_3``); the base model's own columns keep their positions, and
 every column is qualified by its table, so filters on a column name both tables share stay unambiguous.
 Paths may go deeper (``"author__publisher"``). A key that points into another database (or at an
-``_unfetchable`` model) cannot be joined: that path is loaded by ``prefetch_related`` instead.
+``_unfetchable`` model) cannot be joined: that path is loaded by ``prefetch_related`` instead. The rows are
+turned into related instances by ``query/relations/select_related.py`` with the same :func:`plan`.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ..exceptions import QueryError
-from .spec import FKSpec, relation, remember
+from ...exceptions import QueryError
+from ...meta.foreign_key import FKSpec
+from ...meta.memo import remember
+from ...meta.relations import relation
 
 if TYPE_CHECKING:
-    from ..models.base import Model
+    from ...model import Model
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +52,7 @@ def plan(model: type[Model], paths: Sequence[str]) -> Plan:
     key = (model, tuple(paths))
     found = _plans.get(key)
     if found is None:
-        found = _plans[key] = _make_plan(model, paths)
+        found = remember(_plans, key, _make_plan(model, paths))
     return found
 
 
@@ -118,28 +121,14 @@ def apply(statement: Any, model: type[Model], paths: Sequence[str]) -> Any:
     return statement
 
 
-def attach(
-    model: type[Model], paths: Sequence[str], instances: Sequence[Model], records: Sequence[Any]
-) -> None:
-    """Build the joined instances from each record and remember them on their parents."""
-    steps = plan(model, paths).steps
-    if not steps:
-        return
-    new = object.__new__
-    for instance, record in zip(instances, records, strict=True):
-        objects: list[Any] = []
-        for step in steps:
-            parent = instance if step.parent < 0 else objects[step.parent]
-            obj = None
-            if parent is not None and record[step.key_label] is not None:
-                row = [record[label] for label in step.labels]
-                for i, convert in step.converters:
-                    if row[i] is not None:
-                        row[i] = convert(row[i])
-                obj = new(step.spec.target)
-                data = dict(zip(step.names, row, strict=True))
-                data["_persisted"] = True
-                obj.__dict__ = data
-            if parent is not None:
-                remember(parent, step.spec.alias, obj)
-            objects.append(obj)
+def join_related(statement: Any, model: type[Model], paths: Sequence[str], lock: Any) -> Any:
+    """Add the joins of ``paths`` to the row SELECT of ``model``.
+
+    A row lock (``select_for_update()`` without ``of=``) is narrowed to the queried table: PostgreSQL cannot
+    lock the nullable side of an outer join.
+    """
+    statement = apply(statement, model, paths)
+    if lock is not None and not lock[2] and plan(model, paths).steps:
+        nowait, skip_locked, _ = lock
+        statement = statement.with_for_update(nowait=nowait, skip_locked=skip_locked, of=[model._meta.table])
+    return statement

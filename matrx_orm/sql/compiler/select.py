@@ -1,300 +1,362 @@
-"""SELECT statements for queries that use the advanced features (annotations, grouping, DISTINCT, row
-locks, CTEs, set operations), and for subqueries.
+"""The SELECT builder: one walk turns a :class:`~..spec.QuerySpec` into a statement fragment.
 
-Like the builder's fast path, the compiled SQL is cached per query *shape*: :func:`select_shape` walks the
-state and its expressions (``query/shapes.py``) in the order :func:`select_statement` resolves them,
-gathering the values and a hashable key, so a repeated shape binds new values without building any
-SQLAlchemy construct (subqueries, ``EXISTS`` of relation filters and set operations included). A state the
-walk does not know (CTEs, custom expressions, ...) is resolved through one :class:`Resolver` every time and
-keyed on SQLAlchemy's structural cache key of the statement, so compilation still happens once per shape.
+Plain filters, annotations, grouping, DISTINCT, row locks, CTEs, ``nearest()``, ``select_related`` joins,
+set operations, subqueries, ``count()``/``exists()`` and ``get(pk)`` all go through :func:`select`. The walk
+gathers the query's values and the statement's shape key in one pass (see ``expressions/base.py``); the
+SQLAlchemy statement is built and compiled once per key (``cache.py``), so a repeated shape only pays for
+the walk.
+
+:class:`Scope` is what a SELECT compiles against: the model whose fields names refer to, the annotations,
+the enclosing query (for ``OuterRef``), where the rows are read from (the table, an alias of it, a CTE) and
+the value list shared with every subquery.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import distinct_on as pg_distinct_on
+from sqlalchemy.sql.elements import ColumnClause
 
-from ..exceptions import ParameterError, QueryError
-from ..transaction import current_transaction
-from . import compiler
-from .conditions import resolve_condition, uses_names
-from .cte import cte_column
-from .expressions import Expression, Resolver, as_expression, order_expression
-from .shapes import NoShape, ShapeMismatch, ShapeWalk, check_bound
+from ...exceptions import ParameterError, QueryError, UnknownFieldError
+from ..expressions.base import Expression, F, Fragment, order_expression, ordered
+from ..expressions.coerce import as_expression
+from ..expressions.vector import distance
+from ..nearest import DISTANCE_LABEL, NearestSpec
+from ..q import Q
+from ..spec import QuerySpec
+from . import filters, joins
+from .cache import Compiled, compiled
 
-if TYPE_CHECKING:
-    from .builder import QueryBuilder, QueryState
-
-__all__ = ["compile_select", "compile_shaped", "select_shape", "select_statement"]
-
-
-def compile_select(
-    qs: QueryBuilder[Any], names: Sequence[str], kind: str
-) -> tuple[compiler.Compiled, list[Any]]:
-    """Compile (cached by shape) the SELECT of ``names`` for an advanced query; returns (statement, params)."""
-    state = qs._state
-    if state.nearest is not None and (
-        state.combined
-        or state.group_by
-        or state.distinct
-        or state.distinct_on
-        or any(expr.contains_aggregate for _, expr in state.annotations)
-    ):
-        raise QueryError(
-            "nearest() cannot be combined with group_by/aggregates/distinct/union; "
-            "annotate() with VectorDistance(...) and order_by() instead",
-            model=qs._meta.model_name,
-        )
-    if state.lock is not None and current_transaction(qs._database) is None:
-        raise QueryError(
-            "select_for_update() must run inside transaction(): outside one the lock is released at once",
-            model=qs._meta.model_name,
-            operation="select_for_update",
-        )
-    statement_kind = kind if kind in ("count", "exists") else "rows"
-    if state.group_by and statement_kind == "rows":
-        _check_grouped_selection(state, names)
-    distance = kind == "rows"
-    values: list[Any] = []
-    try:
-        shape = select_shape(state, ShapeWalk(state.model, values), names, statement_kind)
-    except Exception:  # noqa: BLE001 (anything unusual: the resolver below builds it, or raises the error)
-        shape = None
-    if shape is not None:
-        compiled = compile_shaped(
-            ("advanced", statement_kind, distance, shape),
-            values,
-            lambda ctx: select_statement(state, ctx, names, statement_kind, distance=distance),
-            state.model,
-        )
-        if compiled is not None:
-            return compiled, compiled.params(values)
-    values = []
-    statement = select_statement(
-        state, Resolver(state.model, values), names, statement_kind, distance=distance
-    )
-    compiled = compile_resolved(statement, "advanced")
-    return compiled, compiled.params(values)  # in the order the SQL text reads them (GROUP BY before HAVING)
+__all__ = [
+    "PendingScope",
+    "Scope",
+    "Source",
+    "aggregate_statement",
+    "check_condition",
+    "check_expressions",
+    "compile_select",
+    "grouped_selection",
+    "junction_pairs",
+    "junction_select",
+    "pk_select",
+    "select",
+]
 
 
-def compile_resolved(statement: Any, tag: str) -> compiler.Compiled:
-    """Compile a statement built through a Resolver, cached on SQLAlchemy's structural cache key."""
-    cache_key = statement._generate_cache_key()
-    if cache_key is None:  # something SQLAlchemy cannot key: compile every time
-        return compiler.compile_statement(statement)
-    return compiler.compiled((tag, cache_key.key), lambda: statement)
+# -- scopes -----------------------------------------------------------------------------------------------------
 
 
-def compile_shaped(
-    key: Any, values: list[Any], build: Any, model: type, start: int = 0
-) -> compiler.Compiled | None:
-    """The compiled statement for ``key`` (a shape from :func:`select_shape`); on a miss, ``build(ctx)``
-    makes it through a fresh Resolver whose bound values must equal ``values``. None when they do not (the
-    caller falls back to the resolver path; the shape is not cached)."""
+class Source:
+    """Where a scope reads rows when not from the model's table: an alias of it, or a CTE (``name``)."""
 
-    def checked() -> Any:
-        bound: list[Any] = []
-        statement = build(Resolver(model, bound, offset=start))
-        check_bound(bound, values, key)
-        return statement
+    __slots__ = ("_built", "_make", "key", "name")
 
-    try:
-        return compiler.compiled(key, checked)
-    except ShapeMismatch:
+    def __init__(self, key: Any, make: Callable[[], Any], name: str | None = None) -> None:
+        self.key = key
+        self.name = name
+        self._make = make
+        self._built: Any = None
+
+    def get(self) -> Any:
+        """The selectable (made once per statement build)."""
+        if self._built is None:
+            self._built = self._make()
+        return self._built
+
+    def column(self, name: str) -> Fragment:
+        """Column ``name`` of the source."""
+        return Fragment(("source", self.key, name), lambda: source_column(self.get(), name))
+
+
+def source_column(source: Any, name: str) -> Any:
+    """Column ``name`` of a selectable (a CTE over raw SQL may not declare its columns)."""
+    if name in source.c:
+        return source.c[name]
+    return ColumnClause(name, _selectable=source)
+
+
+class Scope:
+    """What expressions and conditions compile against (see the module docstring).
+
+    ``pending`` scopes only check the names of their own filters (values are checked when the query runs;
+    those inside subqueries right away): chain methods use them to fail at the line that made a mistake.
+    """
+
+    __slots__ = ("_active", "annotations", "meta", "model", "outer", "pending", "source", "used", "values")
+
+    def __init__(
+        self,
+        model: type,
+        values: list[Any] | None = None,
+        *,
+        annotations: Mapping[str, Expression] | None = None,
+        outer: Scope | None = None,
+        pending: bool = False,
+    ) -> None:
+        self.model = model
+        self.meta: Any = model._meta  # type: ignore[attr-defined]
+        self.values: list[Any] = [] if values is None else values
+        self.annotations: Mapping[str, Expression] = annotations or {}
+        self.outer = outer
+        self.pending = pending
+        self.source: Source | None = None
+        #: annotation names referenced since the set was last cleared (HAVING vs WHERE)
+        self.used: set[str] = set()
+        self._active: set[str] = set()
+
+    # -- values --------------------------------------------------------------------------------------------
+    def parameter(self, value: Any) -> str:
+        """Append ``value``; the name of its bound parameter (``v{n}``)."""
+        index = len(self.values)
+        self.values.append(value)
+        return f"v{index}"
+
+    def bind(self, value: Any, type_: Any = None) -> Fragment:
+        """The fragment of a bound parameter carrying ``value``."""
+        name = self.parameter(value)
+        return Fragment(_BIND, lambda: sa.bindparam(name, type_=type_))
+
+    # -- names ---------------------------------------------------------------------------------------------
+    def column(self, name: str) -> Fragment:
+        """The column (or annotation expression) called ``name``."""
+        annotation = self.annotations.get(name)
+        if annotation is not None:
+            if name in self._active:
+                raise QueryError(f"annotation '{name}' refers to itself", model=self.meta.model_name)
+            self.used.add(name)
+            self._active.add(name)
+            try:
+                inner = self.expression(annotation)
+            finally:
+                self._active.discard(name)
+            return Fragment(("=", name, inner.key), inner.build)
+        meta = self.meta
+        if name not in meta.fields and name not in meta.relation_aliases:
+            raise UnknownFieldError(
+                name=name, choices=[*meta.field_names, *self.annotations], model=meta.model_name
+            )
+        field = meta.get_field(name)
+        return Fragment(field.name, lambda: self.element(field))
+
+    def element(self, field: Any) -> Any:
+        """The SQLAlchemy column of ``field`` where this scope reads rows (build time)."""
+        if self.source is None:
+            return self.meta.columns[field.name]
+        return source_column(self.source.get(), field.column_name)
+
+    def field(self, name: str) -> Any:
+        """The model field ``name``; UnknownFieldError with close matches otherwise."""
+        return self.meta.get_field(name)
+
+    def output_field(self, name: str) -> Any:
+        """The field ``name`` refers to, when it is a model field (or an annotation's output field)."""
+        if name in self.annotations:
+            return self.annotations[name].output_field
+        field = self.meta.fields.get(name)
+        if field is None and name in self.meta.relation_aliases:
+            field = self.meta.fields[self.meta.relation_aliases[name]]
+        return field
+
+    def expression(self, expression: Expression) -> Fragment:
+        return expression.compile(self)
+
+    def condition(self, node: Any) -> Fragment:
+        return filters.condition(self, node)
+
+    # -- nesting -------------------------------------------------------------------------------------------
+    def child(self, model: type) -> Scope:
+        """The scope of a subquery over ``model`` sharing these values; ``OuterRef`` reaches ``self``."""
+        return Scope(model, self.values, outer=self)
+
+    def subquery(self, spec: QuerySpec, names: Sequence[str], *, correlated: bool = True) -> Fragment:
+        """The SELECT of ``names`` for ``spec`` inside this query (``correlated``: may use ``OuterRef``)."""
+        scope = self.child(spec.model) if correlated else Scope(spec.model, self.values)
+        return select(spec, scope, names, "values")
+
+    def find_source(self, name: str) -> Source | None:
+        """The CTE source called ``name`` of this scope or an enclosing one."""
+        scope: Scope | None = self
+        while scope is not None:
+            if scope.source is not None and scope.source.name == name:
+                return scope.source
+            scope = scope.outer
         return None
 
+    @property
+    def lenient(self) -> bool:
+        """Whether the enclosing query is not known yet (a check made by a chain method): names that only
+        it could resolve are accepted."""
+        scope: Scope | None = self
+        while scope is not None:
+            if isinstance(scope, PendingScope):
+                return True
+            scope = scope.outer
+        return False
 
-def select_shape(
-    state: QueryState,
-    walk: ShapeWalk,
+
+_BIND = "$"
+#: statement kinds that select rows (the others count them or test for one)
+_ROW_KINDS = ("rows", "values")
+
+
+class PendingScope(Scope):
+    """Stands in for the enclosing query while a condition is checked on its own, before the query it will
+    belong to exists: any name is accepted (the real check happens when the statement is built)."""
+
+    __slots__ = ()
+
+    def __init__(self, model: type) -> None:
+        super().__init__(model, pending=True)
+
+    def column(self, name: str) -> Fragment:
+        return Fragment(("pending", name), lambda: sa.column(name))
+
+
+# -- checks made where a chain method is called ------------------------------------------------------------------
+
+
+def check_condition(model: type, node: Any, annotations: Mapping[str, Expression] | None = None) -> set[str]:
+    """Walk a condition checking its names (not its plain values); returns the annotations it uses."""
+    scope = Scope(model, annotations=annotations, outer=PendingScope(model), pending=True)
+    scope.condition(node)
+    return scope.used
+
+
+def check_expressions(model: type, annotations: Mapping[str, Expression], names: Sequence[str]) -> None:
+    """Walk the annotations ``names`` (and the order items among them) so bad names and values fail now."""
+    scope = Scope(model, annotations=annotations, outer=PendingScope(model), pending=True)
+    for name in names:
+        scope.column(name)
+
+
+def check_order(model: type, items: Sequence[Any], annotations: Mapping[str, Expression]) -> None:
+    """Walk ``order_by`` expressions so bad names fail where they are written."""
+    scope = Scope(model, annotations=annotations, outer=PendingScope(model), pending=True)
+    for item in items:
+        scope.expression(order_expression(item))
+
+
+# -- the walk -------------------------------------------------------------------------------------------------------
+
+
+def select(
+    spec: QuerySpec,
+    scope: Scope,
     names: Sequence[str],
-    kind: str = "rows",
+    kind: str = "values",
     *,
-    ordered: bool = True,
-) -> Any:
-    """What :func:`select_statement` would render for these arguments, as a hashable key; the values it
-    would bind are appended to ``walk.values`` in the same order. Raises (``NoShape`` or a validation error)
-    for states it does not describe — callers then use :func:`select_statement`. ``ordered=False`` describes
-    the state without its ``order_by`` (``aggregate()``)."""
-    if state.ctes or state.source_cte is not None:
-        raise NoShape("CTE")
-    if state.combined:
-        return _compound_shape(state, walk, names, kind)
-    if state.lock is not None and kind == "rows" and _unlockable(state):
-        raise NoShape("lock")  # the resolver raises the QueryError
-    if state.distinct_on and state.order_by:
-        _check_distinct_order(state)
-    # a correlated subquery over its own table reads an alias of it (select_statement)
-    aliased = walk.outer is not None and walk.outer.model is walk.model
-    annotations: dict[str, Expression] = dict(state.annotations)
-    walk.annotations = annotations
-    everything = walk.walk_annotations()  # grouping, HAVING and lock checks look at all of them
-    if kind != "rows" and (state.group_by or state.distinct or state.distinct_on):
-        names = _counted_names(state, names, walk.meta)
-    columns = tuple(walk.column(name) for name in names)
-    where = tuple(walk.condition(q) for q in state.where)
-    having = tuple(walk.condition(q) for q in state.having)
-    aggregate_names = {name for name, expr in annotations.items() if expr.contains_aggregate}
-    if state.group_by:
-        group: tuple[Any, ...] = tuple(
-            walk.column(item) if isinstance(item, str) else walk.expression(as_expression(item))
-            for item in state.group_by
-        )
-    elif aggregate_names:
-        group = tuple(
-            walk.column(name)
-            for name in names
-            if name not in aggregate_names and not (name in annotations and annotations[name].contains_window)
-        )
-    else:
-        group = ()
-    distinct_on = tuple(walk.column(name) for name in state.distinct_on)
-    nearest = None
-    if state.nearest is not None:
-        nearest = (state.nearest.shape, walk.column(state.nearest.field_name))
-        walk.values.append(state.nearest.value)
-    order_by = state.order_by if ordered else ()
-    order = tuple(walk.order(item) for item in order_by) if kind != "exists" else ()
-    if state.limit is not None:
-        walk.values.append(state.limit)
-    if state.offset is not None:
-        walk.values.append(state.offset)
-    return (
-        state.model,
-        tuple(names),
-        everything,
-        columns,
-        where,
-        having,
-        group,
-        state.distinct,
-        distinct_on,
-        nearest,
-        order,
-        state.limit is not None,
-        state.offset is not None,
-        state.lock,
-        state.select_related,
-        aliased,
-    )
+    ordered_rows: bool = True,
+    columns: Mapping[str, Expression] | None = None,
+) -> Fragment:
+    """The SELECT of ``names`` for ``spec`` in ``scope``.
 
-
-def _compound_shape(state: QueryState, walk: ShapeWalk, names: Sequence[str], kind: str) -> Any:
-    """:func:`select_shape` of a union/intersection/difference (mirrors :func:`_compound`)."""
-    if state.where or state.having or state.annotations or state.group_by or state.distinct or state.lock:
-        raise NoShape("clauses on a combined query")  # the resolver raises the QueryError
-    parts = tuple(
-        (operation, all_rows, select_shape(part, ShapeWalk(state.model, walk.values), names))
-        for operation, all_rows, part in state.combined
-    )
-    order = []
-    if kind == "rows":
-        for item in state.order_by:
-            ordering = order_expression(item)
-            target = ordering.expression  # type: ignore[attr-defined]
-            if not isinstance(target, Expression) or not hasattr(target, "name") or target.name not in names:
-                raise NoShape("combined order")
-            order.append((target.name, ordering.descending, ordering.nulls_last))  # type: ignore[attr-defined]
-    if state.limit is not None:
-        walk.values.append(state.limit)
-    if state.offset is not None:
-        walk.values.append(state.offset)
-    return (
-        "compound",
-        state.model,
-        tuple(names),
-        parts,
-        tuple(order),
-        state.limit is not None,
-        state.offset is not None,
-    )
-
-
-def _column(ctx: Resolver, source: Any, name: str) -> Any:
-    if name in ctx.annotations:
-        return ctx.column(name)
-    field = ctx.meta.get_field(name)
-    if source is ctx.meta.table:
-        return ctx.meta.columns[field.name]
-    if len(source.c) and field.column_name not in source.c:
-        return sa.null()  # a CTE that does not return this field: it reads as None, like only()
-    return cte_column(source, field.column_name)
-
-
-def _label(ctx: Resolver, name: str) -> str:
-    """Output column name: the column name of a field, the name of an annotation."""
-    if name in ctx.annotations:
-        return name
-    return ctx.meta.get_field(name).column_name  # type: ignore[no-any-return]
-
-
-def select_statement(
-    state: QueryState, ctx: Resolver, names: Sequence[str], kind: str = "rows", *, distance: bool = False
-) -> Any:
-    """The SELECT of ``names`` for ``state``, every value bound through ``ctx``.
-
-    ``kind`` is ``"rows"``, ``"count"`` (``SELECT count(*) FROM (...)``) or ``"exists"``; ``distance`` adds
-    the ``_vector_distance`` column of a ``nearest()`` query (for instances).
+    ``kind``: ``"rows"`` (instances: the ``nearest()`` distance column and ``select_related`` joins are
+    added), ``"values"``, ``"count"`` (``SELECT count(*) FROM (...)``) or ``"exists"``. ``columns`` replaces
+    the selected names by labelled expressions (``aggregate()``); ``ordered_rows=False`` drops the ordering.
     """
-    if state.combined:
-        return _compound(state, ctx, names, kind)
-    meta = ctx.meta
-    annotations: dict[str, Expression] = dict(state.annotations)
-    ctx.annotations = annotations
-    ctes = {cte.name: cte.resolve_cte(ctx) for cte in state.ctes}
-    if state.source_cte is not None:
-        ctx.source = ctes[state.source_cte.name]
-    elif ctx.outer is not None and ctx.outer.model is ctx.model:
-        ctx.source = meta.table.alias()  # a correlated subquery over its own table
-    source = ctx.source if ctx.source is not None else meta.table
+    if spec.combined:
+        return _compound(spec, scope, names, kind)
+    meta = scope.meta
+    if spec.lock is not None and kind in _ROW_KINDS and _unlockable(spec):
+        raise QueryError(
+            "select_for_update() cannot lock rows of a grouped, DISTINCT, aggregated or windowed query",
+            model=meta.model_name,
+        )
+    if spec.distinct_on and spec.order_by:
+        _check_distinct_order(spec)
+    annotations: dict[str, Expression] = dict(spec.annotations)
+    scope.annotations = annotations
+    ctes = [scope.expression(cte) for cte in spec.ctes]
+    if spec.source_cte is not None:
+        position = next(i for i, cte in enumerate(spec.ctes) if cte is spec.source_cte)
+        scope.source = Source(("cte", ctes[position].key), ctes[position].build, spec.source_cte.name)
+    elif scope.outer is not None and scope.outer.model is scope.model:
+        scope.source = Source(("alias",), meta.table.alias)  # a correlated subquery over its own table
+    if kind in ("count", "exists") and (spec.group_by or spec.distinct or spec.distinct_on):
+        names = _counted_names(spec, meta)
+    selected = {name: scope.column(name) for name in dict.fromkeys(names)}
+    labelled = [(name, _label(meta, annotations, name)) for name in names]
+    extra = [(label, scope.expression(expr)) for label, expr in (columns or {}).items()]
+    where = [scope.condition(q) for q in spec.where]
+    having: list[Fragment] = []
+    aggregates = {name for name, expr in annotations.items() if expr.contains_aggregate}
+    for q in spec.having:
+        scope.used.clear()
+        fragment = scope.condition(q)
+        (having if scope.used & aggregates else where).append(fragment)
+    group = _group(spec, scope, names, selected, aggregates)
+    distinct_on = [selected.get(name) or scope.column(name) for name in spec.distinct_on]
+    nearest = _nearest(spec.nearest, scope, with_distance=kind == "rows") if spec.nearest else None
+    order: list[Fragment] = []
+    if ordered_rows and kind != "exists":
+        order = [_order_item(scope, item, selected) for item in spec.order_by]
+    limit = None if spec.limit is None else scope.bind(spec.limit, sa.Integer())
+    offset = None if spec.offset is None else scope.bind(spec.offset, sa.Integer())
+    related = spec.select_related if kind == "rows" and scope.source is None else ()
+    source = scope.source
 
-    if kind != "rows" and (state.group_by or state.distinct or state.distinct_on):
-        names = _counted_names(state, names, meta)
-    columns = [_column(ctx, source, name).label(_label(ctx, name)) for name in names]
-    statement = sa.select(*columns).select_from(source)
-    for cte in ctes.values():
-        statement = statement.add_cte(cte)
+    def make() -> Any:
+        table = meta.table if source is None else source.get()
+        elements = [_select_element(selected[name].build(), label, source) for name, label in labelled]
+        elements += [fragment.build().label(label) for label, fragment in extra]
+        statement = sa.select(*elements).select_from(table)
+        for cte in ctes:
+            statement = statement.add_cte(cte.build())
+        if where:
+            statement = statement.where(*(w.build() for w in where))
+        if having:
+            statement = statement.having(*(h.build() for h in having))
+        if group:
+            statement = statement.group_by(*(g.build() for g in group))
+        if distinct_on:
+            statement = statement.ext(pg_distinct_on(*(d.build() for d in distinct_on)))
+        elif spec.distinct:
+            statement = statement.distinct()
+        if nearest is not None:
+            statement = nearest(statement)
+        if order:
+            statement = statement.order_by(*(o.build() for o in order))
+        if limit is not None:
+            statement = statement.limit(limit.build())
+        if offset is not None:
+            statement = statement.offset(offset.build())
+        if spec.lock is not None and kind in _ROW_KINDS:
+            nowait, skip_locked, of = spec.lock
+            tables = [table if item == "self" else item._meta.table for item in of] or None
+            statement = statement.with_for_update(nowait=nowait, skip_locked=skip_locked, of=tables)
+        if related:
+            statement = joins.join_related(statement, spec.model, related, spec.lock)
+        return _wrapped(statement, kind)
 
-    where = [resolve_condition(ctx, q) for q in state.where]
-    having: list[Any] = []
-    aggregate_names = {name for name, expr in annotations.items() if expr.contains_aggregate}
-    for q in state.having:
-        condition = resolve_condition(ctx, q)
-        (having if uses_names(q, aggregate_names) else where).append(condition)
-    if where:
-        statement = statement.where(*where)
-    if having:
-        statement = statement.having(*having)
+    key = (
+        "select",
+        kind,
+        spec.model,
+        tuple(labelled),
+        tuple(fragment.key for fragment in selected.values()),
+        tuple((label, fragment.key) for label, fragment in extra),
+        tuple(cte.key for cte in ctes),
+        None if source is None else source.key,
+        tuple(w.key for w in where),
+        tuple(h.key for h in having),
+        tuple(g.key for g in group),
+        spec.distinct,
+        tuple(d.key for d in distinct_on),
+        None if spec.nearest is None else (spec.nearest.shape, kind == "rows"),
+        tuple(o.key for o in order),
+        limit is not None,
+        offset is not None,
+        spec.lock if kind in _ROW_KINDS else None,
+        related,
+    )
+    return Fragment(key, make)
 
-    group = _group_by(ctx, state, names, annotations, aggregate_names)
-    if group:
-        statement = statement.group_by(*group)
 
-    if state.distinct_on:
-        statement = statement.ext(pg_distinct_on(*(ctx.column(name) for name in state.distinct_on)))
-    elif state.distinct:
-        statement = statement.distinct()
-
-    if state.distinct_on and state.order_by:
-        _check_distinct_order(state)
-    if state.nearest is not None:  # null guard, distance column and ordering (query/vector.py)
-        statement = state.nearest.apply_resolved(statement, ctx, with_distance=distance and kind == "rows")
-    if state.order_by and kind != "exists":
-        statement = statement.order_by(*(order_expression(item).resolve(ctx) for item in state.order_by))
-    if state.limit is not None:
-        statement = statement.limit(ctx.bind(state.limit, sa.Integer()))
-    if state.offset is not None:
-        statement = statement.offset(ctx.bind(state.offset, sa.Integer()))
-    if state.lock is not None and kind == "rows":
-        statement = _lock(statement, state, source)
-    if state.select_related and kind == "rows" and source is meta.table:
-        from ..relations.loading import join_related
-
-        statement = join_related(statement, state)
-
+def _wrapped(statement: Any, kind: str) -> Any:
     if kind == "count":
         return sa.select(sa.func.count()).select_from(statement.subquery())
     if kind == "exists":
@@ -302,115 +364,109 @@ def select_statement(
     return statement
 
 
-def _check_distinct_order(state: QueryState) -> None:
-    leading = [item.lstrip("-+") if isinstance(item, str) else None for item in state.order_by]
-    leading = leading[: len(state.distinct_on)]
-    if sorted(map(str, leading)) != sorted(state.distinct_on):
+def _label(meta: Any, annotations: Mapping[str, Expression], name: str) -> str:
+    """Output column name: the column name of a field, the name of an annotation."""
+    if name in annotations:
+        return name
+    return meta.get_field(name).column_name  # type: ignore[no-any-return]
+
+
+def _select_element(element: Any, label: str, source: Source | None) -> Any:
+    """A selected column under its label (a CTE that does not return a field reads it as NULL)."""
+    if source is not None and source.name is not None:
+        selectable = source.get()
+        if isinstance(element, ColumnClause) and len(selectable.c) and element.name not in selectable.c:
+            return sa.null().label(label)  # like only(): the field reads as None
+    if getattr(element, "name", None) == label and isinstance(element, sa.Column):
+        return element
+    return element.label(label)
+
+
+def _order_item(scope: Scope, item: Any, selected: Mapping[str, Fragment]) -> Fragment:
+    """One ``order_by`` item; a selected name reuses its fragment (same expression, same parameters)."""
+    ordering = order_expression(item)
+    target = ordering.expression
+    name = getattr(target, "name", None)
+    if type(target) is F and name in selected:
+        inner = selected[name]
+        descending, nulls_last = ordering.descending, ordering.nulls_last
+        tag = ("order", descending, nulls_last)
+        return Fragment((tag, inner.key), lambda: ordered(descending, nulls_last, inner.build()))
+    return scope.expression(ordering)
+
+
+def _group(
+    spec: QuerySpec,
+    scope: Scope,
+    names: Sequence[str],
+    selected: Mapping[str, Fragment],
+    aggregates: set[str],
+) -> list[Fragment]:
+    if spec.group_by:
+        return [
+            (selected.get(item) or scope.column(item))
+            if isinstance(item, str)
+            else scope.expression(as_expression(item))
+            for item in spec.group_by
+        ]
+    if not aggregates:
+        return []
+    annotations = scope.annotations
+    return [
+        selected[name]
+        for name in dict.fromkeys(names)
+        if name not in aggregates and not (name in annotations and annotations[name].contains_window)
+    ]
+
+
+def _nearest(nearest: NearestSpec, scope: Scope, *, with_distance: bool) -> Callable[[Any], Any]:
+    """The null guard, the distance column (``with_distance``) and the distance ordering, applied to a
+    statement before its other ordering."""
+    column = scope.column(nearest.field_name)
+    measured = distance(scope, nearest.field_name, nearest.metric, nearest.value)
+
+    def apply(statement: Any) -> Any:
+        if nearest.null_guard:
+            statement = statement.where(column.build().is_not(None))
+        value = measured.build()
+        if with_distance:
+            value = value.label(DISTANCE_LABEL)
+            statement = statement.add_columns(value)
+        return statement.order_by(value.desc() if nearest.farthest_first else value)
+
+    return apply
+
+
+def _check_distinct_order(spec: QuerySpec) -> None:
+    leading = [item.lstrip("-+") if isinstance(item, str) else None for item in spec.order_by]
+    leading = leading[: len(spec.distinct_on)]
+    if sorted(map(str, leading)) != sorted(spec.distinct_on):
         raise ParameterError(
-            f"distinct({', '.join(map(repr, state.distinct_on))}) needs an order_by that starts with the same "
-            f"fields; got order_by{tuple(state.order_by)!r}",
-            model=state.model.__name__,
+            f"distinct({', '.join(map(repr, spec.distinct_on))}) needs an order_by that starts with the same "
+            f"fields; got order_by{tuple(spec.order_by)!r}",
+            model=spec.model.__name__,
         )
 
 
-def _grouped_fields(state: QueryState) -> tuple[str, ...] | None:
-    """The field names a grouped query groups by, or None when it groups by the primary key (then every
-    column may be selected, as each depends on the key)."""
-    meta = state.model._meta  # type: ignore[attr-defined]
-    annotations = {name for name, _ in state.annotations}
-    grouped = tuple(
-        item if item in annotations else meta.get_field(item).name
-        for item in state.group_by
-        if isinstance(item, str)
+def _unlockable(spec: QuerySpec) -> bool:
+    return bool(
+        spec.group_by
+        or spec.distinct
+        or spec.distinct_on
+        or any(expr.contains_aggregate or expr.contains_window for _, expr in spec.annotations)
     )
-    if meta.primary_keys and set(meta.primary_keys) <= set(grouped):
-        return None
-    return grouped
 
 
-def grouped_selection(state: QueryState) -> tuple[str, ...] | None:
-    """What a grouped query can show (its groups, then its annotations); None when it is not restricted."""
-    if not state.group_by:
-        return None
-    grouped = _grouped_fields(state)
-    if grouped is None:
-        return None
-    extra = tuple(name for name, _ in state.annotations if name not in grouped)
-    return (*grouped, *extra)
-
-
-def _check_grouped_selection(state: QueryState, names: Sequence[str]) -> None:
-    """A grouped query can only select its groups and aggregates (all fields when grouped by the key)."""
-    meta = state.model._meta  # type: ignore[attr-defined]
-    grouped = _grouped_fields(state)
-    if grouped is None:
-        return  # every column depends on the primary key: PostgreSQL allows selecting them all
-    annotations = {name for name, _ in state.annotations}
-    loose = [name for name in names if name not in annotations and name not in grouped]
-    if loose:
-        groups = ", ".join(repr(item) for item in state.group_by)
-        raise QueryError(
-            f"group_by({groups}) returns one row per group, so {', '.join(map(repr, loose))} cannot be "
-            "selected (neither grouped nor aggregated); read the groups with values(...) / values_list(...) "
-            "naming the grouped fields and annotations, or group by the primary key to get instances",
-            model=meta.model_name,
-        )
-
-
-def _counted_names(state: QueryState, names: Sequence[str], meta: Any) -> tuple[str, ...]:
+def _counted_names(spec: QuerySpec, meta: Any) -> tuple[str, ...]:
     """What count()/exists() select from a grouped or DISTINCT query: the groups, or the distinct rows."""
-    if state.group_by:
-        return tuple(name for name in state.group_by if isinstance(name, str))
-    if state.fields is not None:
-        return tuple(state.fields)
+    if spec.group_by:
+        return tuple(name for name in spec.group_by if isinstance(name, str))
+    if spec.fields is not None:
+        return tuple(spec.fields)
     return tuple(meta.field_names)
 
 
-def _group_by(
-    ctx: Resolver,
-    state: QueryState,
-    names: Sequence[str],
-    annotations: Mapping[str, Expression],
-    aggregate_names: set[str],
-) -> list[Any]:
-    if state.group_by:
-        return [
-            ctx.column(item) if isinstance(item, str) else as_expression(item).resolve(ctx)
-            for item in state.group_by
-        ]
-    if not aggregate_names:
-        return []
-    group = []
-    for name in names:
-        if name in aggregate_names:
-            continue
-        expression = annotations.get(name)
-        if expression is not None and expression.contains_window:
-            continue
-        group.append(ctx.column(name))
-    return group
-
-
-def _unlockable(state: QueryState) -> bool:
-    return bool(
-        state.group_by
-        or state.distinct
-        or state.distinct_on
-        or any(expr.contains_aggregate or expr.contains_window for _, expr in state.annotations)
-    )
-
-
-def _lock(statement: Any, state: QueryState, source: Any) -> Any:
-    assert state.lock is not None
-    nowait, skip_locked, of = state.lock
-    if _unlockable(state):
-        raise QueryError(
-            "select_for_update() cannot lock rows of a grouped, DISTINCT, aggregated or windowed query",
-            model=state.model.__name__,
-        )
-    tables = [source if item == "self" else item._meta.table for item in of] or None
-    return statement.with_for_update(nowait=nowait, skip_locked=skip_locked, of=tables)
-
+# -- set operations -------------------------------------------------------------------------------------------------
 
 _SET_OPERATIONS = {
     ("union", False): sa.union,
@@ -422,41 +478,225 @@ _SET_OPERATIONS = {
 }
 
 
-def _compound(state: QueryState, ctx: Resolver, names: Sequence[str], kind: str) -> Any:
-    if state.where or state.having or state.annotations or state.group_by or state.distinct or state.lock:
+def _compound(spec: QuerySpec, scope: Scope, names: Sequence[str], kind: str) -> Fragment:
+    model_name = spec.model.__name__
+    if spec.where or spec.having or spec.annotations or spec.group_by or spec.distinct or spec.lock:
         raise QueryError(
             "after union()/intersection()/difference() only order_by(), slicing and the terminals apply; "
             "filter the parts before combining them",
-            model=state.model.__name__,
+            model=model_name,
         )
-    first, *rest = state.combined
-    statement = select_statement(first[2], Resolver(state.model, ctx.values, offset=ctx.offset), names)
-    for operation, all_rows, part in rest:
-        other = select_statement(part, Resolver(state.model, ctx.values, offset=ctx.offset), names)
-        statement = _SET_OPERATIONS[(operation, all_rows)](statement, other)
-    if state.order_by and kind == "rows":
-        clauses = []
-        for item in state.order_by:
+    parts = [
+        (operation, all_rows, select(part, Scope(spec.model, scope.values), names))
+        for operation, all_rows, part in spec.combined
+    ]
+    order: list[tuple[str, bool, bool | None]] = []
+    if kind == "rows" or kind == "values":
+        for item in spec.order_by:
             ordering = order_expression(item)
-            target = ordering.expression  # type: ignore[attr-defined]
-            if not isinstance(target, Expression) or not hasattr(target, "name") or target.name not in names:
+            target = ordering.expression
+            name = getattr(target, "name", None)
+            if not isinstance(target, Expression) or name not in names:
                 raise QueryError(
                     f"a combined query orders only by its selected columns {list(names)}; got {item!r}",
-                    model=state.model.__name__,
+                    model=model_name,
                 )
-            column: Any = sa.column(_label(Resolver(state.model), target.name))
-            clause = column.desc() if ordering.descending else column.asc()  # type: ignore[attr-defined]
-            nulls_last = ordering.nulls_last  # type: ignore[attr-defined]
-            if nulls_last is not None:
-                clause = clause.nulls_last() if nulls_last else clause.nulls_first()
-            clauses.append(clause)
-        statement = statement.order_by(*clauses)
-    if state.limit is not None:
-        statement = statement.limit(ctx.bind(state.limit, sa.Integer()))
-    if state.offset is not None:
-        statement = statement.offset(ctx.bind(state.offset, sa.Integer()))
-    if kind == "count":
-        return sa.select(sa.func.count()).select_from(statement.subquery())
-    if kind == "exists":
-        return sa.select(sa.exists(statement.subquery().select()))
-    return statement
+            order.append((_label(scope.meta, {}, name), ordering.descending, ordering.nulls_last))
+    limit = None if spec.limit is None else scope.bind(spec.limit, sa.Integer())
+    offset = None if spec.offset is None else scope.bind(spec.offset, sa.Integer())
+
+    def make() -> Any:
+        statement = parts[0][2].build()
+        for operation, all_rows, part in parts[1:]:
+            statement = _SET_OPERATIONS[(operation, all_rows)](statement, part.build())
+        if order:
+            statement = statement.order_by(*(ordered(d, n, sa.column(label)) for label, d, n in order))
+        if limit is not None:
+            statement = statement.limit(limit.build())
+        if offset is not None:
+            statement = statement.offset(offset.build())
+        if kind == "count":
+            return sa.select(sa.func.count()).select_from(statement.subquery())
+        if kind == "exists":
+            return sa.select(sa.exists(statement.subquery().select()))
+        return statement
+
+    key = (
+        "compound",
+        kind,
+        spec.model,
+        tuple(names),
+        tuple((operation, all_rows, part.key) for operation, all_rows, part in parts),
+        tuple(order),
+        limit is not None,
+        offset is not None,
+    )
+    return Fragment(key, make)
+
+
+# -- statements ---------------------------------------------------------------------------------------------------
+
+
+def compile_select(spec: QuerySpec, names: Sequence[str], kind: str = "values") -> tuple[Compiled, list[Any]]:
+    """The compiled SELECT of ``names`` for ``spec`` and its parameters (see :func:`select` for ``kind``)."""
+    if spec.nearest is not None and (
+        spec.combined
+        or spec.group_by
+        or spec.distinct
+        or spec.distinct_on
+        or any(expr.contains_aggregate for _, expr in spec.annotations)
+    ):
+        raise QueryError(
+            "nearest() cannot be combined with group_by/aggregates/distinct/union; "
+            "annotate() with VectorDistance(...) and order_by() instead",
+            model=spec.model.__name__,
+        )
+    if spec.group_by and kind in ("rows", "values"):
+        _check_grouped_selection(spec, names)
+    scope = Scope(spec.model)
+    statement = select(spec, scope, names, kind)
+    found = compiled(statement.key, statement.build)
+    return found, found.params(scope.values)
+
+
+def aggregate_statement(spec: QuerySpec, expressions: Mapping[str, Expression]) -> tuple[Compiled, list[Any]]:
+    """``SELECT <aggregates>`` over the rows of ``spec``: directly over the table when the query is
+    unsliced and ungrouped, else over the query as a subquery."""
+    direct = not (
+        spec.limit is not None
+        or spec.offset is not None
+        or spec.distinct
+        or spec.distinct_on
+        or spec.group_by
+        or spec.combined
+        or spec.source_cte is not None
+        or any(e.contains_aggregate or e.contains_window for _, e in spec.annotations)
+    )
+    scope = Scope(spec.model)
+    if direct:
+        statement = select(spec, scope, (), ordered_rows=False, columns=expressions)
+    else:
+        inner = select(spec, scope, spec.selected_names())
+        outer = Scope(spec.model, scope.values)
+        outer.annotations = {name: _SourceColumn(name) for name, _ in spec.annotations}
+        outer.source = Source(("subquery", inner.key), lambda: inner.build().subquery())
+        columns = [(name, outer.expression(expr)) for name, expr in expressions.items()]
+
+        def make() -> Any:
+            return sa.select(*(c.build().label(name) for name, c in columns)).select_from(outer.source.get())
+
+        statement = Fragment(("aggregate", tuple((name, c.key) for name, c in columns), inner.key), make)
+    found = compiled(statement.key, statement.build)
+    return found, found.params(scope.values)
+
+
+class _SourceColumn(Expression):
+    """An annotation of an inner query, read back as a column of the subquery wrapping it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def compile(self, scope: Scope) -> Fragment:
+        assert scope.source is not None
+        return scope.source.column(self.name)
+
+
+_pk_statements: dict[type, Compiled] = {}
+
+
+def pk_select(model: type, value: Any) -> tuple[Compiled, list[Any]]:
+    """``SELECT <every field> WHERE <pk> = $1 LIMIT 2`` (``get(pk)``); ``value`` is already converted for the
+    database. Built by :func:`select` once per model, then served from this table."""
+    meta = model._meta  # type: ignore[attr-defined]
+    found = _pk_statements.get(model)
+    if found is None:
+        pk_name = meta.pk.name
+        spec = QuerySpec(model, where=(Q((pk_name, value)),), limit=2)
+        found, params = compile_select(spec, meta.field_names, "rows")
+        _pk_statements[model] = found
+        return found, params
+    return found, found.params([value, 2])
+
+
+def grouped_selection(spec: QuerySpec) -> tuple[str, ...] | None:
+    """What a grouped query can show (its groups, then its annotations); None when it is not restricted."""
+    if not spec.group_by:
+        return None
+    grouped = _grouped_fields(spec)
+    if grouped is None:
+        return None
+    extra = tuple(name for name, _ in spec.annotations if name not in grouped)
+    return (*grouped, *extra)
+
+
+def _grouped_fields(spec: QuerySpec) -> tuple[str, ...] | None:
+    """The field names a grouped query groups by, or None when it groups by the primary key (then every
+    column may be selected, as each depends on the key)."""
+    meta = spec.meta
+    annotations = {name for name, _ in spec.annotations}
+    grouped = tuple(
+        item if item in annotations else meta.get_field(item).name
+        for item in spec.group_by
+        if isinstance(item, str)
+    )
+    if meta.primary_keys and set(meta.primary_keys) <= set(grouped):
+        return None
+    return grouped
+
+
+def _check_grouped_selection(spec: QuerySpec, names: Sequence[str]) -> None:
+    """A grouped query can only select its groups and aggregates (all fields when grouped by the key)."""
+    grouped = _grouped_fields(spec)
+    if grouped is None:
+        return  # every column depends on the primary key: PostgreSQL allows selecting them all
+    annotations = {name for name, _ in spec.annotations}
+    loose = [name for name in names if name not in annotations and name not in grouped]
+    if loose:
+        groups = ", ".join(repr(item) for item in spec.group_by)
+        raise QueryError(
+            f"group_by({groups}) returns one row per group, so {', '.join(map(repr, loose))} cannot be "
+            "selected (neither grouped nor aggregated); read the groups with values(...) / values_list(...) "
+            "naming the grouped fields and annotations, or group by the primary key to get instances",
+            model=spec.meta.model_name,
+        )
+
+
+# -- many-to-many reads -------------------------------------------------------------------------------------------
+
+#: the label of the junction's source key in :func:`junction_select` rows
+JUNCTION_SOURCE = "_mx_m2m_source"
+
+
+def junction_select(spec: Any) -> Compiled:
+    """The target rows of a many-to-many relation joined to their junction rows, for the source keys in
+    ``$1`` (an array), ordered by the target's primary key; the source key is labelled
+    :data:`JUNCTION_SOURCE`."""
+    target = spec.target
+    meta = target._meta
+    junction = spec.junction
+
+    def build() -> Any:
+        source_col = junction.c[spec.source_column]
+        target_key_col = meta.columns[spec.target_field.name]
+        columns = [meta.columns[n] for n in meta.field_names]
+        return (
+            sa.select(*columns, source_col.label(JUNCTION_SOURCE))
+            .select_from(meta.table.join(junction, junction.c[spec.target_column] == target_key_col))
+            .where(source_col == sa.func.any(sa.bindparam("v0", type_=ARRAY(spec.source_field.bind_type()))))
+            .order_by(*(meta.columns[n] for n in meta.primary_keys))
+        )
+
+    return compiled(("m2m_fetch", spec.model, spec.name, target, junction), build)
+
+
+def junction_pairs(spec: Any) -> Compiled:
+    """(source key, target key) pairs of a many-to-many relation for the source keys in ``$1``."""
+    junction = spec.junction
+
+    def build() -> Any:
+        source_col = junction.c[spec.source_column]
+        return sa.select(source_col, junction.c[spec.target_column]).where(
+            source_col == sa.func.any(sa.bindparam("v0", type_=ARRAY(spec.source_field.bind_type())))
+        )
+
+    return compiled(("m2m_pairs", spec.model, spec.name, junction), build)

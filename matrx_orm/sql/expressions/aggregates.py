@@ -6,15 +6,18 @@ in ``aggregate()``, in ``annotate()`` (grouping rows), and inside ``Window(...)`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.sql.elements import ColumnElement
 
-from ..exceptions import ParameterError
-from .expressions import Expression, Resolver, as_expression
+from ...exceptions import ParameterError
+from ..q import Q
+from .base import Expression, Fragment
+from .coerce import as_expression
 from .functions import Func
-from .q import Q
+
+if TYPE_CHECKING:
+    from ..compiler.select import Scope
 
 __all__ = ["Aggregate", "ArrayAgg", "Avg", "Count", "Max", "Min", "StdDev", "Sum", "Variance"]
 
@@ -45,16 +48,18 @@ class Aggregate(Func):
         self.distinct = distinct
         self.filter = filter
 
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-        (argument,) = self.resolve_arguments(ctx)
-        if self.distinct:
-            argument = sa.distinct(argument)
-        call = getattr(sa.func, self.function)(argument)
-        if self.filter is not None:
-            from .conditions import resolve_condition
+    def compile(self, scope: Scope) -> Fragment:
+        (argument,) = self.arguments(scope)
+        condition = None if self.filter is None else scope.condition(self.filter)
+        distinct, function = self.distinct, self.function
 
-            call = call.filter(resolve_condition(ctx, self.filter))
-        return call  # type: ignore[no-any-return]
+        def make() -> Any:
+            built = argument.build()
+            call = getattr(sa.func, function)(sa.distinct(built) if distinct else built)
+            return call if condition is None else call.filter(condition.build())
+
+        key = (type(self), function, distinct, argument.key, None if condition is None else condition.key)
+        return Fragment(key, make)
 
     def __repr__(self) -> str:
         extra = ", distinct=True" if self.distinct else ""
@@ -90,8 +95,8 @@ class ArrayAgg(Aggregate):
 
 
 class _Star(Expression):
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-        return sa.literal_column("*")
+    def compile(self, scope: Scope) -> Fragment:
+        return Fragment("*", lambda: sa.literal_column("*"))
 
     def __repr__(self) -> str:
         return "'*'"
@@ -110,12 +115,13 @@ class Count(Aggregate):
         else:
             super().__init__(as_expression(expression), distinct=distinct, filter=filter)
 
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-        if isinstance(self.source[0], _Star):
-            call = sa.func.count()
-            if self.filter is not None:
-                from .conditions import resolve_condition
+    def compile(self, scope: Scope) -> Fragment:
+        if not isinstance(self.source[0], _Star):
+            return super().compile(scope)
+        condition = None if self.filter is None else scope.condition(self.filter)
 
-                call = call.filter(resolve_condition(ctx, self.filter))  # type: ignore[assignment]
-            return call
-        return super().resolve(ctx)
+        def make() -> Any:
+            call = sa.func.count()
+            return call if condition is None else call.filter(condition.build())
+
+        return Fragment((Count, "*", None if condition is None else condition.key), make)

@@ -1,16 +1,18 @@
-"""Query expressions: the base every expression resolves through, plus ``F``, ``Value``, ``Case``/``When``.
+"""The expression protocol, and the basic expressions ``F``, ``OuterRef``, ``Value``, arithmetic, ``OrderBy``.
 
-An :class:`Expression` turns itself into a SQLAlchemy ``ColumnElement`` with :meth:`Expression.resolve`,
-given a :class:`Resolver` that knows the model (field names → columns), the annotations of the query, the
-outer query (for ``OuterRef``) and the list of bound values. Values are never put in the SQL: an expression
-calls ``ctx.bind(value, type)``, which appends the value and returns the bound parameter ``v{n}`` that the
-compiler's per-shape cache expects (see ``docs/internals.md``). Resolving the same expression twice against
-resolvers at the same position yields the same SQL with the same parameter names, which is what lets the
-compiler cache the compiled text: :func:`gather_expression` resolves once to collect the values and a shape
-(SQLAlchemy's structural cache key of the resolved element), :func:`build_expression` resolves again when
-the statement for that shape is first built.
+Every expression says once how it becomes SQL: :meth:`Expression.compile` takes the compiler's scope and
+returns a :class:`Fragment`, which carries
 
-Writing a new expression (e.g. ``VectorDistance``)::
+* ``key``: a hashable description of the SQL text the expression renders (node classes, field names,
+  operators, value *types*, never the values), and
+* ``build()``: a function making the SQLAlchemy construct, called only when a statement of that shape is
+  compiled for the first time.
+
+Values are never part of the SQL: ``scope.bind(value, type)`` appends the value to the query's value list
+and returns the fragment of the bound parameter ``v{n}``. Because the key and the values come from the same
+walk, a statement compiled once per key is reused with the values of every later query of that key.
+
+Writing an expression::
 
     class Double(Expression):
         def __init__(self, name: str) -> None:
@@ -19,14 +21,14 @@ Writing a new expression (e.g. ``VectorDistance``)::
         def source_expressions(self) -> list[Expression]:
             return [self.source]
 
-        def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-            return self.source.resolve(ctx) * ctx.bind(2, sa.Integer())
+        def compile(self, scope: Scope) -> Fragment:
+            return node(Double, lambda value, two: value * two, scope.expression(self.source),
+                        scope.bind(2, sa.Integer()))
 
-Rules: build SQL only from SQLAlchemy constructs and ``ctx.bind`` (never ``sa.literal``/plain Python values
-in operators, which would become unnamed parameters), list sub-expressions in ``source_expressions`` so
-``contains_aggregate``/``contains_window`` are right, and raise ``ParameterError``/``UnknownFieldError``
-for bad input (``ctx.field(name)`` and ``ctx.column(name)`` already do for names).
-
+Rules: ``node(tag, make, *parts)`` keys the fragment by ``tag`` and its parts' keys, so ``tag`` must name
+everything else that changes the SQL text (the class, an operator, a bound value's SQL type when it varies);
+list sub-expressions in ``source_expressions`` so ``contains_aggregate``/``contains_window`` are right; raise
+``ParameterError``/``UnknownFieldError`` for bad input (``scope.column(name)`` already does for names).
 In expression positions a ``str`` names a field (or an annotation), as in Django: ``Coalesce("nickname",
 "name")``; wrap literal text in ``Value("text")``.
 """
@@ -36,133 +38,63 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.sql.elements import ColumnElement
 
-from ..exceptions import ParameterError, QueryError, UnknownFieldError
+from ...exceptions import ParameterError, QueryError
 
 if TYPE_CHECKING:
-    from ..fields import Field
+    from ..compiler.select import Scope
 
 __all__ = [
-    "Case",
     "CombinedExpression",
     "Expression",
     "F",
+    "Fragment",
+    "OrderBy",
     "OuterRef",
-    "Resolver",
     "Value",
-    "When",
-    "as_expression",
-    "build_expression",
-    "gather_expression",
-    "is_expression",
+    "node",
+    "order_expression",
+    "type_for_value",
 ]
 
-
-class Resolver:
-    """What an expression resolves against.
-
-    ``model``        the model whose fields ``F("name")`` names
-    ``values``       the query's bound values so far; :meth:`bind` appends and names the parameter ``v{n}``
-                     where ``n = offset + len(values)``
-    ``annotations``  name → expression of the query's ``annotate()`` (``F("total")`` may name one)
-    ``outer``        the resolver of the enclosing query, for ``OuterRef``
-    ``source``       a selectable to read columns from instead of the model's table (a CTE or subquery);
-                     ``source_names`` maps field names to its column names
-    """
-
-    __slots__ = ("_active", "annotations", "meta", "model", "offset", "outer", "source", "values")
-
-    def __init__(
-        self,
-        model: type,
-        values: list[Any] | None = None,
-        *,
-        offset: int = 0,
-        annotations: Mapping[str, Expression] | None = None,
-        outer: Resolver | None = None,
-        source: Any = None,
-    ) -> None:
-        self.model = model
-        self.meta: Any = model._meta  # type: ignore[attr-defined]
-        self.values: list[Any] = [] if values is None else values
-        self.offset = offset
-        self.annotations: Mapping[str, Expression] = annotations or {}
-        self.outer = outer
-        self.source = source
-        self._active: set[str] = set()
-
-    # -- values --------------------------------------------------------------------------------------------
-    def bind(self, value: Any, type_: Any = None) -> Any:
-        """A bound parameter carrying ``value`` (appended to ``values``)."""
-        index = self.offset + len(self.values)
-        self.values.append(value)
-        return sa.bindparam(f"v{index}", type_=type_)
-
-    @property
-    def position(self) -> int:
-        """The number the next bound parameter will get."""
-        return self.offset + len(self.values)
-
-    def child(self, model: type) -> Resolver:
-        """A resolver for a subquery over ``model`` sharing this one's values; ``OuterRef`` reaches ``self``."""
-        return Resolver(model, self.values, offset=self.offset, outer=self)
-
-    # -- names ---------------------------------------------------------------------------------------------
-    def field(self, name: str) -> Field[Any]:
-        """The model field ``name``; UnknownFieldError with close matches otherwise."""
-        return self.meta.get_field(name)  # type: ignore[no-any-return]
-
-    def column(self, name: str) -> ColumnElement[Any]:
-        """The column (or annotation expression) called ``name``."""
-        if name in self.annotations:
-            if name in self._active:
-                raise QueryError(f"annotation '{name}' refers to itself", model=self.meta.model_name)
-            self._active.add(name)
-            try:
-                return self.annotations[name].resolve(self)
-            finally:
-                self._active.discard(name)
-        if name not in self.meta.fields and name not in self.meta.relation_aliases:
-            raise UnknownFieldError(
-                name=name, choices=[*self.meta.field_names, *self.annotations], model=self.meta.model_name
-            )
-        field = self.meta.get_field(name)
-        if self.source is not None:
-            return source_column(self.source, field.column_name)
-        return self.meta.columns[field.name]  # type: ignore[no-any-return]
-
-    def output_field(self, name: str) -> Field[Any] | None:
-        """The field ``name`` refers to, when it is a model field."""
-        if name in self.annotations:
-            return self.annotations[name].output_field
-        field = self.meta.fields.get(name)
-        if field is None and name in self.meta.relation_aliases:
-            field = self.meta.fields[self.meta.relation_aliases[name]]
-        return field
+_UNBUILT: Any = object()
 
 
-def source_column(source: Any, name: str) -> ColumnElement[Any]:
-    """Column ``name`` of a selectable (a CTE over raw SQL may not declare its columns)."""
-    if name in source.c:
-        return source.c[name]  # type: ignore[no-any-return]
-    from sqlalchemy.sql.elements import ColumnClause
+class Fragment:
+    """A piece of a statement being compiled: its shape ``key`` and how to ``build()`` its SQLAlchemy
+    construct (built at most once; a fragment used in two places gives the same construct)."""
 
-    return ColumnClause(name, _selectable=source)
+    __slots__ = ("_built", "_make", "key")
+
+    def __init__(self, key: Hashable, make: Callable[[], Any]) -> None:
+        self.key = key
+        self._make = make
+        self._built = _UNBUILT
+
+    def build(self) -> Any:
+        built = self._built
+        if built is _UNBUILT:
+            built = self._built = self._make()
+        return built
+
+    def __repr__(self) -> str:
+        return f"Fragment({self.key!r})"
 
 
-class PendingOuter(Resolver):
-    """Stands in for the enclosing query (or a CTE source) while an expression is checked on its own,
-    before the query it belongs to exists: names resolve leniently, the real check happens when the
-    statement is built."""
+def _build_parts(make: Callable[..., Any], parts: tuple[Fragment | None, ...]) -> Any:
+    return make(*[None if part is None else part.build() for part in parts])
 
-    def column(self, name: str) -> ColumnElement[Any]:
-        return sa.column(name)
+
+def node(tag: Hashable, make: Callable[..., Any], *parts: Fragment | None) -> Fragment:
+    """A fragment keyed ``(tag, <part keys>)`` whose construct is ``make(<built parts>)`` (None stays None)."""
+    key = (tag, *(None if part is None else part.key for part in parts))
+    return Fragment(key, partial(_build_parts, make, parts))
 
 
 class Expression:
@@ -177,9 +109,10 @@ class Expression:
     #: the field whose type the result has, when known (used to convert values read back)
     output_field: Any = None
 
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-        """The SQLAlchemy expression for this expression, values bound through ``ctx.bind``."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement resolve()")
+    def compile(self, scope: Scope) -> Fragment:
+        """The fragment of this expression: its shape key and how to build it; values bound through
+        ``scope.bind``."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement compile()")
 
     def source_expressions(self) -> list[Expression]:
         """The sub-expressions (for ``contains_aggregate`` and validation)."""
@@ -272,8 +205,8 @@ class F(Expression):
     def output_field(self) -> Any:  # type: ignore[override]
         return None
 
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-        return ctx.column(self.name)
+    def compile(self, scope: Scope) -> Fragment:
+        return scope.column(self.name)
 
     def __repr__(self) -> str:
         return f"F({self.name!r})"
@@ -284,42 +217,45 @@ class OuterRef(F):
 
     __slots__ = ()
 
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-        if ctx.outer is None:
+    def compile(self, scope: Scope) -> Fragment:
+        if scope.outer is None:
             raise QueryError(
                 f"OuterRef({self.name!r}) is only valid inside Subquery(...) or Exists(...)",
-                model=ctx.meta.model_name,
+                model=scope.meta.model_name,
             )
-        return ctx.outer.column(self.name)
+        outer = scope.outer.column(self.name)
+        return Fragment(("outer", outer.key), outer.build)
 
     def __repr__(self) -> str:
         return f"OuterRef({self.name!r})"
 
 
-_PY_TYPES: tuple[tuple[type, Callable[[], Any]], ...] = (
-    (bool, sa.Boolean),
-    (int, sa.BigInteger),
-    (float, sa.Float),
-    (decimal.Decimal, sa.Numeric),
-    (str, sa.Text),
-    (dt.datetime, lambda: sa.DateTime(timezone=True)),
-    (dt.date, sa.Date),
-    (dt.time, sa.Time),
-    (dt.timedelta, sa.Interval),
-    (uuid.UUID, postgresql.UUID),
-    (bytes, sa.LargeBinary),
-    (dict, postgresql.JSONB),
-    (list, postgresql.JSONB),
+#: SQLAlchemy types of plain Python values (shared instances: types are immutable)
+_PY_TYPES: tuple[tuple[type, Any], ...] = (
+    (bool, sa.Boolean()),
+    (int, sa.BigInteger()),
+    (float, sa.Float()),
+    (decimal.Decimal, sa.Numeric()),
+    (str, sa.Text()),
+    (dt.datetime, sa.DateTime(timezone=True)),
+    (dt.date, sa.Date()),
+    (dt.time, sa.Time()),
+    (dt.timedelta, sa.Interval()),
+    (uuid.UUID, postgresql.UUID()),
+    (bytes, sa.LargeBinary()),
+    (dict, postgresql.JSONB()),
+    (list, postgresql.JSONB()),
 )
+_NAIVE_DATETIME = sa.DateTime(timezone=False)
 
 
 def type_for_value(value: Any) -> Any:
     """The SQLAlchemy type for a Python value (None when unknown: the server infers it)."""
     if isinstance(value, dt.datetime) and value.tzinfo is None:
-        return sa.DateTime(timezone=False)
+        return _NAIVE_DATETIME
     for python_type, sa_type in _PY_TYPES:
         if isinstance(value, python_type):
-            return sa_type()
+            return sa_type
     return None
 
 
@@ -337,13 +273,17 @@ class Value(Expression):
         self.value = value
         self.output_field = output_field
 
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
+    def compile(self, scope: Scope) -> Fragment:
         if self.output_field is not None:
-            return ctx.bind(self.output_field.to_db(self.value), self.output_field.bind_type())  # type: ignore[no-any-return]
-        if self.value is None:
-            return sa.null()
-        value = str(self.value) if isinstance(self.value, uuid.UUID) else self.value
-        return ctx.bind(value, type_for_value(self.value))  # type: ignore[no-any-return]
+            bind_type = self.output_field.bind_type()
+            bound = scope.bind(self.output_field.to_db(self.value), bind_type)
+            return Fragment(("value-field", type(bind_type), repr(bind_type)), bound.build)
+        value = self.value
+        if value is None:
+            return Fragment(("null",), sa.null)
+        sa_type = type_for_value(value)
+        bound = scope.bind(str(value) if isinstance(value, uuid.UUID) else value, sa_type)
+        return Fragment(("value", type(value), sa_type is _NAIVE_DATETIME), bound.build)
 
     def __repr__(self) -> str:
         return f"Value({self.value!r})"
@@ -353,7 +293,8 @@ _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "+": lambda a, b: a + b,
     "-": lambda a, b: a - b,
     "*": lambda a, b: a * b,
-    "/": lambda a, b: a / b,
+    # true division would make SQLAlchemy cast integer operands; keep PostgreSQL's own semantics
+    "/": lambda a, b: a.op("/")(b),
     "%": lambda a, b: a % b,
 }
 
@@ -377,13 +318,9 @@ class CombinedExpression(Expression):
     def output_field(self) -> Any:  # type: ignore[override]
         return None
 
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-        left = self.lhs.resolve(ctx)
-        right = self.rhs.resolve(ctx)
-        if self.operator == "/":
-            # true division would make SQLAlchemy cast integer operands; keep PostgreSQL's own semantics
-            return left.op("/")(right)
-        return _OPERATORS[self.operator](left, right)  # type: ignore[no-any-return]
+    def compile(self, scope: Scope) -> Fragment:
+        left = scope.expression(self.lhs)
+        return node(self.operator, _OPERATORS[self.operator], left, scope.expression(self.rhs))
 
     def __repr__(self) -> str:
         return f"({self.lhs!r} {self.operator} {self.rhs!r})"
@@ -404,164 +341,36 @@ class OrderBy(Expression):
     def source_expressions(self) -> list[Expression]:
         return [self.expression]
 
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-        element = self.expression.resolve(ctx)
-        ordered = element.desc() if self.descending else element.asc()
-        if self.nulls_last is True:
-            ordered = ordered.nulls_last()
-        elif self.nulls_last is False:
-            ordered = ordered.nulls_first()
-        return ordered
+    def compile(self, scope: Scope) -> Fragment:
+        tag = ("order", self.descending, self.nulls_last)
+        return node(
+            tag, partial(ordered, self.descending, self.nulls_last), scope.expression(self.expression)
+        )
+
+    def reversed(self) -> OrderBy:
+        """The opposite ordering: direction and an explicit NULL placement flip (``last()``)."""
+        nulls_last = None if self.nulls_last is None else not self.nulls_last
+        return OrderBy(self.expression, descending=not self.descending, nulls_last=nulls_last)
 
 
-def order_expression(item: Any) -> Expression:
+def ordered(descending: bool, nulls_last: bool | None, element: Any) -> Any:
+    """``element`` ascending or descending, NULLs first or last when asked."""
+    clause = element.desc() if descending else element.asc()
+    if nulls_last is True:
+        return clause.nulls_last()
+    if nulls_last is False:
+        return clause.nulls_first()
+    return clause
+
+
+def order_expression(item: Any) -> OrderBy:
     """``"-name"`` / ``"name"`` / an expression / an ``OrderBy`` → an ``OrderBy``."""
     if isinstance(item, OrderBy):
         return item
     if isinstance(item, str):
         if not item or item in ("-", "+"):
             raise ParameterError(f"empty field name in order_by: {item!r}")
-        descending = item.startswith("-")
-        return OrderBy(F(item.lstrip("-+")), descending=descending)
+        return OrderBy(F(item.lstrip("-+")), descending=item.startswith("-"))
     if isinstance(item, Expression):
         return OrderBy(item)
     raise ParameterError(f"order_by expects field names or expressions; got {item!r}")
-
-
-class When(Expression):
-    """One branch of ``Case``: ``When(Q(...) | condition keywords | boolean expression, then=value)``."""
-
-    __slots__ = ("condition", "result")
-
-    def __init__(self, condition: Any = None, then: Any = None, **filters: Any) -> None:
-        from .q import Q
-
-        if condition is None and not filters:
-            raise ParameterError(
-                "When() needs a condition: a Q object, field=value keywords or an expression"
-            )
-        if condition is not None and not isinstance(condition, (Q, Expression)):
-            raise ParameterError(f"When() condition must be a Q object or an expression; got {condition!r}")
-        parts = [condition] if condition is not None else []
-        self.condition: Any = Q(*parts, **filters) if filters else condition
-        self.result = as_expression(then)
-
-    def source_expressions(self) -> list[Expression]:
-        sources = [self.result]
-        if isinstance(self.condition, Expression):
-            sources.append(self.condition)
-        return sources
-
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-        raise QueryError("When() is only valid inside Case(...)")
-
-    def resolve_branch(self, ctx: Resolver) -> tuple[ColumnElement[bool], ColumnElement[Any]]:
-        from .conditions import resolve_condition
-
-        condition = resolve_condition(ctx, self.condition)
-        return condition, self.result.resolve(ctx)
-
-
-class Case(Expression):
-    """``CASE WHEN ... THEN ... ELSE default END``: ``Case(When(age__lt=18, then=Value("minor")), default=...)``."""
-
-    __slots__ = ("default", "output_field", "whens")
-
-    def __init__(self, *whens: When, default: Any = None, output_field: Any = None) -> None:
-        if not whens:
-            raise ParameterError("Case() needs at least one When(...)")
-        for when in whens:
-            if not isinstance(when, When):
-                raise ParameterError(f"Case() takes When(...) branches; got {when!r}")
-        self.whens = whens
-        self.default = None if default is None else as_expression(default)
-        self.output_field = output_field
-
-    def source_expressions(self) -> list[Expression]:
-        sources: list[Expression] = list(self.whens)
-        if self.default is not None:
-            sources.append(self.default)
-        return sources
-
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-        branches = [when.resolve_branch(ctx) for when in self.whens]
-        default = self.default.resolve(ctx) if self.default is not None else None
-        return sa.case(*branches, else_=default)
-
-
-# -- conversion and compiler helpers --------------------------------------------------------------------------
-
-
-def is_expression(value: Any) -> bool:
-    """Whether ``value`` resolves through a Resolver (an Expression, or a QueryBuilder used as a subquery)."""
-    if isinstance(value, Expression):
-        return True
-    from .builder import QueryBuilder
-
-    return isinstance(value, QueryBuilder)
-
-
-def as_expression(value: Any) -> Expression:
-    """A field name → ``F``, an expression → itself, a QueryBuilder → ``Subquery``, anything else → ``Value``."""
-    if isinstance(value, Expression):
-        return value
-    if isinstance(value, str):
-        return F(value)
-    from .builder import QueryBuilder
-
-    if isinstance(value, QueryBuilder):
-        from .subqueries import Subquery
-
-        return Subquery(value)
-    return Value(value)
-
-
-def shape_of(element: Any) -> Hashable:
-    """A hashable key describing the SQL ``element`` renders (values excluded).
-
-    Uses SQLAlchemy's structural cache key; an element SQLAlchemy cannot key gets a unique token, so the
-    query is compiled anew each time (correct, just not cached).
-    """
-    key = element._generate_cache_key()
-    if key is None:
-        return object()
-    return key.key  # type: ignore[no-any-return]
-
-
-def gather_expression(
-    expression: Expression,
-    model: type,
-    values: list[Any],
-    *,
-    annotations: Mapping[str, Expression] | None = None,
-    outer: Resolver | None = None,
-) -> Hashable:
-    """Resolve ``expression`` appending its values to ``values``; returns its shape."""
-    ctx = Resolver(model, values, annotations=annotations, outer=outer)
-    return shape_of(expression.resolve(ctx))
-
-
-def build_expression(
-    expression: Expression,
-    model: type,
-    start: int,
-    *,
-    annotations: Mapping[str, Expression] | None = None,
-    outer: Resolver | None = None,
-) -> tuple[ColumnElement[Any], int]:
-    """Resolve ``expression`` with parameters numbered from ``start``; returns (element, next number)."""
-    ctx = Resolver(model, [], offset=start, annotations=annotations, outer=outer)
-    element = expression.resolve(ctx)
-    return element, ctx.position
-
-
-def gather_set_expression(model: type, name: str, value: Any, values: list[Any]) -> Hashable:
-    """Validate an expression assigned to field ``name`` in an UPDATE; append its values; return its shape."""
-    expression = as_expression(value)
-    if expression.contains_aggregate or expression.contains_window:
-        raise ParameterError(
-            f"update({name}=...) cannot use an aggregate or window function: {expression!r}",
-            model=model.__name__,
-        )
-    expression.check_window_use()
-    return gather_expression(expression, model, values)

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import CTE as SA_CTE
 
-from ..exceptions import ParameterError, UnknownFieldError
-from .expressions import Expression, PendingOuter, Resolver, source_column
+from ...exceptions import ParameterError, UnknownFieldError
+from ..spec import Queryable, QuerySpec
+from .base import Expression, Fragment, node
 
 if TYPE_CHECKING:
-    from .builder import QueryBuilder
+    from ..compiler.select import Scope
 
 __all__ = ["CTE"]
 
@@ -69,15 +69,13 @@ class CTE:
     def __init__(
         self, name: str, query: Any, recursive: bool = False, columns: Iterable[str] | None = None
     ) -> None:
-        from .builder import QueryBuilder
-
         self.name = check_identifier(name, "CTE name")
         if not isinstance(recursive, bool):
             raise ParameterError(f"CTE recursive must be True or False; got {recursive!r}")
         self.recursive = recursive
         self.columns = tuple(check_identifier(c, "CTE column") for c in (columns or ()))
-        if isinstance(query, QueryBuilder):
-            self.queryset: QueryBuilder[Any] | None = query
+        if isinstance(query, Queryable):
+            self.spec: QuerySpec | None = query._spec
             self.sql: str | None = None
         elif isinstance(query, str):
             if not query.strip():
@@ -86,26 +84,23 @@ class CTE:
                 raise ParameterError(
                     f"CTE {name!r}: raw SQL takes no $n parameters; build it from a QueryBuilder to use values"
                 )
-            self.queryset = None
+            self.spec = None
             self.sql = query
         else:
             raise ParameterError(f"CTE {name!r} needs raw SQL (str) or a QueryBuilder; got {query!r}")
 
-    def resolve_cte(self, ctx: Resolver) -> Any:
-        """The SQLAlchemy CTE object (values of a QueryBuilder CTE bound through ``ctx``)."""
-        if self.queryset is not None:
-            from .select import select_statement
-
-            qs = self.queryset
-            inner = Resolver(qs._state.model, ctx.values, offset=ctx.offset)
-            statement = select_statement(qs._state, inner, qs._field_names())
-            return statement.cte(self.name, recursive=self.recursive)
+    def compile(self, scope: Scope) -> Fragment:
+        """The fragment of the SQLAlchemy CTE (values of a query CTE bound through ``scope``)."""
+        name, recursive = self.name, self.recursive
+        if self.spec is not None:
+            statement = scope.subquery(self.spec, self.spec.selected_names(), correlated=False)
+            return node(
+                ("cte", name, recursive), lambda built: built.cte(name, recursive=recursive), statement
+            )
         assert self.sql is not None
-        escaped = self.sql.replace(":", r"\:")  # colons are literal text, never bind parameters
-        textual = sa.text(escaped).columns(*(sa.column(c) for c in self.columns))
-        if self.recursive and not self.columns:
-            return _RecursiveTextCTE._construct(textual, name=self.name, recursive=True)
-        return textual.cte(self.name, recursive=self.recursive)
+        sql, columns = self.sql, self.columns
+        key = ("cte-sql", name, recursive, sql, columns)
+        return Fragment(key, lambda: _text_cte(name, sql, columns, recursive))
 
     def col(self, name: str) -> CTEColumn:
         """The column ``name`` of this CTE, for ``annotate``/``filter`` on a query reading ``from_cte(self)``."""
@@ -116,11 +111,16 @@ class CTE:
         return CTESelect(self, check_identifier(column, "CTE column"))
 
     def __repr__(self) -> str:
-        kind = "QueryBuilder" if self.queryset is not None else "SQL"
+        kind = "QueryBuilder" if self.spec is not None else "SQL"
         return f"CTE({self.name!r}, {kind}{', recursive' if self.recursive else ''})"
 
 
-cte_column = source_column
+def _text_cte(name: str, sql: str, columns: tuple[str, ...], recursive: bool) -> Any:
+    escaped = sql.replace(":", r"\:")  # colons are literal text, never bind parameters
+    textual = sa.text(escaped).columns(*(sa.column(c) for c in columns))
+    if recursive and not columns:
+        return _RecursiveTextCTE._construct(textual, name=name, recursive=True)
+    return textual.cte(name, recursive=recursive)
 
 
 class CTEColumn(Expression):
@@ -130,21 +130,19 @@ class CTEColumn(Expression):
         self.cte = cte
         self.name = name
 
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-        source = ctx.source
-        while source is None or getattr(source, "name", None) != self.cte.name:
-            if isinstance(ctx, PendingOuter):  # checked before the query exists
-                return ctx.column(self.name)
-            if ctx.outer is None:
-                raise UnknownFieldError(
-                    name=f"{self.cte.name}.{self.name}",
-                    choices=[],
-                    model=ctx.meta.model_name,
-                    details={"hint": f"the query must read from the CTE: .from_cte({self.cte.name!r})"},
-                )
-            ctx = ctx.outer
-            source = ctx.source
-        return cte_column(source, self.name)
+    def compile(self, scope: Scope) -> Fragment:
+        found = scope.find_source(self.cte.name)
+        if found is None:
+            if scope.lenient:  # checked before the query reading the CTE exists
+                name = self.name
+                return Fragment(("pending", name), lambda: sa.column(name))
+            raise UnknownFieldError(
+                name=f"{self.cte.name}.{self.name}",
+                choices=[],
+                model=scope.meta.model_name,
+                details={"hint": f"the query must read from the CTE: .from_cte({self.cte.name!r})"},
+            )
+        return found.column(self.name)
 
     def __repr__(self) -> str:
         return f"{self.cte.name}.{self.name}"
@@ -157,9 +155,14 @@ class CTESelect(Expression):
         self.cte = cte
         self.column = column
 
-    def select_statement(self, ctx: Resolver) -> Any:
-        table = sa.table(self.cte.name, sa.column(self.column))
-        return sa.select(table.c[self.column])
+    def select(self, scope: Scope) -> Fragment:
+        """``SELECT column FROM cte`` (for ``IN``)."""
+        name, column = self.cte.name, self.column
+        return Fragment(("cte-select", name, column), lambda: _select_column(name, column))
 
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-        return self.select_statement(ctx).scalar_subquery()  # type: ignore[no-any-return]
+    def compile(self, scope: Scope) -> Fragment:
+        return node("subquery", sa.Select.scalar_subquery, self.select(scope))
+
+
+def _select_column(table: str, column: str) -> Any:
+    return sa.select(sa.table(table, sa.column(column)).c[column])

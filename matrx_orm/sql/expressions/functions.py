@@ -6,14 +6,19 @@ String arguments name fields (``Lower("username")``); wrap literal values in ``V
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.sql.elements import ColumnElement
 
-from ..exceptions import ParameterError
-from .expressions import Expression, Resolver, as_expression
+from ...exceptions import ParameterError
+from ...fields import Field
+from .base import Expression, Fragment, node
+from .coerce import as_expression
+
+if TYPE_CHECKING:
+    from ..compiler.select import Scope
 
 __all__ = [
     "Abs",
@@ -53,13 +58,18 @@ class Func(Expression):
     def source_expressions(self) -> list[Expression]:
         return list(self.source)
 
-    def resolve_arguments(self, ctx: Resolver) -> list[ColumnElement[Any]]:
-        return [e.resolve(ctx) for e in self.source]
+    def arguments(self, scope: Scope) -> list[Fragment]:
+        """The fragments of the arguments, in order."""
+        return [scope.expression(e) for e in self.source]
 
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-        arguments = self.resolve_arguments(ctx)
+    def call(self, *arguments: Any) -> Any:
+        """The SQLAlchemy function call over built arguments (``sa.func.<function>``, typed by
+        ``result_type``)."""
         kwargs = {"type_": self.result_type} if self.result_type is not None else {}
-        return getattr(sa.func, self.function)(*arguments, **kwargs)  # type: ignore[no-any-return]
+        return getattr(sa.func, self.function)(*arguments, **kwargs)
+
+    def compile(self, scope: Scope) -> Fragment:
+        return node((type(self), self.function), self.call, *self.arguments(scope))
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(e) for e in self.source)
@@ -133,11 +143,11 @@ class Round(Func):
         super().__init__(expression, output_field=output_field)
         self.places = places
 
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-        (argument,) = self.resolve_arguments(ctx)
+    def compile(self, scope: Scope) -> Fragment:
+        (argument,) = self.arguments(scope)
         if self.places == 0:
-            return sa.func.round(argument)  # type: ignore[no-any-return]
-        return sa.func.round(argument, ctx.bind(self.places, sa.Integer()))  # type: ignore[no-any-return]
+            return node((Round, 0), sa.func.round, argument)
+        return node((Round, "places"), sa.func.round, argument, scope.bind(self.places, sa.Integer()))
 
 
 #: type names accepted by ``Cast(expr, "name")``
@@ -173,20 +183,21 @@ class Cast(Expression):
     def __init__(self, expression: Any, output_type: Any) -> None:
         self.source = as_expression(expression)
         self.sa_type = _cast_type(output_type)
-        from ..fields import Field
-
         self.output_field = output_type if isinstance(output_type, Field) else None
 
     def source_expressions(self) -> list[Expression]:
         return [self.source]
 
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-        return sa.cast(self.source.resolve(ctx), self.sa_type)
+    def compile(self, scope: Scope) -> Fragment:
+        tag = (Cast, type(self.sa_type), repr(self.sa_type))
+        return node(tag, partial(_cast, self.sa_type), scope.expression(self.source))
+
+
+def _cast(sa_type: Any, element: Any) -> Any:
+    return sa.cast(element, sa_type)
 
 
 def _cast_type(output_type: Any) -> Any:
-    from ..fields import Field
-
     if isinstance(output_type, str):
         factory = CAST_TYPES.get(output_type.lower().strip())
         if factory is None:
@@ -244,5 +255,5 @@ class Extract(Expression):
     def source_expressions(self) -> list[Expression]:
         return [self.source]
 
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-        return sa.extract(self.part, self.source.resolve(ctx))
+    def compile(self, scope: Scope) -> Fragment:
+        return node((Extract, self.part), partial(sa.extract, self.part), scope.expression(self.source))

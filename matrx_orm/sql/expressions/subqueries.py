@@ -1,8 +1,8 @@
 """Subquery expressions: ``Subquery(qs)`` (a scalar value), ``Exists(qs)`` (a condition), and the inner
-SELECT used by ``field__in=<QueryBuilder>``.
+SELECT used by ``field__in=<query>``.
 
 Inside the inner query ``OuterRef("field")`` names a field of the enclosing query (a correlated subquery).
-The inner query's values are bound in the same parameter list as the outer query's.
+The inner query's values are bound in the same value list as the outer query's.
 """
 
 from __future__ import annotations
@@ -10,45 +10,43 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.sql.elements import ColumnElement
 
-from ..exceptions import ParameterError
-from .expressions import Expression, Resolver
+from ...exceptions import ParameterError
+from ..spec import Queryable, QuerySpec
+from .base import Expression, Fragment, node
 
 if TYPE_CHECKING:
-    from .builder import QueryBuilder
+    from ..compiler.select import Scope
 
-__all__ = ["Exists", "Subquery"]
+__all__ = ["Exists", "Subquery", "query_spec", "single_column"]
 
 
-def _require_builder(value: Any, what: str) -> QueryBuilder[Any]:
-    from .builder import QueryBuilder
-
-    if not isinstance(value, QueryBuilder):
+def query_spec(value: Any, what: str) -> QuerySpec:
+    """The spec of a query argument (a ``QueryBuilder``); ParameterError for anything else."""
+    if not isinstance(value, Queryable):
         raise ParameterError(f"{what}() takes a query (Model.filter(...)); got {value!r}")
-    return value
+    return value._spec
 
 
-def single_column(qs: QueryBuilder[Any], column: str | None) -> str:
+def single_column(spec: QuerySpec, column: str | None) -> str:
     """The one column a subquery selects: ``column``, else the only non-key field of ``select()/only()``,
     else the only annotation, else the primary key."""
-    state = qs._state
-    meta = qs._meta
+    meta = spec.meta
     if column is not None:
-        if column in dict(state.annotations):
+        if column in dict(spec.annotations):
             return column
         return meta.get_field(column).name  # type: ignore[no-any-return]
-    if state.fields is not None:
-        chosen = [n for n in state.fields if n not in meta.primary_keys] or list(state.fields)
+    if spec.fields is not None:
+        chosen = [n for n in spec.fields if n not in meta.primary_keys] or list(spec.fields)
         if len(chosen) == 1:
             return chosen[0]
         raise ParameterError(
-            f"a subquery selects one column; {meta.model_name} query selects {list(state.fields)} "
+            f"a subquery selects one column; {meta.model_name} query selects {list(spec.fields)} "
             "(use .select('field') or Subquery(qs, column='field'))",
             model=meta.model_name,
         )
-    if len(state.annotations) == 1:
-        return state.annotations[0][0]
+    if len(spec.annotations) == 1:
+        return spec.annotations[0][0]  # type: ignore[no-any-return]
     if len(meta.primary_keys) != 1:
         raise ParameterError(
             f"{meta.model_name} has no single primary key; name the subquery column", model=meta.model_name
@@ -64,44 +62,43 @@ class Subquery(Expression):
     """
 
     def __init__(self, queryset: Any, column: str | None = None) -> None:
-        self.queryset = _require_builder(queryset, "Subquery")
-        self.column = single_column(self.queryset, column)
-        self.output_field = self.queryset._meta.fields.get(self.column)
+        self.spec = query_spec(queryset, "Subquery")
+        self.column = single_column(self.spec, column)
+        self.output_field = self.spec.meta.fields.get(self.column)
 
-    def select_statement(self, ctx: Resolver) -> Any:
-        from .select import select_statement
+    def select(self, scope: Scope) -> Fragment:
+        """The inner ``SELECT column ...`` (for ``IN``)."""
+        return scope.subquery(self.spec, (self.column,))
 
-        inner = ctx.child(self.queryset._state.model)
-        return select_statement(self.queryset._state, inner, (self.column,))
-
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-        return self.select_statement(ctx).scalar_subquery()  # type: ignore[no-any-return]
+    def compile(self, scope: Scope) -> Fragment:
+        return node("subquery", sa.Select.scalar_subquery, self.select(scope))
 
     def __repr__(self) -> str:
-        return f"Subquery({self.queryset._meta.model_name}.{self.column})"
+        return f"Subquery({self.spec.meta.model_name}.{self.column})"
+
+
+def _exists(negated: bool, statement: Any) -> Any:
+    condition = sa.exists(statement)
+    return sa.not_(condition) if negated else condition
 
 
 class Exists(Expression):
     """``EXISTS (SELECT ...)`` as a filter condition; ``~Exists(qs)`` is ``NOT EXISTS``."""
 
     def __init__(self, queryset: Any, negated: bool = False) -> None:
-        self.queryset = _require_builder(queryset, "Exists")
+        self.spec = queryset if isinstance(queryset, QuerySpec) else query_spec(queryset, "Exists")
         self.negated = negated
         self.output_field = None
 
     def __invert__(self) -> Exists:
-        return Exists(self.queryset, negated=not self.negated)
+        return Exists(self.spec, negated=not self.negated)
 
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-        from .select import select_statement
-
-        qs = self.queryset
-        inner = ctx.child(qs._state.model)
-        statement = select_statement(
-            qs._state, inner, tuple(qs._meta.primary_keys[:1] or qs._meta.field_names[:1])
-        )
-        condition = sa.exists(statement)
-        return sa.not_(condition) if self.negated else condition
+    def compile(self, scope: Scope) -> Fragment:
+        meta = self.spec.meta
+        names = tuple(meta.primary_keys[:1] or meta.field_names[:1])
+        inner = scope.subquery(self.spec, names)
+        negated = self.negated
+        return node(("exists", negated), lambda statement: _exists(negated, statement), inner)
 
     def __repr__(self) -> str:
-        return f"{'~' if self.negated else ''}Exists({self.queryset._meta.model_name})"
+        return f"{'~' if self.negated else ''}Exists({self.spec.meta.model_name})"

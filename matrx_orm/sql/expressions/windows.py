@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
-from sqlalchemy.sql.elements import ColumnElement, FrameClause, FrameClauseType
+from sqlalchemy.sql.elements import FrameClause, FrameClauseType
 
-from ..exceptions import ParameterError
-from .expressions import Expression, Resolver, as_expression, order_expression
+from ...exceptions import ParameterError
+from .base import Expression, Fragment, node, order_expression
+from .coerce import as_expression
 from .functions import Func
+
+if TYPE_CHECKING:
+    from ..compiler.select import Scope
 
 __all__ = [
     "CumeDist",
@@ -90,8 +94,8 @@ class Ntile(WindowFunction):
         super().__init__()
         self.num_buckets = _positive_int(num_buckets, "Ntile() num_buckets")
 
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-        return sa.func.ntile(ctx.bind(self.num_buckets, sa.Integer()), type_=sa.Integer())
+    def compile(self, scope: Scope) -> Fragment:
+        return node(Ntile, _ntile, scope.bind(self.num_buckets, sa.Integer()))
 
 
 class Lag(WindowFunction):
@@ -107,12 +111,16 @@ class Lag(WindowFunction):
     def source_expressions(self) -> list[Expression]:
         return [*self.source, *([self.default] if self.default is not None else [])]
 
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-        (argument,) = self.resolve_arguments(ctx)
-        args = [argument, ctx.bind(self.offset, sa.Integer())]
-        if self.default is not None:
-            args.append(self.default.resolve(ctx))
-        return getattr(sa.func, self.function)(*args, type_=argument.type)  # type: ignore[no-any-return]
+    def compile(self, scope: Scope) -> Fragment:
+        (argument,) = self.arguments(scope)
+        offset = scope.bind(self.offset, sa.Integer())
+        default = None if self.default is None else scope.expression(self.default)
+        return node((type(self), self.function), self.typed_call, argument, offset, default)
+
+    def typed_call(self, argument: Any, *rest: Any) -> Any:
+        """``function(argument, ...)`` typed like ``argument`` (trailing Nones dropped)."""
+        arguments = [argument, *(item for item in rest if item is not None)]
+        return getattr(sa.func, self.function)(*arguments, type_=argument.type)
 
 
 class Lead(Lag):
@@ -123,9 +131,12 @@ class FirstValue(WindowFunction):
     function = "first_value"
     arity = 1
 
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-        (argument,) = self.resolve_arguments(ctx)
-        return getattr(sa.func, self.function)(argument, type_=argument.type)  # type: ignore[no-any-return]
+    def compile(self, scope: Scope) -> Fragment:
+        return node((type(self), self.function), self.typed_call, *self.arguments(scope))
+
+    def typed_call(self, argument: Any) -> Any:
+        """``function(argument)`` typed like ``argument``."""
+        return getattr(sa.func, self.function)(argument, type_=argument.type)
 
 
 class LastValue(FirstValue):
@@ -142,9 +153,9 @@ class NthValue(WindowFunction):
         super().__init__(expression)
         self.nth = _positive_int(nth, "NthValue() nth")
 
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-        (argument,) = self.resolve_arguments(ctx)
-        return sa.func.nth_value(argument, ctx.bind(self.nth, sa.Integer()), type_=argument.type)
+    def compile(self, scope: Scope) -> Fragment:
+        (argument,) = self.arguments(scope)
+        return node(NthValue, _nth_value, argument, scope.bind(self.nth, sa.Integer()))
 
 
 # -- frames -----------------------------------------------------------------------------------------------------
@@ -226,11 +237,23 @@ _FRAME_TYPES = {
 }
 
 
-def _frame_clause(ctx: Resolver, start: _Bound, end: _Bound) -> FrameClause:
-    def value(bound: _Bound) -> Any:
-        return None if bound[1] is None else ctx.bind(bound[1], sa.Integer())
+def _ntile(buckets: Any) -> Any:
+    return sa.func.ntile(buckets, type_=sa.Integer())
 
-    return FrameClause(value(start), value(end), _FRAME_TYPES[start[0]], _FRAME_TYPES[end[0]])
+
+def _nth_value(argument: Any, nth: Any) -> Any:
+    return sa.func.nth_value(argument, nth, type_=argument.type)
+
+
+def _frame(scope: Scope, frame: tuple[str, _Bound, _Bound]) -> Fragment:
+    """The frame clause with its offsets bound; keyed by mode and bound kinds."""
+    mode, start, end = frame
+    offsets = [None if bound[1] is None else scope.bind(bound[1], sa.Integer()) for bound in (start, end)]
+
+    def make(low: Any, high: Any) -> FrameClause:
+        return FrameClause(low, high, _FRAME_TYPES[start[0]], _FRAME_TYPES[end[0]])
+
+    return node(("frame", mode, start[0], end[0]), make, *offsets)
 
 
 def _names(value: Any, what: str) -> list[Any]:
@@ -288,15 +311,31 @@ class Window(Expression):
     def output_field(self) -> Any:  # type: ignore[override]
         return getattr(self.expression, "output_field", None)
 
-    def resolve(self, ctx: Resolver) -> ColumnElement[Any]:
-        function = self.expression.resolve(ctx)
-        partition = [p.resolve(ctx) for p in self.partition_by] or None
-        order = [o.resolve(ctx) for o in self.order_by] or None
-        kwargs: dict[str, Any] = {}
-        if self.frame is not None:
-            mode, start, end = self.frame
-            kwargs["range_" if mode == "range" else mode] = _frame_clause(ctx, start, end)
-        return function.over(partition_by=partition, order_by=order, **kwargs)  # type: ignore[attr-defined,no-any-return]
+    def compile(self, scope: Scope) -> Fragment:
+        function = scope.expression(self.expression)
+        partition = [scope.expression(p) for p in self.partition_by]
+        order = [scope.expression(o) for o in self.order_by]
+        frame = None if self.frame is None else _frame(scope, self.frame)
+        mode = None if self.frame is None else self.frame[0]
+
+        def make() -> Any:
+            kwargs: dict[str, Any] = {}
+            if frame is not None:
+                kwargs["range_" if mode == "range" else str(mode)] = frame.build()
+            return function.build().over(
+                partition_by=[p.build() for p in partition] or None,
+                order_by=[o.build() for o in order] or None,
+                **kwargs,
+            )
+
+        key = (
+            Window,
+            function.key,
+            tuple(p.key for p in partition),
+            tuple(o.key for o in order),
+            None if frame is None else frame.key,
+        )
+        return Fragment(key, make)
 
     def __repr__(self) -> str:
         return f"Window({self.expression!r})"

@@ -1,0 +1,84 @@
+"""``QuerySpec``: everything a query says, frozen. ``QueryBuilder`` (what users chain) holds one; the compiler
+turns one into a statement.
+
+``Queryable`` marks the objects that hold a spec, so subqueries (``Subquery``, ``Exists``,
+``field__in=<query>``, ``CTE``) can take a ``QueryBuilder`` without this layer importing it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .nearest import NearestSpec
+
+__all__ = ["QuerySpec", "Queryable", "replace"]
+
+
+@dataclass(frozen=True, slots=True)
+class QuerySpec:
+    """Everything a query says; chain methods make modified copies with :func:`replace`."""
+
+    model: type
+    where: tuple[Any, ...] = ()  # Q trees, ANDed
+    order_by: tuple[Any, ...] = ()  # "name", "-name", expressions, OrderBy
+    limit: int | None = None
+    offset: int | None = None
+    fields: tuple[str, ...] | None = None  # only()/select(): the fields loaded
+    database: str | None = None  # using(): another registered database
+    nearest: NearestSpec | None = None  # vector search
+    annotations: tuple[tuple[str, Any], ...] = ()
+    having: tuple[Any, ...] = ()  # conditions naming annotations (HAVING when they name an aggregate)
+    group_by: tuple[Any, ...] = ()
+    distinct: bool = False
+    distinct_on: tuple[str, ...] = ()
+    lock: tuple[bool, bool, tuple[Any, ...]] | None = None  # (nowait, skip_locked, of)
+    ctes: tuple[Any, ...] = ()
+    source_cte: Any = None
+    combined: tuple[Any, ...] = ()  # ((operation, all, QuerySpec), ...) for union/intersection/difference
+    select_related: tuple[str, ...] = ()  # foreign keys LEFT JOINed into the rows
+    prefetch_related: tuple[str, ...] = ()  # relations loaded after the rows
+
+    @property
+    def meta(self) -> Any:
+        return self.model._meta  # type: ignore[attr-defined]
+
+    def selected_names(self) -> tuple[str, ...]:
+        """What the rows hold: the loaded fields (all unless ``only()``/``select()``), then the annotations."""
+        names: tuple[str, ...] = self.fields or self.meta.field_names
+        if self.annotations:
+            names = (*names, *(name for name, _ in self.annotations))
+        return names
+
+
+class Queryable:
+    """Base of objects holding a :class:`QuerySpec` in ``_spec`` (``QueryBuilder``)."""
+
+    __slots__ = ()
+
+    _spec: QuerySpec
+
+
+def _replacer() -> Callable[[QuerySpec, dict[str, Any]], QuerySpec]:
+    """``dataclasses.replace`` for QuerySpec, specialised once for its fields (half the cost; every chain
+    method calls it): ``QuerySpec(changes.get("model", spec.model), ...)``; unknown names raise."""
+    names = [f.name for f in dataclasses.fields(QuerySpec)]
+    arguments = ", ".join(f"get({name!r}, spec.{name})" for name in names)
+    source = (
+        "def replace(spec, changes):\n"
+        "    if not changes.keys() <= FIELDS:\n"
+        "        raise TypeError(f'unknown QuerySpec fields {sorted(changes.keys() - FIELDS)}')\n"
+        "    get = changes.get\n"
+        f"    return QuerySpec({arguments})\n"
+    )
+    namespace: dict[str, Any] = {"QuerySpec": QuerySpec, "FIELDS": frozenset(names)}
+    exec(source, namespace)  # noqa: S102 (generated from the dataclass's own field names)
+    replace_function: Callable[[QuerySpec, dict[str, Any]], QuerySpec] = namespace["replace"]
+    return replace_function
+
+
+#: ``replace(spec, {"limit": 3})``: a copy of ``spec`` with those fields changed
+replace = _replacer()
