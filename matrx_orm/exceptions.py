@@ -38,6 +38,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Self
 
+import asyncpg.exceptions as pg
+from asyncpg.exceptions import _base as pg_base
+
 __all__ = [
     "CacheError",
     "ConfigurationError",
@@ -433,7 +436,7 @@ class UnknownRelationError(_UnknownNameMixin, RelationshipError, QueryError, Att
         self, message: str = "", *, name: str = "", choices: Iterable[str] = (), **kwargs: Any
     ) -> None:
         built, self.suggestions, self.choices = self._unknown_message(name, choices, kwargs.get("model"))
-        self.name: str = name  # type: ignore[misc]
+        self.name: str = name
         super().__init__(message or built, **kwargs)
 
 
@@ -499,17 +502,11 @@ def map_database_error(exc: BaseException, **context: Any) -> ORMException:
 
 
 def _map(exc: BaseException, context: dict[str, Any]) -> ORMException:
-    try:
-        import asyncpg.exceptions as pg
-        from asyncpg.exceptions import _base as pg_base
-    except ImportError:  # pragma: no cover - asyncpg is a hard dependency
-        pg = pg_base = None  # type: ignore[assignment]
-
     context = dict(context)
     details = dict(context.pop("details", None) or {})
     operation = str(context.get("operation") or "")
 
-    if pg is not None and isinstance(exc, pg.PostgresError):
+    if isinstance(exc, pg.PostgresError):
         details = {**_pg_details(exc), **details}
         state = getattr(exc, "sqlstate", None) or ""
         text = str(getattr(exc, "message", None) or (exc.args[0] if exc.args else exc))
@@ -536,7 +533,7 @@ def _map(exc: BaseException, context: dict[str, Any]) -> ORMException:
         return ConnectionError(
             f"Could not connect to the database: {_describe(exc)}", details=details, **context
         )
-    if pg_base is not None and isinstance(exc, pg_base.InterfaceError):
+    if isinstance(exc, pg_base.InterfaceError):
         text = str(exc)
         if "closed" in text.lower() or "closing" in text.lower():
             return ConnectionError(f"Database connection unavailable: {text}", details=details, **context)

@@ -5,7 +5,7 @@ relations, synchronous wrappers). The metaclass that turns a subclass into a tab
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 from . import signals as _signals
 from . import state as _state
@@ -27,6 +27,8 @@ from .write import bulk, instance, upsert
 from .write.results import UpdateResult
 
 __all__ = ["Model"]
+
+ModelT = TypeVar("ModelT", bound="Model")
 
 
 class Model(RelationMethods, metaclass=ModelMeta):
@@ -67,7 +69,7 @@ class Model(RelationMethods, metaclass=ModelMeta):
     # -- identity ------------------------------------------------------------------------------------------
     @classmethod
     def _require_meta(cls) -> ModelOptions:
-        meta = cls.__dict__.get("_meta")
+        meta: ModelOptions | None = cls.__dict__.get("_meta")
         if meta is None:
             raise QueryError(
                 f"'{cls.__name__}' is abstract (or not a model) and has no table", model=cls.__name__
@@ -88,7 +90,7 @@ class Model(RelationMethods, metaclass=ModelMeta):
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self.pk is not None and self.pk == other.pk  # type: ignore[attr-defined]
+        return self.pk is not None and self.pk == other.pk
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.pk))
@@ -157,9 +159,9 @@ class Model(RelationMethods, metaclass=ModelMeta):
         value = filters[pk.name]
         if not use_cache:
             return await _get_by_pk(cls, value)
-        hit = _state.cached_get(cls, value)
+        hit: Self | None = _state.cached_get(cls, value)
         if hit is not None:
-            return hit  # type: ignore[no-any-return]
+            return hit
         return await _state.fetch_and_store(cls, lambda: _get_by_pk(cls, value))
 
     @classmethod
@@ -328,7 +330,7 @@ def _pk_shortcut(
     return conditions, filters
 
 
-async def _get_by_pk(model: type[Model], value: Any) -> Any:
+async def _get_by_pk(model: type[ModelT], value: Any) -> ModelT:
     """The row whose primary key is ``value``: the hottest read, served without building a QueryBuilder
     (results and errors as ``Model.filter(<pk>=value).get()``)."""
     meta = model._meta
@@ -344,7 +346,8 @@ async def _get_by_pk(model: type[Model], value: Any) -> Any:
         meta.database, statement.sql, params, model=meta.model_name, operation="get"
     )
     if len(records) == 1:
-        return instance_loader(model, meta.field_names)(records[0])
+        found: ModelT = instance_loader(model, meta.field_names)(records[0])
+        return found
     details = {"filters": {pk.name: value}}
     if not records:
         raise DoesNotExist(

@@ -194,6 +194,22 @@ async def test_hit_serves_the_cached_row_and_use_cache_false_reads_the_database(
     assert (await ScItem.get(id=item.id)).qty == 1
 
 
+async def test_query_builder_get_honours_use_cache(queries: QueryCounter) -> None:
+    item = await ScItem.create(name="a", qty=1)
+    await ScItem.objects().get(id=item.id)  # read and cached
+    await behind_the_back("UPDATE sc_item SET qty = 7 WHERE id = $1", item.id)
+    before = queries.count
+    assert (await ScItem.objects().get(id=item.id)).qty == 1  # served by the cache
+    assert queries.count == before
+    assert (await ScItem.objects().get(id=item.id, use_cache=False)).qty == 7  # the database
+    assert queries.count == before + 1
+    # a builder with its own filters never answers from the cache: the cached row may not match them
+    with pytest.raises(DoesNotExist):
+        await ScItem.filter(qty=1).get(id=item.id)
+    assert queries.count == before + 2
+    assert (await ScItem.filter(qty=7).get(id=item.id)).qty == 7
+
+
 async def test_mutating_a_returned_instance_does_not_change_the_cache() -> None:
     item = await ScItem.create(name="a", qty=1, data={"tags": ["x"], "n": 1})
     first = await ScItem.get(id=item.id)

@@ -212,7 +212,7 @@ def _abandon_pool(pool: asyncpg.Pool) -> None:
     for holder in list(getattr(pool, "_holders", ())):
         _abandon_connection(getattr(holder, "_con", None))
     with contextlib.suppress(Exception):
-        pool._closed = True  # type: ignore[attr-defined]
+        pool._closed = True
 
 
 def _abandon_engine(engine: AsyncEngine) -> None:

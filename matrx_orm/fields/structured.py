@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import numbers
 import re
@@ -9,6 +10,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticError
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeEngine
 from typing_extensions import TypeVar
@@ -38,8 +41,6 @@ class JSONField(Field[J]):
     def __init__(self, schema: type | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if schema is not None:
-            from pydantic import BaseModel
-
             if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
                 raise TypeError(
                     f"{type(self).__name__} schema must be a pydantic BaseModel subclass; got {schema!r}"
@@ -55,8 +56,6 @@ class JSONField(Field[J]):
         if schema is None or value is None or isinstance(value, schema):
             return value
         if isinstance(value, dict):
-            from pydantic import ValidationError as PydanticError
-
             try:
                 return schema.model_validate(value)
             except PydanticError as exc:
@@ -93,8 +92,6 @@ class JSONBField(JSONField[J]):
 
 def _item_field(item_type: Any) -> Field[Any]:
     if isinstance(item_type, Field):
-        import copy
-
         return copy.copy(item_type)
     if isinstance(item_type, type) and issubclass(item_type, Field):
         return item_type()

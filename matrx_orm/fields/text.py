@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeEngine
 
 from .base import Field
@@ -215,8 +216,6 @@ class EnumField(Field[Any]):
 
     def sa_type(self) -> TypeEngine[Any]:
         if self.enum_name:
-            from sqlalchemy.dialects import postgresql
-
             return postgresql.ENUM(*self.choices, name=self.enum_name, schema=self.enum_schema)
         return sa.String(self.max_length)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import math
 import numbers
-from functools import cache
 from typing import Any
 
+import numpy
 from pgvector import HalfVector, SparseVector, Vector
 from pgvector.sqlalchemy import HALFVEC, SPARSEVEC, VECTOR
 from sqlalchemy.types import TypeEngine
@@ -25,13 +25,6 @@ _DTYPES = {
 #: largest dimension pgvector accepts per column type
 MAX_DIMENSIONS = {"vector": 16000, "halfvec": 16000, "sparsevec": 1_000_000_000}
 HALF_MAX = 65504.0
-
-
-@cache
-def _numpy() -> Any:
-    import numpy
-
-    return numpy
 
 
 class VectorField(Field[list[float]]):
@@ -89,7 +82,7 @@ class VectorField(Field[list[float]]):
 
     def _dense(self, value: Any, whole: Any) -> Any:
         """A validated 1-D float32 numpy array of ``dimensions`` finite numbers."""
-        np = _numpy()
+        np = numpy
         if isinstance(value, Vector | HalfVector | SparseVector):
             value = value.to_numpy()
         elif isinstance(value, str):

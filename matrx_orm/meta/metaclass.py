@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -168,7 +168,7 @@ class ModelMeta(type):
         for fk in cls._meta.foreign_keys.values():
             fk.attach(cls)
         attach_many_to_many(cls)
-        return cls
+        return cast(type, cls)
 
 
 _reserved: dict[type, frozenset[str]] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import importlib
 import inspect
 import warnings
 import weakref
@@ -21,6 +22,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
+from alembic.autogenerate import produce_migrations
 from alembic.runtime.migration import MigrationContext
 from alembic.util import CommandError
 from sqlalchemy.dialects import postgresql
@@ -504,7 +506,6 @@ async def dbcheck(
     allow_drops: bool = False,
 ) -> CheckResult:
     """Compare the models with the database (what ``makemigrations`` would write), without writing anything."""
-    from alembic.autogenerate import produce_migrations
 
     scope = _scope(table_filter, include_tables, exclude_tables)
     settings = MigrationSettings(
@@ -529,7 +530,6 @@ async def dbcheck(
 
 
 def _codegen_entry_point() -> Callable[..., Any] | None:
-    import importlib
 
     for module_name in ("matrx_orm.schema_builder.generator", "matrx_orm.schema_builder"):
         try:

@@ -11,6 +11,7 @@ from collections.abc import Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.util import await_only
 
 from ..db import executor
 from ..db.transaction import transaction
@@ -58,8 +59,6 @@ class MigrationDB:
         """Run one statement; returns the status tag (``"CREATE TABLE"``, ``"INSERT 0 1"``, ...) when known."""
         if self._connection is not None:
             if not args:  # the simple query protocol: several statements in one string work, as on the pool
-                from sqlalchemy.util import await_only
-
                 driver = self._connection.connection.driver_connection
                 return str(await_only(driver.execute(sql)))  # type: ignore[union-attr]
             result = self._run(sql, args)

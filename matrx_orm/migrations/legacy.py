@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from alembic import command, context, op
 from sqlalchemy.engine import Connection
 
 from ..exceptions import MigrationError
@@ -116,7 +117,6 @@ def _footer(migration: LegacyMigration) -> str:
 
 def run_legacy(function: Callable[[Any], Coroutine[Any, Any, Any]] | None) -> None:
     """Run a legacy ``up``/``down`` inside the current Alembic revision (its connection and transaction)."""
-    from alembic import context, op
 
     if function is None:
         raise MigrationError("this converted legacy migration has no down(db); it cannot be rolled back")
@@ -131,7 +131,6 @@ async def convert_legacy(database: str, migrations_dir: str | Path = "migrations
     Those already recorded in ``_matrx_migrations`` are stamped applied (with fresh checksums). The original
     files stay where they are; Alembic only reads ``versions/``.
     """
-    from alembic import command
 
     folder = ensure_folder(_folder(migrations_dir, database), database)
     migrations = find_legacy(folder)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from alembic import context
 from sqlalchemy.engine import Connection
 
 from ..config import get_database_config
@@ -176,7 +177,6 @@ async def _run_with_own_engine(context: Any, settings: MigrationSettings) -> Non
 
 def run_env() -> None:
     """Run the current Alembic command for this migrations folder (call it from ``env.py``)."""
-    from alembic import context
 
     settings = settings_from_config(context.config)
     if context.is_offline_mode():

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
 __all__ = [
@@ -77,7 +78,6 @@ def read_applied(connection: Connection) -> dict[str, AppliedRecord]:
 
 def record_applied(connection: Connection, path: str | Path) -> None:
     """Insert (or refresh) the row of the revision file at ``path``."""
-    from sqlalchemy.dialects.postgresql import insert
 
     values: dict[str, Any] = {"name": revision_name(path), "checksum": file_checksum(path)}
     statement = insert(state_table).values(**values)

@@ -183,7 +183,7 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
 
     @property
     def _database(self) -> str:
-        return self._spec.database or self._meta.database  # type: ignore[no-any-return]
+        return self._spec.database or self._meta.database
 
     @property
     def model(self) -> type[M]:

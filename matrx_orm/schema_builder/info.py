@@ -6,7 +6,7 @@ schema and name, columns by position, constraints by name) so generated files ar
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -168,6 +168,5 @@ class SchemaInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dump (handy for debugging and snapshot tests)."""
-        from dataclasses import asdict
 
         return asdict(self)

@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
+from pgvector.sqlalchemy import HALFVEC, SPARSEVEC, VECTOR
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql.base import PGInspector
+from sqlalchemy.dialects.postgresql.base import PGInspector, ischema_names
 from sqlalchemy.engine.reflection import Inspector, ObjectKind
 
 from ..config import get_database_config
@@ -39,8 +40,6 @@ _NEXTVAL = re.compile(r"^nextval\('(?:(?:\"[^\"]+\"|[^'.]+)\.)?\"?([^'\"]+)\"?':
 
 def register_vector_types() -> None:
     """Make the PostgreSQL dialect's reflection recognise ``vector``, ``halfvec`` and ``sparsevec``."""
-    from pgvector.sqlalchemy import HALFVEC, SPARSEVEC, VECTOR
-    from sqlalchemy.dialects.postgresql.base import ischema_names
 
     ischema_names.setdefault("vector", VECTOR)
     ischema_names.setdefault("halfvec", HALFVEC)
@@ -74,7 +73,6 @@ class TableSelection:
 
 def _type_of(sa_type: Any, enums: dict[tuple[str, str], EnumInfo], default_schema: str) -> ColumnType:
     """The reflected SQLAlchemy type as a :class:`ColumnType`."""
-    from pgvector.sqlalchemy import HALFVEC, SPARSEVEC, VECTOR
 
     sql = _sql_of(sa_type)
     if isinstance(sa_type, postgresql.ARRAY):

@@ -75,8 +75,8 @@ class JsonHasKey(Lookup):
     def bind_type(self, field: Any) -> Any:
         return sa.Text()
 
-    def expr(self, column: Any, binds: list[Any], value: Any) -> ColumnElement[bool]:
-        return column.op("?", is_comparison=True)(binds[0])  # type: ignore[no-any-return]
+    def expr(self, column: ColumnElement[Any], binds: list[Any], value: Any) -> ColumnElement[bool]:
+        return column.op("?", is_comparison=True)(binds[0])
 
 
 class JsonHasAny(Lookup):
@@ -89,8 +89,8 @@ class JsonHasAny(Lookup):
     def bind_type(self, field: Any) -> Any:
         return _TEXT_ARRAY
 
-    def expr(self, column: Any, binds: list[Any], value: Any) -> ColumnElement[bool]:
-        return column.op(self.operator, is_comparison=True)(binds[0])  # type: ignore[no-any-return]
+    def expr(self, column: ColumnElement[Any], binds: list[Any], value: Any) -> ColumnElement[bool]:
+        return column.op(self.operator, is_comparison=True)(binds[0])
 
 
 class JsonHasAll(JsonHasAny):
@@ -110,8 +110,8 @@ class JsonContains(Lookup):
     def bind_type(self, field: Any) -> Any:
         return _JSONB
 
-    def expr(self, column: Any, binds: list[Any], value: Any) -> ColumnElement[bool]:
-        return column.op(self.operator, is_comparison=True)(binds[0])  # type: ignore[no-any-return]
+    def expr(self, column: ColumnElement[Any], binds: list[Any], value: Any) -> ColumnElement[bool]:
+        return column.op(self.operator, is_comparison=True)(binds[0])
 
 
 class JsonContainedBy(JsonContains):
@@ -144,10 +144,10 @@ class JsonPath(Lookup):
     def bind_type(self, field: Any) -> Any:
         return _JSONB
 
-    def expr(self, column: Any, binds: list[Any], value: Any) -> ColumnElement[bool]:
+    def expr(self, column: ColumnElement[Any], binds: list[Any], value: Any) -> ColumnElement[bool]:
         found = column.op("#>", return_type=_JSONB)(_path_bind(binds[0]))
         if not self._compare_form(value):
-            return found.is_not(None)  # type: ignore[no-any-return]
+            return found.is_not(None)
         if value[1] is None:
             return sa.func.jsonb_typeof(found) == sa.bindparam(binds[1].key, type_=sa.Text())
         return found == binds[1]  # type: ignore[no-any-return]
@@ -175,8 +175,9 @@ class KeyTransform(Lookup):
     def bind_type(self, field: Any) -> Any:
         return self.inner.bind_type(field)
 
-    def expr(self, column: Any, binds: list[Any], value: Any) -> ColumnElement[bool]:
+    def expr(self, column: ColumnElement[Any], binds: list[Any], value: Any) -> ColumnElement[bool]:
         path = _path_bind(binds[0])
+        target: ColumnElement[Any]
         if isinstance(self.inner, _Pattern):
             target = column.op("#>>", return_type=sa.Text())(path)
         else:

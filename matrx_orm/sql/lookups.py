@@ -39,7 +39,7 @@ class Lookup:
     def bind_type(self, field: Any) -> Any:
         return field.bind_type()
 
-    def expr(self, column: Any, binds: list[Any], value: Any) -> ColumnElement[bool]:
+    def expr(self, column: ColumnElement[Any], binds: list[Any], value: Any) -> ColumnElement[bool]:
         raise NotImplementedError
 
 
@@ -52,14 +52,14 @@ class Exact(Lookup):
     def values(self, field: Any, value: Any) -> list[Any]:
         return [] if value is None else [field.to_db(value)]
 
-    def expr(self, column: Any, binds: list[Any], value: Any) -> ColumnElement[bool]:
+    def expr(self, column: ColumnElement[Any], binds: list[Any], value: Any) -> ColumnElement[bool]:
         return column.is_(None) if value is None else column == binds[0]
 
 
 class NotEqual(Exact):
     name = "ne"
 
-    def expr(self, column: Any, binds: list[Any], value: Any) -> ColumnElement[bool]:
+    def expr(self, column: ColumnElement[Any], binds: list[Any], value: Any) -> ColumnElement[bool]:
         return column.is_not(None) if value is None else column != binds[0]
 
 
@@ -71,7 +71,7 @@ class _Compare(Lookup):
             raise ParameterError(f"'{self.name}' cannot compare with None; use isnull", model=field.model)
         return [field.to_db(value)]
 
-    def expr(self, column: Any, binds: list[Any], value: Any) -> ColumnElement[bool]:
+    def expr(self, column: ColumnElement[Any], binds: list[Any], value: Any) -> ColumnElement[bool]:
         return type(self).operator(column, binds[0])  # type: ignore[no-any-return]
 
 
@@ -113,12 +113,12 @@ class In(Lookup):
             return None  # an annotation of unknown type: PostgreSQL infers the array from `x = ANY($1)`
         return sa.ARRAY(element)
 
-    def expr(self, column: Any, binds: list[Any], value: Any) -> ColumnElement[bool]:
+    def expr(self, column: ColumnElement[Any], binds: list[Any], value: Any) -> ColumnElement[bool]:
         if not binds:
             return sa.false()
         if not isinstance(column, sa.ColumnClause):  # an expression (annotation): `==` could swap sides
-            return column == sa.any_(binds[0])  # type: ignore[no-any-return]
-        return column == sa.func.any(binds[0])  # type: ignore[no-any-return]
+            return column == sa.any_(binds[0])
+        return column == sa.func.any(binds[0])
 
 
 class IsNull(Lookup):
@@ -132,7 +132,7 @@ class IsNull(Lookup):
     def values(self, field: Any, value: Any) -> list[Any]:
         return []
 
-    def expr(self, column: Any, binds: list[Any], value: Any) -> ColumnElement[bool]:
+    def expr(self, column: ColumnElement[Any], binds: list[Any], value: Any) -> ColumnElement[bool]:
         return column.is_(None) if value else column.is_not(None)
 
 
@@ -145,10 +145,10 @@ class Range(Lookup):
             raise ParameterError(f"range expects (low, high); got {value!r}", model=field.model)
         return [field.to_db(items[0]), field.to_db(items[1])]
 
-    def expr(self, column: Any, binds: list[Any], value: Any) -> ColumnElement[bool]:
+    def expr(self, column: ColumnElement[Any], binds: list[Any], value: Any) -> ColumnElement[bool]:
         if len(binds) != 2:  # one expression (F, Subquery) instead of a (low, high) pair
             raise ParameterError(f"range expects (low, high); got {value!r}")
-        return column.between(binds[0], binds[1])  # type: ignore[no-any-return]
+        return column.between(binds[0], binds[1])
 
 
 class _Pattern(Lookup):
@@ -166,11 +166,11 @@ class _Pattern(Lookup):
     def bind_type(self, field: Any) -> Any:
         return sa.Text()
 
-    def expr(self, column: Any, binds: list[Any], value: Any) -> ColumnElement[bool]:
+    def expr(self, column: ColumnElement[Any], binds: list[Any], value: Any) -> ColumnElement[bool]:
         text = sa.cast(column, sa.Text) if not isinstance(column.type, sa.String) else column
         if self.case_insensitive:
-            return text.ilike(binds[0], escape=LIKE_ESCAPE)  # type: ignore[no-any-return]
-        return text.like(binds[0], escape=LIKE_ESCAPE)  # type: ignore[no-any-return]
+            return text.ilike(binds[0], escape=LIKE_ESCAPE)
+        return text.like(binds[0], escape=LIKE_ESCAPE)
 
 
 class Contains(_Pattern):
@@ -216,21 +216,21 @@ class ArrayContains(Lookup):
     def values(self, field: Any, value: Any) -> list[Any]:
         return [field.to_db(_as_list(value, self.name))]
 
-    def expr(self, column: Any, binds: list[Any], value: Any) -> ColumnElement[bool]:
-        return column.contains(binds[0])  # type: ignore[no-any-return]
+    def expr(self, column: ColumnElement[Any], binds: list[Any], value: Any) -> ColumnElement[bool]:
+        return column.contains(binds[0])
 
 
 class ArrayContainedBy(ArrayContains):
     name = "contained_by"
 
-    def expr(self, column: Any, binds: list[Any], value: Any) -> ColumnElement[bool]:
+    def expr(self, column: ColumnElement[Any], binds: list[Any], value: Any) -> ColumnElement[bool]:
         return column.contained_by(binds[0])  # type: ignore[no-any-return]
 
 
 class ArrayOverlap(ArrayContains):
     name = "overlap"
 
-    def expr(self, column: Any, binds: list[Any], value: Any) -> ColumnElement[bool]:
+    def expr(self, column: ColumnElement[Any], binds: list[Any], value: Any) -> ColumnElement[bool]:
         return column.overlap(binds[0])  # type: ignore[no-any-return]
 
 

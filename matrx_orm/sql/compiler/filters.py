@@ -218,7 +218,7 @@ def _find(model: type, key: str) -> tuple[FKSpec, str] | None:
     if not rest:
         return None
     meta = model._meta  # type: ignore[attr-defined]
-    spec = foreign_key(model, name)  # type: ignore[arg-type]
+    spec = foreign_key(model, name)
     if spec is None:
         if name not in meta.fields:
             _refuse_other_relation(model, name, key)
@@ -255,9 +255,9 @@ def _refuse_other_relation(model: type, name: str, key: str) -> None:
     """A key starting with an inverse foreign key or many-to-many name: say how to write it instead."""
     meta = model._meta  # type: ignore[attr-defined]
     kind = None
-    if name in meta.inverse_foreign_keys and inverse_foreign_key(model, name) is not None:  # type: ignore[arg-type]
+    if name in meta.inverse_foreign_keys and inverse_foreign_key(model, name) is not None:
         kind = "an inverse foreign key"
-    elif many_to_many(model, name) is not None:  # type: ignore[arg-type]
+    elif many_to_many(model, name) is not None:
         kind = "a many-to-many relation"
     if kind is not None:
         raise QueryError(
@@ -281,7 +281,7 @@ def values_path_error(model: type, name: str) -> UnknownFieldError:
     """The error for ``values("author__name")``: values() reads the model's own fields and annotations."""
     meta = model._meta  # type: ignore[attr-defined]
     head, _, rest = name.partition("__")
-    spec = foreign_key(model, head)  # type: ignore[arg-type]
+    spec = foreign_key(model, head)
     message = ""
     if spec is not None:
         target = spec.target.__name__

@@ -387,7 +387,7 @@ def _order_item(scope: Scope, item: Any, selected: Mapping[str, Fragment]) -> Fr
     ordering = order_expression(item)
     target = ordering.expression
     name = getattr(target, "name", None)
-    if type(target) is F and name in selected:
+    if type(target) is F and isinstance(name, str) and name in selected:
         inner = selected[name]
         descending, nulls_last = ordering.descending, ordering.nulls_last
         tag = ("order", descending, nulls_last)
@@ -496,7 +496,7 @@ def _compound(spec: QuerySpec, scope: Scope, names: Sequence[str], kind: str) ->
             ordering = order_expression(item)
             target = ordering.expression
             name = getattr(target, "name", None)
-            if not isinstance(target, Expression) or name not in names:
+            if not isinstance(target, Expression) or not isinstance(name, str) or name not in names:
                 raise QueryError(
                     f"a combined query orders only by its selected columns {list(names)}; got {item!r}",
                     model=model_name,
@@ -579,11 +579,11 @@ def aggregate_statement(spec: QuerySpec, expressions: Mapping[str, Expression]) 
         inner = select(spec, scope, spec.selected_names())
         outer = Scope(spec.model, scope.values)
         outer.annotations = {name: _SourceColumn(name) for name, _ in spec.annotations}
-        outer.source = Source(("subquery", inner.key), lambda: inner.build().subquery())
+        source = outer.source = Source(("subquery", inner.key), lambda: inner.build().subquery())
         columns = [(name, outer.expression(expr)) for name, expr in expressions.items()]
 
         def make() -> Any:
-            return sa.select(*(c.build().label(name) for name, c in columns)).select_from(outer.source.get())
+            return sa.select(*(c.build().label(name) for name, c in columns)).select_from(source.get())
 
         statement = Fragment(("aggregate", tuple((name, c.key) for name, c in columns), inner.key), make)
     found = compiled(statement.key, statement.build)

@@ -202,7 +202,7 @@ class F(Expression):
         self.name = name
 
     @property
-    def output_field(self) -> Any:  # type: ignore[override]
+    def output_field(self) -> Any:
         return None
 
     def compile(self, scope: Scope) -> Fragment:
@@ -315,7 +315,7 @@ class CombinedExpression(Expression):
         return [self.lhs, self.rhs]
 
     @property
-    def output_field(self) -> Any:  # type: ignore[override]
+    def output_field(self) -> Any:
         return None
 
     def compile(self, scope: Scope) -> Fragment:

@@ -46,7 +46,7 @@ def single_column(spec: QuerySpec, column: str | None) -> str:
             model=meta.model_name,
         )
     if len(spec.annotations) == 1:
-        return spec.annotations[0][0]  # type: ignore[no-any-return]
+        return spec.annotations[0][0]
     if len(meta.primary_keys) != 1:
         raise ParameterError(
             f"{meta.model_name} has no single primary key; name the subquery column", model=meta.model_name

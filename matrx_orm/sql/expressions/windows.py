@@ -308,7 +308,7 @@ class Window(Expression):
             source.check_window_use()
 
     @property
-    def output_field(self) -> Any:  # type: ignore[override]
+    def output_field(self) -> Any:
         return getattr(self.expression, "output_field", None)
 
     def compile(self, scope: Scope) -> Fragment:
