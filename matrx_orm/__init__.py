@@ -37,13 +37,17 @@ from .exceptions import (
     UnknownFieldError,
     UnknownLookupError,
     UnknownRelationError,
+    UnusedQueryWarning,
     ValidationError,
 )
 from .fields import *  # noqa: F403  (every field class)
 from .fields import __all__ as _field_names
+from .dto import BaseDTO
 from .manager import BaseManager
 from .meta import DDLGenerator, ForeignKey, ForeignKeyReference, IndexDef, create_all, drop_all, get_model
+from .meta.registry import model_registry
 from .model import Model
+from .model_view import ModelView
 from .query import EmptyPage, InvalidPage, Page, Paginator, QueryBuilder
 from .sql import Q
 from .sql.expressions import *  # noqa: F403  (F, Sum, Window, CTE, VectorDistance, ...)
@@ -87,7 +91,11 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "BaseDTO",
     "BaseManager",
+    "ModelView",
+    "UnusedQueryWarning",
+    "model_registry",
     "CacheError",
     "CapturedQuery",
     "CachePolicy",

@@ -65,6 +65,7 @@ __all__ = [
     "UnknownLookupError",
     "UnknownRelationError",
     "ValidationError",
+    "UnusedQueryWarning",
     "map_database_error",
     "mask_secrets",
     "mask_url_passwords",
@@ -456,6 +457,11 @@ class SyncContextError(ORMException, RuntimeError):
     """A ``*_sync`` wrapper was called while an event loop runs in this thread: await the async method."""
 
     default_message = "A *_sync method was called inside a running event loop"
+
+
+class UnusedQueryWarning(UserWarning):
+    """A query builder was made and never used: builders are immutable, so ``qs.filter(...)`` on a line of
+    its own changes nothing (matrx-orm 2.x changed ``qs`` in place)."""
 
 
 # -- mapping driver errors ----------------------------------------------------------------------------------

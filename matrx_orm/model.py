@@ -15,14 +15,14 @@ from .exceptions import DoesNotExist, MultipleObjectsReturned, ORMException, Que
 from .fields import Field
 from .meta.metaclass import ModelMeta
 from .meta.options import ModelOptions
-from .meta.rows import instance_loader
-from .query.builder import QueryBuilder
+from .meta.relations import Relation, relation
+from .meta.rows import instance_loader, serialize
+from .meta.runtime import RuntimeContainer
+from .query.builder import QueryBuilder, pk_shortcut
 from .query.raw import raw as run_raw
 from .query.raw import raw_sql as run_raw_sql
 from .query.relations.methods import RelationMethods
 from .sql.compiler.select import pk_select
-from .sql.expressions.base import Expression
-from .sql.q import Q
 from .write import bulk, instance, upsert
 from .write.results import UpdateResult
 
@@ -96,9 +96,85 @@ class Model(RelationMethods, metaclass=ModelMeta):
         return hash((type(self).__name__, self.pk))
 
     def to_dict(self) -> dict[str, Any]:
-        """Field values by field name (unloaded fields are ``None``)."""
-        data = self.__dict__
-        return {name: data.get(name) for name in self._meta.fields}
+        """The instance as JSON-ready data: every field that holds a value (``None`` ones are left out), as
+        JSON types (enums by value, other non-JSON values as ``str``), then what a manager attached: a
+        view's computed fields, or the runtime data and ``"dto"`` (see ``docs/cache-managers-signals.md``)."""
+        data = {name: serialize(value) for name, value in self._field_values().items() if value is not None}
+        attached = self.__dict__
+        data.update({key: serialize(value) for key, value in attached.get("_view_data", {}).items()})
+        if attached.get("_applied_view") is None:
+            runtime = attached.get("runtime")
+            if runtime is not None:
+                data.update(runtime.to_dict())
+            dto = attached.get("dto")
+            if dto is not None:
+                data["dto"] = dto.to_dict()
+        return data
+
+    def to_flat_dict(self) -> dict[str, Any]:
+        """Like :meth:`to_dict` but with Python values (``Decimal``, ``datetime``, enum members) and the DTO's
+        fields merged in flat instead of under ``"dto"``."""
+        data = {name: value for name, value in self._field_values().items() if value is not None}
+        attached = self.__dict__
+        data.update(attached.get("_view_data", {}))
+        if attached.get("_applied_view") is None:
+            runtime = attached.get("runtime")
+            if runtime is not None:
+                data.update(runtime.to_dict())
+            dto = attached.get("dto")
+            if dto is not None:
+                data.update(dto.to_dict())
+        return data
+
+    def _field_values(self) -> dict[str, Any]:
+        """Field values by name, without the fields an applied view excludes or inlines."""
+        attached = self.__dict__
+        hidden = {*attached.get("_view_excluded", ()), *attached.get("_view_inlined_fks", {})}
+        return {name: attached.get(name) for name in self._meta.fields if name not in hidden}
+
+    @property
+    def runtime(self) -> RuntimeContainer:
+        """Free-form data a manager attaches to this instance (created on first use)."""
+        container = self.__dict__.get("runtime")
+        if container is None:
+            container = self.__dict__["runtime"] = RuntimeContainer()
+        return container  # type: ignore[no-any-return]
+
+    @property
+    def table_name(self) -> str:
+        """The model's table name (matrx-orm 2.x's instance property)."""
+        return self._meta.table_name
+
+    def get_cache_key(self) -> str:
+        """The primary key values joined by ``_`` (matrx-orm 2.x's cache key)."""
+        return "_".join(str(self.__dict__.get(name)) for name in self._meta.primary_keys)
+
+    @classmethod
+    def get_database_name(cls) -> str:
+        """The project name of the model's database."""
+        return cls._require_meta().database
+
+    @classmethod
+    def get_field(cls, field_name: str) -> Field[Any] | None:
+        """The field ``field_name`` (a relation alias such as ``author`` too), or None."""
+        meta = cls._require_meta()
+        return meta.fields.get(field_name) or _relation_alias_field(meta, field_name)
+
+    @classmethod
+    def get_relation(cls, field_name: str) -> Relation:
+        """The relation called ``field_name`` (a foreign key, inverse foreign key or many-to-many);
+        ``UnknownRelationError`` when there is none."""
+        return relation(cls, field_name)
+
+    @classmethod
+    def from_db_result(cls, data: Mapping[str, Any]) -> Self:
+        """An instance holding a row read elsewhere (``{"column or field": value}``), persisted; keys that
+        are not fields become plain attributes."""
+        meta = cls._require_meta()
+        by_column = {field.column_name: name for name, field in meta.fields.items()}
+        names = tuple(by_column.get(key, key) for key in data)
+        instance: Self = instance_loader(cls, names)(tuple(data.values()))
+        return instance
 
     # -- reads -----------------------------------------------------------------------------------------------
     @classmethod
@@ -145,15 +221,20 @@ class Model(RelationMethods, metaclass=ModelMeta):
         return QueryBuilder(cls)
 
     @classmethod
-    async def get(cls, *conditions: Any, use_cache: bool = True, **filters: Any) -> Self:
+    async def get(
+        cls, *conditions: Any, use_cache: bool = True, using: str | None = None, **filters: Any
+    ) -> Self:
         """The single matching row; DoesNotExist / MultipleObjectsReturned otherwise.
 
         A single positional non-Q argument is taken as the primary key value. ``use_cache=False`` always
-        reads the database (see the row cache in ``docs/cache-managers-signals.md``).
+        reads the database (see the row cache in ``docs/cache-managers-signals.md``); ``using`` reads another
+        registered database.
         """
-        conditions, filters = _pk_shortcut(cls, conditions, filters)
+        conditions, filters = pk_shortcut(cls, conditions, filters)
         meta = cls._require_meta()
         pk = meta.pk
+        if using is not None and using != meta.database:
+            return await cls.objects().using(using).get(*conditions, use_cache=use_cache, **filters)
         if pk is None or conditions or len(filters) != 1 or filters.get(pk.name) is None:
             return await cls.objects().get(*conditions, use_cache=use_cache, **filters)
         value = filters[pk.name]
@@ -165,22 +246,38 @@ class Model(RelationMethods, metaclass=ModelMeta):
         return await _state.fetch_and_store(cls, lambda: _get_by_pk(cls, value))
 
     @classmethod
-    async def get_or_none(cls, *conditions: Any, use_cache: bool = True, **filters: Any) -> Self | None:
+    async def get_or_none(
+        cls, *conditions: Any, use_cache: bool = True, using: str | None = None, **filters: Any
+    ) -> Self | None:
         """Like ``get`` but returns ``None`` when nothing matches."""
         try:
-            return await cls.get(*conditions, use_cache=use_cache, **filters)
+            return await cls.get(*conditions, use_cache=use_cache, using=using, **filters)
         except DoesNotExist:
             return None
 
     @classmethod
-    async def count(cls, *conditions: Any, **filters: Any) -> int:
-        """Number of matching rows."""
-        return await cls.objects().filter(*conditions, **filters).count()
+    async def get_by_id(cls, id_value: Any, use_cache: bool = True, *, using: str | None = None) -> Self:
+        """The row whose primary key is ``id_value``; DoesNotExist otherwise."""
+        return await cls.get(id_value, use_cache=use_cache, using=using)
 
     @classmethod
-    async def exists(cls, *conditions: Any, **filters: Any) -> bool:
+    async def get_many(cls, *conditions: Any, **filters: Any) -> list[Self]:
+        """Every matching row (``filter(...).all()``)."""
+        return await cls.objects().filter(*conditions, **filters).all()
+
+    @classmethod
+    async def count(cls, *conditions: Any, using: str | None = None, **filters: Any) -> int:
+        """Number of matching rows."""
+        return await cls._query(using).filter(*conditions, **filters).count()
+
+    @classmethod
+    async def exists(cls, *conditions: Any, using: str | None = None, **filters: Any) -> bool:
         """Whether any row matches."""
-        return await cls.objects().filter(*conditions, **filters).exists()
+        return await cls._query(using).filter(*conditions, **filters).exists()
+
+    @classmethod
+    def _query(cls, using: str | None) -> QueryBuilder[Self]:
+        return cls.objects() if using is None else cls.objects().using(using)
 
     @classmethod
     async def raw(cls, sql: str, *args: Any, database: str | None = None) -> list[Self]:
@@ -212,6 +309,16 @@ class Model(RelationMethods, metaclass=ModelMeta):
     def count_sync(cls, *conditions: Any, **filters: Any) -> int:
         """``count`` for synchronous code."""
         return run_sync(lambda: cls.count(*conditions, **filters), "count_sync")
+
+    @classmethod
+    def exists_sync(cls, *conditions: Any, **filters: Any) -> bool:
+        """``exists`` for synchronous code."""
+        return run_sync(lambda: cls.exists(*conditions, **filters), "exists_sync")
+
+    @classmethod
+    def get_or_none_sync(cls, *conditions: Any, use_cache: bool = True, **filters: Any) -> Self | None:
+        """``get_or_none`` for synchronous code."""
+        return run_sync(lambda: cls.get_or_none(*conditions, use_cache=use_cache, **filters), "get_or_none_sync")
 
     # -- writes ----------------------------------------------------------------------------------------------
     @classmethod
@@ -288,6 +395,17 @@ class Model(RelationMethods, metaclass=ModelMeta):
             await instance.insert_instance(self)
         return self
 
+    @classmethod
+    async def update_fields(cls, instance_or_id: Any, **values: Any) -> Self | None:
+        """Set ``values`` on an instance, or on the row whose primary key is ``instance_or_id``, and save it;
+        None when that row does not exist."""
+        instance = instance_or_id if isinstance(instance_or_id, cls) else await cls.get_or_none(
+            instance_or_id, use_cache=False
+        )
+        if instance is None:
+            return None
+        return await instance.update(**values)
+
     async def update(self, **values: Any) -> Self:
         """Set the given fields and write only those."""
         meta = self._meta
@@ -314,20 +432,6 @@ class Model(RelationMethods, metaclass=ModelMeta):
 def _relation_alias_field(meta: ModelOptions, name: str) -> Field[Any] | None:
     alias = meta.relation_aliases.get(name)
     return meta.fields[alias] if alias else None
-
-
-def _pk_shortcut(
-    model: type[Model], conditions: tuple[Any, ...], filters: dict[str, Any]
-) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """``Model.get(5)``: a single positional argument that is not a condition is the primary key value."""
-    if len(conditions) == 1 and not isinstance(conditions[0], Q | Expression):
-        meta = model._require_meta()
-        if meta.pk is None:
-            raise QueryError(
-                f"'{model.__name__}' has no single primary key to look up by", model=model.__name__
-            )
-        return (), {meta.pk.name: conditions[0], **filters}
-    return conditions, filters
 
 
 async def _get_by_pk(model: type[ModelT], value: Any) -> ModelT:

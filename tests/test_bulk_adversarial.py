@@ -90,7 +90,11 @@ def _error(exc: BaseException | None, model: type[Model]) -> Any:
 
 
 def _values(instances: list[Model]) -> list[dict[str, Any]]:
-    return [{**i.to_dict(), "_persisted": i._persisted} for i in instances]
+    """Every field's Python value (None included) and whether the instance is persisted."""
+    return [
+        {**{name: i.__dict__.get(name) for name in i._meta.field_names}, "_persisted": i._persisted}
+        for i in instances
+    ]
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from uuid import uuid4
 
@@ -128,12 +129,21 @@ async def test_instance_update_and_delete() -> None:
     assert not await Author.exists(id=author.id)
 
 
-async def test_to_dict() -> None:
-    author = await Author.create(name="hal", profile={"a": [1, 2]}, tags=["x"], mood=Mood.SAD)
-    data = (await Author.get(id=author.id)).to_dict()
+async def test_to_dict_gives_json_ready_values_as_matrx_orm_2() -> None:
+    joined = dt.datetime(2024, 5, 1, 9, 30, tzinfo=dt.UTC)
+    author = await Author.create(
+        name="hal", profile={"a": [1, 2]}, tags=["x"], mood=Mood.SAD, rating=Decimal("4.50"), joined_at=joined
+    )
+    loaded = await Author.get(id=author.id)
+    data = loaded.to_dict()
     assert data["name"] == "hal" and data["profile"] == {"a": [1, 2]} and data["tags"] == ["x"]
-    assert data["mood"] is Mood.SAD
-    assert set(data) == set(Author._meta.field_names)
+    assert data["mood"] == "sad" and data["rating"] == "4.50" and data["joined_at"] == str(joined)
+    assert data["id"] == author.id and data["is_active"] is True
+    assert set(data) == {"id", "name", "is_active", "rating", "joined_at", "profile", "tags", "mood"}  # no None
+    json.dumps(data)  # JSON-ready as it is
+    flat = loaded.to_flat_dict()
+    assert flat["mood"] is Mood.SAD and flat["rating"] == Decimal("4.50") and flat["joined_at"] == joined
+    assert "email" not in flat
 
 
 async def test_json_values_of_every_type_round_trip() -> None:

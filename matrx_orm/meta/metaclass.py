@@ -186,4 +186,4 @@ def _reserved_names(cls: type) -> frozenset[str]:
 
 
 #: Model class attributes a field may legitimately replace.
-_ALLOWED_SHADOWS = frozenset({"_database", "_db_schema", "_table_name"})
+_ALLOWED_SHADOWS = frozenset({"_database", "_db_schema", "_table_name", "runtime", "table_name"})

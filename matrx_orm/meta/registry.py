@@ -93,3 +93,43 @@ def all_models(database: str | None = None) -> list[type[Model]]:
 
 def describe(obj: Any) -> str:
     return obj.__name__ if isinstance(obj, type) else str(obj)
+
+
+class ModelRegistry:
+    """matrx-orm 2.x's ``model_registry``: models by class name.
+
+    Every concrete model registers itself when its class is created, so ``register`` / ``register_all``
+    (which generated 2.x code calls) only add models that are not known yet. Two models of the same name in
+    different databases are both kept (the generated ``Users`` stub of each database, say).
+    """
+
+    @classmethod
+    def register(cls, model_class: type[Model]) -> None:
+        """Register ``model_class`` (a no-op for a model that registered itself)."""
+        if model_class not in _models_by_name.get(model_class.__name__, []):
+            register_model(model_class)
+
+    @classmethod
+    def register_all(cls, models: list[type[Model]]) -> None:
+        for model in models:
+            cls.register(model)
+
+    @classmethod
+    def get_model(cls, model_name: str) -> type[Model] | None:
+        """The model called ``model_name`` (the last one defined), or None."""
+        found = _models_by_name.get(model_name)
+        return found[-1] if found else None
+
+    @classmethod
+    def all_models(cls) -> dict[str, type[Model]]:
+        """Every registered model by class name (the last one defined for a name)."""
+        return {name: models[-1] for name, models in _models_by_name.items() if models}
+
+    @classmethod
+    def clear(cls) -> None:
+        """Forget every model name (the models and their tables stay defined)."""
+        _models_by_name.clear()
+
+
+#: the registry object 2.x code imports (``from matrx_orm import model_registry``)
+model_registry = ModelRegistry()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -102,3 +103,20 @@ def refresh(instance: Any, names: tuple[str, ...], record: Any) -> None:
         field = fields[name]
         data[name] = field.from_db(value) if value is not None and field.needs_from_db else value
     data["_persisted"] = True
+
+
+def serialize(value: Any) -> Any:
+    """``value`` as ``to_dict()`` gives it: JSON types as they are, enums by value, lists and dicts item by
+    item, objects with ``to_dict()`` through it, anything else (datetime, Decimal, UUID, ...) as ``str``."""
+    if value is None or isinstance(value, str | int | float | bool) and not isinstance(value, enum.Enum):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, list | tuple):
+        return [serialize(item) for item in value]
+    if isinstance(value, dict):
+        return {key: serialize(item) for key, item in value.items()}
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        return to_dict()
+    return str(value)

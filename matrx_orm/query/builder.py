@@ -7,20 +7,24 @@ statement through the executor (``db/executor.py``) and turn the rows into insta
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Generator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .. import state
 from ..db import executor
 from ..db.context import current_transaction
+from ..db.sync import run_sync
 from ..db.transaction import run_discarded
-from ..exceptions import DoesNotExist, MultipleObjectsReturned, ParameterError, QueryError
+from ..exceptions import DoesNotExist, MultipleObjectsReturned, ParameterError, QueryError, UnusedQueryWarning
 from ..meta.rows import dict_rows, instance_loader, tuple_rows
 from ..sql.compiler.cache import Compiled
 from ..sql.compiler.filters import no_window, values_path_error
 from ..sql.compiler.select import check_condition, check_order, compile_select, grouped_selection
 from ..sql.compiler.settings import set_local
-from ..sql.expressions.base import order_expression
+from ..sql.expressions.base import Expression, order_expression
 from ..sql.nearest import DISTANCE_LABEL, make_nearest
 from ..sql.q import Q, describe
 from ..sql.spec import Queryable, QuerySpec, replace
@@ -39,17 +43,55 @@ M = TypeVar("M", bound="Model")
 __all__ = ["QueryBuilder"]
 
 
-class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
-    """Chain ``filter/exclude/order_by/limit/offset/select/using``; await a terminal, or the builder itself."""
+_PACKAGE = str(Path(__file__).resolve().parents[1])
 
-    __slots__ = ("_spec",)
+
+def _caller() -> tuple[str, int] | None:
+    """Where user code made the call that creates a builder: the first frame outside this package."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back  # type: ignore[assignment]
+    return None if frame is None else (frame.f_code.co_filename, frame.f_lineno)
+
+
+class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
+    """Chain ``filter/exclude/order_by/limit/offset/select/using``; await a terminal, or the builder itself.
+
+    Builders are immutable: every chain method returns a new one. A builder that is made and never used
+    (``qs.filter(...)`` on a line of its own, which changed ``qs`` in matrx-orm 2.x) emits an
+    :class:`~matrx_orm.exceptions.UnusedQueryWarning` pointing at that line.
+    """
+
+    __slots__ = ("_origin", "_query")
 
     def __init__(self, model: type[M], spec: QuerySpec | None = None) -> None:
-        self._spec = spec or QuerySpec(model._require_meta().model)
+        self._query = spec or QuerySpec(model._require_meta().model)
+        self._origin = _caller()
+
+    @property
+    def _spec(self) -> QuerySpec:
+        self._origin = None  # read: the builder is used
+        return self._query
+
+    def __del__(self) -> None:
+        origin = self._origin
+        if origin is not None:
+            try:
+                warnings.warn_explicit(
+                    f"a {self._query.model.__name__} query was built here and never used: builders are "
+                    "immutable, so a chain method on a line of its own changes nothing; assign its result "
+                    "(qs = qs.filter(...))",
+                    UnusedQueryWarning,
+                    origin[0],
+                    origin[1],
+                )
+            except Exception:  # noqa: BLE001, S110 (interpreter shutdown: the warnings machinery is gone)
+                pass
 
     # -- chaining ------------------------------------------------------------------------------------------
     def _with(self, **changes: Any) -> QueryBuilder[M]:
-        return QueryBuilder(self._spec.model, replace(self._spec, changes))
+        spec = self._spec
+        return QueryBuilder(spec.model, replace(spec, changes))
 
     def filter(self, *conditions: Any, **filters: Any) -> QueryBuilder[M]:
         """Add conditions (ANDed with those already present)."""
@@ -90,6 +132,35 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
         if expressions:
             check_order(self._spec.model, expressions, annotations)
         return self._with(order_by=tuple(fields))
+
+    def having(self, *conditions: Any, **filters: Any) -> QueryBuilder[M]:
+        """Conditions on annotations (``HAVING`` when they name an aggregate): ``annotate(n=Count("id"))
+        .having(n__gt=2)``. ``filter()`` takes them too; ``having()`` refuses conditions on fields."""
+        if not conditions and not filters:
+            return self
+        q = Q(*conditions, **filters)
+        spec = self._spec
+        if not check_condition(spec.model, q, dict(spec.annotations)):
+            raise ParameterError(
+                f"having() takes conditions on annotations; got {q!r} (use filter() for fields)",
+                model=self._meta.model_name,
+            )
+        return self._condition(q, negate=False)
+
+    def join(self, model: Any, on: str = "", join_type: str = "INNER") -> QueryBuilder[M]:
+        """Accepted for matrx-orm 2.x code and ignored, as 2.x ignored it: joined rows come from
+        ``select_related()``, and filters follow foreign keys (``author__name="x"``)."""
+        warnings.warn(
+            "QueryBuilder.join() has no effect (as in matrx-orm 2.x); use select_related() to load related "
+            "rows, or a filter across the foreign key (author__name=...)",
+            UserWarning,
+            stacklevel=2,
+        )
+        return self._with()
+
+    def reverse(self) -> QueryBuilder[M]:
+        """The same query with its ordering reversed (no ordering: unchanged)."""
+        return self._with(order_by=_reversed(self._spec.order_by))
 
     def limit(self, count: int | None) -> QueryBuilder[M]:
         """At most ``count`` rows."""
@@ -245,13 +316,20 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
         answered from the row cache when it holds the row, and the row read is cached (see
         ``docs/cache-managers-signals.md``).
         """
-        qs = self.filter(*conditions, **filters) if conditions or filters else self
+        conditions, filters = pk_shortcut(self._spec.model, conditions, filters)
         if not use_cache or self._database != self._meta.database:
-            return await qs._get()
-        pk_value = (
-            state.pk_of_filters(self._spec.model, conditions, filters) if self._unrestricted() else None
-        )
-        return await state.read_through(self._spec.model, pk_value, qs._get)
+            return await self.filter(*conditions, **filters)._get()
+        model = self._spec.model
+        pk_value = state.pk_of_filters(model, conditions, filters) if self._unrestricted() else None
+        # a cache hit builds no query
+        return await state.read_through(model, pk_value, lambda: self.filter(*conditions, **filters)._get())
+
+    async def get_or_none(self, *conditions: Any, use_cache: bool = True, **filters: Any) -> M | None:
+        """Like :meth:`get`, but None when nothing matches (several matches still raise)."""
+        try:
+            return await self.get(*conditions, use_cache=use_cache, **filters)
+        except DoesNotExist:
+            return None
 
     def _unrestricted(self) -> bool:
         """Whether this builder reads every row of the model's table as is (no filter or other clause)."""
@@ -331,6 +409,14 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
         records = await self._fetch(names, "values_list")
         return tuple_rows(self._spec.model, names, records, flat)
 
+    def values_sync(self, *fields: str) -> list[dict[str, Any]]:
+        """:meth:`values` for synchronous code."""
+        return run_sync(lambda: self.values(*fields), "values_sync")
+
+    def values_list_sync(self, *fields: str, flat: bool = False) -> list[Any]:
+        """:meth:`values_list` for synchronous code."""
+        return run_sync(lambda: self.values_list(*fields, flat=flat), "values_list_sync")
+
     def _value_names(self, fields: Sequence[str]) -> tuple[str, ...]:
         meta = self._meta
         if not fields:
@@ -394,3 +480,17 @@ def _reversed(items: tuple[Any, ...]) -> tuple[Any, ...]:
         else order_expression(item).reversed()
         for item in items
     )
+
+
+def pk_shortcut(
+    model: type[Any], conditions: tuple[Any, ...], filters: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``Model.get(5)``: a single positional argument that is not a condition is the primary key value."""
+    if len(conditions) == 1 and not isinstance(conditions[0], Q | Expression):
+        meta = model._require_meta()
+        if meta.pk is None:
+            raise QueryError(
+                f"'{model.__name__}' has no single primary key to look up by", model=model.__name__
+            )
+        return (), {meta.pk.name: conditions[0], **filters}
+    return conditions, filters

@@ -85,11 +85,12 @@ class Paginator(Generic[T]):
     def __init__(self, queryset: Any, per_page: int) -> None:
         if not isinstance(queryset, QueryBuilder):
             raise ParameterError(f"Paginator needs a query (Model.filter(...)); got {queryset!r}")
+        spec = queryset._spec
         if isinstance(per_page, bool) or not isinstance(per_page, int) or per_page < 1:
             raise ParameterError(f"Paginator per_page must be a positive int; got {per_page!r}")
-        if queryset._spec.limit is not None or queryset._spec.offset is not None:
+        if spec.limit is not None or spec.offset is not None:
             raise ParameterError("Paginator needs an unsliced query; it adds LIMIT/OFFSET itself")
-        if not queryset._spec.order_by and not queryset._spec.combined:
+        if not spec.order_by and not spec.combined:
             queryset = queryset.order_by(*queryset._meta.primary_keys)
         self.queryset = queryset
         self.per_page = per_page

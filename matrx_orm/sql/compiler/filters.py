@@ -87,6 +87,8 @@ def resolve_filter_key(model: type, key: str) -> tuple[Any, Any]:
 def condition(scope: Scope, node: Any) -> Fragment:
     """The boolean fragment of a Q tree, a ``(key, value)`` pair or a boolean expression."""
     if isinstance(node, Q):
+        if len(node.children) == 1 and not node.negated:
+            return condition(scope, node.children[0])
         parts = [condition(scope, child) for child in node.children]
         key = (node.connector, node.negated, tuple(part.key for part in parts))
         return Fragment(key, partial(_combine, node.connector, node.negated, parts))

@@ -268,19 +268,19 @@ def select(
         )
     if spec.distinct_on and spec.order_by:
         _check_distinct_order(spec)
-    annotations: dict[str, Expression] = dict(spec.annotations)
+    annotations: dict[str, Expression] = dict(spec.annotations) if spec.annotations else {}
     scope.annotations = annotations
-    ctes = [scope.expression(cte) for cte in spec.ctes]
+    ctes = [scope.expression(cte) for cte in spec.ctes] if spec.ctes else []
     if spec.source_cte is not None:
         position = next(i for i, cte in enumerate(spec.ctes) if cte is spec.source_cte)
         scope.source = Source(("cte", ctes[position].key), ctes[position].build, spec.source_cte.name)
     elif scope.outer is not None and scope.outer.model is scope.model:
         scope.source = Source(("alias",), meta.table.alias)  # a correlated subquery over its own table
+    source = scope.source
     if kind in ("count", "exists") and (spec.group_by or spec.distinct or spec.distinct_on):
         names = _counted_names(spec, meta)
-    selected = {name: scope.column(name) for name in dict.fromkeys(names)}
-    labelled = [(name, _label(meta, annotations, name)) for name in names]
-    extra = [(label, scope.expression(expr)) for label, expr in (columns or {}).items()]
+    selected = _selected(scope, names, annotations)
+    extra = [(label, scope.expression(expr)) for label, expr in columns.items()] if columns else []
     where = [scope.condition(q) for q in spec.where]
     having: list[Fragment] = []
     aggregates = {name for name, expr in annotations.items() if expr.contains_aggregate}
@@ -288,20 +288,20 @@ def select(
         scope.used.clear()
         fragment = scope.condition(q)
         (having if scope.used & aggregates else where).append(fragment)
-    group = _group(spec, scope, names, selected, aggregates)
+    group = _group(spec, scope, names, selected, aggregates) if spec.group_by or aggregates else []
     distinct_on = [selected.get(name) or scope.column(name) for name in spec.distinct_on]
     nearest = _nearest(spec.nearest, scope, with_distance=kind == "rows") if spec.nearest else None
     order: list[Fragment] = []
-    if ordered_rows and kind != "exists":
+    if ordered_rows and kind != "exists" and spec.order_by:
         order = [_order_item(scope, item, selected) for item in spec.order_by]
     limit = None if spec.limit is None else scope.bind(spec.limit, sa.Integer())
     offset = None if spec.offset is None else scope.bind(spec.offset, sa.Integer())
-    related = spec.select_related if kind == "rows" and scope.source is None else ()
-    source = scope.source
+    related = spec.select_related if kind == "rows" and source is None else ()
+    lock = spec.lock if kind in _ROW_KINDS else None
 
     def make() -> Any:
         table = meta.table if source is None else source.get()
-        elements = [_select_element(selected[name].build(), label, source) for name, label in labelled]
+        elements = [_select_element(scope, selected, name, annotations) for name in names]
         elements += [fragment.build().label(label) for label, fragment in extra]
         statement = sa.select(*elements).select_from(table)
         for cte in ctes:
@@ -324,36 +324,47 @@ def select(
             statement = statement.limit(limit.build())
         if offset is not None:
             statement = statement.offset(offset.build())
-        if spec.lock is not None and kind in _ROW_KINDS:
-            nowait, skip_locked, of = spec.lock
+        if lock is not None:
+            nowait, skip_locked, of = lock
             tables = [table if item == "self" else item._meta.table for item in of] or None
             statement = statement.with_for_update(nowait=nowait, skip_locked=skip_locked, of=tables)
         if related:
-            statement = joins.join_related(statement, spec.model, related, spec.lock)
+            statement = joins.join_related(statement, spec.model, related, lock)
         return _wrapped(statement, kind)
 
     key = (
         "select",
         kind,
         spec.model,
-        tuple(labelled),
-        tuple(fragment.key for fragment in selected.values()),
-        tuple((label, fragment.key) for label, fragment in extra),
-        tuple(cte.key for cte in ctes),
+        tuple(names),
+        tuple(fragment.key for fragment in selected.values()) if selected else None,
+        tuple((label, fragment.key) for label, fragment in extra) if extra else None,
+        tuple(cte.key for cte in ctes) if ctes else None,
         None if source is None else source.key,
         tuple(w.key for w in where),
-        tuple(h.key for h in having),
-        tuple(g.key for g in group),
+        tuple(h.key for h in having) if having else None,
+        tuple(g.key for g in group) if group else None,
         spec.distinct,
-        tuple(d.key for d in distinct_on),
+        tuple(d.key for d in distinct_on) if distinct_on else None,
         None if spec.nearest is None else (spec.nearest.shape, kind == "rows"),
-        tuple(o.key for o in order),
+        tuple(o.key for o in order) if order else None,
         limit is not None,
         offset is not None,
-        spec.lock if kind in _ROW_KINDS else None,
+        lock,
         related,
     )
     return Fragment(key, make)
+
+
+def _selected(scope: Scope, names: Sequence[str], annotations: Mapping[str, Expression]) -> dict[str, Fragment]:
+    """The fragments of the selected names that need one: annotations, and every column when the rows come
+    from an alias or a CTE (plain table columns are built from the model's table; their names are the key)."""
+    if scope.source is None:
+        fields = scope.meta.fields
+        if not any(name not in fields for name in names):
+            return {}
+        return {name: scope.column(name) for name in dict.fromkeys(names) if name not in fields}
+    return {name: scope.column(name) for name in dict.fromkeys(names)}
 
 
 def _wrapped(statement: Any, kind: str) -> Any:
@@ -371,14 +382,20 @@ def _label(meta: Any, annotations: Mapping[str, Expression], name: str) -> str:
     return meta.get_field(name).column_name  # type: ignore[no-any-return]
 
 
-def _select_element(element: Any, label: str, source: Source | None) -> Any:
-    """A selected column under its label (a CTE that does not return a field reads it as NULL)."""
-    if source is not None and source.name is not None:
+def _select_element(
+    scope: Scope, selected: Mapping[str, Fragment], name: str, annotations: Mapping[str, Expression]
+) -> Any:
+    """The selected column ``name`` under its label (a CTE that does not return a field reads it as NULL)."""
+    found = selected.get(name)
+    if found is None:  # a field of the model's table: the column itself
+        return scope.meta.columns[name]
+    element = found.build()
+    label = _label(scope.meta, annotations, name)
+    source = scope.source
+    if source is not None and source.name is not None and name not in annotations:
         selectable = source.get()
         if isinstance(element, ColumnClause) and len(selectable.c) and element.name not in selectable.c:
             return sa.null().label(label)  # like only(): the field reads as None
-    if getattr(element, "name", None) == label and isinstance(element, sa.Column):
-        return element
     return element.label(label)
 
 
@@ -387,7 +404,7 @@ def _order_item(scope: Scope, item: Any, selected: Mapping[str, Fragment]) -> Fr
     ordering = order_expression(item)
     target = ordering.expression
     name = getattr(target, "name", None)
-    if type(target) is F and isinstance(name, str) and name in selected:
+    if type(target) is F and isinstance(name, str) and name in selected:  # an annotation or source column
         inner = selected[name]
         descending, nulls_last = ordering.descending, ordering.nulls_last
         tag = ("order", descending, nulls_last)
@@ -413,7 +430,7 @@ def _group(
         return []
     annotations = scope.annotations
     return [
-        selected[name]
+        selected.get(name) or scope.column(name)
         for name in dict.fromkeys(names)
         if name not in aggregates and not (name in annotations and annotations[name].contains_window)
     ]
