@@ -6,7 +6,9 @@ from .config import (
     DatabaseProjectConfig,
     get_all_database_project_names,
     get_connection_string,
+    get_database_alias,
     get_database_config,
+    get_manager_config,
     get_schema_builder_overrides,
     register_database,
     register_database_from_env,
@@ -14,6 +16,7 @@ from .config import (
 )
 from .db import close_all_pools, dispose_all, get_engine, transaction
 from .db.capture import CapturedQuery, QueryLog, capture_queries
+from .dto import BaseDTO
 from .exceptions import (
     CacheError,
     ConfigurationError,
@@ -42,13 +45,21 @@ from .exceptions import (
 )
 from .fields import *  # noqa: F403  (every field class)
 from .fields import __all__ as _field_names
-from .dto import BaseDTO
 from .manager import BaseManager
 from .meta import DDLGenerator, ForeignKey, ForeignKeyReference, IndexDef, create_all, drop_all, get_model
+from .meta.indexes import vector_ops_for
 from .meta.registry import model_registry
 from .model import Model
 from .model_view import ModelView
 from .query import EmptyPage, InvalidPage, Page, Paginator, QueryBuilder
+from .query.relations.results import (
+    AggregateResult,
+    AllRelatedResults,
+    ForeignKeyResults,
+    InverseForeignKeyResults,
+    ManyToManyResults,
+)
+from .signals import Signal, post_create, post_delete, post_save, pre_create, pre_delete, pre_save
 from .sql import Q
 from .sql.expressions import *  # noqa: F403  (F, Sum, Window, CTE, VectorDistance, ...)
 from .sql.expressions import __all__ as _expression_names
@@ -57,6 +68,7 @@ from .write import UpdateResult
 
 if TYPE_CHECKING:  # the names __getattr__ below loads lazily
     from .migrations import (
+        MigrationDB,
         SchemaDiff,
         TableFilter,
         create_empty,
@@ -66,11 +78,13 @@ if TYPE_CHECKING:  # the names __getattr__ below loads lazily
         migration_status,
         rollback,
     )
+    from .schema_builder import get_code_config
 
 __version__ = "3.0.0.dev0"
 
 #: loaded on first use (importing Alembic costs ~150 ms that plain ORM use does not need)
 _MIGRATION_NAMES = (
+    "MigrationDB",
     "SchemaDiff",
     "TableFilter",
     "create_empty",
@@ -87,10 +101,30 @@ def __getattr__(name: str) -> Any:
         from . import migrations  # in-function: Alembic costs ~150 ms that plain ORM use does not need
 
         return getattr(migrations, name)
+    if name == "get_code_config":
+        from .schema_builder import get_code_config  # in-function: the code generator is loaded on use
+
+        return get_code_config
     raise AttributeError(f"module 'matrx_orm' has no attribute {name!r}")
 
 
 __all__ = [
+    "AggregateResult",
+    "AllRelatedResults",
+    "ForeignKeyResults",
+    "InverseForeignKeyResults",
+    "ManyToManyResults",
+    "Signal",
+    "get_code_config",
+    "get_database_alias",
+    "get_manager_config",
+    "post_create",
+    "post_delete",
+    "post_save",
+    "pre_create",
+    "pre_delete",
+    "pre_save",
+    "vector_ops_for",
     "BaseDTO",
     "BaseManager",
     "ModelView",
@@ -154,6 +188,7 @@ __all__ = [
     *_field_names,
     *_expression_names,
     # migrations (lazy, see __getattr__)
+    "MigrationDB",
     "SchemaDiff",
     "TableFilter",
     "create_empty",

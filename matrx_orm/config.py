@@ -29,15 +29,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from .exceptions import ConfigurationError, mask_url_passwords
+from .exceptions import ConfigurationError, mask_secrets, mask_url_passwords
 
 __all__ = [
     "DatabaseProjectConfig",
     "add_registry_listener",
     "get_all_database_project_names",
+    "get_all_database_projects_redacted",
     "get_connection_string",
     "get_database_alias",
     "get_database_config",
+    "get_manager_config",
     "get_schema_builder_overrides",
     "register_database",
     "register_database_from_env",
@@ -485,6 +487,20 @@ def get_all_database_project_names() -> list[str]:
 def get_database_alias(name: str) -> str:
     """The alias of a registered project ("" when it has none)."""
     return get_database_config(name).alias
+
+
+def get_manager_config(name: str) -> dict[str, Any]:
+    """The per-table manager settings registered for the project (``manager_config_overrides``)."""
+    return dict(get_database_config(name).manager_config_overrides)
+
+
+def get_all_database_projects_redacted() -> list[dict[str, Any]]:
+    """Every registered project's settings, passwords masked (safe to log or show)."""
+    with _lock:
+        configs = list(_projects.values())
+    return [
+        mask_secrets(config.model_dump(exclude={"ssl"})) | {"url": config.masked_url()} for config in configs
+    ]
 
 
 def get_schema_builder_overrides(name: str) -> dict[str, dict[str, Any]]:

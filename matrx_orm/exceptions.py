@@ -20,6 +20,7 @@ Hierarchy::
     │   ├── ConnectionError
     │   ├── IntegrityError
     │   ├── TransactionError
+    │   │   └── PartialCommitError
     │   ├── OptimisticLockError
     │   └── UnknownDatabaseError
     ├── ConfigurationError
@@ -54,6 +55,7 @@ __all__ = [
     "ORMException",
     "OptimisticLockError",
     "ParameterError",
+    "PartialCommitError",
     "ReadOnlyModelError",
     "QueryError",
     "RelationshipError",
@@ -387,6 +389,14 @@ class TransactionError(DatabaseError):
     """The transaction failed (serialization failure, deadlock, aborted transaction, ...)."""
 
     default_message = "Transaction error"
+
+
+class PartialCommitError(TransactionError):
+    """A ``transaction()`` over several databases committed some of them, then a later commit failed: the
+    committed ones keep their changes (``details["committed"]``), the others were rolled back
+    (``details["rolled_back"]``)."""
+
+    default_message = "A multi-database transaction was committed only in part"
 
 
 class OptimisticLockError(DatabaseError):

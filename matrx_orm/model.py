@@ -138,7 +138,7 @@ class Model(RelationMethods, metaclass=ModelMeta):
         container = self.__dict__.get("runtime")
         if container is None:
             container = self.__dict__["runtime"] = RuntimeContainer()
-        return container  # type: ignore[no-any-return]
+        return container
 
     @property
     def table_name(self) -> str:
@@ -318,7 +318,9 @@ class Model(RelationMethods, metaclass=ModelMeta):
     @classmethod
     def get_or_none_sync(cls, *conditions: Any, use_cache: bool = True, **filters: Any) -> Self | None:
         """``get_or_none`` for synchronous code."""
-        return run_sync(lambda: cls.get_or_none(*conditions, use_cache=use_cache, **filters), "get_or_none_sync")
+        return run_sync(
+            lambda: cls.get_or_none(*conditions, use_cache=use_cache, **filters), "get_or_none_sync"
+        )
 
     # -- writes ----------------------------------------------------------------------------------------------
     @classmethod
@@ -399,8 +401,10 @@ class Model(RelationMethods, metaclass=ModelMeta):
     async def update_fields(cls, instance_or_id: Any, **values: Any) -> Self | None:
         """Set ``values`` on an instance, or on the row whose primary key is ``instance_or_id``, and save it;
         None when that row does not exist."""
-        instance = instance_or_id if isinstance(instance_or_id, cls) else await cls.get_or_none(
-            instance_or_id, use_cache=False
+        instance = (
+            instance_or_id
+            if isinstance(instance_or_id, cls)
+            else await cls.get_or_none(instance_or_id, use_cache=False)
         )
         if instance is None:
             return None

@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from .db.context import current_transaction
+from .db import context
 from .exceptions import CacheError, ConfigurationError, DoesNotExist
 
 __all__ = ["CachePolicy", "ModelCache", "StateManager"]
@@ -281,8 +281,8 @@ def model_cache(model: type) -> ModelCache:
 
 
 def in_transaction(model: type) -> bool:
-    """Whether the current task holds a transaction on ``model``'s database (the cache is bypassed there)."""
-    return current_transaction(model._meta.database) is not None  # type: ignore[attr-defined]
+    """Whether the current task's statements for ``model`` run in a transaction (the cache is bypassed)."""
+    return context.in_transaction(model._meta.database)  # type: ignore[attr-defined]
 
 
 def pk_of_filters(model: type, conditions: tuple[Any, ...], filters: dict[str, Any]) -> Any:
@@ -303,7 +303,7 @@ def cached_get(model: type, pk_value: Any) -> Any:
     """``Model.get``'s cache lookup (no query): a new instance from the live entry for the primary key
     value ``pk_value``, or None (no entry, expired, caching off, or a transaction open on the database)."""
     cache = _caches.get(model)
-    if cache is None or not cache.entries or current_transaction(cache.meta.database) is not None:
+    if cache is None or not cache.entries or context.in_transaction(cache.meta.database):
         return None
     if type(pk_value) is str or type(pk_value) is int:
         return cache.lookup(pk_value) if len(cache._pk_names) == 1 else None
@@ -331,7 +331,7 @@ async def fetch_and_store(model: type, fetch: Callable[[], Awaitable[T]]) -> T:
     cache = _caches.get(model)
     if cache is None:
         cache = model_cache(model)
-    if cache.ttl <= 0 or current_transaction(cache.meta.database) is not None:
+    if cache.ttl <= 0 or context.in_transaction(cache.meta.database):
         return await fetch()
     generation = cache.generation
     instance = await fetch()
@@ -347,7 +347,7 @@ def _invalidate(model: type, keys_of: Callable[[ModelCache], list[Any]] | None) 
     """Drop ``keys_of(cache)`` (every entry when ``keys_of`` is None) from ``model``'s cache now, and again
     when the transaction the current task holds on the model's database ends (commit or rollback)."""
     cache = _caches.get(model)
-    tx = current_transaction(model._meta.database)  # type: ignore[attr-defined]
+    tx = context.current_transaction(model._meta.database)  # type: ignore[attr-defined]
     if tx is None:
         if cache is None:
             return  # nothing cached and no read in flight
@@ -415,7 +415,7 @@ def forget_dependents(model: type) -> None:
     """After rows of ``model`` were deleted: clear the caches of models whose foreign keys to it cascade
     (``ON DELETE CASCADE / SET NULL / SET DEFAULT`` changed or removed their rows in the database)."""
     for other, cache in list(_caches.items()):
-        if not cache.entries and current_transaction(cache.meta.database) is None:
+        if not cache.entries and context.current_transaction(cache.meta.database) is None:
             continue
         for fk in cache.meta.foreign_keys.values():
             if getattr(fk, "on_delete", "CASCADE") not in _CASCADING:

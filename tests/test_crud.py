@@ -347,11 +347,14 @@ async def test_bulk_create_mixed_layouts_defaults_and_json() -> None:
     assert all(a._persisted for a in made) and {a.id for a in made} == set(stored[n].id for n in "abcd")
 
 
-async def test_a_missing_key_the_database_cannot_generate_is_a_validation_error(db: str) -> None:
-    from matrx_orm import CharField, IntegerField, Model, UUIDField
+async def test_a_value_left_out_is_left_to_the_database(db: str) -> None:
+    """A NOT NULL field with no value and no model default is left out of the INSERT: the database fills it
+    (a default the model does not declare) or refuses it with its own NOT NULL error; an explicit None is
+    refused before SQL."""
+    from matrx_orm import CharField, IntegerField, IntegrityError, Model, UUIDField
 
     class Ticket(Model):
-        code = UUIDField(primary_key=True)  # no default: the caller must give it
+        code = UUIDField(primary_key=True)  # no default here, none in the database
         title = CharField(max_length=20)
 
         _table_name = "crud_ticket"
@@ -364,19 +367,41 @@ async def test_a_missing_key_the_database_cannot_generate_is_a_validation_error(
         _table_name = "crud_counter"
         _database = "test"
 
+    class Badge(Model):
+        id = UUIDField(primary_key=True, null=False)  # the database default gen_random_uuid() fills it
+        label = CharField(max_length=20, null=False)
+
+        _table_name = "crud_badge"
+        _database = "test"
+
     await create_all(db, models=[Ticket, Counter])
-    for attempt in (
+    await executor.execute(db, "DROP TABLE IF EXISTS crud_badge", [])
+    await executor.execute(
+        db, "CREATE TABLE crud_badge (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), label text NOT NULL)", []
+    )
+    for explicit_none in (
         lambda: Ticket.create(code=None, title="a"),
-        lambda: Ticket.create(title="a"),
         lambda: Ticket.bulk_create([{"code": None, "title": "a"}]),
-        lambda: Ticket.bulk_create([{"title": f"t{i}"} for i in range(5)]),
     ):
         with capture_queries() as queries, pytest.raises(ValidationError, match="code"):
-            await attempt()
+            await explicit_none()
         assert queries == []
+    for left_out in (
+        lambda: Ticket.create(title="a"),
+        lambda: Ticket.bulk_create([{"title": f"t{i}"} for i in range(5)]),
+    ):
+        with pytest.raises(IntegrityError) as refused:
+            await left_out()
+        assert refused.value.details["violation"] == "not_null"
     assert await Ticket.count() == 0
     made = await Counter.bulk_create([{"id": None, "title": "x"}, {"title": "y"}])
     assert [c.id for c in made] == sorted(c.id for c in made) and all(isinstance(c.id, int) for c in made)
+    badge = await Badge.create(label="gold")
+    assert isinstance(badge.id, str) and (await Badge.get(id=badge.id)).label == "gold"
+    badges = await Badge.bulk_create([{"label": f"b{i}"} for i in range(6)])
+    assert len({b.id for b in badges}) == 6 and await Badge.count() == 7
+    with pytest.raises(IntegrityError):
+        await Badge.create()  # the label has no default anywhere
 
 
 async def test_lone_surrogates_are_a_validation_error_before_sql() -> None:

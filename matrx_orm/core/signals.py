@@ -1,4 +1,4 @@
-"""``from matrx_orm.core.signals import post_save``: matrx-orm's import path for :mod:`matrx_orm.signals`."""
+"""``matrx_orm.core.signals``: matrx-orm 2.x's import path for the lifecycle signals (re-exports only)."""
 
 from ..signals import (
     Signal,

@@ -1,8 +1,10 @@
 """Which connection the current task's statements use: its open transactions, one per database.
 
-The open transactions of a task live in a ContextVar (database name -> :class:`OpenTransaction`), so
-concurrent tasks never share one and a statement for another database goes to that database's pool. Tasks
-started inside a transaction block inherit it; their statements are serialised on the one connection by the
+The transactions a task holds live in a ContextVar (a :class:`Held`: database name -> :class:`OpenTransaction`,
+plus the ``transaction()`` block without a database name that is open, if any), so concurrent tasks never
+share one and a statement for another database goes to that database's pool. Inside ``transaction()`` with
+no name, the first statement for a database opens that database's transaction (:func:`transaction_for`).
+Tasks started inside a block inherit it; their statements are serialised on the one connection by the
 transaction's lock, because an asyncpg connection runs one statement at a time.
 """
 
@@ -10,12 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["OpenTransaction", "borrow_connection", "current_transaction", "open_transactions"]
+__all__ = [
+    "Held",
+    "OpenTransaction",
+    "borrow_connection",
+    "current_transaction",
+    "held",
+    "in_transaction",
+    "transaction_for",
+]
 
 
 @dataclass(eq=False)
@@ -24,6 +34,8 @@ class OpenTransaction:
 
     database: str
     connection: Any
+    #: the pool the connection goes back to (None for a connection the caller owns)
+    pool: Any = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     depth: int = 0
     #: user-written SQL ran: the session is fully reset before the pool gets the connection back
@@ -41,29 +53,73 @@ class OpenTransaction:
         return self.lock
 
 
-_open: ContextVar[dict[str, OpenTransaction] | None] = ContextVar("matrx_orm_transactions", default=None)
+class Joining(Protocol):
+    """An open ``transaction()`` block without a database name: it joins databases on first use."""
+
+    def join(self, database: str) -> Awaitable[OpenTransaction]: ...
+
+
+@dataclass(eq=False)
+class Held:
+    """What the current task holds: its transactions by database, and the innermost open ``transaction()``
+    block without a database name (None outside one)."""
+
+    transactions: dict[str, OpenTransaction]
+    joining: Joining | None = None
+
+
+_held: ContextVar[Held | None] = ContextVar("matrx_orm_transactions", default=None)
+
+
+def held() -> Held | None:
+    """What the current task holds (None outside every transaction)."""
+    return _held.get()
 
 
 def current_transaction(database: str) -> OpenTransaction | None:
-    """The transaction the current task holds on ``database``, if any."""
-    held = _open.get()
-    return held.get(database) if held else None
+    """The transaction the current task holds on ``database``, if any (one not opened yet by a
+    ``transaction()`` block without a name is not: see :func:`transaction_for`)."""
+    state = _held.get()
+    return state.transactions.get(database) if state is not None else None
 
 
-def open_transactions() -> dict[str, OpenTransaction]:
-    """Every transaction the current task holds, by database (a copy)."""
-    return dict(_open.get() or {})
+def in_transaction(database: str) -> bool:
+    """Whether the current task's statements for ``database`` run in a transaction (held, or opened on
+    first use by an enclosing ``transaction()`` block without a name)."""
+    state = _held.get()
+    return state is not None and (database in state.transactions or state.joining is not None)
+
+
+async def transaction_for(database: str) -> OpenTransaction | None:
+    """The transaction the current task's next statement for ``database`` runs in: the one it holds, one a
+    ``transaction()`` block without a name opens now, or None (the statement uses the pool)."""
+    state = _held.get()
+    if state is None:
+        return None
+    tx = state.transactions.get(database)
+    if tx is None and state.joining is not None:
+        tx = await state.joining.join(database)
+    return tx
+
+
+@contextlib.contextmanager
+def enter(state: Held) -> Iterator[None]:
+    """Make ``state`` what the current task holds while the block runs."""
+    token = _held.set(state)
+    try:
+        yield
+    finally:
+        _held.reset(token)
 
 
 @contextlib.contextmanager
 def borrow_connection(tx: OpenTransaction) -> Iterator[None]:
     """Route the current task's statements for ``tx.database`` to ``tx`` while the block runs.
 
-    ``transaction()`` registers its transactions this way; ``iterator()`` lends its cursor's connection to
-    the relation loads of each chunk. Nothing is committed or released here.
+    ``iterator()`` lends its cursor's connection to the relation loads of each chunk this way. Nothing is
+    committed or released here.
     """
-    token = _open.set({**(_open.get() or {}), tx.database: tx})
-    try:
+    state = _held.get()
+    transactions = {**(state.transactions if state is not None else {}), tx.database: tx}
+    with enter(Held(transactions, state.joining if state is not None else None)):
         yield
-    finally:
-        _open.reset(token)

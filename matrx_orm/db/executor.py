@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from ..exceptions import ORMException, map_database_error
 from .capture import ACTIVE as _capturing
 from .capture import record as _record
-from .context import OpenTransaction, borrow_connection, current_transaction
+from .context import OpenTransaction, borrow_connection, held, transaction_for
 from .engine import acquire, get_pool
 
 __all__ = [
@@ -46,7 +46,7 @@ async def fetch(
 ) -> list[Any]:
     """Rows of a statement (``user_sql=True`` for SQL the package did not build)."""
     try:
-        tx = current_transaction(database)
+        tx = None if held() is None else await transaction_for(database)
         if logs := _capturing.get():
             _record(logs, database, sql, tx is not None)
         if tx is not None:
@@ -73,7 +73,7 @@ async def execute(
 ) -> str:
     """Run a statement; returns the command status (``UPDATE 3``). ``user_sql`` as in :func:`fetch`."""
     try:
-        tx = current_transaction(database)
+        tx = None if held() is None else await transaction_for(database)
         if logs := _capturing.get():
             _record(logs, database, sql, tx is not None)
         if tx is not None:
@@ -140,7 +140,7 @@ async def _on_connection(
     connection; recorded as ``sql``, errors mapped with ``shown_params``. (:func:`fetch` and
     :func:`execute`, the hot path, inline the same steps.)"""
     try:
-        tx = current_transaction(database)
+        tx = None if held() is None else await transaction_for(database)
         if logs := _capturing.get():
             _record(logs, database, sql, tx is not None)
         if tx is not None:
@@ -181,10 +181,13 @@ async def stream(
     in a read-only transaction, until the iteration ends or the consumer stops, and ``on_chunk`` runs with
     that connection lent to the task (relation loads of the chunk use it).
     """
-    tx = current_transaction(database)
+    context = {"model": model, "operation": operation, "query": sql}
+    try:
+        tx = await transaction_for(database)
+    except Exception as exc:
+        raise map_database_error(exc, **context) from exc
     if logs := _capturing.get():
         _record(logs, database, sql, tx is not None)
-    context = {"model": model, "operation": operation, "query": sql}
     if tx is not None:
         async for item in _stream_in(tx, sql, params, chunk_size, on_chunk, context):
             yield item

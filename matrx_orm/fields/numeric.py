@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 import struct
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, ClassVar
@@ -15,6 +16,8 @@ from sqlalchemy.types import TypeEngine
 from .base import Field
 
 _SINGLE = struct.Struct("f")
+#: a sequence name (``tags_id_seq``, ``public.tags_id_seq``) given as an integer field's default
+_SEQUENCE_NAME = re.compile(r"(?:[A-Za-z_][\w$]*\.)?[A-Za-z_][\w$]*_seq")
 _TRUE = frozenset({"true", "t", "yes", "y", "on", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "off", "0"})
 
@@ -27,6 +30,14 @@ class IntegerField(Field[int]):
     type_name: ClassVar[str] = "INTEGER"
     min_value: ClassVar[int] = -(2**31)
     max_value: ClassVar[int] = 2**31 - 1
+
+    def __init__(self, **kwargs: Any) -> None:
+        default = kwargs.get("default")
+        if isinstance(default, str) and _SEQUENCE_NAME.fullmatch(default):
+            # matrx-orm 2.x code generation wrote a serial column's nextval('<sequence>') default as
+            # default='<sequence>': the database's sequence fills the column, so there is no Python default
+            del kwargs["default"]
+        super().__init__(**kwargs)
 
     def sa_type(self) -> TypeEngine[Any]:
         return sa.Integer()

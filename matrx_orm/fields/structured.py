@@ -18,8 +18,8 @@ from typing_extensions import TypeVar
 
 from ..exceptions import ValidationError
 from .base import Field, reason_of, short_repr
-from .numeric import BooleanField, DecimalField, FloatField, IntegerField
-from .temporal import DateField, TimeField
+from .numeric import BigIntegerField, BooleanField, DecimalField, FloatField, IntegerField, SmallIntegerField
+from .temporal import DateField, DateTimeField, TimeField
 from .text import TextField, UUIDField
 
 J = TypeVar("J", default=Any)
@@ -245,6 +245,48 @@ class DecimalArrayField(ArrayField[Decimal]):
         self, max_digits: int | None = None, decimal_places: int | None = None, **kwargs: Any
     ) -> None:
         super().__init__(DecimalField(max_digits=max_digits, decimal_places=decimal_places), **kwargs)
+
+
+#: SQL element type names ``PrimitiveArrayField`` takes, and their element fields
+PRIMITIVE_ELEMENTS: dict[str, Callable[[], Field[Any]]] = {
+    "text": TextField,
+    "varchar": TextField,
+    "character varying": TextField,
+    "smallint": SmallIntegerField,
+    "int2": SmallIntegerField,
+    "integer": IntegerField,
+    "int": IntegerField,
+    "int4": IntegerField,
+    "bigint": BigIntegerField,
+    "int8": BigIntegerField,
+    "real": FloatField,
+    "float4": FloatField,
+    "double precision": FloatField,
+    "float8": FloatField,
+    "numeric": DecimalField,
+    "decimal": DecimalField,
+    "boolean": BooleanField,
+    "bool": BooleanField,
+    "uuid": UUIDField,
+    "date": DateField,
+    "time": TimeField,
+    "timestamp": lambda: DateTimeField(timezone=False),
+    "timestamptz": DateTimeField,
+    "jsonb": JSONBField,
+}
+
+
+class PrimitiveArrayField(ArrayField[Any]):
+    """``<element_type>[]`` named by its SQL element type (matrx-orm 2.x): ``PrimitiveArrayField("integer")``
+    is ``IntegerArrayField()``; the names are those of :data:`PRIMITIVE_ELEMENTS`."""
+
+    def __init__(self, element_type: str = "text", **kwargs: Any) -> None:
+        make = PRIMITIVE_ELEMENTS.get(str(element_type).strip().lower())
+        if make is None:
+            raise TypeError(
+                f"PrimitiveArrayField element_type {element_type!r} is not one of {sorted(PRIMITIVE_ELEMENTS)}"
+            )
+        super().__init__(make(), **kwargs)
 
 
 class DateArrayField(ArrayField[Any]):

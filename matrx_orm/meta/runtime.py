@@ -46,7 +46,9 @@ class RuntimeContainer:
 
     def to_dict(self) -> dict[str, Any]:
         """The attributes and the relations (instances as their ``to_dict()``)."""
-        data = {key: str(value) if isinstance(value, uuid.UUID) else value for key, value in self._data.items()}
+        data = {
+            key: str(value) if isinstance(value, uuid.UUID) else value for key, value in self._data.items()
+        }
         for key, value in self._relationships.items():
             if isinstance(value, list):
                 data[key] = [item.to_dict() if hasattr(item, "to_dict") else str(item) for item in value]

@@ -40,7 +40,9 @@ class AdvancedQueryMixin:
     __slots__ = ()
 
     if TYPE_CHECKING:
-        _spec: QuerySpec
+
+        @property
+        def _spec(self) -> QuerySpec: ...
 
         def _with(self, **changes: Any) -> Self: ...
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .. import state
 from ..db import executor
-from ..db.context import current_transaction
+from ..db.context import in_transaction
 from ..db.sync import run_sync
 from ..db.transaction import run_discarded
 from ..exceptions import DoesNotExist, MultipleObjectsReturned, ParameterError, QueryError, UnusedQueryWarning
@@ -76,7 +76,7 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
     def __del__(self) -> None:
         origin = self._origin
         if origin is not None:
-            try:
+            try:  # noqa: SIM105 (contextlib may already be gone when the interpreter shuts down)
                 warnings.warn_explicit(
                     f"a {self._query.model.__name__} query was built here and never used: builders are "
                     "immutable, so a chain method on a line of its own changes nothing; assign its result "
@@ -270,7 +270,7 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
     async def _fetch(self, names: Sequence[str], operation: str, kind: str = "values") -> list[Any]:
         spec = self._spec
         database = self._database
-        if spec.lock is not None and current_transaction(database) is None:
+        if spec.lock is not None and not in_transaction(database):
             raise QueryError(
                 "select_for_update() must run inside transaction(): outside one the lock is released at once",
                 model=self._meta.model_name,

@@ -9,7 +9,7 @@ docs/codegen.md.
 
 from __future__ import annotations
 
-from .generator import GenerationResult, run_generate_models, run_generate_models_sync
+from .generator import GenerationResult, get_code_config, run_generate_models, run_generate_models_sync
 from .info import (
     CheckInfo,
     ColumnInfo,
@@ -26,6 +26,7 @@ from .progress import Progress
 from .reflect import TableSelection, reflect_database
 
 __all__ = [
+    "get_code_config",
     "CheckInfo",
     "ColumnInfo",
     "ColumnType",

@@ -39,7 +39,9 @@ from .render import (
 from .typescript import render_typescript
 
 __all__ = [
+    "CODE_LAYOUT",
     "GeneratedFile",
+    "get_code_config",
     "GenerationResult",
     "generate_files",
     "run_generate_models",
@@ -48,6 +50,24 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+
+#: what ``generate`` writes, by matrx-orm 2.x's output names: the file (relative to the output folder) and
+#: whether it is yours (created once, never overwritten)
+CODE_LAYOUT: dict[str, dict[str, Any]] = {
+    "python_models": {"file_location": "models.py", "once": False},
+    "python_base_manager": {"file_location": "managers/generated/{table}.py", "once": False},
+    "python_user_manager": {"file_location": "managers/{table}.py", "once": True},
+    "python_all_managers": {"file_location": "managers/__init__.py", "once": False},
+    "python_package": {"file_location": "__init__.py", "once": True},
+    "typescript_entities": {"file_location": "typescript/entities.ts", "once": False},
+}
+
+
+def get_code_config(db_project: str | None = None) -> dict[str, dict[str, Any]]:
+    """The files ``matrx-orm generate`` writes (a fresh copy of :data:`CODE_LAYOUT`; the same for every
+    project, as in matrx-orm 2.x)."""
+    return {name: dict(spec) for name, spec in CODE_LAYOUT.items()}
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,9 @@ class Queryable:
 
     __slots__ = ()
 
-    _spec: QuerySpec
+    @property
+    def _spec(self) -> QuerySpec:
+        raise NotImplementedError
 
 
 def _replacer() -> Callable[[QuerySpec, dict[str, Any]], QuerySpec]:

@@ -16,7 +16,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from . import column_checks
-from .values import DictPlan, now_for, stamped_fields, unfilled_required, unnest_safe
+from .values import DictPlan, now_for, stamped_fields, unnest_safe
 
 if TYPE_CHECKING:
     from ..model import Model
@@ -77,8 +77,6 @@ def plan_columns(model: type[Model], objects: Sequence[Any]) -> BulkColumns | Dr
         else:
             raw[field.name] = [now_for(field) if v is None else v for v in given]
     names = tuple(n for n in meta.field_names if n in raw)
-    if unfilled_required(meta, names):
-        return drawn  # the per-instance path raises the ValidationError for the first such row
     for name in names:
         field = fields[name]
         if (field.primary_key or field.server_default is not None) and _NONE in set(map(type, raw[name])):

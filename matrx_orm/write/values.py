@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import UnknownFieldError, ValidationError
@@ -39,12 +39,16 @@ def checked_db_value(field: Any, value: Any) -> Any:
     return field.db_value(value)
 
 
-#: (model meta, dict keys) -> (fields sent, fields the server may fill when None, required fields missing)
-_column_layouts: dict[tuple[Any, tuple[str, ...]], tuple[tuple[str, ...], ...]] = {}
+#: (model meta, dict keys) -> (fields sent, fields the server may fill when None)
+_column_layouts: dict[tuple[Any, tuple[str, ...]], tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
 
 def insert_columns(meta: Any, data: Mapping[str, Any]) -> tuple[str, ...]:
-    """Fields sent on INSERT: every field with a value, except a None the server should fill in."""
+    """Fields sent on INSERT: every field with a value, except a None the server should fill in.
+
+    A field with no value at all is left out, so the database fills it (a default the model does not
+    declare, such as ``gen_random_uuid()``) or refuses it with its own NOT NULL error.
+    """
     layout_key = (meta, tuple(data))
     layout = _column_layouts.get(layout_key)
     if layout is None:
@@ -57,11 +61,8 @@ def insert_columns(meta: Any, data: Mapping[str, Any]) -> tuple[str, ...]:
             if (meta.fields[name].primary_key or meta.fields[name].server_default is not None)
             and server_fills(meta, name)
         )
-        missing = unfilled_required(meta, present)
-        layout = remember(_column_layouts, layout_key, (present, server_filled, missing))
-    present, server_filled, missing = layout
-    if missing:  # a NOT NULL column nobody fills: say so before the database does
-        db_value(meta.fields[missing[0]], None)
+        layout = remember(_column_layouts, layout_key, (present, server_filled))
+    present, server_filled = layout
     if any(data[name] is None for name in server_filled):
         return tuple(n for n in present if not (n in server_filled and data[n] is None))
     return present
@@ -82,15 +83,6 @@ def server_fills(meta: Any, name: str) -> bool:
         column.server_default is not None
         or column.identity is not None
         or column is meta.table.autoincrement_column
-    )
-
-
-def unfilled_required(meta: Any, present: Collection[str]) -> tuple[str, ...]:
-    """NOT NULL fields an INSERT of the fields ``present`` would leave to a database that cannot fill them."""
-    return tuple(
-        name
-        for name in meta.field_names
-        if name not in present and not meta.fields[name].null and not server_fills(meta, name)
     )
 
 

@@ -7,6 +7,20 @@ inside a transaction); ``methods`` is the mixin giving every model instance ``fe
 ``get_related`` and the rest. Relation names are resolved by ``meta/relations.py``.
 """
 
-from .methods import RelatedResults, RelationMethods
+from .methods import RelationMethods
+from .results import (
+    AggregateResult,
+    AllRelatedResults,
+    ForeignKeyResults,
+    InverseForeignKeyResults,
+    ManyToManyResults,
+)
 
-__all__ = ["RelatedResults", "RelationMethods"]
+__all__ = [
+    "AggregateResult",
+    "AllRelatedResults",
+    "ForeignKeyResults",
+    "InverseForeignKeyResults",
+    "ManyToManyResults",
+    "RelationMethods",
+]

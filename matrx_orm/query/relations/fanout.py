@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ...db.context import current_transaction
+from ...db.context import in_transaction, transaction_for
 from ...db.transaction import exclusive_savepoint
 
 log = logging.getLogger("matrx_orm.relations")
@@ -33,7 +33,7 @@ class Job:
 
 def serial(databases: Iterable[str]) -> bool:
     """Whether loads touching ``databases`` must run one at a time (a transaction is open on one)."""
-    return any(current_transaction(name) is not None for name in databases)
+    return any(map(in_transaction, databases))
 
 
 async def run_jobs(jobs: Sequence[Job]) -> dict[str, Any]:
@@ -51,7 +51,7 @@ async def run_resilient(jobs: Sequence[Job], fallback: Callable[[str], Any], own
 
     async def guarded(job: Job) -> Any:
         try:
-            held = [tx for tx in map(current_transaction, sorted(job.databases)) if tx is not None]
+            held = [tx for name in sorted(job.databases) if (tx := await transaction_for(name)) is not None]
             if not held:
                 return await job.run()
             return await exclusive_savepoint(held, job.run)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ...meta.foreign_key import FKSpec
 from ...meta.relations import fk_spec, remember, skipped_unfetchable
 from . import fanout
+from .results import ForeignKeyResults
 
 if TYPE_CHECKING:
     from ...model import Model
@@ -37,7 +38,7 @@ async def _fetch_one(spec: FKSpec, value: Any) -> Model | None:
     return await target.objects().using(spec.database).filter(**{column: value}).first()
 
 
-async def fetch_fks(instance: Model) -> dict[str, Model | None]:
+async def fetch_fks(instance: Model) -> ForeignKeyResults:
     """Every foreign key of ``instance`` by field name; a failing one logs a warning and gives ``None``."""
     meta = type(instance)._meta
     jobs = []
@@ -46,7 +47,7 @@ async def fetch_fks(instance: Model) -> dict[str, Model | None]:
         jobs.append(
             fanout.Job(name, _databases(spec), functools.partial(fetch_fk, instance, name, stacklevel=6))
         )
-    return await fanout.run_resilient(jobs, lambda _key: None, meta.model_name)
+    return ForeignKeyResults(await fanout.run_resilient(jobs, lambda _key: None, meta.model_name))
 
 
 def _databases(spec: FKSpec) -> tuple[str, ...]:

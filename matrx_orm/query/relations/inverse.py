@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ...meta.inverse_foreign_key import IFKSpec
 from ...meta.relations import ifk_spec, remember, skipped_unfetchable
 from . import fanout
+from .results import InverseForeignKeyResults
 
 if TYPE_CHECKING:
     from ...model import Model
@@ -32,7 +33,7 @@ async def fetch_ifk(instance: Model, name: str, *, stacklevel: int = 4, **filter
     return rows
 
 
-async def fetch_ifks(instance: Model) -> dict[str, list[Model]]:
+async def fetch_ifks(instance: Model) -> InverseForeignKeyResults:
     """Every inverse foreign key by name; a failing one logs a warning and gives ``[]``."""
     model = type(instance)
     jobs = []
@@ -42,7 +43,7 @@ async def fetch_ifks(instance: Model) -> dict[str, list[Model]]:
                 name, _databases(model, name), functools.partial(fetch_ifk, instance, name, stacklevel=6)
             )
         )
-    return await fanout.run_resilient(jobs, lambda _key: [], model._meta.model_name)
+    return InverseForeignKeyResults(await fanout.run_resilient(jobs, lambda _key: [], model._meta.model_name))
 
 
 def _databases(model: type[Model], name: str) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from ...meta.relations import m2m_spec, remember, skipped_unfetchable
 from ...meta.rows import instance_loader
 from ...sql.compiler.select import JUNCTION_SOURCE, junction_pairs, junction_select
 from . import fanout
+from .results import ManyToManyResults
 
 if TYPE_CHECKING:
     from ...model import Model
@@ -32,14 +33,14 @@ async def fetch_m2m(instance: Model, name: str, *, stacklevel: int = 4) -> list[
     return list(rows)
 
 
-async def fetch_m2ms(instance: Model) -> dict[str, list[Model]]:
+async def fetch_m2ms(instance: Model) -> ManyToManyResults:
     """Every many-to-many relation by name; a failing one logs a warning and gives ``[]``."""
     model = type(instance)
     jobs = [
         fanout.Job(name, _databases(model, name), functools.partial(fetch_m2m, instance, name, stacklevel=6))
         for name in m2m_names(model)
     ]
-    return await fanout.run_resilient(jobs, lambda _key: [], model._meta.model_name)
+    return ManyToManyResults(await fanout.run_resilient(jobs, lambda _key: [], model._meta.model_name))
 
 
 def _databases(model: type[Model], name: str) -> tuple[str, ...]:

@@ -13,26 +13,10 @@ from ...meta.relations import MISSING, fk_spec, is_loaded, recall, relation, rem
 from ...write import many_to_many as m2m_writes
 from . import fanout, fk, inverse
 from . import many_to_many as m2m
+from .results import AllRelatedResults, ForeignKeyResults, InverseForeignKeyResults, ManyToManyResults
 
 if TYPE_CHECKING:
     from ...model import Model
-
-
-class RelatedResults(dict[str, Any]):
-    """``fetch_all_related()``'s result: a mapping with keys ``foreign_keys``, ``inverse_foreign_keys`` and
-    ``many_to_many`` (also readable as attributes)."""
-
-    @property
-    def foreign_keys(self) -> dict[str, Any]:
-        return self["foreign_keys"]  # type: ignore[no-any-return]
-
-    @property
-    def inverse_foreign_keys(self) -> dict[str, list[Any]]:
-        return self["inverse_foreign_keys"]  # type: ignore[no-any-return]
-
-    @property
-    def many_to_many(self) -> dict[str, list[Any]]:
-        return self["many_to_many"]  # type: ignore[no-any-return]
 
 
 class RelationMethods:
@@ -45,7 +29,7 @@ class RelationMethods:
         """The row the foreign key ``field_name`` points at, or ``None`` (``_unfetchable``: warns, None)."""
         return await fk.fetch_fk(self, field_name)  # type: ignore[arg-type]
 
-    async def fetch_fks(self) -> dict[str, Model | None]:
+    async def fetch_fks(self) -> ForeignKeyResults:
         """Every foreign key by field name; one failing key logs a warning and gives ``None``."""
         return await fk.fetch_fks(self)  # type: ignore[arg-type]
 
@@ -63,7 +47,7 @@ class RelationMethods:
         """Rows of another model pointing at this one (``_inverse_foreign_keys[field_name]``)."""
         return await inverse.fetch_ifk(self, field_name)  # type: ignore[arg-type]
 
-    async def fetch_ifks(self) -> dict[str, list[Model]]:
+    async def fetch_ifks(self) -> InverseForeignKeyResults:
         """Every inverse foreign key by name; one failing relation logs a warning and gives ``[]``."""
         return await inverse.fetch_ifks(self)  # type: ignore[arg-type]
 
@@ -76,7 +60,7 @@ class RelationMethods:
         """The related targets of a many-to-many relation."""
         return await m2m.fetch_m2m(self, relation_name)  # type: ignore[arg-type]
 
-    async def fetch_m2ms(self) -> dict[str, list[Model]]:
+    async def fetch_m2ms(self) -> ManyToManyResults:
         """Every many-to-many relation by name; one failing relation logs a warning and gives ``[]``."""
         return await m2m.fetch_m2ms(self)  # type: ignore[arg-type]
 
@@ -103,7 +87,7 @@ class RelationMethods:
         await create_all(model._meta.database, models=[model])
 
     # -- everything -----------------------------------------------------------------------------------------
-    async def fetch_all_related(self) -> RelatedResults:
+    async def fetch_all_related(self) -> AllRelatedResults:
         """``{"foreign_keys": ..., "inverse_foreign_keys": ..., "many_to_many": ...}`` (each resilient)."""
         model: Any = type(self)
         databases = {model._meta.database}
@@ -120,7 +104,7 @@ class RelationMethods:
                 fanout.Job("many_to_many", tuple(databases), self.fetch_m2ms),
             ]
         )
-        return RelatedResults(groups)
+        return AllRelatedResults(groups)
 
     async def fetch_one_relation(self, field_name: str) -> Model | list[Model] | None:
         """Fetch the relation ``field_name``, whatever its kind."""

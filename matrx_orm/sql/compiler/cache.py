@@ -8,6 +8,7 @@ statement's ``$n`` positions to them.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -45,10 +46,17 @@ def compiled(key: Hashable, build: Callable[[], Any]) -> Compiled:
     return found
 
 
+#: an INSERT leaving out a key column the model declares no default for: the database may fill it (a default
+#: the model does not declare) or refuse it with its own error, which is what the package wants
+_UNDECLARED_KEY_DEFAULT = r".*is marked as a member of the primary key .* no explicit value is passed"
+
+
 def compile_statement(statement: Any) -> Compiled:
     """Compile with the PostgreSQL (asyncpg) dialect; SQLAlchemy's compile errors become ``QueryError``."""
     try:
-        result = statement.compile(dialect=DIALECT)  # a SQLCompiler: positiontup is set for numeric_dollar
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", _UNDECLARED_KEY_DEFAULT, sa.exc.SAWarning)
+            result = statement.compile(dialect=DIALECT)  # a SQLCompiler: positiontup is set (numeric_dollar)
     except sa.exc.SQLAlchemyError as exc:
         raise QueryError(f"cannot compile this query: {exc}") from exc
     names = result.positiontup or []

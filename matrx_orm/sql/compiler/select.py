@@ -356,7 +356,9 @@ def select(
     return Fragment(key, make)
 
 
-def _selected(scope: Scope, names: Sequence[str], annotations: Mapping[str, Expression]) -> dict[str, Fragment]:
+def _selected(
+    scope: Scope, names: Sequence[str], annotations: Mapping[str, Expression]
+) -> dict[str, Fragment]:
     """The fragments of the selected names that need one: annotations, and every column when the rows come
     from an alias or a CTE (plain table columns are built from the model's table; their names are the key)."""
     if scope.source is None:

@@ -12,6 +12,7 @@ from .functions import (
     Cast,
     Coalesce,
     Concat,
+    DateTrunc,
     Extract,
     Func,
     Greatest,
@@ -20,10 +21,11 @@ from .functions import (
     Lower,
     Now,
     Round,
+    Trim,
     Upper,
 )
 from .subqueries import Exists, Subquery
-from .vector import VectorDistance
+from .vector import VECTOR_METRICS, VectorDistance
 from .windows import (
     CumeDist,
     DenseRank,
@@ -51,6 +53,7 @@ __all__ = [
     "Concat",
     "Count",
     "CumeDist",
+    "DateTrunc",
     "DenseRank",
     "Exists",
     "Expression",
@@ -78,7 +81,9 @@ __all__ = [
     "StdDev",
     "Subquery",
     "Sum",
+    "Trim",
     "Upper",
+    "VECTOR_METRICS",
     "Value",
     "Variance",
     "VectorDistance",

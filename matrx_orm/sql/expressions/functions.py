@@ -32,7 +32,9 @@ __all__ = [
     "Length",
     "Lower",
     "Now",
+    "DateTrunc",
     "Round",
+    "Trim",
     "Upper",
 ]
 
@@ -84,6 +86,14 @@ class Lower(Func):
 
 class Upper(Func):
     function = "upper"
+    arity = 1
+    result_type = sa.Text()
+
+
+class Trim(Func):
+    """``trim(text)``: leading and trailing spaces removed."""
+
+    function = "trim"
     arity = 1
     result_type = sa.Text()
 
@@ -257,3 +267,51 @@ class Extract(Expression):
 
     def compile(self, scope: Scope) -> Fragment:
         return node((Extract, self.part), partial(sa.extract, self.part), scope.expression(self.source))
+
+
+#: the precisions ``DateTrunc`` accepts (PostgreSQL's ``date_trunc`` field names)
+DATE_TRUNC_PRECISIONS = frozenset(
+    {
+        "microseconds",
+        "milliseconds",
+        "second",
+        "minute",
+        "hour",
+        "day",
+        "week",
+        "month",
+        "quarter",
+        "year",
+        "decade",
+        "century",
+        "millennium",
+    }
+)
+
+
+class DateTrunc(Expression):
+    """``date_trunc(precision, expr)``: ``DateTrunc("month", "created_at")`` (the precision is a bound value,
+    checked against ``DATE_TRUNC_PRECISIONS``)."""
+
+    def __init__(self, precision: str, expression: Any) -> None:
+        if not isinstance(precision, str) or precision.lower() not in DATE_TRUNC_PRECISIONS:
+            raise ParameterError(
+                f"DateTrunc() precision must be one of {sorted(DATE_TRUNC_PRECISIONS)}; got {precision!r}"
+            )
+        self.precision = precision.lower()
+        self.source = as_expression(expression)
+
+    def source_expressions(self) -> list[Expression]:
+        return [self.source]
+
+    @property
+    def output_field(self) -> Any:
+        return getattr(self.source, "output_field", None)
+
+    def compile(self, scope: Scope) -> Fragment:
+        precision = scope.bind(self.precision, sa.Text())
+        return node(DateTrunc, _date_trunc, precision, scope.expression(self.source))
+
+
+def _date_trunc(precision: Any, element: Any) -> Any:
+    return sa.func.date_trunc(precision, element, type_=element.type)

@@ -13,7 +13,15 @@ from .base import Expression, F, Fragment, node
 if TYPE_CHECKING:
     from ..compiler.select import Scope
 
-__all__ = ["METRICS", "DistanceCondition", "VectorDistance", "check_metric", "distance", "vector_field"]
+__all__ = [
+    "METRICS",
+    "VECTOR_METRICS",
+    "DistanceCondition",
+    "VectorDistance",
+    "check_metric",
+    "distance",
+    "vector_field",
+]
 
 #: metric name -> pgvector SQLAlchemy comparator method (operator)
 METRICS: dict[str, str] = {
@@ -22,6 +30,9 @@ METRICS: dict[str, str] = {
     "inner": "max_inner_product",  # <#>  (negative inner product)
     "l1": "l1_distance",  # <+>
 }
+
+#: metric name -> pgvector operator (matrx-orm 2.x's name)
+VECTOR_METRICS: dict[str, str] = {"l2": "<->", "cosine": "<=>", "inner": "<#>", "l1": "<+>"}
 
 
 def check_metric(metric: Any, model_name: str | None = None) -> str:
