@@ -139,7 +139,16 @@ async def test_to_dict_gives_json_ready_values_as_matrx_orm_2() -> None:
     assert data["name"] == "hal" and data["profile"] == {"a": [1, 2]} and data["tags"] == ["x"]
     assert data["mood"] == "sad" and data["rating"] == "4.50" and data["joined_at"] == str(joined)
     assert data["id"] == author.id and data["is_active"] is True
-    assert set(data) == {"id", "name", "is_active", "rating", "joined_at", "profile", "tags", "mood"}  # no None
+    assert set(data) == {
+        "id",
+        "name",
+        "is_active",
+        "rating",
+        "joined_at",
+        "profile",
+        "tags",
+        "mood",
+    }  # no None
     json.dumps(data)  # JSON-ready as it is
     flat = loaded.to_flat_dict()
     assert flat["mood"] is Mood.SAD and flat["rating"] == Decimal("4.50") and flat["joined_at"] == joined

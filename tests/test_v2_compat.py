@@ -147,7 +147,9 @@ async def test_using_reads_one_row_or_a_count_from_another_database(db2: str) ->
     await create_all(db2, models=[Author])
     await executor.execute(db2, "TRUNCATE author CASCADE", [])
     here = await Author.create(name="here")
-    await executor.execute(db2, "INSERT INTO author (id, name, is_active) VALUES ($1, 'there', true)", [here.id])
+    await executor.execute(
+        db2, "INSERT INTO author (id, name, is_active) VALUES ($1, 'there', true)", [here.id]
+    )
     assert (await Author.get(here.id)).name == "here"
     assert (await Author.get(here.id, using=db2)).name == "there"
     assert (await Author.get(id=here.id, using=db2, use_cache=False)).name == "there"
@@ -222,8 +224,10 @@ async def test_functions_and_fields_of_2x(db: str) -> None:
     assert (await V2Sample.get(1)).numbers == [1, 2]
     joined = dt.datetime(2024, 5, 17, 13, 45, tzinfo=dt.UTC)
     await Author.create(name="  padded  ", joined_at=joined)
-    rows: list[Any] = await Author.all().annotate(t=Trim("name"), month=DateTrunc("month", "joined_at")).values(
-        "t", "month"
+    rows: list[Any] = (
+        await Author.all()
+        .annotate(t=Trim("name"), month=DateTrunc("month", "joined_at"))
+        .values("t", "month")
     )
     assert rows == [{"t": "padded", "month": dt.datetime(2024, 5, 1, tzinfo=dt.UTC)}]
     with pytest.raises(ParameterError, match="precision"):
