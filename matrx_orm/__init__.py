@@ -19,6 +19,7 @@ from .db.capture import CapturedQuery, QueryLog, capture_queries
 from .dto import BaseDTO
 from .exceptions import (
     CacheError,
+    CommitOutcomeUnknownError,
     ConfigurationError,
     ConnectionError,
     DatabaseError,
@@ -30,6 +31,8 @@ from .exceptions import (
     OptimisticLockError,
     ORMException,
     ParameterError,
+    PartialCommitError,
+    PoolExhaustedError,
     QueryError,
     ReadOnlyModelError,
     RelationshipError,
@@ -151,6 +154,9 @@ __all__ = [
     "OptimisticLockError",
     "QueryLog",
     "ParameterError",
+    "PartialCommitError",
+    "PoolExhaustedError",
+    "CommitOutcomeUnknownError",
     "Q",
     "QueryBuilder",
     "QueryError",

@@ -171,6 +171,16 @@ class DatabaseProjectConfig(BaseModel):
     statement_cache_size: int = 1024
     migration_url: str | None = None
     server_settings: dict[str, str] = Field(default_factory=dict)
+    #: seconds a statement waits for a free pooled connection before PoolExhaustedError (None: no limit)
+    pool_timeout: float | None = 30
+    #: print this project's statements on stderr (the ``matrx_orm.sql`` logger at INFO)
+    echo: bool = False
+    #: put bound parameter values in SQL log records and query events
+    log_parameters: bool = False
+    #: statements slower than this many milliseconds are logged at WARNING on ``matrx_orm.sql.slow``
+    slow_query_ms: float | None = None
+    #: keep bound parameter values out of exception messages and ``details``
+    hide_parameters: bool = False
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -253,6 +263,10 @@ class DatabaseProjectConfig(BaseModel):
             raise ValueError(f"connect_timeout must be > 0, got {self.connect_timeout}")
         if self.command_timeout is not None and self.command_timeout <= 0:
             raise ValueError(f"command_timeout must be > 0 or None, got {self.command_timeout}")
+        if self.pool_timeout is not None and self.pool_timeout <= 0:
+            raise ValueError(f"pool_timeout must be > 0 or None, got {self.pool_timeout}")
+        if self.slow_query_ms is not None and self.slow_query_ms < 0:
+            raise ValueError(f"slow_query_ms must be >= 0 or None, got {self.slow_query_ms}")
         if self.statement_cache_size < 0:
             raise ValueError(f"statement_cache_size must be >= 0, got {self.statement_cache_size}")
         return self

@@ -18,9 +18,11 @@ Hierarchy::
     │   └── ReadOnlyModelError
     ├── DatabaseError
     │   ├── ConnectionError
+    │   │   └── PoolExhaustedError
     │   ├── IntegrityError
     │   ├── TransactionError
-    │   │   └── PartialCommitError
+    │   │   ├── PartialCommitError
+    │   │   └── CommitOutcomeUnknownError
     │   ├── OptimisticLockError
     │   └── UnknownDatabaseError
     ├── ConfigurationError
@@ -44,6 +46,7 @@ from asyncpg.exceptions import _base as pg_base
 
 __all__ = [
     "CacheError",
+    "CommitOutcomeUnknownError",
     "ConfigurationError",
     "ConnectionError",
     "DatabaseError",
@@ -56,6 +59,7 @@ __all__ = [
     "OptimisticLockError",
     "ParameterError",
     "PartialCommitError",
+    "PoolExhaustedError",
     "ReadOnlyModelError",
     "QueryError",
     "RelationshipError",
@@ -373,10 +377,17 @@ class DatabaseError(ORMException):
     default_message = "Database error"
 
 
-class ConnectionError(DatabaseError):  # the contract's name; shadows the builtin inside this module
+class ConnectionError(DatabaseError):  # the public name; shadows the builtin inside this module
     """The database could not be reached, refused the login, or the connection was lost."""
 
     default_message = "Could not connect to the database"
+
+
+class PoolExhaustedError(ConnectionError):
+    """Every connection of the pool stayed in use for ``pool_timeout`` seconds; ``details`` holds the
+    database, the pool size and how many statements were waiting."""
+
+    default_message = "No free connection in the pool"
 
 
 class IntegrityError(DatabaseError):
@@ -397,6 +408,13 @@ class PartialCommitError(TransactionError):
     (``details["rolled_back"]``)."""
 
     default_message = "A multi-database transaction was committed only in part"
+
+
+class CommitOutcomeUnknownError(TransactionError):
+    """The connection was lost while ``COMMIT`` was under way: the transaction may or may not have been
+    committed. Check the data before retrying a write that is not idempotent."""
+
+    default_message = "The connection was lost during COMMIT; the outcome is unknown"
 
 
 class OptimisticLockError(DatabaseError):
