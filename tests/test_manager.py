@@ -3,17 +3,23 @@ wrappers (in a running loop they raise; from a plain script they work and leave 
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import json
 import subprocess
 import sys
 import textwrap
+import warnings
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
-from uuid import uuid4
+from typing import Any, ClassVar
+from uuid import UUID, uuid4
 
 import pytest
 
 from matrx_orm import (
+    BaseDTO,
     BaseManager,
     BooleanField,
     CharField,
@@ -23,9 +29,11 @@ from matrx_orm import (
     IntegerField,
     ManyToManyField,
     Model,
+    ModelView,
     ParameterError,
     RelationshipError,
     SyncContextError,
+    UnknownRelationError,
     UpdateResult,
     UUIDField,
     ValidationError,
@@ -558,3 +566,270 @@ async def test_sync_wrappers_from_a_plain_script(pg_url: str, mode: str) -> None
     assert await _connections_of(app) == 0  # nothing left once the script is gone
     assert await MgPost.count() == 3
     StateManager.reset()
+
+
+# -- matrx-orm 2.x surface: constructor, DTO/view attachment, active items, relation names --------------------------
+
+
+class MgNode(Model):
+    id = IntegerField(primary_key=True)
+    name = CharField(max_length=20)
+    parent_id = ForeignKey("MgNode", "id", null=True)
+
+    _table_name = "mg_node"
+    _database = "test"
+
+
+class MgMessage(Model):
+    id = IntegerField(primary_key=True)
+    sender_id = ForeignKey("MgAuthor", "id")
+    recipient_id = ForeignKey("MgAuthor", "id")
+
+    _table_name = "mg_message"
+    _database = "test"
+
+
+@dataclasses.dataclass
+class PostDTO(BaseDTO):
+    id: str
+    label: str | None = None
+    builds: ClassVar[list[str]] = []
+
+    async def _initialize_dto(self, model: Any) -> None:
+        PostDTO.builds.append(model.id)
+        self.label = model.title.upper()
+
+
+class LoudPostView(ModelView):
+    exclude = ["views"]
+
+    async def loud(self, model: MgPost) -> str:
+        return f"{model.title}!"
+
+
+@pytest.fixture
+async def extra_tables(db: str) -> None:
+    await create_all(db, models=[MgNode, MgMessage])
+    await executor.execute(db, "TRUNCATE mg_node, mg_message", [])
+
+
+async def test_2x_constructor_forms() -> None:
+    positional = BaseManager(MgPost, PostDTO)
+    assert positional.dto_class is PostDTO and positional.view_class is None
+
+    class Sub(BaseManager[MgPost]):
+        view_class = LoudPostView
+
+        def __init__(self) -> None:
+            super().__init__(MgPost, dto_class=PostDTO)
+
+    sub = Sub()
+    assert sub.model is MgPost and sub.dto_class is PostDTO and sub.view_class is LoudPostView
+    assert BaseManager(MgPost, view_class=LoudPostView, fetch_on_init_limit=0).view_class is LoudPostView
+    assert PostManager().dto_class is None and PostManager().active_item_ids == set()
+
+
+async def test_dto_or_view_attached_once_per_item_after_the_hook() -> None:
+    PostDTO.builds.clear()
+    seen: list[str] = []
+
+    class Hooked(BaseManager[MgPost]):
+        model = MgPost
+        dto_class = PostDTO
+
+        async def _initialize_runtime_data(self, item: MgPost) -> None:
+            seen.append("hook")
+
+        async def _initialize_dto_runtime(self, dto: BaseDTO, item: MgPost) -> None:
+            seen.append("dto")
+
+    manager = Hooked()
+    post = await manager.create_item(title="a")
+    assert seen == ["hook", "dto"] and PostDTO.builds == [post.id]
+    assert post.dto is post.runtime.dto and post.dto.to_dict() == {"id": post.id, "label": "A"}
+    assert post.to_dict()["dto"] == {"id": post.id, "label": "A"}
+    await manager.create_item(title="b")
+    PostDTO.builds.clear()
+    assert len(await manager.load_items()) == 2 and len(PostDTO.builds) == 2  # once per item
+    assert await manager.get_item_dict(post.id) == {"id": post.id, "label": "A"}  # the DTO's dict
+    viewed = await BaseManager(MgPost, PostDTO, LoudPostView).load_by_id(post.id)
+    assert "dto" not in viewed.__dict__
+    assert viewed.to_dict()["loud"] == "a!" and "views" not in viewed.to_dict()
+
+
+async def test_active_set_holds_primary_keys(manager: PostManager) -> None:
+    a = await manager.create_item(title="a")
+    b = await manager.create_item(title="b")
+    await manager.load_by_id(a.id)
+    await manager.load_item(title="b")
+    assert manager.active_item_ids == set()  # create / load_by_id / load_item do not activate
+    await manager.load_items(title="b")
+    assert manager.active_item_ids == {b.id}
+    assert (await manager.get_active_item(a.id)).id == a.id  # really added
+    assert [p.id for p in await manager.get_active_items()] == [b.id, a.id]  # in the order added
+    assert [d["title"] for d in await manager.get_active_items_dict()] == ["b", "a"]  # no DTO: model dicts
+    with pytest.raises(DoesNotExist):
+        await manager.add_active_by_id(str(uuid4()))
+    assert len(manager.active_item_ids) == 2  # nothing added for a missing row
+    assert await manager.delete_item(b.id) == 1 and manager.active_item_ids == {a.id}
+    await executor.execute("test", "DELETE FROM mg_post WHERE id = $1", [a.id])
+    with pytest.raises(DoesNotExist):  # deleted behind the manager's back
+        await manager.get_active_items()
+    await manager.remove_all_active()
+    assert await manager.get_active_items() == [] and await manager.get_active_item_with_all_related() is None
+    pairs = BaseManager(MgPair)
+    await pairs.create_items([{"a": "x", "b": 1}, {"a": "y", "b": 2}])
+    await pairs.add_active_by_ids([("y", 2), {"a": "x", "b": 1}, ("z", 9)])
+    assert pairs.active_item_ids == {("y", 2), ("x", 1)}
+    await pairs.remove_active_by_id(("x", "1"))  # converted like the key fields convert
+    assert [p.pk for p in await pairs.get_active_items()] == [("y", 2)]
+
+
+async def test_relation_names_by_table_name(extra_tables: None) -> None:
+    await _blog()
+    articles = ArticleManager()
+    item, author = await articles.get_item_with_related(4, "mg_author")  # FK author_id, by its table
+    assert author.id == 2 and item.get_related("author").id == 2
+    _, tags = await articles.get_item_with_related(5, "mg_tag")  # many-to-many, by the target's table
+    assert len(tags) == 3
+    _, written = await BaseManager(MgAuthor).get_item_with_related(1, "mg_article")  # inverse FK
+    assert len(written) == 10
+    assert (await articles.get_item_with_fk(7, "mg_author"))[1].id == 2
+    await MgNode.bulk_create([{"id": 1, "name": "root"}, {"id": 2, "name": "kid", "parent_id": 1}])
+    _, parent = await BaseManager(MgNode).get_item_with_related(2, "self_reference")
+    assert parent.name == "root"
+    await MgMessage.create(id=1, sender_id=1, recipient_id=2)
+    with pytest.raises(UnknownRelationError) as ambiguous:
+        await BaseManager(MgMessage).get_item_with_related(1, "mg_author")
+    assert sorted(ambiguous.value.choices) == ["recipient_id", "sender_id"]
+    assert "ambiguous" in str(ambiguous.value)
+    with pytest.raises(UnknownRelationError) as unknown:
+        await articles.get_item_with_related(1, "authors")
+    assert "author_id" in unknown.value.choices
+    with pytest.raises(RelationshipError):
+        await articles.get_item_with_ifk(1, "mg_author")  # a foreign key, not an inverse one
+
+
+async def test_active_items_with_relations(extra_tables: None) -> None:
+    await _blog()
+    articles = ArticleManager()
+    await articles.load_items_by_ids([3, 1, 2])
+    with capture_queries() as log:
+        items = await articles.get_active_items_with_all_related()
+    assert [i.id for i in items] == [3, 1, 2] and len(log) == 3  # items + authors + tags
+    assert [i.get_related("author").id for i in items] == [1, 2, 3]
+    assert [i.get_related("author").id for i in await articles.get_active_items_with_fks()] == [1, 2, 3]
+    tagged = await articles.get_items_with_related_list(["tags"])
+    assert [len(i.get_related("tags")) for i in tagged] == [1, 2, 3]
+    listed = await articles.get_active_item_with_related_models_list_dict(["mg_author"])
+    assert [d["mg_author"]["name"] for d in listed] == ["author1", "author2", "author3"]
+    everything = await articles.get_active_items_with_all_related_dict()
+    assert everything[0]["author"] == {"id": 1, "name": "author1"} and everything[0]["author_id"] == 1
+    first = await articles.get_active_item_with_all_related()
+    assert first is not None and first.id == 3  # the one added first
+    authors = BaseManager(MgAuthor)
+    await authors.add_active_by_ids([2, 1])
+    first_author = await authors.get_active_item_with_ifk("articles")
+    assert first_author is not None and first_author.id == 2
+    assert len(first_author.get_related("articles")) == 10
+    with_ifks = await authors.get_active_items_with_ifks_dict()
+    assert [len(d["articles"]) for d in with_ifks] == [10, 10]
+    one = await authors.get_active_item_with_one_relation_dict("articles")
+    assert [d["id"] for d in one] == [2, 1]
+    author, rows, tags = await authors.get_active_item_through_ifk(2, "articles", "tags")
+    assert author.id == 2 and len(rows) == 10 and sorted(t.id for t in tags) == [1, 2]  # each tag once
+    await MgNode.bulk_create([{"id": 1, "name": "a"}, {"id": 2, "name": "b", "parent_id": 1}])
+    await MgNode.create(id=3, name="c", parent_id=2)
+    nodes = BaseManager(MgNode)
+    chain = await nodes.get_item_through_fk(3, "parent_id", "self_reference")
+    assert [n.name for n in chain] == ["c", "b", "a"]
+    _, parent, grand = await nodes.get_active_item_with_through_fk(2, "parent", "parent_id")
+    assert (parent.name, grand) == ("a", None) and nodes.active_item_ids == {2}
+
+
+async def test_more_2x_methods(manager: PostManager) -> None:
+    made = await manager.create_item_get_object(title="obj", views=4)
+    assert (await manager.load_item_with_retry(title="obj")).id == made.id
+    assert (await manager.load_by_id_with_retry(made.id)).views == 4
+    with capture_queries() as log, pytest.raises(DoesNotExist):
+        await manager.load_by_id_with_retry(str(uuid4()))
+    assert len(log) == 2  # asked twice
+    assert [p.id for p in await manager.filter_items_by_ids([made.id])] == [made.id]
+    assert manager.active_item_ids == {made.id}
+    manager.add_computed_field("runtime")
+    manager.add_relation_field("dto")
+    attributes = manager.get_item_attributes(made)
+    assert attributes["title"] == "obj" and attributes["pk"] == made.id and "runtime" in attributes
+    assert manager.get_item_attributes(None) == {}
+    assert not any(callable(v) for k, v in attributes.items() if k != "runtime")
+    manager_attributes = manager.get_all_attributes()
+    assert manager_attributes["model"] is MgPost and manager_attributes["active_item_ids"] == {made.id}
+    assert manager_attributes["computed_fields"] == {"runtime"}
+    await _blog()
+    dicts = await ArticleManager().get_items_with_all_related_dict(id__in=[1])
+    assert dicts[0]["author"]["name"] == "author2" and len(dicts[0]["tags"]) == 2
+
+
+async def test_initialize_with_fetch_on_init_limit(manager: PostManager) -> None:
+    await manager.create_items([{"title": f"p{i}"} for i in range(3)])
+    warm = BaseManager(MgPost, fetch_on_init_limit=2)
+    assert warm.active_item_ids == set()  # an event loop is running: nothing happens in the background
+    with pytest.warns(UserWarning, match="reached"):
+        await warm.initialize()
+    assert len(warm.active_item_ids) == 2
+    big = BaseManager(MgPost, fetch_on_init_limit=150)
+    with pytest.warns(UserWarning, match="loads up to 150 rows"):
+        await big.initialize()
+    quiet = BaseManager(
+        MgPost,
+        fetch_on_init_limit=150,
+        FETCH_ON_INIT_WITH_WARNINGS_OFF="YES_I_KNOW_WHAT_IM_DOING_TURN_OFF_WARNINGS_FOR_LIMIT_200",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len((await quiet.initialize()).active_item_ids) == 3
+    with pytest.raises(SyncContextError):
+        quiet.get_active_items_sync()
+    with pytest.raises(SyncContextError):
+        quiet.initialize_sync()
+
+
+async def test_base_dto_from_model_and_to_dict() -> None:
+    class Tone(enum.Enum):
+        LOUD = "loud"
+
+    @dataclasses.dataclass
+    class Node(BaseDTO):
+        id: str
+        peer: Any = None
+
+    @dataclasses.dataclass
+    class Outer(BaseDTO):
+        id: str
+        tone: Any = None
+        ref: Any = None
+        items: Any = None
+        node: Any = None
+        unset: Any = None
+
+    class Plain(BaseDTO):
+        title: str
+
+    first, second = Node(id="a"), Node(id="b")
+    first.peer, second.peer = second, first
+    key = UUID("12345678-1234-5678-1234-567812345678")
+    outer = Outer(id="o", tone=Tone.LOUD, ref=key, items=[1, {"k": Decimal("1.5")}], node=first)
+    assert outer.to_dict() == {
+        "id": "o",
+        "tone": "loud",
+        "ref": str(key),
+        "items": [1, {"k": "1.5"}],
+        "node": {"id": "a", "peer": {"id": "b", "peer": {"__circular__": "<Circular reference to Node>"}}},
+    }
+    pair = MgPair(a="x", b=1, note="n")
+    plain = await Plain.from_model(pair)
+    assert plain.id == "x_1" and pair.runtime.dto is plain  # the composite key's values
+    assert plain.note == "n"  # read through to the model
+    assert plain.to_dict() == {"id": "x_1"}
+    assert Plain(id="1", title="t").to_dict() == {"id": "1", "title": "t"}
+    assert plain.initialized is False

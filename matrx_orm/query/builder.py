@@ -74,7 +74,7 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
         return self._query
 
     def __del__(self) -> None:
-        origin = self._origin
+        origin = getattr(self, "_origin", None)  # unset when __init__ failed (an abstract model)
         if origin is not None:
             try:  # noqa: SIM105 (contextlib may already be gone when the interpreter shuts down)
                 warnings.warn_explicit(
