@@ -25,7 +25,15 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FieldSerializationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -131,11 +139,30 @@ def _fields_from_url(url: str, data: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
+#: ``model_dump(context={REVEAL_SECRETS: True})`` dumps the real password, url and migration_url
+REVEAL_SECRETS = "reveal_secrets"
+
+
 def _mask_url_string(url: str) -> str:
+    """``url`` with its password (``user:pw@`` and the ``password=`` query parameter) masked, as written
+    otherwise; a password the text masking misses (one with a space, say) makes it SQLAlchemy's rendering."""
+    masked = mask_url_passwords(url, PASSWORD_MASK)
     try:
-        return make_url(url).render_as_string(hide_password=True).replace("***", PASSWORD_MASK)
-    except ArgumentError:
-        return mask_url_passwords(url)
+        parsed = make_url(masked)
+    except (ArgumentError, ValueError):
+        return masked
+    hidden = (None, "", PASSWORD_MASK)
+    if parsed.password in hidden and _first(parsed.query.get("password")) in hidden:
+        return masked
+    query = {key: value for key, value in parsed.query.items() if key != "password"}
+    return parsed.set(query=query).render_as_string(hide_password=True)
+
+
+def _masked_setting(name: str, value: Any) -> Any:
+    """``value`` of setting ``name`` safe to show: the password masked, URLs without their password."""
+    if not value or not isinstance(value, str) or name not in _MASKED_FIELDS:
+        return value
+    return PASSWORD_MASK if name == "password" else _mask_url_string(value)
 
 
 class DatabaseProjectConfig(BaseModel):
@@ -144,7 +171,13 @@ class DatabaseProjectConfig(BaseModel):
     Give either the separate fields (``host``, ``port``, ``database_name``, ``user``, ``password``) or a full
     ``url`` (``postgresql://user:pw@host:5432/db``, ``postgresql+asyncpg://...``, or for a unix socket
     ``postgresql://user@/db?host=/var/run/postgresql``); the URL wins and fills those fields. A ``host``
-    starting with ``/`` is a unix-socket directory. ``repr()`` never shows the password.
+    starting with ``/`` is a unix-socket directory.
+
+    Secrets never show: ``repr()``, ``str()``, ``model_dump()`` and ``model_dump_json()`` give ``password``
+    as ``****`` and ``url`` / ``migration_url`` with their password masked (``user:****@`` and
+    ``password=****`` in the query; host, port, database and the other parameters kept). Code that needs the
+    real values reads the attributes, or dumps with ``model_dump(context={"reveal_secrets": True})`` (what
+    rebuilding a config from a dump needs); ``model_copy(update=...)`` copies the real values.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -351,12 +384,16 @@ class DatabaseProjectConfig(BaseModel):
     # -- never leak the password -------------------------------------------------------------------------------
     def __repr_args__(self) -> Any:
         for key, value in super().__repr_args__():
-            if key == "password" and value:
-                yield key, PASSWORD_MASK
-            elif key in _MASKED_FIELDS and isinstance(value, str) and value:
-                yield key, _mask_url_string(value)
-            else:
-                yield key, value
+            yield key, _masked_setting(str(key), value)
+
+    @field_serializer("password", "url", "migration_url")
+    def _dump_secret(self, value: str | None, info: FieldSerializationInfo) -> str | None:
+        """Masked in dumps unless ``context={"reveal_secrets": True}``."""
+        context = info.context
+        if isinstance(context, Mapping) and context.get(REVEAL_SECRETS) is True:
+            return value
+        masked: str | None = _masked_setting(info.field_name, value)
+        return masked
 
 
 def _configuration_error(exc: pydantic.ValidationError, name: Any) -> ConfigurationError:

@@ -545,3 +545,77 @@ def test_env_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch, names: list
     names.append(name)
     monkeypatch.setenv("ENVTEST_DATABASE_URL", "postgresql://envuser@envhost/envdb")
     assert register_database_from_env(name, "ENVTEST_").host == "envhost"
+
+
+# -- secrets in repr / str / model_dump ------------------------------------------------------------------------------
+
+SECRET_CONFIGS = [
+    {"url": "postgresql://u@h:5432/db?password=S3cret"},
+    {"url": "postgresql://u@h:5432/db?sslmode=require&password=S3cret&application_name=app"},
+    {"url": "postgresql://u:S3cret@h/db"},
+    {"url": "postgres://u:p%40S3cret%3A@h:5433/db"},
+    {"url": "postgresql+asyncpg://u:S3cret@h/db", "migration_url": "postgresql://u:S3cret@direct:5432/db"},
+    {"url": "postgresql://u:S3 cret@h/db"},  # a space: no text masking finds it, the URL parser does
+    {"password": "S3cret", "migration_url": "postgresql://m@direct/db?password=S3cret"},
+]
+
+
+@pytest.mark.parametrize("settings", SECRET_CONFIGS)
+def test_password_never_shows(settings: dict[str, str]) -> None:
+    config = DatabaseProjectConfig(name="p", **settings)
+    assert "S3" in config.password or "S3" in (config.migration_url or "")
+    dumped = config.model_dump()
+    for text in (repr(config), str(config), repr(dumped), config.model_dump_json()):
+        assert "S3" not in text and "cret" not in text, text
+    assert dumped["password"] in ("****", "")
+    for key in ("url", "migration_url"):
+        if settings.get(key):
+            assert "@" in dumped[key] and "/db" in dumped[key]
+
+
+def test_masked_urls_keep_everything_else() -> None:
+    config = DatabaseProjectConfig(
+        name="p",
+        url="postgresql://u@h:5432/db?sslmode=require&password=S3cret&application_name=app",
+        migration_url="postgresql+asyncpg://u:p%40ss@direct:6543/db?sslmode=require",
+    )
+    assert (
+        config.model_dump()["url"]
+        == "postgresql://u@h:5432/db?sslmode=require&password=****&application_name=app"
+    )
+    assert (
+        config.model_dump()["migration_url"] == "postgresql+asyncpg://u:****@direct:6543/db?sslmode=require"
+    )
+    assert "url='postgresql://u@h:5432/db?sslmode=require&password=****&application_name=app'" in repr(config)
+
+
+def test_model_dump_reveals_secrets_only_when_asked() -> None:
+    config = DatabaseProjectConfig(
+        name="p", url="postgresql://u:S3cret@h/db", migration_url="postgresql://u:M1gr@h2/db"
+    )
+    revealed = config.model_dump(context={"reveal_secrets": True})
+    assert revealed["password"] == "S3cret" and revealed["url"] == "postgresql://u:S3cret@h/db"
+    assert revealed["migration_url"] == "postgresql://u:M1gr@h2/db"
+    assert DatabaseProjectConfig(**revealed) == config  # a dump that rebuilds the config
+    assert "S3cret" in config.model_dump_json(context={"reveal_secrets": True})
+    assert config.model_dump(context={"reveal_secrets": "yes"})["password"] == "****"
+    # the attributes and what is built from them keep the real values
+    assert config.model_copy(update={"alias": "a"}).password == "S3cret"
+    assert config.sqlalchemy_url().password == "S3cret"
+    assert config.sqlalchemy_url(for_migrations=True).password == "M1gr"
+    assert config.asyncpg_connect_kwargs()["password"] == "S3cret"
+
+
+def test_redacted_listing_masks_every_password(names: list[str]) -> None:
+    name = _unique()
+    names.append(name)
+    register_database(
+        DatabaseProjectConfig(
+            name=name,
+            url="postgresql://u@h:5432/db?password=S3cret",
+            migration_url="postgresql://u:M1gr@h2/db",
+        )
+    )
+    listed = [entry for entry in cfg.get_all_database_projects_redacted() if entry["name"] == name]
+    assert len(listed) == 1 and "S3cret" not in repr(listed) and "M1gr" not in repr(listed)
+    assert listed[0]["url"] == "postgresql://u:****@h:5432/db" and listed[0]["host"] == "h"

@@ -36,6 +36,7 @@ from .options import (
     TRACEBACK_ENV,
     Command,
     UsageError,
+    connection_failure_line,
     postgres_url,
 )
 
@@ -170,4 +171,4 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # ORMException, a missing optional dependency, OSError, anything unexpected
-        return _fail(_one_line(exc), show_traceback, EXIT_FAILURE)
+        return _fail(connection_failure_line(_one_line(exc), exc, args), show_traceback, EXIT_FAILURE)

@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ..exceptions import mask_url_passwords
+from ..config import DatabaseProjectConfig, get_connection_string
+from ..exceptions import ConfigurationError, ConnectionError, map_database_error, mask_url_passwords
 
 __all__ = [
     "EXIT_DIFFERENCES",
@@ -30,6 +31,7 @@ __all__ = [
     "add_app_option",
     "add_database_option",
     "add_dir_option",
+    "connection_failure_line",
     "import_app",
     "import_apps",
     "postgres_url",
@@ -127,3 +129,30 @@ def postgres_url(value: str) -> str:
     if scheme not in ("postgresql", "postgres"):
         raise argparse.ArgumentTypeError(f"expected a postgresql:// URL, got {mask_url_passwords(value)!r}")
     return parts._replace(scheme="postgresql").geturl()
+
+
+def connection_failure_line(line: str, exc: BaseException, args: argparse.Namespace) -> str:
+    """The error ``line`` of ``exc`` naming the database when ``exc`` means it could not be reached (and the
+    line shows no URL yet), with every password masked."""
+    if "://" not in line and isinstance(map_database_error(exc), ConnectionError):
+        target = _connection_target(args)
+        if target:
+            line = f"cannot connect to {target}: {line}"
+    return mask_url_passwords(line)
+
+
+def _connection_target(args: argparse.Namespace) -> str | None:
+    """``postgresql://user:****@host:port/db`` of the database the command works on, when known."""
+    url = getattr(args, "database_url", None)
+    if isinstance(url, str) and url:
+        try:
+            return DatabaseProjectConfig(name="cli", url=url).masked_url()
+        except ConfigurationError:
+            return mask_url_passwords(url)
+    name = getattr(args, "database", None)
+    if isinstance(name, str) and name:
+        try:
+            return get_connection_string(name)
+        except ConfigurationError:
+            return None
+    return None

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, TypeVar, ove
 import sqlalchemy as sa
 from sqlalchemy.types import TypeEngine
 
-from ..exceptions import ValidationError
+from ..exceptions import ValidationError, safe_repr
 
 if TYPE_CHECKING:
     from typing import Self
@@ -63,7 +63,7 @@ NOT_PROVIDED: Any = _NotProvided()
 
 def short_repr(value: Any, limit: int = _MAX_REPR) -> str:
     """``repr(value)`` cut to ``limit`` characters (vectors and documents can be huge)."""
-    text = repr(value)
+    text = safe_repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -6,7 +6,7 @@ import math
 import numbers
 import re
 import struct
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, getcontext
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -20,6 +20,11 @@ _SINGLE = struct.Struct("f")
 _SEQUENCE_NAME = re.compile(r"(?:[A-Za-z_][\w$]*\.)?[A-Za-z_][\w$]*_seq")
 _TRUE = frozenset({"true", "t", "yes", "y", "on", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "off", "0"})
+#: PostgreSQL's NUMERIC without a precision: at most this many digits before / after the decimal point
+_NUMERIC_MAX_WHOLE_DIGITS = 131072
+_NUMERIC_MAX_PLACES = 16383
+#: beyond any MONEY value: an int8 count of the locale's smallest unit (closer limits depend on lc_monetary)
+_MONEY_MAX = 2**63 - 1
 
 
 class IntegerField(Field[int]):
@@ -50,20 +55,32 @@ class IntegerField(Field[int]):
         if isinstance(value, numbers.Integral):
             return int(value)
         if isinstance(value, float | Decimal):
-            if not math.isfinite(value) or value != int(value):
+            if not (value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)):
+                self.fail(value, "expected an integer, got a non-integral number")
+            self._check_range(value)  # before int(): int(Decimal("1e999999999")) would take minutes
+            if value != int(value):
                 self.fail(value, "expected an integer, got a non-integral number")
             return int(value)
         if isinstance(value, str):
+            text = value.strip()
             try:
-                return int(value.strip())
+                return int(text)
             except ValueError:
-                self.fail(value, "not an integer")
+                # int() refuses more than sys.get_int_max_str_digits() digits: far out of range anyway
+                self.fail(value, self._range_reason() if text.lstrip("+-").isdigit() else "not an integer")
         self._type_error(value, "an integer")
 
     def validate(self, value: Any) -> None:
-        if not self.min_value <= value <= self.max_value:
-            self.fail(value, f"out of range for {self.type_name} [{self.min_value}, {self.max_value}]")
+        self._check_range(value)
         super().validate(value)
+
+    def _check_range(self, value: Any) -> None:
+        """Refuse a number outside the column's range (PostgreSQL would raise "out of range")."""
+        if not self.min_value <= value <= self.max_value:
+            self.fail(value, self._range_reason())
+
+    def _range_reason(self) -> str:
+        return f"out of range for {self.type_name} [{self.min_value}, {self.max_value}]"
 
 
 class SmallIntegerField(IntegerField):
@@ -103,7 +120,9 @@ class VersionField(IntegerField):
 class FloatField(Field[float]):
     """``FLOAT`` (double precision). Accepts ints, floats, Decimals and numeric strings; never bools.
 
-    ``precision=24`` (or less) makes the column ``REAL`` (single precision).
+    ``precision=24`` (or less) makes the column ``REAL`` (single precision). Infinity and NaN are stored as
+    given; a finite number that does not fit (``10**400``, ``"1e400"``, ``"1e-400"``) is a ValidationError,
+    as PostgreSQL refuses it ("out of range for type double precision").
     """
 
     python_type = float
@@ -123,6 +142,11 @@ class FloatField(Field[float]):
         """Whether the column is ``REAL``: values are rounded to single precision, as the column stores them."""
         return self.precision is not None and self.precision <= 24
 
+    @property
+    def type_name(self) -> str:
+        """The column type named in error messages."""
+        return "REAL" if self.single else "DOUBLE PRECISION"
+
     def to_python(self, value: Any) -> float | None:
         if value is None:
             return None
@@ -134,14 +158,30 @@ class FloatField(Field[float]):
             return value
         if isinstance(value, bool):
             self._type_error(value, "a number")
-        if isinstance(value, numbers.Real | Decimal):
-            return float(value)
         if isinstance(value, str):
+            text = value.strip()
             try:
-                return float(value.strip())
-            except ValueError:
+                number = float(text)
+                exact = Decimal(text) if number == 0.0 or math.isinf(number) else number
+            except (ValueError, InvalidOperation):
                 self.fail(value, "not a number")
+            return self._kept(value, number, exact)
+        if isinstance(value, numbers.Real | Decimal):
+            try:
+                number = float(value)
+            except OverflowError:  # an int or Fraction beyond 1.8e308
+                self.fail(value, f"out of range for {self.type_name} (overflow)")
+            return self._kept(value, number, value)
         self._type_error(value, "a number")
+
+    def _kept(self, value: Any, number: float, exact: Any) -> float:
+        """``number``, unless converting ``exact`` to a float overflowed to infinity or underflowed to 0
+        (PostgreSQL refuses such text: "out of range for type double precision")."""
+        if math.isinf(number) and abs(exact) != math.inf:  # Decimal, Fraction, numpy compare exactly
+            self.fail(value, f"out of range for {self.type_name} (overflow)")
+        if number == 0.0 and exact != 0:
+            self.fail(value, f"out of range for {self.type_name} (underflow: it would be stored as 0)")
+        return number
 
     def _as_real(self, number: float) -> float:
         """``number`` rounded to single precision; PostgreSQL's overflow and underflow refused here."""
@@ -179,7 +219,9 @@ class DecimalField(Field[Decimal]):
     Values are ``Decimal`` (from Decimal, int, float via ``repr`` or numeric str). With ``decimal_places``
     extra places are rounded half away from zero like PostgreSQL does (also without ``max_digits``, where the
     column is a plain ``NUMERIC``); with ``max_digits`` too many integer digits are rejected (PostgreSQL would
-    raise "numeric field overflow").
+    raise "numeric field overflow"), and so are NaN and +/-Infinity. A plain ``NUMERIC`` stores NaN and
+    +/-Infinity and refuses what PostgreSQL's NUMERIC cannot hold (more than 131072 digits before or 16383
+    after the decimal point).
     """
 
     python_type = Decimal
@@ -207,26 +249,55 @@ class DecimalField(Field[Decimal]):
         if value is None:
             return None
         number = _to_decimal(self, value)
-        if self._quantum is not None and number.is_finite():
-            number = number.quantize(self._quantum, rounding=ROUND_HALF_UP)
+        if not number.is_finite():
+            return number
+        self._check_whole_digits(number, value)  # first: rounding a huge number would take minutes
+        if self._quantum is not None:
+            digits = number.adjusted() + 2 + (self.scale or 0)
+            context = Context(prec=max(digits, getcontext().prec))  # never InvalidOperation for lack of room
+            number = number.quantize(self._quantum, rounding=ROUND_HALF_UP, context=context)
         return number
 
     def validate(self, value: Any) -> None:
-        if self.max_digits is not None:
-            if not value.is_finite():
+        if not value.is_finite():
+            if self.max_digits is not None:
                 self.fail(
                     value, f"NUMERIC({self.max_digits}, {self.decimal_places or 0}) cannot hold {value}"
                 )
-            whole_allowed = self.max_digits - (self.decimal_places or 0)
-            digits, exponent = len(value.as_tuple().digits), value.as_tuple().exponent
-            whole = digits + exponent if isinstance(exponent, int) else digits
-            if value != 0 and whole > whole_allowed:
+        else:
+            self._check_whole_digits(value, value)
+            self._check_places(value)
+        super().validate(value)
+
+    def _check_whole_digits(self, number: Decimal, value: Any) -> None:
+        """Refuse a finite ``number`` (given as ``value``) with more digits before the decimal point than
+        the column holds; rounding to ``decimal_places`` never brings such a number back in range."""
+        if number == 0:
+            return
+        whole = number.adjusted() + 1
+        if self.max_digits is not None:
+            allowed = self.max_digits - (self.decimal_places or 0)
+            if whole > allowed:
                 self.fail(
                     value,
-                    f"at most {whole_allowed} digit(s) before the decimal point allowed "
+                    f"at most {allowed} digit(s) before the decimal point allowed "
                     f"(max_digits={self.max_digits}, decimal_places={self.decimal_places or 0})",
                 )
-        super().validate(value)
+        elif whole > _NUMERIC_MAX_WHOLE_DIGITS:  # asyncpg would silently send such a number as 0
+            self.fail(
+                value,
+                f"out of range for NUMERIC (at most {_NUMERIC_MAX_WHOLE_DIGITS} digits before "
+                "the decimal point)",
+            )
+
+    def _check_places(self, number: Decimal) -> None:
+        """Refuse a finite ``number`` with more digits after the decimal point than NUMERIC can send."""
+        exponent = number.as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > _NUMERIC_MAX_PLACES:
+            self.fail(
+                number,
+                f"out of range for NUMERIC (at most {_NUMERIC_MAX_PLACES} digits after the decimal point)",
+            )
 
 
 class MoneyField(Field[str]):
@@ -258,6 +329,8 @@ class MoneyField(Field[str]):
             number = _to_decimal(self, value)
         if not number.is_finite():
             self.fail(value, "money must be finite")
+        if abs(number) > _MONEY_MAX:
+            self.fail(value, "out of range for MONEY")
         return str(number)
 
 
