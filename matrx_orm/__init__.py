@@ -14,7 +14,20 @@ from .config import (
     register_database_from_env,
     unregister_database,
 )
-from .db import close_all_pools, dispose_all, get_engine, transaction
+from .db import (
+    HealthStatus,
+    PoolStats,
+    QueryEvent,
+    QueryHook,
+    all_pool_stats,
+    close_all_pools,
+    dispose_all,
+    get_engine,
+    health_check,
+    on_query,
+    pool_stats,
+    transaction,
+)
 from .db.capture import CapturedQuery, QueryLog, capture_queries
 from .dto import BaseDTO
 from .exceptions import (
@@ -172,11 +185,18 @@ __all__ = [
     "UnknownRelationError",
     "UpdateResult",
     "ValidationError",
+    "HealthStatus",
     "EmptyPage",
     "InvalidPage",
     "Page",
     "Paginator",
     "capture_queries",
+    "on_query",
+    "pool_stats",
+    "all_pool_stats",
+    "PoolStats",
+    "QueryEvent",
+    "QueryHook",
     "close_all_pools",
     "create_all",
     "dispose_all",
@@ -187,6 +207,7 @@ __all__ = [
     "get_engine",
     "get_model",
     "get_schema_builder_overrides",
+    "health_check",
     "register_database",
     "register_database_from_env",
     "transaction",

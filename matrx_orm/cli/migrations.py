@@ -15,9 +15,11 @@ import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from .. import dispose_all
+from .. import HealthStatus, dispose_all, health_check
+from .generate import _register as register_target  # shared with generate: --database NAME or --database-url
 from .options import (
     EXIT_DIFFERENCES,
+    EXIT_FAILURE,
     EXIT_OK,
     Command,
     UsageError,
@@ -25,6 +27,7 @@ from .options import (
     add_database_option,
     add_dir_option,
     import_app,
+    postgres_url,
 )
 
 __all__ = ["migration_commands"]
@@ -228,13 +231,49 @@ def _run_create_empty(args: argparse.Namespace) -> int:
 # -- dbcheck -------------------------------------------------------------------------------------------------
 
 
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {value!r}") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {value!r}")
+    return number
+
+
 def _add_dbcheck(parser: argparse.ArgumentParser) -> None:
-    add_database_option(parser)
+    add_database_option(parser, required=False)
     add_app_option(parser)
     _add_scope(parser)
+    health = parser.add_argument_group("connection health (--health: the models are not compared)")
+    health.add_argument(
+        "--health",
+        action="store_true",
+        help="only check that the database answers: latency, server version, primary or replica, "
+        "extensions; exit 0 when healthy, 1 when not",
+    )
+    health.add_argument(
+        "--database-url",
+        metavar="URL",
+        type=postgres_url,
+        help="with --health: check this PostgreSQL database instead of a project your app registers",
+    )
+    health.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=2.0,
+        metavar="SECONDS",
+        help="with --health: give up after this many seconds (default: 2)",
+    )
 
 
 def _run_dbcheck(args: argparse.Namespace) -> int:
+    if args.health:
+        return _run_health(args)
+    if args.database_url:
+        raise UsageError("--database-url only applies to dbcheck --health")
+    if not args.database:
+        raise UsageError("dbcheck needs --database NAME (or --health with --database-url URL)")
     # in-function: matrx_orm.migrations imports Alembic (slow), which --help never needs
     from ..migrations import dbcheck
 
@@ -256,6 +295,34 @@ def _run_dbcheck(args: argparse.Namespace) -> int:
     for line in result.differences:
         _out(f"  {line}")
     return EXIT_DIFFERENCES
+
+
+def _run_health(args: argparse.Namespace) -> int:
+    """``dbcheck --health``: check the connection only (the app is imported to find the project, if any)."""
+    if args.include_tables or args.exclude_tables or args.allow_drops:
+        raise UsageError(
+            "--health checks the connection only; drop --include-tables/--exclude-tables/--allow-drops"
+        )
+    database = register_target(args)
+    status = _run(lambda: health_check(database, timeout=args.timeout))
+    for line in _health_lines(database, status):
+        _out(line)
+    return EXIT_OK if status.ok else EXIT_FAILURE
+
+
+def _health_lines(database: str, status: HealthStatus) -> list[str]:
+    """The readable lines ``dbcheck --health`` prints for ``status``."""
+    if not status.ok:
+        return [f"Database {database!r}: NOT OK", f"  error:      {status.error}"]
+    role = "replica (in recovery)" if status.in_recovery else "primary"
+    extensions = ", ".join(f"{name} {version}" for name, version in sorted(status.extensions.items()))
+    return [
+        f"Database {database!r}: OK",
+        f"  latency:    {status.latency_ms or 0:.1f} ms",
+        f"  server:     PostgreSQL {status.server_version}",
+        f"  role:       {role}",
+        f"  extensions: {extensions or '(none)'}",
+    ]
 
 
 # -- migrate_and_rebuild -------------------------------------------------------------------------------------
@@ -353,7 +420,9 @@ def migration_commands() -> list[Command]:
             _add_dbcheck,
             _run_dbcheck,
             "Compare the models with the database without writing anything. Exit codes: 0 in sync, "
-            f"{EXIT_DIFFERENCES} differences found, 1 the check could not run, 2 bad usage.",
+            f"{EXIT_DIFFERENCES} differences found, 1 the check could not run, 2 bad usage. With --health, "
+            "only check the connection (latency, server version, primary or replica, extensions): exit 0 "
+            "when the database answers, 1 when it does not.",
         ),
         _command(
             "convert_legacy",

@@ -40,6 +40,8 @@ class OpenTransaction:
     depth: int = 0
     #: user-written SQL ran: the session is fully reset before the pool gets the connection back
     user_sql: bool = False
+    #: a statement found the connection dead (it has been discarded; the server rolled back)
+    lost: bool = False
     #: called once when the outermost block ends, after commit or rollback (the row cache's invalidations)
     on_exit: list[Callable[[], None]] = field(default_factory=list)
     #: the task using the connection exclusively (inside :func:`~.transaction.exclusive_savepoint`): its

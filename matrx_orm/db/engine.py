@@ -28,20 +28,34 @@ from typing import Any
 import asyncpg
 import pgvector.sqlalchemy  # noqa: F401  (registers vector/halfvec/sparsevec with the PostgreSQL inspector)
 from pgvector.asyncpg import register_vector
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from ..config import DatabaseProjectConfig, add_registry_listener, get_database_config
-from ..exceptions import map_database_error
+from ..config import (
+    DatabaseProjectConfig,
+    add_registry_listener,
+    get_all_database_project_names,
+    get_database_config,
+)
+from ..exceptions import PoolExhaustedError, map_database_error, mask_url_passwords
 
 __all__ = [
+    "PoolStats",
     "acquire",
+    "all_pool_stats",
+    "checkout",
+    "discard",
+    "pool_stats",
+    "release",
     "create_engine_for",
+    "engine_connection",
     "json_default",
     "close_all_pools",
     "dispose_all",
     "dispose_all_sync",
     "forget",
+    "is_gone",
     "get_engine",
     "get_pool",
     "reload_type_codecs",
@@ -49,6 +63,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: how long a connection lent to user SQL may take to reset before it is discarded
+RESET_TIMEOUT = 10.0
 #: how long dispose_all() waits for a pool's borrowed connections before terminating them
 CLOSE_TIMEOUT = 10.0
 ENGINE_POOL_SIZE = 2
@@ -97,6 +113,25 @@ async def _register_extension_codecs(conn: asyncpg.Connection) -> None:
         await conn.set_builtin_type_codec("hstore", schema=schemas["hstore"], codec_name="pg_contrib.hstore")
 
 
+class _FloorRetryLine(logging.Filter):
+    """asyncpg logs a full traceback each time it fails to reopen a pool's minimum connections (while the
+    server is down, every few seconds); this turns each into one line on ``matrx_orm.db.engine``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Failed to restore the pool connection floor"):
+            return True
+        error = record.exc_info[1] if record.exc_info else None
+        reason = f"{type(error).__name__}: {error}" if error is not None else "unknown error"
+        logger.warning(
+            "a connection pool cannot reopen its minimum connections (%s); retrying",
+            mask_url_passwords(reason),
+        )
+        return False
+
+
+logging.getLogger("asyncpg.pool").addFilter(_FloorRetryLine())
+
+
 async def _light_reset(conn: asyncpg.Connection) -> None:
     """Pool release hook: asyncpg has already rolled back any open transaction; nothing else to undo.
 
@@ -119,6 +154,8 @@ class _LoopResources:
     creating: dict[str, asyncio.Task[asyncpg.Pool | None]] = field(default_factory=dict)
     engines: dict[str, AsyncEngine] = field(default_factory=dict)
     engine_owner: dict[str, str] = field(default_factory=dict)
+    #: statements waiting for a connection, by id() of the pool they wait on
+    waiting: dict[int, int] = field(default_factory=dict)
     disposed: bool = False
 
     def take_project(self, name: str) -> tuple[list[asyncpg.Pool], list[AsyncEngine]]:
@@ -311,24 +348,133 @@ async def _close_pool(pool: asyncpg.Pool, timeout: float = CLOSE_TIMEOUT) -> Non
             pool.terminate()
 
 
-@contextlib.asynccontextmanager
-async def acquire(database: str) -> AsyncIterator[asyncpg.Connection]:
-    """``async with acquire("db") as conn:`` — a pooled connection; waits at most ``connect_timeout``
-    for one (the block itself is not timed). Does not join a ``transaction()`` the task holds."""
-    pool = await get_pool(database)
-    timeout = get_database_config(database).connect_timeout
+async def checkout(database: str) -> tuple[asyncpg.Pool, asyncpg.Connection]:
+    """A connection from project ``database``'s pool, and the pool to :func:`release` it to.
+
+    Waits at most the project's ``pool_timeout`` for a free connection: a full pool raises
+    :class:`~matrx_orm.PoolExhaustedError`, a server that cannot be reached :class:`~matrx_orm.ConnectionError`.
+    """
+    res = _resources.get(asyncio.get_running_loop())
+    pool = res.pools.get(database) if res is not None else None
+    if pool is None or pool.is_closing():
+        pool = await _get_pool_slow(database)
+        res = _resources[asyncio.get_running_loop()]
+    assert res is not None
+    key = id(pool)
+    res.waiting[key] = res.waiting.get(key, 0) + 1
     try:
-        conn = await pool.acquire(timeout=timeout)
+        return pool, await pool.acquire(timeout=get_database_config(database).pool_timeout)
+    except TimeoutError as exc:
+        raise _timed_out(exc, database, pool, res.waiting.get(key, 1)) from exc
     except Exception as exc:
         raise map_database_error(exc, operation="acquire", details={"database": database}) from exc
-    try:
-        yield conn
     finally:
-        try:
-            if not conn.is_closed():
-                await conn.reset(timeout=timeout)  # the user may have SET, LISTENed or locked
-        finally:
-            await pool.release(conn)
+        res.waiting[key] -= 1
+
+
+def _timed_out(exc: BaseException, database: str, pool: asyncpg.Pool, waiting: int) -> Exception:
+    """The error for an acquire that timed out: a full pool, or a server too slow to accept a connection."""
+    size, idle, limit = pool.get_size(), pool.get_idle_size(), pool.get_max_size()
+    if size >= limit and idle == 0:
+        timeout = get_database_config(database).pool_timeout
+        return PoolExhaustedError(
+            f"No free connection in the pool of {database!r} after {timeout:g} s: all {limit} connections "
+            f"are in use and {waiting} statements are waiting. Raise pool_max_size or pool_timeout, or hold "
+            "connections for less time (a transaction() or iterator() holds one until it ends)",
+            operation="acquire",
+            details={"database": database, "pool_size": limit, "in_use": size - idle, "waiting": waiting},
+        )
+    return map_database_error(exc, operation="connect", details={"database": database})
+
+
+def is_gone(connection: asyncpg.Connection) -> bool:
+    """Whether ``connection`` is closed (by the server, the network or :func:`discard`), or, a pooled
+    connection, already back in its pool."""
+    try:
+        return bool(connection.is_closed())
+    except asyncpg.InterfaceError:  # a pool proxy whose connection was closed and handed back
+        return True
+
+
+def discard(connection: asyncpg.Connection) -> None:
+    """Close ``connection`` at once, without a round trip: its state is unknown (a lost connection, a
+    statement interrupted by a cancellation). The pool opens a new connection in its place when needed."""
+    if not is_gone(connection):
+        connection.terminate()
+
+
+async def release(pool: asyncpg.Pool, connection: asyncpg.Connection, *, full_reset: bool = False) -> None:
+    """Give ``connection`` back to ``pool``. ``full_reset`` clears session state user SQL may have left
+    (``SET``, ``LISTEN``, advisory locks). A connection still inside a transaction (a ``COMMIT`` or
+    ``ROLLBACK`` that failed or was interrupted) or that cannot be reset is discarded, not reused."""
+    try:
+        if is_gone(connection):
+            pass
+        elif connection.is_in_transaction():
+            discard(connection)
+        elif full_reset:
+            await connection.reset(timeout=RESET_TIMEOUT)
+    except Exception:
+        discard(connection)
+    except asyncio.CancelledError:
+        discard(connection)
+        raise
+    finally:
+        await pool.release(connection)
+
+
+@contextlib.asynccontextmanager
+async def acquire(database: str) -> AsyncIterator[asyncpg.Connection]:
+    """``async with acquire("db") as conn:`` — a pooled connection of your own for SQL the ORM does not
+    build; waits at most ``pool_timeout`` for it. Does not join a ``transaction()`` the task holds; the
+    session is fully reset when the block ends."""
+    pool, connection = await checkout(database)
+    try:
+        yield connection
+    finally:
+        await release(pool, connection, full_reset=True)
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    """A snapshot of one project's connection pool on the running event loop."""
+
+    database: str
+    #: open connections (idle + in use)
+    size: int
+    min_size: int
+    max_size: int
+    idle: int
+    in_use: int
+    #: statements waiting for a free connection
+    waiting: int
+
+
+def pool_stats(database: str) -> PoolStats:
+    """The running loop's pool of project ``database`` (name or alias); all zeros before its first use."""
+    config = get_database_config(database)
+    try:
+        res = _resources.get(asyncio.get_running_loop())
+    except RuntimeError:  # no running loop: no pool
+        res = None
+    pool = res.pools.get(config.name) if res is not None else None
+    if res is None or pool is None or pool.is_closing():
+        return PoolStats(config.name, 0, config.pool_min_size, config.pool_max_size, 0, 0, 0)
+    size, idle = pool.get_size(), pool.get_idle_size()
+    return PoolStats(
+        config.name,
+        size,
+        pool.get_min_size(),
+        pool.get_max_size(),
+        idle,
+        size - idle,
+        res.waiting.get(id(pool), 0),
+    )
+
+
+def all_pool_stats() -> dict[str, PoolStats]:
+    """:func:`pool_stats` of every registered project, by project name."""
+    return {name: pool_stats(name) for name in get_all_database_project_names()}
 
 
 async def reload_type_codecs(database: str) -> None:
@@ -405,6 +551,49 @@ def create_engine_for(
             connect_args=connect_args,
         )
     return create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
+
+
+#: errors inside an engine_connection() block that are the database's (others, e.g. Alembic's, pass through)
+_ENGINE_BLOCK_ERRORS = (sa_exc.DBAPIError, sa_exc.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def _shown_url(config: DatabaseProjectConfig, for_migrations: bool) -> str:
+    """The masked URL an engine of ``config`` connects to (``migration_url`` when ``for_migrations``)."""
+    if for_migrations and config.migration_url:
+        return DatabaseProjectConfig(name=config.name, url=config.migration_url).masked_url()
+    return config.masked_url()
+
+
+@contextlib.asynccontextmanager
+async def engine_connection(
+    database: str, *, operation: str, begin: bool = False, for_migrations: bool = False
+) -> AsyncIterator[AsyncConnection]:
+    """``async with engine_connection("db", operation="create_all") as conn:`` — a SQLAlchemy connection of
+    project ``database``, in a transaction committed at the end of the block when ``begin``.
+
+    It uses :func:`get_engine`, or with ``for_migrations`` an engine without a pool on the migration URL,
+    disposed at the end. Failing to connect, and database errors inside the block, raise the same
+    :class:`~matrx_orm.ORMException` subclasses and messages as the ORM's own statements.
+    """
+    config = get_database_config(database)
+    own = create_engine_for(config, pooled=False, for_migrations=True) if for_migrations else None
+    try:
+        try:
+            connection = await (own or get_engine(database)).connect()
+        except Exception as exc:
+            details = {"database": config.name, "url": _shown_url(config, for_migrations)}
+            raise map_database_error(exc, operation="connect", details=details) from exc
+        block: contextlib.AbstractAsyncContextManager[Any] = (
+            connection.begin() if begin else contextlib.nullcontext()
+        )
+        try:
+            async with contextlib.aclosing(connection), block:
+                yield connection
+        except _ENGINE_BLOCK_ERRORS as exc:
+            raise map_database_error(exc, operation=operation, details={"database": config.name}) from exc
+    finally:
+        if own is not None:
+            await own.dispose()
 
 
 # -- disposal -------------------------------------------------------------------------------------------------------

@@ -1,8 +1,14 @@
 """Runs statements on asyncpg: the one place every statement of the package goes through.
 
 A statement runs on the current task's transaction connection for its database (``db/context.py``), else
-on a pooled connection. Driver errors become :class:`~matrx_orm.ORMException` subclasses here, and
-``capture_queries()`` sees each statement once.
+on a pooled connection (waiting at most the project's ``pool_timeout`` for one). Here, for every statement:
+
+* driver errors become :class:`~matrx_orm.ORMException` subclasses; a connection found dead is a
+  :class:`~matrx_orm.ConnectionError` and is discarded, never reused;
+* a read the ORM built (``SELECT ...``) that finds its pooled connection dead is run once more on a newly
+  opened connection — never a write, never user SQL, never inside a transaction. The pool then replaces
+  its other idle connections too (after a restart or failover they are dead as well);
+* ``capture_queries()`` sees it, and :mod:`.observe` logs it, tells ``on_query`` callbacks and traces it.
 
 Pooled connections skip asyncpg's ``RESET ALL``-style round trip on release (see ``engine._light_reset``):
 statements the package builds leave no session state. User-written SQL (``raw``/``raw_sql``) may ``SET``
@@ -12,17 +18,25 @@ or ``LISTEN``, so pass ``user_sql=True`` and the connection is fully reset befor
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from ..exceptions import ORMException, map_database_error
+import asyncpg
+from asyncpg.exceptions import _base as pg_base
+
+from ..config import get_database_config
+from ..exceptions import ConnectionError, ORMException, map_database_error
 from .capture import ACTIVE as _capturing
 from .capture import record as _record
 from .context import OpenTransaction, borrow_connection, held, transaction_for
-from .engine import acquire, get_pool
+from .engine import checkout, discard, is_gone, release
+from .observe import report, watching
 
 __all__ = [
     "affected_rows",
+    "connection_broken",
     "control",
     "copy_in",
     "execute",
@@ -32,7 +46,12 @@ __all__ = [
     "stream",
 ]
 
+logger = logging.getLogger(__name__)
+
 T = TypeVar("T")
+Run = Callable[[Any], Awaitable[T]]
+
+_perf = time.perf_counter
 
 
 async def fetch(
@@ -45,6 +64,8 @@ async def fetch(
     user_sql: bool = False,
 ) -> list[Any]:
     """Rows of a statement (``user_sql=True`` for SQL the package did not build)."""
+    started = _perf()
+    tx: OpenTransaction | None = None
     try:
         tx = None if held() is None else await transaction_for(database)
         if logs := _capturing.get():
@@ -52,14 +73,17 @@ async def fetch(
         if tx is not None:
             tx.user_sql = tx.user_sql or user_sql
             async with tx.use():
-                return await tx.connection.fetch(sql, *params)  # type: ignore[no-any-return]
-        if user_sql:
-            async with acquire(database) as connection:
-                return await connection.fetch(sql, *params)  # type: ignore[no-any-return]
-        pool = await get_pool(database)
-        return await pool.fetch(sql, *params)  # type: ignore[no-any-return]
+                rows: list[Any] = await tx.connection.fetch(sql, *params)
+        else:
+            rows = await _pooled(
+                database, lambda connection: connection.fetch(sql, *params), user_sql, _is_read(sql, user_sql)
+            )
     except Exception as exc:
-        raise _mapped(exc, database, sql, params, model, operation) from exc
+        error = _failed(exc, database, sql, params, model, operation, started, tx)
+        raise error from error.__cause__
+    if watching(database):
+        report(database, sql, params, started, len(rows), model=model, in_transaction=tx is not None)
+    return rows
 
 
 async def execute(
@@ -72,6 +96,8 @@ async def execute(
     user_sql: bool = False,
 ) -> str:
     """Run a statement; returns the command status (``UPDATE 3``). ``user_sql`` as in :func:`fetch`."""
+    started = _perf()
+    tx: OpenTransaction | None = None
     try:
         tx = None if held() is None else await transaction_for(database)
         if logs := _capturing.get():
@@ -79,23 +105,31 @@ async def execute(
         if tx is not None:
             tx.user_sql = tx.user_sql or user_sql
             async with tx.use():
-                return await tx.connection.execute(sql, *params)  # type: ignore[no-any-return]
-        if user_sql:
-            async with acquire(database) as connection:
-                return await connection.execute(sql, *params)  # type: ignore[no-any-return]
-        pool = await get_pool(database)
-        return await pool.execute(sql, *params)  # type: ignore[no-any-return]
+                status: str = await tx.connection.execute(sql, *params)
+        else:
+            status = await _pooled(
+                database,
+                lambda connection: connection.execute(sql, *params),
+                user_sql,
+                _is_read(sql, user_sql),
+            )
     except Exception as exc:
-        raise _mapped(exc, database, sql, params, model, operation) from exc
+        error = _failed(exc, database, sql, params, model, operation, started, tx)
+        raise error from error.__cause__
+    if watching(database):
+        rows = affected_rows(status)
+        report(database, sql, params, started, rows, model=model, in_transaction=tx is not None)
+    return status
 
 
 async def fetchmany(
     database: str, sql: str, rows: Sequence[Sequence[Any]], *, model: Any = None, operation: str = ""
 ) -> list[Any]:
     """Run a statement once per parameter row in one pipelined batch; returns RETURNING rows."""
-    return await _on_connection(
-        database, sql, rows[:3], lambda connection: connection.fetchmany(sql, rows), model, operation
+    result: list[Any] = await _on_connection(
+        database, sql, rows, lambda connection: connection.fetchmany(sql, rows), model, operation
     )
+    return result
 
 
 async def executemany(
@@ -103,7 +137,7 @@ async def executemany(
 ) -> None:
     """Run a statement once per parameter row in one pipelined batch (atomic)."""
     await _on_connection(
-        database, sql, rows[:3], lambda connection: connection.executemany(sql, rows), model, operation
+        database, sql, rows, lambda connection: connection.executemany(sql, rows), model, operation
     )
 
 
@@ -125,43 +159,102 @@ async def copy_in(
             table, source=memoryview(data), columns=columns, schema_name=schema, format="text"
         )
 
-    return await _on_connection(database, sql, [], run, model, operation)
+    status: str = await _on_connection(database, sql, None, run, model, operation, table=table)
+    return status
 
 
 async def _on_connection(
     database: str,
     sql: str,
-    shown_params: Any,
-    run: Callable[[Any], Awaitable[T]],
+    batch: Sequence[Sequence[Any]] | None,
+    run: Run[T],
     model: Any,
     operation: str,
+    *,
+    table: str | None = None,
 ) -> T:
     """``await run(connection)`` on the task's transaction connection for ``database``, else on one pooled
-    connection; recorded as ``sql``, errors mapped with ``shown_params``. (:func:`fetch` and
-    :func:`execute`, the hot path, inline the same steps.)"""
+    connection (a write: never retried); observed as ``sql``. (:func:`fetch` and :func:`execute`, the hot
+    path, inline the same steps.)"""
+    started = _perf()
+    tx: OpenTransaction | None = None
+    shown = batch[:3] if batch is not None else None
     try:
         tx = None if held() is None else await transaction_for(database)
         if logs := _capturing.get():
             _record(logs, database, sql, tx is not None)
         if tx is not None:
             async with tx.use():
-                return await run(tx.connection)
-        pool = await get_pool(database)
-        async with pool.acquire() as connection:
-            return await run(connection)
+                result = await run(tx.connection)
+        else:
+            result = await _pooled(database, run, False, False)
     except Exception as exc:
-        raise _mapped(exc, database, sql, shown_params, model, operation) from exc
+        error = _failed(exc, database, sql, shown, model, operation, started, tx, table=table)
+        raise error from error.__cause__
+    if watching(database):
+        if isinstance(result, str):
+            rows: int | None = affected_rows(result)
+        else:
+            rows = len(result) if isinstance(result, list) else len(batch or ())
+        report(database, sql, shown, started, rows, model=model, in_transaction=tx is not None, table=table)
+    return result
 
 
-async def control(tx: OpenTransaction, sql: str, *, operation: str) -> None:
-    """Run transaction control (``BEGIN``, ``COMMIT``, ``SAVEPOINT ...``) on ``tx``'s connection.
+async def _pooled(database: str, run: Run[T], user_sql: bool, read: bool) -> T:
+    """``await run(connection)`` on a pooled connection. A connection found dead is discarded and the
+    caller gets a :class:`~matrx_orm.ConnectionError`; a ``read`` first runs once more on a fresh one."""
+    attempts = 2 if read else 1
+    while True:
+        attempts -= 1
+        pool, connection = await checkout(database)
+        try:
+            return await run(connection)
+        except Exception as exc:
+            if not connection_broken(exc, connection):
+                raise
+            discard(connection)
+            if not attempts:
+                raise _lost(exc) from exc
+            logger.info(
+                "a pooled connection of %r was found dead; the read runs again on a new one", database
+            )
+            await pool.expire_connections()  # its idle siblings may be dead too: the retry gets a new one
+        finally:
+            await release(pool, connection, full_reset=user_sql)
+
+
+def _is_read(sql: str, user_sql: bool) -> bool:
+    """A statement safe to run again after its connection was found dead: a SELECT the ORM built."""
+    return not user_sql and sql.startswith("SELECT ")
+
+
+def connection_broken(exc: BaseException, connection: Any) -> bool:
+    """Whether ``exc`` means ``connection`` is unusable (closed by the server, the network, or left in a
+    state the driver cannot continue from) rather than that the statement failed."""
+    if isinstance(exc, ORMException):
+        return False
+    if is_gone(connection):
+        return True
+    if isinstance(exc, asyncpg.ConnectionDoesNotExistError | OSError):
+        return True
+    return isinstance(exc, pg_base.InternalClientError) and "another operation" in str(exc)
+
+
+async def control(tx: OpenTransaction, sql: str, *, operation: str) -> str:
+    """Run transaction control (``BEGIN``, ``COMMIT``, ``SAVEPOINT ...``) on ``tx``'s connection; returns
+    the command status (``COMMIT``, or ``ROLLBACK`` for a COMMIT of an aborted transaction).
 
     The caller holds the connection (``tx.use()``) when other tasks may share it.
     """
+    started = _perf()
     try:
-        await tx.connection.execute(sql)
+        status: str = await tx.connection.execute(sql)
     except Exception as exc:
-        raise _mapped(exc, tx.database, sql, None, None, operation) from exc
+        error = _failed(exc, tx.database, sql, None, None, operation, started, tx)
+        raise error from error.__cause__
+    if watching(tx.database):
+        report(tx.database, sql, None, started, None, in_transaction=True)
+    return status
 
 
 async def stream(
@@ -179,29 +272,33 @@ async def stream(
 
     Inside the task's transaction the cursor uses its connection; otherwise one pooled connection is held,
     in a read-only transaction, until the iteration ends or the consumer stops, and ``on_chunk`` runs with
-    that connection lent to the task (relation loads of the chunk use it).
+    that connection lent to the task (relation loads of the chunk use it). The statement is reported once,
+    when the iteration ends, with the rows fetched and the time spent fetching them.
     """
     context = {"model": model, "operation": operation, "query": sql}
     try:
         tx = await transaction_for(database)
     except Exception as exc:
-        raise map_database_error(exc, **context) from exc
+        error = map_database_error(exc, **context)
+        raise error from error.__cause__
     if logs := _capturing.get():
         _record(logs, database, sql, tx is not None)
     if tx is not None:
-        async for item in _stream_in(tx, sql, params, chunk_size, on_chunk, context):
+        async for item in _stream_in(tx, sql, params, chunk_size, on_chunk, context, own=False):
             yield item
         return
-    async with acquire(database) as connection:
-        own = OpenTransaction(database, connection)
+    pool, connection = await checkout(database)
+    own = OpenTransaction(database, connection, pool)
+    try:
         await control(own, "BEGIN READ ONLY", operation=operation)
-        try:
-            async for item in _stream_in(own, sql, params, chunk_size, on_chunk, context, lend=True):
-                yield item
-        except BaseException:  # an error, the consumer stopping early (GeneratorExit) or a cancellation
-            await _rollback_quietly(own)
-            raise
+        async for item in _stream_in(own, sql, params, chunk_size, on_chunk, context, own=True):
+            yield item
         await control(own, "COMMIT", operation=operation)
+    except BaseException:  # an error, the consumer stopping early (GeneratorExit) or a cancellation
+        await rollback_quietly(own)
+        raise
+    finally:
+        await release(pool, connection)
 
 
 async def _stream_in(
@@ -212,35 +309,73 @@ async def _stream_in(
     on_chunk: Callable[[list[Any]], Awaitable[list[T]]],
     context: dict[str, Any],
     *,
-    lend: bool = False,
+    own: bool,
 ) -> AsyncIterator[T]:
-    """The cursor loop on ``tx``'s connection; ``lend`` routes ``on_chunk``'s statements to it."""
+    """The cursor loop on ``tx``'s connection; with ``own`` (the stream's own connection) ``on_chunk``'s
+    statements are routed to it."""
+    spent = 0.0
+    fetched = 0
+    error: ORMException | None = None
+    try:
+        started = _perf()
+        try:
+            async with tx.use():
+                cursor = await tx.connection.cursor(sql, *params)
+        except Exception as exc:
+            error = _failed(
+                exc, tx.database, sql, params, context["model"], context["operation"], started, tx
+            )
+            raise error from error.__cause__
+        finally:
+            spent += _perf() - started
+        while True:
+            started = _perf()
+            try:
+                async with tx.use():  # other statements of a shared transaction may run between chunks
+                    records = await cursor.fetch(chunk_size)
+            except Exception as exc:
+                error = _failed(
+                    exc, tx.database, sql, None, context["model"], context["operation"], started, tx
+                )
+                raise error from error.__cause__
+            finally:
+                spent += _perf() - started
+            fetched += len(records)
+            if own:
+                with borrow_connection(tx):
+                    items = await on_chunk(records)
+            else:
+                items = await on_chunk(records)
+            for item in items:
+                yield item
+            if len(records) < chunk_size:
+                return
+    finally:
+        if error is None and watching(tx.database):
+            report(
+                tx.database,
+                sql,
+                params,
+                _perf() - spent,
+                fetched,
+                model=context["model"],
+                in_transaction=not own,
+            )
+
+
+async def rollback_quietly(tx: OpenTransaction) -> None:
+    """Roll back after a failure: a rollback that fails or is interrupted never hides the error that
+    caused it; the connection is then discarded (the server rolls back when it goes)."""
+    if is_gone(tx.connection):
+        return
     try:
         async with tx.use():
-            cursor = await tx.connection.cursor(sql, *params)
-    except Exception as exc:
-        raise map_database_error(exc, params=list(params), **context) from exc
-    while True:
-        try:
-            async with tx.use():  # other statements of a shared transaction may run between chunks
-                records = await cursor.fetch(chunk_size)
-        except Exception as exc:
-            raise map_database_error(exc, **context) from exc
-        if lend:
-            with borrow_connection(tx):
-                items = await on_chunk(records)
-        else:
-            items = await on_chunk(records)
-        for item in items:
-            yield item
-        if len(records) < chunk_size:
-            return
-
-
-async def _rollback_quietly(tx: OpenTransaction) -> None:
-    """Roll back after a failure; a failing rollback never hides the error that caused it."""
-    with contextlib.suppress(ORMException):
-        await control(tx, "ROLLBACK", operation="rollback")
+            await control(tx, "ROLLBACK", operation="rollback")
+    except ORMException:
+        discard(tx.connection)
+    except BaseException:  # a second cancellation while rolling back
+        discard(tx.connection)
+        raise
 
 
 def affected_rows(status: str) -> int:
@@ -249,12 +384,72 @@ def affected_rows(status: str) -> int:
     return int(tail) if tail.isdigit() else 0
 
 
-def _mapped(exc: Exception, database: str, sql: str, params: Any, model: Any, operation: str) -> ORMException:
-    return map_database_error(
+def _failed(
+    exc: Exception,
+    database: str,
+    sql: str,
+    params: Any,
+    model: Any,
+    operation: str,
+    started: float,
+    tx: OpenTransaction | None,
+    *,
+    table: str | None = None,
+) -> ORMException:
+    """The ORMException for ``exc``, reported to the observers. A dead transaction connection is closed at
+    once, so nothing waits on it and the transaction's end rolls back without a round trip."""
+    if tx is not None and connection_broken(exc, tx.connection):
+        exc = _lost(exc, earlier=tx.lost)
+        tx.lost = True
+        discard(tx.connection)
+    hide = _hides_parameters(database)
+    error = map_database_error(
         exc,
         model=model,
         operation=operation,
         query=sql,
-        params=list(params) if params is not None else None,
+        params=None if hide or params is None else list(params),
         details={"database": database},
     )
+    if hide:
+        _drop_values(error)
+    if watching(database):
+        report(
+            database,
+            sql,
+            params,
+            started,
+            None,
+            model=model,
+            in_transaction=tx is not None,
+            error=error,
+            table=table,
+        )
+    return error
+
+
+def _lost(exc: BaseException, *, earlier: bool = False) -> ConnectionError:
+    """The error for a statement whose connection turned out to be dead (``earlier``: a transaction's
+    connection already found dead by an earlier statement of it)."""
+    if earlier:
+        text = "The transaction's connection was lost earlier; nothing in the transaction was committed"
+    else:
+        text = f"The connection to the database was lost ({type(exc).__name__}: {exc})"
+    error = ConnectionError(text)
+    error.__cause__ = exc
+    error.__suppress_context__ = True
+    return error
+
+
+def _hides_parameters(database: str) -> bool:
+    with contextlib.suppress(ORMException):
+        return get_database_config(database).hide_parameters
+    return False
+
+
+def _drop_values(error: ORMException) -> None:
+    """``hide_parameters``: the server's DETAIL line quotes row values (``Key (email)=(x) exists``)."""
+    detail = error.details.pop("detail", None)
+    if detail:
+        error.message = error.message.replace(f" ({detail})", "")
+        error.args = (error.message,)

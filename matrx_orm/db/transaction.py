@@ -16,16 +16,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from ..exceptions import ORMException, PartialCommitError, map_database_error
+from ..exceptions import (
+    CommitOutcomeUnknownError,
+    ConnectionError,
+    ORMException,
+    PartialCommitError,
+    TransactionError,
+)
 from . import executor
 from .context import Held, OpenTransaction, enter, held, transaction_for
-from .engine import get_pool
+from .engine import checkout, discard, is_gone, release
 
 __all__ = ["JoiningBlock", "exclusive_savepoint", "run_discarded", "transaction"]
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -66,40 +75,92 @@ async def transaction(database: str | None = None) -> AsyncIterator[Any]:
 
 
 async def _begin(database: str) -> OpenTransaction:
-    """A pooled connection with ``BEGIN`` sent: the database's transaction for the current task."""
-    pool = await get_pool(database)
-    try:
-        connection = await pool.acquire()
-    except Exception as exc:
-        raise map_database_error(exc, operation="transaction.begin", details={"database": database}) from exc
-    tx = OpenTransaction(database, connection, pool)
-    try:
-        await executor.control(tx, "BEGIN", operation="transaction.begin")
-    except BaseException:
-        await _release(tx)
-        raise
-    return tx
+    """A pooled connection with ``BEGIN`` sent: the database's transaction for the current task.
+
+    A pooled connection found dead at ``BEGIN`` (the server closed it while it sat idle) is discarded and
+    ``BEGIN`` is sent once more on a fresh one: nothing has happened in the transaction yet.
+    """
+    for attempt in (1, 2):
+        pool, connection = await checkout(database)
+        tx = OpenTransaction(database, connection, pool)
+        try:
+            async with tx.use():
+                await executor.control(tx, "BEGIN", operation="transaction.begin")
+            return tx
+        except ORMException as exc:
+            retry = attempt == 1 and is_gone(connection) and isinstance(exc, ConnectionError)
+            discard(connection)
+            await release(pool, connection)
+            if not retry:
+                raise
+            logger.info(
+                "a pooled connection of %r was found dead at BEGIN; BEGIN runs again on a new one", database
+            )
+            await pool.expire_connections()
+        except BaseException:  # cancelled while BEGIN was under way: the connection's state is unknown
+            discard(connection)
+            await release(pool, connection)
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def _commit(tx: OpenTransaction) -> None:
-    async with tx.use():
-        await executor.control(tx, "COMMIT", operation="transaction.commit")
+    """``COMMIT``, shielded from cancellation (see :func:`_shielded`)."""
+    await _shielded(_send_commit(tx))
+
+
+async def _shielded(work: Awaitable[None]) -> None:
+    """Await ``work`` to the end even if the task is cancelled meanwhile; the cancellation is delivered
+    afterwards (``CancelledError``, whatever ``work``'s outcome)."""
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        while not task.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: the cancellation is what the caller gets
+        raise
+
+
+async def _send_commit(tx: OpenTransaction) -> None:
+    """``COMMIT``; a connection lost meanwhile raises :class:`~matrx_orm.CommitOutcomeUnknownError`, a
+    transaction PostgreSQL had aborted (an error caught inside the block) a :class:`TransactionError`."""
+    try:
+        async with tx.use():
+            status = await executor.control(tx, "COMMIT", operation="transaction.commit")
+    except ORMException as exc:
+        if isinstance(exc, ConnectionError) or is_gone(tx.connection):
+            raise CommitOutcomeUnknownError(
+                f"The connection to {tx.database!r} was lost while COMMIT was under way: the transaction "
+                "may or may not have been committed",
+                operation="transaction.commit",
+                details={"database": tx.database},
+            ) from exc
+        raise
+    if status == "ROLLBACK":  # PostgreSQL ends an aborted transaction this way, silently
+        raise TransactionError(
+            f"The transaction on {tx.database!r} was rolled back, not committed: a statement in it failed "
+            "earlier and the error was caught; nothing it wrote was kept",
+            operation="transaction.commit",
+            details={"database": tx.database},
+        )
 
 
 async def _rollback(tx: OpenTransaction) -> None:
     """Roll back; a failing rollback (a dead connection, say) never hides the error that caused it."""
-    async with tx.use():
-        await _quietly(executor.control(tx, "ROLLBACK", operation="transaction.rollback"))
+    await executor.rollback_quietly(tx)
 
 
 async def _release(tx: OpenTransaction) -> None:
-    """Run the end-of-transaction callbacks and give the connection back to its pool."""
-    for callback in tx.on_exit:
-        callback()
-    connection = tx.connection
-    if tx.user_sql and not connection.is_closed():
-        await _quietly(connection.reset())
-    await tx.pool.release(connection)
+    """Run the end-of-transaction callbacks and give the connection back to its pool (fully reset when
+    user SQL ran in the transaction; discarded when its state is unknown)."""
+    try:
+        for callback in tx.on_exit:
+            callback()
+    finally:
+        await release(tx.pool, tx.connection, full_reset=tx.user_sql)
 
 
 @asynccontextmanager
@@ -134,9 +195,14 @@ async def _release_savepoint(tx: OpenTransaction, name: str) -> None:
 
 
 async def _rollback_savepoint(tx: OpenTransaction, name: str, *, quietly: bool = True) -> None:
-    statement = executor.control(tx, f"ROLLBACK TO SAVEPOINT {name}", operation="transaction.rollback")
-    async with tx.use():
-        await (_quietly(statement) if quietly else statement)
+    """``ROLLBACK TO SAVEPOINT``; with ``quietly`` its failure is not raised (the error that caused the
+    rollback is what the caller sees; a transaction left aborted then fails at ``COMMIT``)."""
+    try:
+        async with tx.use():
+            await executor.control(tx, f"ROLLBACK TO SAVEPOINT {name}", operation="transaction.rollback")
+    except ORMException:
+        if not quietly:
+            raise
 
 
 # -- every database a statement touches --------------------------------------------------------------------------
@@ -192,7 +258,7 @@ class JoiningBlock:
                 for tx in self.opened:
                     await _rollback(tx)
             else:
-                await self._commit_all()
+                await _shielded(self._commit_all())
         finally:
             for tx in self.opened:
                 await _release(tx)
@@ -201,7 +267,7 @@ class JoiningBlock:
         committed: list[str] = []
         for index, tx in enumerate(self.opened):
             try:
-                await _commit(tx)
+                await _send_commit(tx)
             except ORMException as exc:
                 rest = self.opened[index + 1 :]
                 for other in rest:
@@ -287,9 +353,3 @@ async def run_discarded(database: str, run: Callable[[], Awaitable[T]]) -> T:
     except _Discard:
         pass
     return result[0]
-
-
-async def _quietly(awaitable: Awaitable[object]) -> None:
-    """Await a rollback whose own failure must not hide the error that caused it."""
-    with contextlib.suppress(Exception):
-        await awaitable

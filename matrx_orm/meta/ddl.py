@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from ..db.engine import get_engine, reload_type_codecs
+from ..db.engine import engine_connection, reload_type_codecs
 from . import registry
 from .many_to_many import junction_tables
 
@@ -34,6 +34,7 @@ async def create_all(
 
     ``models`` defaults to every model registered on ``database``; models given explicitly are created on
     ``database`` even when they are registered on another one (handy for copies of a schema in tests).
+    Errors are raised like a query's: an unreachable database raises :class:`~matrx_orm.ConnectionError`.
     """
     chosen = _models(database, models)
     tables = [m._meta.table for m in chosen if not m._meta.table.info.get("is_view")]  # views: read-only
@@ -42,7 +43,7 @@ async def create_all(
     needs_vector = any(
         getattr(field, "lookup_family", "") == "vector" for m in chosen for field in m._meta.fields.values()
     )
-    async with get_engine(database).begin() as connection:
+    async with engine_connection(database, operation="create_all", begin=True) as connection:
         if needs_vector:
             await connection.execute(sa.text("CREATE EXTENSION IF NOT EXISTS vector"))
         for schema in schemas:
@@ -60,6 +61,6 @@ async def drop_all(
     chosen = _models(database, models)
     tables = [m._meta.table for m in chosen if not m._meta.table.info.get("is_view")]  # views: read-only
     tables += [t for t in junction_tables(chosen) if t not in tables]
-    async with get_engine(database).begin() as connection:
+    async with engine_connection(database, operation="drop_all", begin=True) as connection:
         for metadata, group in _by_metadata(tables).items():
             await connection.run_sync(metadata.drop_all, tables=group, checkfirst=True)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from ..db.observe import set_table_resolver
 from ..exceptions import RelationshipError
 
 if TYPE_CHECKING:
@@ -79,6 +80,17 @@ def get_model(name: str, database: str | None = None) -> type[Model]:
     close = difflib.get_close_matches(name, [n for n, m in _models_by_name.items() if m], n=3)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise RelationshipError(f"No model named '{name}' is defined.{hint}", details={"model_name": name})
+
+
+def table_of(name: str, database: str) -> str | None:
+    """The table of model ``name`` in ``database`` (for statement reports), None when there is none."""
+    for model in reversed(_models_by_name.get(name) or []):
+        if model._meta.database == database:
+            return model._meta.table_name
+    return None
+
+
+set_table_resolver(table_of)
 
 
 def all_models(database: str | None = None) -> list[type[Model]]:

@@ -29,8 +29,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from ..config import get_database_config
-from ..db.engine import create_engine_for
-from ..exceptions import ConnectionError, MigrationError, ORMException, ParameterError, map_database_error
+from ..db.engine import engine_connection
+from ..exceptions import MigrationError, ParameterError, map_database_error
 from .autogen import AutogenHooks
 from .enums import EnumType
 from .folder import alembic_config, ensure_folder, next_revision_id, script_directory
@@ -68,46 +68,17 @@ def _process_lock() -> asyncio.Lock:
     return lock
 
 
-def _unwrap(exc: BaseException) -> BaseException:
-    """The driver's exception inside SQLAlchemy's wrappers."""
-    orig = getattr(exc, "orig", None)
-    if isinstance(orig, BaseException):
-        exc = orig
-    cause = exc.__cause__
-    return cause if isinstance(cause, BaseException) else exc
-
-
 async def _on_connection(database: str, operation: str, body: Callable[[Connection], T]) -> T:
     """Run ``body(sync_connection)`` on a fresh connection of ``database`` (errors become ORMExceptions)."""
-    config = get_database_config(database)
-    engine = create_engine_for(config, pooled=False, for_migrations=True)
-    url = config.masked_url()
+    name = get_database_config(database).name
     try:
-        async with _process_lock():
-            try:
-                connection = await engine.connect()
-            except Exception as exc:
-                inner = _unwrap(exc)
-                reason = str(inner).strip().splitlines()[0] if str(inner).strip() else type(inner).__name__
-                raise ConnectionError(
-                    f"cannot connect to {url}: {reason}",
-                    operation=operation,
-                    details={"database": config.name},
-                ) from exc
-            try:
-                return await connection.run_sync(body)
-            finally:
-                await connection.close()
-    except ORMException:
-        raise
+        async with (
+            _process_lock(),
+            engine_connection(database, operation=operation, for_migrations=True) as connection,
+        ):
+            return await connection.run_sync(body)
     except CommandError as exc:
-        raise MigrationError(str(exc), operation=operation, details={"database": config.name}) from exc
-    except sa.exc.DBAPIError as exc:
-        raise map_database_error(
-            _unwrap(exc), operation=operation, details={"database": config.name}
-        ) from exc
-    finally:
-        await engine.dispose()
+        raise MigrationError(str(exc), operation=operation, details={"database": name}) from exc
 
 
 def _folder(migrations_dir: str | Path, database: str) -> Path:
@@ -265,8 +236,7 @@ async def _apply(
             if connection.in_transaction():
                 connection.rollback()
             failed = _failed_revision(connection, script, settings.command, target)
-            inner = _unwrap(exc)
-            reason = str(inner).strip().splitlines()[0] if str(inner).strip() else type(inner).__name__
+            reason = map_database_error(exc).message.splitlines()[0]
             done = settings.applied if settings.command == "upgrade" else settings.reverted
             raise MigrationError(
                 f"{'applying' if settings.command == 'upgrade' else 'rolling back'} revision {failed} failed "

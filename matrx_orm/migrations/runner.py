@@ -19,7 +19,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from ..config import get_database_config
-from ..db.engine import create_engine_for
+from ..db.engine import engine_connection
 from ..exceptions import MigrationError
 from ..meta.registry import metadata_for
 from .autogen import AutogenHooks, render_item
@@ -167,12 +167,9 @@ def _run_offline(context: Any, settings: MigrationSettings) -> None:
 
 
 async def _run_with_own_engine(context: Any, settings: MigrationSettings) -> None:
-    engine = create_engine_for(get_database_config(settings.database), pooled=False, for_migrations=True)
-    try:
-        async with engine.connect() as connection:
-            await connection.run_sync(lambda sync: run_online(context, sync, settings))
-    finally:
-        await engine.dispose()
+    operation = f"alembic {settings.command}"
+    async with engine_connection(settings.database, operation=operation, for_migrations=True) as connection:
+        await connection.run_sync(lambda sync: run_online(context, sync, settings))
 
 
 def run_env() -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql.base import PGInspector, ischema_names
 from sqlalchemy.engine.reflection import Inspector, ObjectKind
 
 from ..config import get_database_config
-from ..db.engine import get_engine
+from ..db.engine import engine_connection
 from ..exceptions import ConfigurationError
 from .info import (
     CheckInfo,
@@ -347,9 +347,8 @@ async def reflect_database(
         schemas = ["public", *config.additional_schemas]
     schemas = list(dict.fromkeys(schemas))
     progress = progress or Progress.quiet()
-    engine = get_engine(database)
     body: Callable[[sa.Connection], SchemaInfo] = lambda connection: reflect_sync(  # noqa: E731
         connection, config.name, schemas, selection, progress
     )
-    async with engine.connect() as connection:
+    async with engine_connection(database, operation="reflect") as connection:
         return await connection.run_sync(body)
