@@ -40,6 +40,17 @@ class FreshDB:
         finally:
             await conn.close()
 
+    async def advisory_locks(self, *, waiting: bool = False) -> int:
+        """Advisory locks held (or, with ``waiting``, waited for) in this database: ``pg_locks`` lists the
+        whole server's, and other test runs may share the server."""
+        return int(
+            await self.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted <> $1 "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                waiting,
+            )
+        )
+
     async def tables(self, schema: str = "public") -> set[str]:
         rows = await self.fetch("SELECT tablename FROM pg_tables WHERE schemaname = $1", schema)
         return {row["tablename"] for row in rows}

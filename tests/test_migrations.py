@@ -536,7 +536,7 @@ async def test_migrate_waits_for_the_advisory_lock(fresh_db: FreshDB, tmp_path: 
         await holder.close()
     assert "mg_locked" in await fresh_db.tables()
     # the lock is released afterwards
-    assert await fresh_db.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == 0
+    assert await fresh_db.advisory_locks() == 0
 
 
 LEGACY_0001 = '''"""Create the legacy widget table."""

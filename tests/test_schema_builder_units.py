@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from matrx_orm.exceptions import ConfigurationError
+from matrx_orm.migrations.scope import INTERNAL_TABLES
 from matrx_orm.schema_builder.defaults import NO_VALUE, parse_default
 from matrx_orm.schema_builder.info import ColumnType
 from matrx_orm.schema_builder.naming import (
@@ -18,10 +19,11 @@ from matrx_orm.schema_builder.naming import (
     enum_member_name,
     model_reserved_names,
     module_name,
+    plural,
 )
 from matrx_orm.schema_builder.progress import Progress
 from matrx_orm.schema_builder.pysource import Call, py_literal, py_str
-from matrx_orm.schema_builder.reflect import TableSelection
+from matrx_orm.schema_builder.reflect import BOOKKEEPING_TABLES, TableSelection
 
 pytestmark = pytest.mark.level1
 
@@ -122,6 +124,38 @@ def test_table_selection() -> None:
     assert include.allows("auth", "sessions") and not include.allows("public", "sessions")
     exclude = TableSelection(exclude={"public.logs"})
     assert not exclude.allows("public", "logs") and exclude.allows("audit", "logs")
+
+
+def test_bookkeeping_and_skipped_tables_are_never_selected() -> None:
+    assert BOOKKEEPING_TABLES == INTERNAL_TABLES  # the migrations' bookkeeping, kept in step
+    everything = TableSelection(include={"alembic_version", "_matrx_migrations", "users", "audit_log"})
+    assert not everything.allows("public", "alembic_version")
+    assert not everything.allows("public", "_matrx_migrations")
+    assert everything.allows("public", "users")
+    skipping = TableSelection(skip={"audit_log", "auth.sessions"})
+    assert not skipping.allows("public", "audit_log") and not skipping.allows("auth", "sessions")
+    assert skipping.allows("public", "sessions") and skipping.allows("public", "users")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("category", "categories"),
+        ("person", "people"),
+        ("child", "children"),
+        ("box", "boxes"),
+        ("order_status", "order_statuses"),
+        ("customer_order", "customer_orders"),
+        ("analysis", "analyses"),
+        ("users", "users"),
+        ("categories", "categories"),
+        ("data", "data"),
+        ("news", "news"),
+        ("t_2fa", "t_2fas"),
+    ],
+)
+def test_plural_relation_names(name: str, expected: str) -> None:
+    assert plural(name) == expected
 
 
 class _Tty(io.StringIO):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import DatabaseProjectConfig, register_database
-from .options import EXIT_OK, Command, UsageError, add_app_option, import_app, postgres_url
+from .options import EXIT_OK, Command, UsageError, add_app_option, postgres_url, resolve_project
 
 __all__ = ["generate_commands"]
 
@@ -15,8 +15,9 @@ def _add_generate(parser: argparse.ArgumentParser) -> None:
         "--database",
         "-d",
         metavar="NAME",
-        help="registered database project to introspect (with --database-url: the name to give it; "
-        "default 'default')",
+        help="registered database project to introspect (default: [tool.matrx-orm] database in "
+        "pyproject.toml); with --database-url, the name the generated models get as _database (default "
+        "'default')",
     )
     parser.add_argument(
         "--database-url",
@@ -51,17 +52,27 @@ def _add_generate(parser: argparse.ArgumentParser) -> None:
 
 
 def _register(args: argparse.Namespace) -> str:
-    """Import the app (or register --database-url) and return the project name to introspect."""
+    """Import the app (or register --database-url) and return the project name to introspect.
+
+    With ``--database-url`` the project is registered under ``--database`` (default ``"default"``), the name
+    the generated models carry as ``_database``.
+    """
     if args.database_url:
         if args.app:
             raise UsageError("--database-url and --app exclude each other")
         name = args.database or "default"
         register_database(DatabaseProjectConfig(name=name, url=args.database_url))
         return str(name)
-    if not args.database:
-        raise UsageError("pass --database NAME (a project your app registers) or --database-url URL")
-    import_app(args.app, args.database)
+    resolve_project(args)
     return str(args.database)
+
+
+def _skip_tables() -> tuple[str, ...]:
+    """``[tool.matrx-orm] skip_tables`` of pyproject.toml."""
+    # in-function: matrx_orm.migrations imports Alembic (slow), which --help never needs
+    from ..migrations.discovery import read_project
+
+    return read_project().skip_tables
 
 
 def _run_generate(args: argparse.Namespace) -> int:
@@ -75,6 +86,7 @@ def _run_generate(args: argparse.Namespace) -> int:
         schemas=args.schema,
         include_tables=args.include_tables,
         exclude_tables=args.exclude_tables,
+        skip_tables=_skip_tables(),
         managers=not args.no_managers,
         typescript=args.typescript,
         m2m_payload_junctions=not args.no_payload_m2m,
@@ -98,9 +110,13 @@ def generate_commands() -> list[Command]:
             help="write models.py and managers from an existing database",
             description="Introspect a database (public plus the project's additional_schemas) and write "
             "models.py, one manager per table (a generated base and your own file, created once) and "
-            "optionally TypeScript entity definitions. Regenerating never overwrites your manager files.",
+            "optionally TypeScript entity definitions. Regenerating never overwrites your manager files. "
+            "The migration bookkeeping tables (alembic_version, _matrx_migrations) and [tool.matrx-orm] "
+            "skip_tables are never generated.",
             epilog="The database must be registered by your app (--app MODULE, MATRX_ORM_APP or "
-            "[tool.matrx-orm] app in pyproject.toml), or given directly with --database-url.",
+            "[tool.matrx-orm] app in pyproject.toml; [tool.matrx-orm] database names the default project), "
+            "or given directly with --database-url (the models then get _database = the --database name, "
+            "'default' without it).",
             add_arguments=_add_generate,
             run=_run_generate,
         )

@@ -1,9 +1,10 @@
 """The migration subcommands of ``matrx-orm`` (listed in :data:`matrx_orm.cli.COMMANDS`).
 
-Every command first imports the user's app (``--app``, ``MATRX_ORM_APP`` or ``[tool.matrx-orm] app``) so the
-database named by ``--database`` is registered and the models are defined, then runs the async API of
-:mod:`matrx_orm.migrations`. Exit codes: 0 done, 1 failed (message on stderr), 2 bad usage, 3 ``dbcheck``
-found differences.
+Every command first finds the project (:func:`~matrx_orm.cli.options.resolve_project`: the flags, else
+``[tool.matrx-orm]`` in pyproject.toml, else the migrations folder's alembic.ini), imports the user's app so
+the database is registered and the models are defined, then runs the API of :mod:`matrx_orm.migrations`.
+Exit codes: 0 done, 1 failed (message on stderr), 2 bad usage, 3 ``dbcheck`` found differences, 4 the linter
+found unsafe operations (``lint``, ``makemigrations --lint``, ``dbcheck``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import sys
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import HealthStatus, dispose_all, health_check
 from .generate import _register as register_target  # shared with generate: --database NAME or --database-url
@@ -21,14 +22,18 @@ from .options import (
     EXIT_DIFFERENCES,
     EXIT_FAILURE,
     EXIT_OK,
+    EXIT_UNSAFE,
     Command,
     UsageError,
     add_app_option,
     add_database_option,
     add_dir_option,
-    import_app,
     postgres_url,
+    resolve_project,
 )
+
+if TYPE_CHECKING:
+    from ..migrations import LintReport
 
 __all__ = ["migration_commands"]
 
@@ -86,7 +91,7 @@ def _prepare(args: argparse.Namespace) -> None:
     """
     if getattr(args, "include_tables", None) and getattr(args, "exclude_tables", None):
         raise UsageError("--include-tables and --exclude-tables are mutually exclusive; pass one of them")
-    args.app_modules = import_app(args.app, args.database)
+    resolve_project(args)
 
 
 def _run(factory: Callable[[], Awaitable[T]]) -> T:
@@ -115,13 +120,27 @@ def _run(factory: Callable[[], Awaitable[T]]) -> T:
 def _add_makemigrations(parser: argparse.ArgumentParser) -> None:
     _add_common(parser)
     parser.add_argument("--name", "-n", help="name of the revision (default: 'initial', then 'auto')")
+    parser.add_argument(
+        "--rename",
+        action="append",
+        default=[],
+        metavar="OLD:NEW",
+        help="table.old_column:new_column or old_table:new_table: generate a rename (which keeps the data) "
+        "instead of a drop and an add (repeatable)",
+    )
+    parser.add_argument(
+        "--lint",
+        action="store_true",
+        help=f"lint the new revision; exit {EXIT_UNSAFE} when it locks or rewrites a busy table",
+    )
     _add_scope(parser)
 
 
 def _run_makemigrations(args: argparse.Namespace) -> int:
     # in-function: matrx_orm.migrations imports Alembic (slow), which --help never needs
-    from ..migrations import make_revision
+    from ..migrations import Rename, lint_migrations, make_revision
 
+    renames = [Rename.parse(text) for text in args.rename]
     _prepare(args)
     result = _run(
         lambda: make_revision(
@@ -132,14 +151,18 @@ def _run_makemigrations(args: argparse.Namespace) -> int:
             exclude_tables=args.exclude_tables,
             allow_drops=args.allow_drops,
             app_modules=args.app_modules,
+            renames=renames,
+            project_root=args.project_root,
         )
     )
     if result.path is None:
         _out("No changes detected.")
-    else:
-        _out(f"Created migration: {result.path}")
-        for table in result.dropped_tables:
-            _out(f"  drops table {table} (--allow-drops)")
+        return EXIT_OK
+    _out(f"Created migration: {result.path}")
+    for table in result.dropped_tables:
+        _out(f"  drops table {table} (--allow-drops)")
+    if args.lint:
+        return _print_lint(lint_migrations(args.dir, [str(result.path)], database=args.database))
     return EXIT_OK
 
 
@@ -242,8 +265,14 @@ def _positive_float(value: str) -> float:
 
 
 def _add_dbcheck(parser: argparse.ArgumentParser) -> None:
-    add_database_option(parser, required=False)
+    add_database_option(parser)
     add_app_option(parser)
+    parser.add_argument(
+        "--dir",
+        metavar="PATH",
+        help="migrations folder whose revisions not applied yet are linted too (default: [tool.matrx-orm] "
+        "migrations in pyproject.toml, else ./migrations; skipped when it does not exist)",
+    )
     _add_scope(parser)
     health = parser.add_argument_group("connection health (--health: the models are not compared)")
     health.add_argument(
@@ -272,8 +301,6 @@ def _run_dbcheck(args: argparse.Namespace) -> int:
         return _run_health(args)
     if args.database_url:
         raise UsageError("--database-url only applies to dbcheck --health")
-    if not args.database:
-        raise UsageError("dbcheck needs --database NAME (or --health with --database-url URL)")
     # in-function: matrx_orm.migrations imports Alembic (slow), which --help never needs
     from ..migrations import dbcheck
 
@@ -284,17 +311,60 @@ def _run_dbcheck(args: argparse.Namespace) -> int:
             include_tables=args.include_tables,
             exclude_tables=args.exclude_tables,
             allow_drops=args.allow_drops,
+            migrations_dir=args.dir,
         )
     )
     for table in result.unmanaged_tables:
         _out(f"  note: table {table} has no model (ignored; --allow-drops counts it as a difference)")
+    code = EXIT_OK
     if result.in_sync:
         _out(f"Models and database {args.database!r} are in sync.")
+    else:
+        _out(f"Models and database {args.database!r} differ ({len(result.differences)}):")
+        for line in result.differences:
+            _out(f"  {line}")
+        code = EXIT_DIFFERENCES
+    if result.lint is not None and result.lint.checked:
+        _out(f"Revisions not applied yet: {', '.join(result.lint.checked)}")
+        unsafe = _print_lint(result.lint)
+        code = code or unsafe
+    return code
+
+
+# -- lint ----------------------------------------------------------------------------------------------------
+
+
+def _print_lint(report: LintReport) -> int:
+    """Print ``report`` (one line per unsafe operation, then a summary); the exit code it means."""
+    for finding in report.findings:
+        _out(f"  {finding.describe()}")
+    for note in report.notes:
+        _out(f"  note: {note}")
+    ignored = f" ({len(report.ignored)} ignored by lint-ignore comments)" if report.ignored else ""
+    if report.ok:
+        _out(f"Lint: {len(report.checked)} revision(s), no unsafe operation{ignored}.")
         return EXIT_OK
-    _out(f"Models and database {args.database!r} differ ({len(result.differences)}):")
-    for line in result.differences:
-        _out(f"  {line}")
-    return EXIT_DIFFERENCES
+    _out(f"Lint: {len(report.checked)} revision(s), {len(report.findings)} unsafe operation(s){ignored}.")
+    return EXIT_UNSAFE
+
+
+def _add_lint(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "revisions",
+        nargs="*",
+        metavar="REVISION",
+        help="revision ids (0003), file names (0003_add_index) or paths; default: every revision of the folder",
+    )
+    _add_common(parser)
+
+
+def _run_lint(args: argparse.Namespace) -> int:
+    # in-function: matrx_orm.migrations imports Alembic (slow), which --help never needs
+    from ..migrations import lint_migrations
+
+    resolve_project(args, need_database=False)
+    report = lint_migrations(args.dir, args.revisions or None, database=args.database)
+    return _print_lint(report)
 
 
 def _run_health(args: argparse.Namespace) -> int:
@@ -373,7 +443,8 @@ def _run_convert_legacy(args: argparse.Namespace) -> int:
 
 _EPILOG = (
     "The database must be registered by your app: pass --app MODULE, set MATRX_ORM_APP=MODULE, or put "
-    '[tool.matrx-orm] app = "MODULE" in pyproject.toml.'
+    '[tool.matrx-orm] app = "MODULE" (with database = "NAME" and migrations = "PATH", so no flag is needed) '
+    "in pyproject.toml."
 )
 
 
@@ -397,7 +468,9 @@ def migration_commands() -> list[Command]:
             _run_makemigrations,
             "Compare the models with the database (Alembic autogenerate) and write a new revision file to "
             "DIR/versions; prints 'No changes detected.' when there is nothing to do. Tables in the database "
-            "with no model are reported, never dropped unless --allow-drops.",
+            "with no model are reported, never dropped unless --allow-drops. A NOT NULL column added to an "
+            "existing table is filled from the field's default; --rename keeps the data of a renamed column "
+            "or table.",
         ),
         _command(
             "migrate",
@@ -419,10 +492,24 @@ def migration_commands() -> list[Command]:
             "exit 3 when the models and the database differ (a pre-deploy check)",
             _add_dbcheck,
             _run_dbcheck,
-            "Compare the models with the database without writing anything. Exit codes: 0 in sync, "
-            f"{EXIT_DIFFERENCES} differences found, 1 the check could not run, 2 bad usage. With --health, "
+            "Compare the models with the database without writing anything, and lint the revisions not "
+            f"applied yet. Exit codes: 0 in sync, {EXIT_DIFFERENCES} differences found, {EXIT_UNSAFE} unsafe "
+            "operations in the revisions not applied yet, 1 the check could not run, 2 bad usage. With --health, "
             "only check the connection (latency, server version, primary or replica, extensions): exit 0 "
             "when the database answers, 1 when it does not.",
+        ),
+        _command(
+            "lint",
+            f"report revision operations that lock or rewrite a busy table (exit {EXIT_UNSAFE} when any)",
+            _add_lint,
+            _run_lint,
+            "Read the operations of the revisions (all, or the REVISIONs given) without touching the "
+            "database and report each one that blocks or rewrites a busy table, with the safe alternative: "
+            "CREATE INDEX without CONCURRENTLY, volatile defaults, SET NOT NULL without a validated CHECK, "
+            "foreign keys without NOT VALID, type changes that rewrite, dropping or renaming what the models "
+            "still use, enum ADD VALUE in a transaction. '# matrx-orm: lint-ignore RULE' on an operation "
+            f"silences that rule for it. Exit codes: 0 none found, {EXIT_UNSAFE} unsafe operations found, "
+            "1 the lint could not run, 2 bad usage.",
         ),
         _command(
             "convert_legacy",

@@ -1,18 +1,17 @@
 """What every ``matrx-orm`` subcommand shares: :class:`Command`, :class:`UsageError`, exit codes, options.
 
 Options several commands take (``--database``, ``--dir``, ``--app``, ``--database-url``) are added by the
-``add_*`` helpers here, so they read the same everywhere. This module imports nothing from the rest of
-:mod:`matrx_orm.cli`; the command modules import it.
+``add_*`` helpers here, so they read the same everywhere; :func:`resolve_project` fills in the ones not given
+from ``[tool.matrx-orm]`` in ``pyproject.toml`` (and the migrations folder's ``alembic.ini``). This module
+imports nothing from the rest of :mod:`matrx_orm.cli`; the command modules import it.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..config import DatabaseProjectConfig, get_connection_string
@@ -23,6 +22,7 @@ __all__ = [
     "EXIT_FAILURE",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_UNSAFE",
     "EXIT_USAGE",
     "PROG",
     "TRACEBACK_ENV",
@@ -33,8 +33,8 @@ __all__ = [
     "add_dir_option",
     "connection_failure_line",
     "import_app",
-    "import_apps",
     "postgres_url",
+    "resolve_project",
 ]
 
 PROG = "matrx-orm"
@@ -44,6 +44,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_DIFFERENCES = 3  # dbcheck: the models and the database differ
+EXIT_UNSAFE = 4  # lint, makemigrations --lint, dbcheck: a revision locks or rewrites a busy table
 EXIT_INTERRUPTED = 130
 
 
@@ -63,24 +64,24 @@ class Command:
     epilog: str | None = None
 
 
-def add_database_option(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
-    """``--database NAME``: the registered database project to work on."""
+def add_database_option(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
+    """``--database NAME``: the registered database project to work on (default from pyproject.toml)."""
     parser.add_argument(
         "--database",
         "-d",
         metavar="NAME",
         required=required,
-        help="name of the registered database project (DatabaseProjectConfig.name)",
+        help="name of the registered database project (DatabaseProjectConfig.name; default: [tool.matrx-orm] "
+        "database in pyproject.toml, else matrx_orm.database in the migrations folder's alembic.ini)",
     )
 
 
-def add_dir_option(parser: argparse.ArgumentParser, *, default: str = "migrations") -> None:
-    """``--dir PATH``: the migrations folder."""
+def add_dir_option(parser: argparse.ArgumentParser) -> None:
+    """``--dir PATH``: the migrations folder (default from pyproject.toml)."""
     parser.add_argument(
         "--dir",
         metavar="PATH",
-        default=default,
-        help=f"migrations folder (default: {default})",
+        help="migrations folder (default: [tool.matrx-orm] migrations in pyproject.toml, else ./migrations)",
     )
 
 
@@ -91,21 +92,9 @@ def add_app_option(parser: argparse.ArgumentParser) -> None:
         metavar="MODULE",
         action="append",
         default=[],
-        help="import MODULE first, so its register_database() calls and models are known (repeatable)",
+        help="import MODULE first, so its register_database() calls and models are known (repeatable; "
+        "default: MATRX_ORM_APP, else [tool.matrx-orm] app in pyproject.toml)",
     )
-
-
-def import_apps(modules: Sequence[str]) -> None:
-    """Import the ``--app`` modules (the current directory is importable, as with ``python -m``)."""
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and module.startswith(exc.name):
-                raise UsageError(f"--app {module}: no module named {exc.name!r}") from exc
-            raise
 
 
 def import_app(app: Sequence[str], database: str) -> list[str]:
@@ -120,6 +109,53 @@ def import_app(app: Sequence[str], database: str) -> list[str]:
     import_app_modules(modules, source, root)
     require_database(database, source)
     return modules
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the current directory when it is inside it."""
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def resolve_project(args: argparse.Namespace, *, need_database: bool = True) -> None:
+    """Fill in what the flags left out, import the user's app and check the database is registered.
+
+    ``args.dir``: ``--dir``, else ``[tool.matrx-orm] migrations``, else ``migrations``. ``args.database``:
+    ``--database``, else ``[tool.matrx-orm] database``, else ``matrx_orm.database`` of the folder's
+    ``alembic.ini``. The app: ``--app``, ``MATRX_ORM_APP``, ``[tool.matrx-orm] app``, the ini's
+    ``matrx_orm.app``. Also sets ``args.app_modules`` and ``args.project_root``. Without a database (and
+    ``need_database``) a :class:`UsageError` says what to add to pyproject.toml.
+    """
+    # in-function: matrx_orm.migrations imports Alembic (slow), which --help never needs
+    from ..migrations.discovery import (
+        find_app_modules,
+        import_app_modules,
+        missing_database_message,
+        read_project,
+        require_database,
+    )
+
+    # in-function: as above (the migrations package imports Alembic)
+    from ..migrations.folder import FolderSettings, folder_settings
+
+    project = read_project()
+    if "dir" in args and args.dir is None:
+        args.dir = _shown(project.migrations) if project.migrations else "migrations"
+    ini = folder_settings(args.dir) if getattr(args, "dir", None) else FolderSettings()
+    database = args.database or project.database or ini.database
+    modules, source, root = find_app_modules(args.app, project=project)
+    if not modules and ini.app:
+        modules, source, root = list(ini.app), f"matrx_orm.app in {ini.ini}", ini.project_root
+    if not database and need_database:
+        raise UsageError(missing_database_message())
+    import_app_modules(modules, source, root)
+    if database:
+        require_database(database, source)
+    args.database = database
+    args.app_modules = modules
+    args.project_root = root or project.root
 
 
 def postgres_url(value: str) -> str:

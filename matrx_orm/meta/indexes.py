@@ -49,6 +49,9 @@ VECTOR_PARAMS: dict[str, dict[str, tuple[int, int]]] = {
     "ivfflat": {"lists": (1, 32768)},
 }
 
+#: ``sa.Index.info`` key of ``IndexDef(concurrently=True)`` (read by makemigrations)
+CONCURRENTLY_INFO = "matrx_orm.concurrently"
+
 _METRIC_OPS = {"l2": "l2", "cosine": "cosine", "inner": "ip", "ip": "ip", "l1": "l1"}
 _PARAM_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -81,6 +84,9 @@ class IndexDef:
       methods take any lower-case parameter with an int/float/bool value (``fillfactor``...).
     * ``unique``, ``where`` (a partial-index predicate: trusted SQL text or a SQLAlchemy expression),
       ``schema``.
+    * ``concurrently``: ``makemigrations`` creates the index on an existing table with ``CREATE INDEX
+      CONCURRENTLY`` inside Alembic's ``autocommit_block()`` (no write lock on a busy table); ``create_all``
+      and new tables are unaffected.
 
     On a model (``_indexes = [IndexDef(...)]``) ``table`` may be left out and ``columns`` name fields; the
     name may be left out too (``<table>_<columns>_<method>_idx``).
@@ -95,6 +101,7 @@ class IndexDef:
     vector_ops: str | None = None
     index_params: Mapping[str, Any] = field(default_factory=dict)
     schema: str | None = None
+    concurrently: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.columns, str):
@@ -186,6 +193,7 @@ class IndexDef:
             quoted_name(name, quote=True),
             *columns,
             unique=self.unique,
+            info={CONCURRENTLY_INFO: True} if self.concurrently else None,
             **self.dialect_options(columns[0].key),
         )
 

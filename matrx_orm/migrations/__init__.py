@@ -7,6 +7,7 @@ migrations folder::
     applied = await migrate("my_project", "./migrations")         # ["0001_initial", ...]
     rolled_back = await rollback("my_project", "./migrations", steps=1)
     state = await migration_status("my_project", "./migrations")  # .applied / .pending / .modified
+    report = lint_migrations("./migrations", database="my_project")  # unsafe operations, no database needed
 """
 
 from ..meta.indexes import DDLGenerator, IndexDef
@@ -17,6 +18,7 @@ from .commands import (
     MigrationStatus,
     create_empty,
     dbcheck,
+    lint_migrations,
     make_revision,
     makemigrations,
     migrate,
@@ -28,22 +30,29 @@ from .commands import (
 from .db import MigrationDB
 from .diff import SchemaDiff
 from .legacy import convert_legacy
+from .lint import RULES, LintFinding, LintReport
+from .renames import Rename
 from .scope import TableFilter, TableFilterError
 
 __all__ = [
+    "RULES",
     "CheckResult",
     "DDLGenerator",
     "IndexDef",
+    "LintFinding",
+    "LintReport",
     "MakeMigrationsResult",
     "MigrationDB",
     "MigrationEntry",
     "MigrationStatus",
+    "Rename",
     "SchemaDiff",
     "TableFilter",
     "TableFilterError",
     "convert_legacy",
     "create_empty",
     "dbcheck",
+    "lint_migrations",
     "make_revision",
     "makemigrations",
     "migrate",

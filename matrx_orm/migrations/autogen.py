@@ -6,9 +6,13 @@
 * :func:`render_item` renders types whose class lives outside SQLAlchemy (pgvector's ``VECTOR``/``HALFVEC``/
   ``SPARSEVEC``, matrx's ``POINT``) as ``Name(args)`` and adds the import the revision file needs.
   Native enums render as ``postgresql.ENUM(..., create_type=False)``: :mod:`.enums` creates the types.
-* :meth:`AutogenHooks.process_revision_directives` drops an empty revision (so ``makemigrations`` returns
-  ``None``), and puts ``CREATE EXTENSION IF NOT EXISTS vector`` / ``CREATE SCHEMA IF NOT EXISTS`` in front of
-  the operations that need them (after the enum ``ADD VALUE`` block, which must come first).
+* :meth:`AutogenHooks.process_revision_directives` (when a file is written) puts the ``--rename`` operations
+  first (:mod:`.renames`), drops an empty revision (so ``makemigrations`` returns ``None``; plain ``alembic
+  revision --autogenerate`` says so), makes NOT NULL columns added to existing tables work on rows
+  (:mod:`.safe_columns`), moves ``IndexDef(concurrently=True)`` indexes into an autocommit block
+  (:mod:`.concurrent_indexes`), and puts ``CREATE EXTENSION IF NOT EXISTS vector`` / ``CREATE SCHEMA IF NOT
+  EXISTS`` in front of the operations that need them (after the enum ``ADD VALUE`` block, which must come
+  first). ``alembic check`` gets the directives untouched.
 """
 
 from __future__ import annotations
@@ -22,7 +26,11 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
 from sqlalchemy.dialects import postgresql
 
+from ..fields import Field
+from .concurrent_indexes import IndexKey, build_concurrently
 from .enums import AddEnumValuesOp, CreateEnumTypeOp, render_enum
+from .renames import RenamePlan, rename_hints
+from .safe_columns import ColumnKey, fill_new_columns
 from .scope import INTERNAL_TABLES, TableFilter
 
 __all__ = ["AutogenHooks", "is_vector_type", "render_item"]
@@ -102,6 +110,16 @@ class AutogenHooks:
     enum_reports: list[str] = field(default_factory=list)
     #: whether this run writes a file (True) or only compares (False)
     writes_file: bool = True
+    #: the model field of every column (how a NOT NULL column added to an existing table is filled)
+    model_fields: dict[ColumnKey, Field[Any]] = field(default_factory=dict)
+    #: indexes declared with ``IndexDef(concurrently=True)``
+    concurrent_indexes: set[IndexKey] = field(default_factory=set)
+    #: the ``--rename`` operations (set while autogenerate runs on the renamed database)
+    rename_plan: RenamePlan | None = None
+    #: the reflected tables of :attr:`unmanaged`, by name
+    unmanaged_tables: dict[str, sa.Table] = field(default_factory=dict)
+    #: warnings about the written revision (NOT NULL without default, possible renames)
+    notes: list[str] = field(default_factory=list)
 
     # -- what is compared -------------------------------------------------------------------------------------
     def include_name(self, name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
@@ -127,18 +145,34 @@ class AutogenHooks:
             qualified = f"{schema}.{name}" if schema else name
             if qualified not in self.unmanaged:
                 self.unmanaged.append(qualified)
+                if isinstance(obj, sa.Table):
+                    self.unmanaged_tables[qualified] = obj
             return self.allow_drops
         return True
 
     # -- what is written --------------------------------------------------------------------------------------
     def process_revision_directives(self, context: Any, revision: Any, directives: list[Any]) -> None:
-        if not directives:
+        if not directives or not self.writes_file:
             return
         script = directives[0]
-        upgrade_ops = script.upgrade_ops
+        upgrade_ops, downgrade_ops = script.upgrade_ops, script.downgrade_ops
+        if upgrade_ops is not None and self.rename_plan is not None:
+            upgrade_ops.ops[:0] = self.rename_plan.upgrade
+            if downgrade_ops is not None:
+                downgrade_ops.ops.extend(self.rename_plan.downgrade)
         if upgrade_ops is None or upgrade_ops.is_empty():
             directives[:] = []
+            config = getattr(context, "config", None)
+            if config is not None:
+                config.print_stdout("No changes in schema detected; no revision file written.")
             return
+        self.notes += rename_hints(upgrade_ops, self.unmanaged_tables)
+        self.notes += fill_new_columns(upgrade_ops, self.model_fields)
+        build_concurrently(upgrade_ops, self.concurrent_indexes)
+        self._prepend_setup(upgrade_ops, downgrade_ops)
+
+    def _prepend_setup(self, upgrade_ops: ops.UpgradeOps, downgrade_ops: ops.DowngradeOps | None) -> None:
+        """``CREATE SCHEMA`` / ``CREATE EXTENSION`` first (after the enum ``ADD VALUE`` block)."""
         prefix: list[ops.MigrateOperation] = []
         new_schemas = sorted(_schemas_created(upgrade_ops.ops) - self.existing_schemas)
         for schema in new_schemas:
@@ -149,7 +183,6 @@ class AutogenHooks:
         add_values = [o for o in upgrade_ops.ops if isinstance(o, AddEnumValuesOp)]
         rest = [o for o in upgrade_ops.ops if not isinstance(o, AddEnumValuesOp)]
         upgrade_ops.ops[:] = [*add_values, *prefix, *rest]
-        downgrade_ops = script.downgrade_ops
         if downgrade_ops is not None:
             for schema in reversed(new_schemas):
                 downgrade_ops.ops.append(ops.ExecuteSQLOp(f"DROP SCHEMA IF EXISTS {_quote_schema(schema)}"))

@@ -1,5 +1,5 @@
 """The async migration API: makemigrations, migrate, rollback, migration_status, create_empty, dbcheck,
-migrate_and_rebuild.
+migrate_and_rebuild, and the linter (lint_migrations, no database needed).
 
 Each command opens one connection on the project's engine (the migration URL when configured), hands it to
 Alembic through ``run_sync`` and closes it. Commands of one process run one at a time (Alembic's ``context``
@@ -34,7 +34,9 @@ from ..exceptions import MigrationError, ParameterError, map_database_error
 from .autogen import AutogenHooks
 from .enums import EnumType
 from .folder import alembic_config, ensure_folder, next_revision_id, script_directory
-from .runner import build_hooks, compare_options, modified_revisions, target_metadata
+from .lint import LintReport, lint_revisions, model_columns
+from .renames import Rename
+from .runner import build_hooks, compare_options, modified_revisions, target_metadata, uses_transaction_pooler
 from .scope import TableFilter, warn_cross_scope_references
 from .settings import MigrationSettings
 from .state import read_applied, revision_name
@@ -46,6 +48,7 @@ __all__ = [
     "MigrationStatus",
     "create_empty",
     "dbcheck",
+    "lint_migrations",
     "make_revision",
     "makemigrations",
     "migrate",
@@ -102,6 +105,24 @@ class MakeMigrationsResult:
     cross_scope_references: list[tuple[str, str]] = field(default_factory=list)
     #: enum members in the database that the models dropped, renamed or reordered (warned, never changed)
     enum_reports: list[str] = field(default_factory=list)
+    #: warnings about the revision: NOT NULL columns without default, drop + add pairs that look like renames
+    notes: list[str] = field(default_factory=list)
+
+
+def _renames(renames: Iterable[Rename | str] | None) -> list[Rename]:
+    return [r if isinstance(r, Rename) else Rename.parse(r) for r in renames or ()]
+
+
+def _behind_message(database: str, exc: MigrationError) -> MigrationError:
+    """``Target database is not up to date.`` in words: what to run first."""
+    if "not up to date" not in exc.message:
+        return exc
+    return MigrationError(
+        f"database {database!r} has revisions of this folder that are not applied yet: run migrate first, "
+        "so the new revision is computed against the latest schema",
+        operation="makemigrations",
+        details={"database": database},
+    )
 
 
 def _scope(
@@ -145,15 +166,23 @@ async def make_revision(
     exclude_tables: Iterable[str] | None = None,
     allow_drops: bool = False,
     app_modules: list[str] | None = None,
+    renames: Iterable[Rename | str] | None = None,
+    project_root: Path | None = None,
 ) -> MakeMigrationsResult:
     """Autogenerate a revision from the models/database difference; see :func:`makemigrations`."""
     scope = _scope(table_filter, include_tables, exclude_tables)
+    planned = _renames(renames)
     metadatas = target_metadata(database)
     cross = warn_cross_scope_references([t for m in metadatas for t in m.tables.values()], scope)
-    folder = ensure_folder(migrations_dir, database, app_modules)
+    folder = ensure_folder(migrations_dir, database, app_modules, project_root)
     script = script_directory(folder)
     settings = MigrationSettings(
-        database=database, command="revision", table_filter=scope, allow_drops=allow_drops, autogenerate=True
+        database=database,
+        command="revision",
+        table_filter=scope,
+        allow_drops=allow_drops,
+        autogenerate=True,
+        renames=planned,
     )
     config = alembic_config(folder, settings)
     rev_id = next_revision_id(script)
@@ -163,12 +192,15 @@ async def make_revision(
         settings.connection = connection
         return command.revision(config, message=message, autogenerate=True, rev_id=rev_id)
 
-    produced = await _on_connection(database, "makemigrations", body)
+    try:
+        produced = await _on_connection(database, "makemigrations", body)
+    except MigrationError as exc:
+        raise _behind_message(database, exc) from exc
     hooks = settings.hooks or AutogenHooks()
     scripts = produced if isinstance(produced, list) else [produced]
     path = next((Path(s.path) for s in scripts if s is not None), None)
     unmanaged = list(hooks.unmanaged)
-    for note in hooks.enum_reports:
+    for note in [*hooks.enum_reports, *hooks.notes]:
         warnings.warn(f"[MATRX ORM] {note}", UserWarning, stacklevel=2)
     result = MakeMigrationsResult(
         path=path,
@@ -176,6 +208,7 @@ async def make_revision(
         dropped_tables=unmanaged if allow_drops and path is not None else [],
         cross_scope_references=cross,
         enum_reports=list(hooks.enum_reports),
+        notes=list(hooks.notes),
     )
     _warn_unmanaged(result.unmanaged_tables)
     return result
@@ -190,13 +223,16 @@ async def makemigrations(
     exclude_tables: Iterable[str] | None = None,
     table_filter: TableFilter | None = None,
     allow_drops: bool = False,
+    renames: Iterable[Rename | str] | None = None,
 ) -> Path | None:
     """Write a new revision for the differences between the models and the database.
 
     Returns the new file's path, or ``None`` when nothing changed. ``include_tables`` / ``exclude_tables``
     (mutually exclusive) or ``table_filter`` limit the diff; an in-scope FK to an out-of-scope table warns.
     A table in the database with no model in scope is reported (``UserWarning``), never dropped unless
-    ``allow_drops=True``. The folder is created from the template on first use.
+    ``allow_drops=True``. ``renames`` (``"table.old_column:new_column"``, ``"old_table:new_table"``) become
+    renames instead of a drop and an add. The database must have every revision of the folder applied. The
+    folder is created from the template on first use.
     """
     result = await make_revision(
         database,
@@ -206,6 +242,7 @@ async def makemigrations(
         include_tables=include_tables,
         exclude_tables=exclude_tables,
         allow_drops=allow_drops,
+        renames=renames,
     )
     return result.path
 
@@ -225,6 +262,8 @@ async def _apply(
     )
     config = alembic_config(folder, settings)
 
+    one_transaction = uses_transaction_pooler(database)
+
     def body(connection: Connection) -> None:
         settings.connection = connection
         try:
@@ -235,35 +274,54 @@ async def _apply(
         except sa.exc.DBAPIError as exc:
             if connection.in_transaction():
                 connection.rollback()
-            failed = _failed_revision(connection, script, settings.command, target)
-            reason = map_database_error(exc).message.splitlines()[0]
             done = settings.applied if settings.command == "upgrade" else settings.reverted
-            raise MigrationError(
-                f"{'applying' if settings.command == 'upgrade' else 'rolling back'} revision {failed} failed "
-                f"and was rolled back: {reason}"
-                + (f" (completed before it: {', '.join(done)})" if done else ""),
-                operation=operation,
-                details={"database": database, "revision": failed, "completed": list(done)},
-            ) from exc
+            failed = _failed_revision(
+                connection, script, settings.command, target, len(done) if one_transaction else 0
+            )
+            raise _revision_failed(operation, database, failed, exc, [] if one_transaction else done) from exc
 
     await _on_connection(database, operation, body)
     return settings
 
 
-def _failed_revision(connection: Connection, script: Any, direction: str, target: str) -> str:
-    """The file name of the revision that would run next (the one that failed)."""
+def _failed_revision(connection: Connection, script: Any, direction: str, target: str, skipped: int) -> str:
+    """The file name of the revision that failed: the next one to run after the ``skipped`` that ran (in the
+    same transaction, rolled back with it) beyond what the database records as applied."""
     try:
         heads = _current_heads(connection)
         connection.rollback()
         if direction == "upgrade":
             path = list(script.iterate_revisions(target, heads or "base"))
             candidates = [r for r in path if r.revision not in heads]
-            revision = candidates[-1] if candidates else None
+            revision = candidates[-1 - skipped] if len(candidates) > skipped else None
         else:
-            revision = script.get_revision(heads[0]) if heads else None
+            path = list(script.iterate_revisions(heads, "base")) if heads else []
+            revision = path[skipped] if len(path) > skipped else None
     except Exception:  # best effort: the message still carries the database's reason
         return "?"
     return revision_name(revision.path) if revision is not None else "?"
+
+
+def _revision_failed(
+    operation: str, database: str, failed: str, exc: sa.exc.DBAPIError, done: list[str]
+) -> MigrationError:
+    """The error of a revision that failed (``done``: the revisions before it that stay applied)."""
+    reason = map_database_error(exc).message.splitlines()[0]
+    verb = "applying" if operation == "migrate" else "rolling back"
+    if uses_transaction_pooler(database):
+        message = (
+            f"{verb} revision {failed} failed: {reason}; the whole run was rolled back (behind a transaction "
+            "pooler every pending revision runs in one transaction)"
+        )
+    else:
+        message = f"{verb} revision {failed} failed and was rolled back: {reason}" + (
+            f" (completed before it: {', '.join(done)})" if done else ""
+        )
+    return MigrationError(
+        message,
+        operation=operation,
+        details={"database": database, "revision": failed, "completed": list(done)},
+    )
 
 
 async def migrate(
@@ -424,6 +482,8 @@ class CheckResult:
 
     differences: list[str]
     unmanaged_tables: list[str] = field(default_factory=list)
+    #: the linter's report on the revisions not applied yet (with ``migrations_dir=``), else None
+    lint: LintReport | None = None
 
     @property
     def in_sync(self) -> bool:
@@ -474,8 +534,13 @@ async def dbcheck(
     exclude_tables: Iterable[str] | None = None,
     table_filter: TableFilter | None = None,
     allow_drops: bool = False,
+    migrations_dir: str | Path | None = None,
 ) -> CheckResult:
-    """Compare the models with the database (what ``makemigrations`` would write), without writing anything."""
+    """Compare the models with the database (what ``makemigrations`` would write), without writing anything.
+
+    With ``migrations_dir`` (an initialised folder), the revisions not applied yet are linted too
+    (:attr:`CheckResult.lint`).
+    """
 
     scope = _scope(table_filter, include_tables, exclude_tables)
     settings = MigrationSettings(
@@ -493,7 +558,30 @@ async def dbcheck(
 
     differences = await _on_connection(database, "dbcheck", body)
     hooks = settings.hooks or AutogenHooks()
-    return CheckResult(differences=differences, unmanaged_tables=[] if allow_drops else list(hooks.unmanaged))
+    result = CheckResult(
+        differences=differences, unmanaged_tables=[] if allow_drops else list(hooks.unmanaged)
+    )
+    if migrations_dir is not None and (Path(migrations_dir) / "env.py").is_file():
+        pending = (await migration_status(database, migrations_dir)).pending
+        result.lint = lint_migrations(migrations_dir, pending, database=database) if pending else LintReport()
+    return result
+
+
+# -- lint ----------------------------------------------------------------------------------------------------
+
+
+def lint_migrations(
+    migrations_dir: str | Path = "migrations",
+    revisions: Iterable[str] | None = None,
+    *,
+    database: str | None = None,
+) -> LintReport:
+    """Report the operations of ``revisions`` (ids, file names or paths; None: all) that lock or rewrite a busy
+    table, each with the safe alternative. No database is touched; with ``database`` (a registered project)
+    the drop and rename rules compare with its models."""
+    script = script_directory(Path(migrations_dir).resolve())
+    models = model_columns(target_metadata(database)) if database is not None else None
+    return lint_revisions(script, revisions, models=models)
 
 
 # -- migrate_and_rebuild -------------------------------------------------------------------------------------

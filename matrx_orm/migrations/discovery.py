@@ -1,23 +1,46 @@
-"""Finding the user's app: the module(s) that call ``register_database()`` and define the models.
+"""Finding the user's project: the module(s) that call ``register_database()`` and define the models, the
+default database project and the migrations folder.
 
-Looked up in this order: ``--app`` options, the ``MATRX_ORM_APP`` environment variable (comma-separated),
-``[tool.matrx-orm] app = "..."`` (a string or a list) in the nearest ``pyproject.toml`` from the current
-directory upwards. The current directory (and the ``pyproject.toml``'s directory) are importable.
+``[tool.matrx-orm]`` in the nearest ``pyproject.toml`` from the current directory upwards
+(:func:`read_project`)::
+
+    [tool.matrx-orm]
+    app = "models"                 # module(s) to import: a string or a list
+    database = "main"              # the database project commands use by default
+    migrations = "migrations"      # the migrations folder, relative to the pyproject.toml's folder
+    skip_tables = ["audit_log"]    # tables 'matrx-orm generate' never writes models for
+
+The app is looked up in this order: ``--app`` options, the ``MATRX_ORM_APP`` environment variable
+(comma-separated), ``[tool.matrx-orm] app``. The current directory (and the ``pyproject.toml``'s directory) are
+importable.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import sys
 import tomllib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..config import get_all_database_project_names, get_database_config
 from ..exceptions import ConfigurationError
 
-__all__ = ["APP_ENV", "HOW_TO_CONFIGURE", "find_app_modules", "import_app_modules", "require_database"]
+__all__ = [
+    "APP_ENV",
+    "HOW_TO_CONFIGURE",
+    "PROJECT_KEYS",
+    "ProjectSettings",
+    "find_app_modules",
+    "import_app_modules",
+    "missing_database_message",
+    "read_project",
+    "require_database",
+]
 
 APP_ENV = "MATRX_ORM_APP"
 HOW_TO_CONFIGURE = (
@@ -25,6 +48,8 @@ HOW_TO_CONFIGURE = (
     f'your_package.db, set {APP_ENV}=your_package.db, or add [tool.matrx-orm] app = "your_package.db" '
     "to pyproject.toml."
 )
+#: the keys ``[tool.matrx-orm]`` may hold
+PROJECT_KEYS = ("app", "database", "migrations", "skip_tables")
 
 
 def _split(value: str) -> list[str]:
@@ -39,8 +64,82 @@ def _pyproject(start: Path) -> Path | None:
     return None
 
 
+@dataclass(frozen=True)
+class ProjectSettings:
+    """``[tool.matrx-orm]`` of the nearest ``pyproject.toml`` (all empty when there is none)."""
+
+    pyproject: Path | None = None
+    app: tuple[str, ...] = ()
+    database: str | None = None
+    #: absolute path of the migrations folder (the key is relative to the pyproject.toml's folder)
+    migrations: Path | None = None
+    skip_tables: tuple[str, ...] = ()
+
+    @property
+    def root(self) -> Path | None:
+        """The folder of the ``pyproject.toml`` (made importable)."""
+        return self.pyproject.parent if self.pyproject else None
+
+    @property
+    def source(self) -> str:
+        return f"[tool.matrx-orm] in {self.pyproject}"
+
+
+def _names(value: Any, key: str, pyproject: Path) -> tuple[str, ...]:
+    if isinstance(value, str) and value.strip():
+        return tuple(_split(value))
+    if isinstance(value, list) and value and all(isinstance(v, str) and v.strip() for v in value):
+        return tuple(v.strip() for v in value)
+    raise ConfigurationError(f"[tool.matrx-orm] {key} in {pyproject} must be a name or a list of names")
+
+
+def _text(value: Any, key: str, pyproject: Path) -> str:
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    raise ConfigurationError(f"[tool.matrx-orm] {key} in {pyproject} must be a non-empty string")
+
+
+def _check_keys(table: dict[str, Any], pyproject: Path) -> None:
+    for key in table:
+        if key not in PROJECT_KEYS:
+            close = difflib.get_close_matches(key, PROJECT_KEYS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigurationError(
+                f"unknown key {key!r} in [tool.matrx-orm] of {pyproject} (expected {', '.join(PROJECT_KEYS)})"
+                + hint
+            )
+
+
+def read_project(cwd: Path | None = None) -> ProjectSettings:
+    """``[tool.matrx-orm]`` of the nearest ``pyproject.toml`` from ``cwd`` (default: the current directory)
+    upwards; a malformed table raises :class:`ConfigurationError` naming the file and the key."""
+    pyproject = _pyproject((cwd or Path.cwd()).resolve())
+    if pyproject is None:
+        return ProjectSettings()
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"cannot read {pyproject}: {exc}") from None
+    table = data.get("tool", {}).get("matrx-orm")
+    if table is None:
+        return ProjectSettings(pyproject=pyproject)
+    if not isinstance(table, dict):
+        raise ConfigurationError(f"[tool.matrx-orm] in {pyproject} must be a table")
+    _check_keys(table, pyproject)
+    migrations = table.get("migrations")
+    return ProjectSettings(
+        pyproject=pyproject,
+        app=_names(table["app"], "app", pyproject) if "app" in table else (),
+        database=_text(table["database"], "database", pyproject) if "database" in table else None,
+        migrations=(pyproject.parent / _text(migrations, "migrations", pyproject)).resolve()
+        if migrations is not None
+        else None,
+        skip_tables=_names(table["skip_tables"], "skip_tables", pyproject) if "skip_tables" in table else (),
+    )
+
+
 def find_app_modules(
-    explicit: Sequence[str] = (), *, cwd: Path | None = None
+    explicit: Sequence[str] = (), *, cwd: Path | None = None, project: ProjectSettings | None = None
 ) -> tuple[list[str], str, Path | None]:
     """The app modules to import, where they came from (for messages) and the folder to make importable."""
     if explicit:
@@ -48,26 +147,21 @@ def find_app_modules(
     from_env = os.environ.get(APP_ENV, "")
     if from_env.strip():
         return _split(from_env), APP_ENV, None
-    pyproject = _pyproject((cwd or Path.cwd()).resolve())
-    if pyproject is not None:
-        try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigurationError(f"cannot read {pyproject}: {exc}") from None
-        app = data.get("tool", {}).get("matrx-orm", {}).get("app")
-        if isinstance(app, str) and app.strip():
-            return _split(app), f"[tool.matrx-orm] app in {pyproject}", pyproject.parent
-        if isinstance(app, list) and all(isinstance(a, str) for a in app):
-            return (
-                [a.strip() for a in app if a.strip()],
-                f"[tool.matrx-orm] app in {pyproject}",
-                pyproject.parent,
-            )
-        if app is not None:
-            raise ConfigurationError(
-                f"[tool.matrx-orm] app in {pyproject} must be a module name or a list of them"
-            )
+    project = project if project is not None else read_project(cwd)
+    if project.app:
+        return list(project.app), f"[tool.matrx-orm] app in {project.pyproject}", project.root
     return [], "", None
+
+
+def missing_database_message(cwd: Path | None = None) -> str:
+    """What to add when no database project was named anywhere (one line)."""
+    folder = (cwd or Path.cwd()).resolve()
+    app = "models" if (folder / "models.py").is_file() else "your_package.db"
+    return (
+        "no database project given: pass --database NAME, or add to pyproject.toml "
+        f'[tool.matrx-orm] database = "NAME" and app = "{app}" (the module that calls register_database() '
+        "and imports your models)"
+    )
 
 
 def _make_importable(folder: Path | None) -> None:

@@ -13,9 +13,11 @@ Layout::
 from __future__ import annotations
 
 import argparse
+import configparser
 import os
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic.config import Config
@@ -24,7 +26,15 @@ from alembic.script import ScriptDirectory
 from ..exceptions import ConfigurationError, MigrationError
 from .settings import INI_APP, INI_DATABASE, INI_PROJECT_ROOT, SETTINGS_KEY, MigrationSettings
 
-__all__ = ["alembic_config", "ensure_folder", "next_revision_id", "script_directory", "template_dir"]
+__all__ = [
+    "FolderSettings",
+    "alembic_config",
+    "ensure_folder",
+    "folder_settings",
+    "next_revision_id",
+    "script_directory",
+    "template_dir",
+]
 
 TEMPLATE_FILES = ("env.py", "script.py.mako", "README")
 FILE_TEMPLATE = "%%(rev)s_%%(slug)s"
@@ -91,10 +101,17 @@ def _ini_text(database: str, app: str, project_root: str) -> str:
     return "\n".join(lines)
 
 
-def ensure_folder(directory: str | Path, database: str, app_modules: list[str] | None = None) -> Path:
+def ensure_folder(
+    directory: str | Path,
+    database: str,
+    app_modules: list[str] | None = None,
+    project_root: Path | None = None,
+) -> Path:
     """Create the migrations folder from the template where it is missing; returns its absolute path.
 
-    An existing ``env.py``/``alembic.ini`` is left alone (you may have edited them).
+    ``project_root`` (default: the current directory) is written to ``alembic.ini`` relative to the folder, so
+    plain ``alembic`` can import the app from anywhere. An existing ``env.py``/``alembic.ini`` is left alone
+    (you may have edited them).
     """
     folder = Path(directory).resolve()
     if folder.exists() and not folder.is_dir():
@@ -107,9 +124,43 @@ def ensure_folder(directory: str | Path, database: str, app_modules: list[str] |
             shutil.copyfile(source / name, target)
     ini = folder / "alembic.ini"
     if not ini.exists():
-        root = os.path.relpath(Path.cwd().resolve(), folder)
+        root = os.path.relpath((project_root or Path.cwd()).resolve(), folder)
         ini.write_text(_ini_text(database, ",".join(app_modules or []), root), encoding="utf-8")
     return folder
+
+
+@dataclass(frozen=True)
+class FolderSettings:
+    """What a folder's ``alembic.ini`` says about its project (all empty without one)."""
+
+    ini: Path | None = None
+    database: str | None = None
+    app: tuple[str, ...] = ()
+    #: the folder the app is imported from (``matrx_orm.project_root``, relative to the ini's folder)
+    project_root: Path | None = None
+
+
+def folder_settings(folder: str | Path) -> FolderSettings:
+    """``matrx_orm.database``, ``matrx_orm.app`` and ``matrx_orm.project_root`` of ``folder/alembic.ini``."""
+    ini = Path(folder).resolve() / "alembic.ini"
+    if not ini.is_file():
+        return FolderSettings()
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(ini, encoding="utf-8")
+    except configparser.Error as exc:
+        raise ConfigurationError(f"cannot read {ini}: {exc}") from None
+
+    def option(name: str) -> str:
+        return parser.get("alembic", name, fallback="").strip()
+
+    root = option(INI_PROJECT_ROOT)
+    return FolderSettings(
+        ini=ini,
+        database=option(INI_DATABASE) or None,
+        app=tuple(m.strip() for m in option(INI_APP).split(",") if m.strip()),
+        project_root=(ini.parent / root).resolve() if root else None,
+    )
 
 
 def alembic_config(folder: Path, settings: MigrationSettings) -> Config:

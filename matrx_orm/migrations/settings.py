@@ -10,7 +10,8 @@ from alembic.config import Config
 
 from ..exceptions import ConfigurationError
 from .autogen import AutogenHooks
-from .discovery import find_app_modules, import_app_modules, require_database
+from .discovery import find_app_modules, import_app_modules, read_project, require_database
+from .renames import Rename
 from .scope import TableFilter
 
 __all__ = ["SETTINGS_KEY", "MigrationSettings", "settings_from_config"]
@@ -36,6 +37,8 @@ class MigrationSettings:
     autogenerate: bool = False
     connection: Any = None  # a sync sqlalchemy Connection lent by the async command, else None
     hooks: AutogenHooks | None = None
+    #: ``makemigrations --rename``: renames generated instead of a drop and an add
+    renames: list[Rename] = field(default_factory=list)
     applied: list[str] = field(default_factory=list)
     reverted: list[str] = field(default_factory=list)
 
@@ -62,8 +65,9 @@ def _command_name(config: Config) -> str:
 def settings_from_config(config: Config) -> MigrationSettings:
     """The settings of a run started by plain ``alembic`` (not by matrx-orm): from ``alembic.ini``/``-x``.
 
-    Imports the app (``matrx_orm.app`` in the ini, ``MATRX_ORM_APP`` or ``[tool.matrx-orm]``) so the database
-    is registered and the models are defined.
+    Imports the app (``-x app=``, ``matrx_orm.app`` in the ini, ``MATRX_ORM_APP`` or ``[tool.matrx-orm] app``) so
+    the database is registered and the models are defined; the database is ``-x database=``,
+    ``matrx_orm.database`` in the ini or ``[tool.matrx-orm] database``.
     """
     existing = config.attributes.get(SETTINGS_KEY)
     if isinstance(existing, MigrationSettings):
@@ -72,6 +76,7 @@ def settings_from_config(config: Config) -> MigrationSettings:
     here = Path(config.config_file_name).resolve().parent if config.config_file_name else Path.cwd()
     root_option = config.get_main_option(INI_PROJECT_ROOT)
     root = (here / root_option).resolve() if root_option else None
+    project = read_project(root or Path.cwd())
     app_option = xargs.get("app") or config.get_main_option(INI_APP) or ""
     if app_option:
         modules, source, pyproject_root = (
@@ -80,13 +85,13 @@ def settings_from_config(config: Config) -> MigrationSettings:
             None,
         )
     else:
-        modules, source, pyproject_root = find_app_modules(cwd=root or Path.cwd())
+        modules, source, pyproject_root = find_app_modules(project=project)
     import_app_modules(modules, source, root or pyproject_root)
-    database = xargs.get("database") or config.get_main_option(INI_DATABASE) or ""
+    database = xargs.get("database") or config.get_main_option(INI_DATABASE) or project.database or ""
     if not database:
         raise ConfigurationError(
-            f"no database named for this migrations folder: set {INI_DATABASE} = NAME in alembic.ini "
-            "or pass -x database=NAME"
+            f"no database named for this migrations folder: set {INI_DATABASE} = NAME in alembic.ini, "
+            '[tool.matrx-orm] database = "NAME" in pyproject.toml, or pass -x database=NAME'
         )
     require_database(database, source)
     settings = MigrationSettings(

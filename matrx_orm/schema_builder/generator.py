@@ -166,6 +166,7 @@ async def run_generate_models(
     schemas: Sequence[str] | None = None,
     include_tables: Iterable[str] | None = None,
     exclude_tables: Iterable[str] | None = None,
+    skip_tables: Iterable[str] = (),
     managers: bool = True,
     typescript: bool = False,
     m2m_payload_junctions: bool = True,
@@ -176,7 +177,8 @@ async def run_generate_models(
     ``schemas`` defaults to ``public`` plus the project's ``additional_schemas``; tables in other schemas
     that generated tables reference (Supabase ``auth.users``) are generated too. ``include_tables`` /
     ``exclude_tables`` (mutually exclusive) limit the tables; names may be ``table`` or ``schema.table``.
-    ``output_dir`` defaults to ``./database/<alias or name>``. ``progress``: ``None`` shows a progress line
+    The migration bookkeeping tables (``alembic_version``, ``_matrx_migrations``) and ``skip_tables`` are
+    never generated. ``output_dir`` defaults to ``./database/<alias or name>``. ``progress``: ``None`` shows a progress line
     on stderr when it is a terminal, ``False`` never, a :class:`Progress` to control it.
     """
     TableSelection(include_tables, exclude_tables)  # bad scope fails before anything else
@@ -192,6 +194,7 @@ async def run_generate_models(
         schemas,
         include_tables=include_tables,
         exclude_tables=exclude_tables,
+        skip_tables=skip_tables,
         progress=reporter,
     )
     return _generate(

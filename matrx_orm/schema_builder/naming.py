@@ -7,6 +7,8 @@ import keyword
 import re
 from collections.abc import Iterable
 
+import inflect
+
 from ..model import Model
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "model_reserved_names",
     "module_name",
     "pascal_case",
+    "plural",
 ]
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
@@ -45,6 +48,28 @@ def camel_case(text: str) -> str:
 
 def _snake(text: str) -> str:
     return "_".join(w.lower() for w in _words(text))
+
+
+_INFLECT = inflect.engine()
+#: endings inflect reads as plurals of a made-up word (``analysis`` of "analysi"): singular Greek/Latin nouns
+_SINGULAR_ENDINGS = ("sis", "xis")
+
+
+def plural(name: str) -> str:
+    """The plural of a snake_case name, by its last word (the ``inflect`` library's English rules).
+
+    ``category`` -> ``categories``, ``person`` -> ``people``, ``order_status`` -> ``order_statuses``,
+    ``analysis`` -> ``analyses``; a last word inflect reads as a plural already stays (``users``, ``data``,
+    ``news``, ``series``; also ``bus``, ``alias``, ``campus``, which it cannot tell from plurals).
+    """
+    head, sep, last = name.rpartition("_")
+    if not last or not last.isalpha():
+        return f"{name}s"
+    singular = _INFLECT.singular_noun(last)
+    already = bool(singular) and _INFLECT.plural_noun(str(singular)) == last
+    if already and not last.endswith(_SINGULAR_ENDINGS):
+        return name
+    return f"{head}{sep}{_INFLECT.plural_noun(last)}"
 
 
 def model_reserved_names() -> frozenset[str]:

@@ -31,6 +31,7 @@ from .naming import (
     model_reserved_names,
     module_name,
     pascal_case,
+    plural,
 )
 from .pysource import Call, py_literal, py_str
 
@@ -141,10 +142,6 @@ class Plan:
             if model.table.schema == schema and model.table.name == table:
                 return model
         return None
-
-
-def _plural(word: str) -> str:
-    return word if word.endswith("s") else f"{word}s"
 
 
 def _stem(column: str) -> str:
@@ -483,7 +480,7 @@ class _Builder:
                 if target is None or len(fk.columns) != 1 or fk.columns[0] in seen:
                     continue
                 seen.add(fk.columns[0])
-                base = _plural(model.module)
+                base = plural(model.module)
                 if counts[(fk.ref_schema, fk.ref_table)] > 1 or target is model:
                     base = f"{base}_by_{_stem(fk.columns[0])}"
                 name = relation_names[target.table.key].claim(base)
@@ -510,7 +507,7 @@ class _Builder:
                         "(the junction table is in another schema)"
                     )
                     continue
-                base = _plural(target.module)
+                base = plural(target.module)
                 if owner is target:
                     base = f"{base}_by_{_stem(source.columns[0])}"
                 names = relation_names[owner.table.key]

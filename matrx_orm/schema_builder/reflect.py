@@ -46,13 +46,24 @@ def register_vector_types() -> None:
     ischema_names.setdefault("sparsevec", SPARSEVEC)
 
 
+#: migration bookkeeping (Alembic's ``alembic_version``, matrx-orm's ``_matrx_migrations``; the migrations
+#: package's ``INTERNAL_TABLES``): never generated
+BOOKKEEPING_TABLES = frozenset({"alembic_version", "_matrx_migrations"})
+
+
 class TableSelection:
     """Which tables are in scope: ``include`` (allowlist) or ``exclude`` (denylist), never both.
 
-    Names are ``table`` (any schema) or ``schema.table``.
+    Names are ``table`` (any schema) or ``schema.table``. :data:`BOOKKEEPING_TABLES` and the names in
+    ``skip`` are always left out.
     """
 
-    def __init__(self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None) -> None:
+    def __init__(
+        self,
+        include: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
+        skip: Iterable[str] = (),
+    ) -> None:
         if include is not None and exclude is not None:
             raise ConfigurationError(
                 "include_tables and exclude_tables are mutually exclusive; pass one of them",
@@ -63,9 +74,12 @@ class TableSelection:
                 raise ConfigurationError(f"{label} must be a collection of table names; got {names!r}")
         self.include = frozenset(include) if include is not None else None
         self.exclude = frozenset(exclude or ())
+        self.skip = BOOKKEEPING_TABLES | frozenset(skip)
 
     def allows(self, schema: str, table: str) -> bool:
         names = {table, f"{schema}.{table}"}
+        if names & self.skip:
+            return False
         if self.include is not None:
             return bool(names & self.include)
         return not names & self.exclude
@@ -338,10 +352,12 @@ async def reflect_database(
     *,
     include_tables: Iterable[str] | None = None,
     exclude_tables: Iterable[str] | None = None,
+    skip_tables: Iterable[str] = (),
     progress: Progress | None = None,
 ) -> SchemaInfo:
-    """Reflect ``schemas`` (default: ``public`` plus the project's ``additional_schemas``) of ``database``."""
-    selection = TableSelection(include_tables, exclude_tables)
+    """Reflect ``schemas`` (default: ``public`` plus the project's ``additional_schemas``) of ``database``;
+    ``skip_tables`` are left out on top of the migration bookkeeping tables."""
+    selection = TableSelection(include_tables, exclude_tables, skip_tables)
     config = get_database_config(database)
     if schemas is None:
         schemas = ["public", *config.additional_schemas]
