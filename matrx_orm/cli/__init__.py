@@ -39,6 +39,7 @@ from .options import (
     connection_failure_line,
     postgres_url,
 )
+from .shell import SHELL_COMMAND
 
 __all__ = ["COMMANDS", "Command", "UsageError", "build_parser", "main"]
 
@@ -83,7 +84,7 @@ DEMO_COMMAND = Command(
 )
 
 #: Every subcommand, in the order ``matrx-orm --help`` lists them.
-COMMANDS: list[Command] = [DEMO_COMMAND, *migration_commands(), *generate_commands()]
+COMMANDS: list[Command] = [DEMO_COMMAND, *migration_commands(), *generate_commands(), SHELL_COMMAND]
 
 
 # -- parser and entry point -----------------------------------------------------------------------------------

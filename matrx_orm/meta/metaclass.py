@@ -37,6 +37,41 @@ def _own_setting(namespace: Mapping[str, Any], inner_meta: Any, attr: str, meta_
     return getattr(inner_meta, meta_attr, None) if inner_meta is not None else None
 
 
+def _inherited_setting(
+    cls: type, namespace: Mapping[str, Any], inner_meta: Any, attr: str, meta_attr: str
+) -> Any:
+    """The class's own setting (``attr`` or ``Meta.<meta_attr>``), else the nearest base's."""
+    own = _own_setting(namespace, inner_meta, attr, meta_attr)
+    if own is not None:
+        return own
+    for base in cls.__mro__[1:]:
+        found = _own_setting(base.__dict__, base.__dict__.get("Meta"), attr, meta_attr)
+        if found is not None:
+            return found
+    return None
+
+
+def _ordering(
+    cls: type, namespace: Mapping[str, Any], inner_meta: Any, fields: Mapping[str, Any]
+) -> tuple[Any, ...]:
+    """The default ordering (``_ordering`` or ``Meta.ordering``, inherited): names checked now."""
+    declared = _inherited_setting(cls, namespace, inner_meta, "_ordering", "ordering") or ()
+    items = (declared,) if isinstance(declared, str) else tuple(declared)
+    aliases = {n[:-3] for n, f in fields.items() if n.endswith("_id") and getattr(f, "is_relation", False)}
+    for item in items:
+        if not isinstance(item, str):
+            continue  # an expression (F("x").desc()): checked when a query compiles it
+        name = item.lstrip("-+")
+        if name == "?":
+            raise FieldError(
+                f"_ordering on '{cls.__name__}': random ordering ('?') is not supported",
+                model=cls.__name__,
+            )
+        if name not in fields and name not in aliases:
+            raise UnknownFieldError(name=name, choices=fields, model=cls.__name__)
+    return items
+
+
 class ModelMeta(type):
     """Collects fields (inheriting from abstract bases), builds the ``sa.Table`` and registers the model."""
 
@@ -161,6 +196,10 @@ class ModelMeta(type):
             unfetchable=bool(getattr(cls, "_unfetchable", False)),
             inverse_foreign_keys=inverse_fks,
             many_to_many=many_to_many,
+            ordering=_ordering(cls, namespace, inner_meta, fields),
+            validate_on_save=bool(
+                _inherited_setting(cls, namespace, inner_meta, "_validate_on_save", "validate_on_save")
+            ),
         )
         base = next(b for b in cls.__mro__ if b.__dict__.get("_is_model_base"))
         cls._meta.custom_init = cls.__init__ is not base.__init__

@@ -34,6 +34,8 @@ class ModelOptions:
         unfetchable: bool,
         inverse_foreign_keys: dict[str, dict[str, Any]],
         many_to_many: dict[str, dict[str, Any]],
+        ordering: tuple[Any, ...] = (),
+        validate_on_save: bool = False,
     ) -> None:
         self.model = model
         self.model_name = model.__name__
@@ -53,6 +55,10 @@ class ModelOptions:
         self.unfetchable = unfetchable
         self.inverse_foreign_keys = inverse_foreign_keys
         self.many_to_many = many_to_many
+        #: the default ordering (``_ordering`` / ``Meta.ordering``): queries without ``order_by()`` use it
+        self.ordering: tuple[Any, ...] = ordering
+        #: ``_validate_on_save``: ``save()`` / ``create()`` run ``full_clean()`` first
+        self.validate_on_save = validate_on_save
         self.field_names: tuple[str, ...] = tuple(fields)
         self.columns: dict[str, sa.Column[Any]] = {name: table.c[f.column_name] for name, f in fields.items()}
         self.foreign_keys: dict[str, ForeignKey] = {
@@ -69,6 +75,11 @@ class ModelOptions:
         self.relation_aliases: dict[str, str] = {
             name[:-3]: name for name in self.foreign_keys if name.endswith("_id") and name[:-3] not in fields
         }
+
+    @property
+    def ordering_or_pk(self) -> tuple[Any, ...]:
+        """The default ordering, else the primary key: how loaded relation lists are ordered."""
+        return self.ordering or tuple(self.primary_keys)
 
     @property
     def qualified_table_name(self) -> str:

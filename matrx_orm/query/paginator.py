@@ -77,9 +77,10 @@ class Paginator(Generic[T]):
     """Split a query into pages of ``per_page`` rows; the query is not run until a page is asked for.
 
     ``await paginator.page(n)`` runs a COUNT and the page's SELECT; ``async for page in paginator`` counts
-    once and yields every page in order. Order the query (``order_by``) so pages are stable; an unordered
-    query is ordered by primary key. Page 1 of an empty result is an empty page; other numbers outside
-    ``1..total_pages`` raise ``EmptyPage``, non-positive or non-int numbers ``InvalidPage``.
+    once and yields every page in order. Order the query (``order_by`` or the model's default ordering) so
+    pages are stable; a query with no ordering is ordered by primary key. Page 1 of an empty result is an
+    empty page; other numbers outside ``1..total_pages`` raise ``EmptyPage``, non-positive or non-int
+    numbers ``InvalidPage``.
     """
 
     def __init__(self, queryset: Any, per_page: int) -> None:

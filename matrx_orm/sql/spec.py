@@ -41,6 +41,21 @@ class QuerySpec:
     combined: tuple[Any, ...] = ()  # ((operation, all, QuerySpec), ...) for union/intersection/difference
     select_related: tuple[str, ...] = ()  # foreign keys LEFT JOINed into the rows
     prefetch_related: tuple[str, ...] = ()  # relations loaded after the rows
+    # order_by() was called, so order_by is the query's own (an empty one clears the default); when False,
+    # order_by holds the model's default ordering (``_ordering``), filled in when the spec is made. Pass
+    # ordered=True when making a spec with an order_by of its own (replace() sets it for a new order_by).
+    ordered: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.order_by and not self.ordered:
+            default: tuple[Any, ...] = getattr(getattr(self.model, "_meta", None), "ordering", ())
+            if default:
+                object.__setattr__(self, "order_by", default)
+
+    @property
+    def default_ordered(self) -> bool:
+        """Whether the rows are ordered by the model's default ordering (no ``order_by()`` was called)."""
+        return not self.ordered and bool(self.order_by)
 
     @property
     def meta(self) -> Any:
@@ -68,7 +83,13 @@ def _replacer() -> Callable[[QuerySpec, dict[str, Any]], QuerySpec]:
     """``dataclasses.replace`` for QuerySpec, specialised once for its fields (half the cost; every chain
     method calls it): ``QuerySpec(changes.get("model", spec.model), ...)``; unknown names raise."""
     names = [f.name for f in dataclasses.fields(QuerySpec)]
-    arguments = ", ".join(f"get({name!r}, spec.{name})" for name in names)
+    arguments = ", ".join(
+        # a new order_by (even an empty one) replaces the model's default ordering
+        "get('ordered', spec.ordered or 'order_by' in changes)"
+        if name == "ordered"
+        else f"get({name!r}, spec.{name})"
+        for name in names
+    )
     source = (
         "def replace(spec, changes):\n"
         "    if not changes.keys() <= FIELDS:\n"
