@@ -1,4 +1,4 @@
-"""``Field[T]``: the base descriptor every column field (and ForeignKey) builds on.
+"""``Field[T, R]``: the base descriptor every column field (and ForeignKey) builds on.
 
 A field knows its SQLAlchemy column type and converts values in three directions:
 
@@ -8,6 +8,11 @@ A field knows its SQLAlchemy column type and converts values in three directions
 
 None is never converted: ``to_db(None)`` returns None. Whether None is allowed is decided by the caller,
 which knows about defaults and server defaults; ``check_null(value)`` raises the standard error.
+
+Typing: ``T`` is the python type of values, ``R`` what reading the attribute on an instance gives (``T`` by
+default). The concrete field classes are generic in ``R`` and pick it from ``null`` / ``primary_key`` with
+``__init__`` overloads: ``IntegerField()`` reads ``int | None``, ``IntegerField(null=False)`` and
+``IntegerField(primary_key=True)`` read ``int`` (see ``docs/typing-and-fastapi.md``).
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, overload
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeEngine
+from typing_extensions import TypeVar
 
 from ..exceptions import ValidationError, safe_repr
 
@@ -26,6 +32,11 @@ if TYPE_CHECKING:
     from typing import Self
 
 T = TypeVar("T")
+#: what reading the attribute on an instance gives (``T | None`` for a nullable column)
+if TYPE_CHECKING:
+    R = TypeVar("R", default=T)
+else:  # typing_extensions cannot substitute a default naming another TypeVar at run time (Python 3.11)
+    R = TypeVar("R", default=Any)
 
 Validator = Callable[[Any], Any]
 
@@ -87,7 +98,7 @@ def _server_default_clause(value: Any) -> Any:
     return sa.text(str(value))
 
 
-class Field(Generic[T]):
+class Field(Generic[T, R]):
     """A model attribute mapped to one column (``concrete``), or a declaration such as a M2M.
 
     Keyword parameters shared by every field: ``primary_key``, ``null`` (``nullable`` is an alias that wins
@@ -162,7 +173,7 @@ class Field(Generic[T]):
     def __get__(self, instance: None, owner: Any) -> Self: ...
 
     @overload
-    def __get__(self, instance: object, owner: Any) -> T: ...
+    def __get__(self, instance: object, owner: Any) -> R: ...
 
     def __get__(self, instance: object | None, owner: Any = None) -> Any:
         if instance is None:
@@ -171,7 +182,7 @@ class Field(Generic[T]):
 
     if TYPE_CHECKING:
 
-        def __set__(self, instance: Any, value: T | None) -> None: ...
+        def __set__(self, instance: Any, value: R) -> None: ...
 
     def __repr__(self) -> str:
         owner = model_label(self.model)

@@ -7,12 +7,13 @@ import math
 import numbers
 import re
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
 
 import sqlalchemy as sa
 from asyncpg import Point
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeEngine, UserDefinedType
+from typing_extensions import TypeVar
 
 from .base import Field
 
@@ -27,8 +28,15 @@ _ADDRESS_TYPES = (
 )
 _NETWORK_TYPES = (ipaddress.IPv4Network, ipaddress.IPv6Network)
 
+# what reading each field gives when the class is named without arguments (see Field's docstring)
+_AddressR = TypeVar("_AddressR", default=IPAddress | None)
+_NetworkR = TypeVar("_NetworkR", default=IPNetwork | None)
+_StrR = TypeVar("_StrR", default=str | None)
+_PointR = TypeVar("_PointR", default=Point | None)
+_BytesR = TypeVar("_BytesR", default=bytes | None)
 
-class IPAddressField(Field[IPAddress]):
+
+class IPAddressField(Field[IPAddress, _AddressR]):
     """``INET``: a host address, optionally with a netmask (``10.0.0.5/24``).
 
     Strings become ``ipaddress`` objects: an address, or an interface when a prefix shorter than the full
@@ -38,6 +46,22 @@ class IPAddressField(Field[IPAddress]):
     python_type = ipaddress.IPv4Address
     lookup_family = "other"
     version: ClassVar[int | None] = None
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __init__(
+            self: IPAddressField[IPAddress], *, primary_key: Literal[True], **kwargs: Any
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: IPAddressField[IPAddress], *, null: Literal[False], nullable: None = None, **kwargs: Any
+        ) -> None: ...
+        @overload
+        def __init__(self: IPAddressField[IPAddress], *, nullable: Literal[False], **kwargs: Any) -> None: ...
+        @overload
+        def __init__(self: IPAddressField[IPAddress | None], **kwargs: Any) -> None: ...
+        def __init__(self, **kwargs: Any) -> None: ...
 
     def sa_type(self) -> TypeEngine[Any]:
         return postgresql.INET()
@@ -67,23 +91,67 @@ class IPAddressField(Field[IPAddress]):
         return address
 
 
-class IPv4Field(IPAddressField):
+class IPv4Field(IPAddressField[_AddressR]):
     """``INET`` restricted to IPv4 addresses."""
 
     version = 4
 
+    if TYPE_CHECKING:
 
-class IPv6Field(IPAddressField):
+        @overload
+        def __init__(self: IPv4Field[IPAddress], *, primary_key: Literal[True], **kwargs: Any) -> None: ...
+        @overload
+        def __init__(
+            self: IPv4Field[IPAddress], *, null: Literal[False], nullable: None = None, **kwargs: Any
+        ) -> None: ...
+        @overload
+        def __init__(self: IPv4Field[IPAddress], *, nullable: Literal[False], **kwargs: Any) -> None: ...
+        @overload
+        def __init__(self: IPv4Field[IPAddress | None], **kwargs: Any) -> None: ...
+        def __init__(self, **kwargs: Any) -> None: ...
+
+
+class IPv6Field(IPAddressField[_AddressR]):
     """``INET`` restricted to IPv6 addresses."""
 
     version = 6
 
+    if TYPE_CHECKING:
 
-class IPNetworkField(Field[IPNetwork]):
+        @overload
+        def __init__(self: IPv6Field[IPAddress], *, primary_key: Literal[True], **kwargs: Any) -> None: ...
+        @overload
+        def __init__(
+            self: IPv6Field[IPAddress], *, null: Literal[False], nullable: None = None, **kwargs: Any
+        ) -> None: ...
+        @overload
+        def __init__(self: IPv6Field[IPAddress], *, nullable: Literal[False], **kwargs: Any) -> None: ...
+        @overload
+        def __init__(self: IPv6Field[IPAddress | None], **kwargs: Any) -> None: ...
+        def __init__(self, **kwargs: Any) -> None: ...
+
+
+class IPNetworkField(Field[IPNetwork, _NetworkR]):
     """``CIDR``: a network (``10.0.0.0/8``); host bits must be zero, as PostgreSQL requires."""
 
     python_type = ipaddress.IPv4Network
     lookup_family = "other"
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __init__(
+            self: IPNetworkField[IPNetwork], *, primary_key: Literal[True], **kwargs: Any
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: IPNetworkField[IPNetwork], *, null: Literal[False], nullable: None = None, **kwargs: Any
+        ) -> None: ...
+        @overload
+        def __init__(self: IPNetworkField[IPNetwork], *, nullable: Literal[False], **kwargs: Any) -> None: ...
+        @overload
+        def __init__(self: IPNetworkField[IPNetwork | None], **kwargs: Any) -> None: ...
+        def __init__(self, **kwargs: Any) -> None: ...
 
     def sa_type(self) -> TypeEngine[Any]:
         return postgresql.CIDR()
@@ -112,12 +180,26 @@ _MAC_FORMATS = (
 )
 
 
-class MacAddressField(Field[str]):
+class MacAddressField(Field[str, _StrR]):
     """``MACADDR``: any format PostgreSQL reads (``08:00:2b:01:02:03``, ``08-00-2b-01-02-03``,
     ``08002b:010203``, ``0800.2b01.0203``, ``08002b010203``), normalized to ``08:00:2b:01:02:03``."""
 
     python_type = str
     lookup_family = "text"
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __init__(self: MacAddressField[str], *, primary_key: Literal[True], **kwargs: Any) -> None: ...
+        @overload
+        def __init__(
+            self: MacAddressField[str], *, null: Literal[False], nullable: None = None, **kwargs: Any
+        ) -> None: ...
+        @overload
+        def __init__(self: MacAddressField[str], *, nullable: Literal[False], **kwargs: Any) -> None: ...
+        @overload
+        def __init__(self: MacAddressField[str | None], **kwargs: Any) -> None: ...
+        def __init__(self, **kwargs: Any) -> None: ...
 
     def sa_type(self) -> TypeEngine[Any]:
         return postgresql.MACADDR()
@@ -148,12 +230,26 @@ class POINT(UserDefinedType[Any]):
 _POINT_TEXT = re.compile(r"^\(?\s*([^,()\s]+)\s*,\s*([^,()\s]+)\s*\)?$")
 
 
-class PointField(Field[Point]):
+class PointField(Field[Point, _PointR]):
     """``POINT``: ``asyncpg.Point`` values; ``(x, y)`` tuples/lists, ``{"x":, "y":}`` dicts and ``"(x,y)"``
     strings are accepted."""
 
     python_type = Point
     lookup_family = "other"
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __init__(self: PointField[Point], *, primary_key: Literal[True], **kwargs: Any) -> None: ...
+        @overload
+        def __init__(
+            self: PointField[Point], *, null: Literal[False], nullable: None = None, **kwargs: Any
+        ) -> None: ...
+        @overload
+        def __init__(self: PointField[Point], *, nullable: Literal[False], **kwargs: Any) -> None: ...
+        @overload
+        def __init__(self: PointField[Point | None], **kwargs: Any) -> None: ...
+        def __init__(self, **kwargs: Any) -> None: ...
 
     def sa_type(self) -> TypeEngine[Any]:
         return POINT()
@@ -188,11 +284,25 @@ class PointField(Field[Point]):
         return Point(self._coord(value, pair[0]), self._coord(value, pair[1]))
 
 
-class BinaryField(Field[bytes]):
+class BinaryField(Field[bytes, _BytesR]):
     """``BYTEA``: bytes (bytearray and memoryview are copied to bytes)."""
 
     python_type = bytes
     lookup_family = "other"
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __init__(self: BinaryField[bytes], *, primary_key: Literal[True], **kwargs: Any) -> None: ...
+        @overload
+        def __init__(
+            self: BinaryField[bytes], *, null: Literal[False], nullable: None = None, **kwargs: Any
+        ) -> None: ...
+        @overload
+        def __init__(self: BinaryField[bytes], *, nullable: Literal[False], **kwargs: Any) -> None: ...
+        @overload
+        def __init__(self: BinaryField[bytes | None], **kwargs: Any) -> None: ...
+        def __init__(self, **kwargs: Any) -> None: ...
 
     def sa_type(self) -> TypeEngine[Any]:
         return sa.LargeBinary()

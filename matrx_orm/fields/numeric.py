@@ -7,11 +7,12 @@ import numbers
 import re
 import struct
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, getcontext
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeEngine
+from typing_extensions import TypeVar
 
 from .base import Field
 
@@ -26,8 +27,15 @@ _NUMERIC_MAX_PLACES = 16383
 #: beyond any MONEY value: an int8 count of the locale's smallest unit (closer limits depend on lc_monetary)
 _MONEY_MAX = 2**63 - 1
 
+# what reading each field gives when the class is named without arguments (see Field's docstring)
+_IntR = TypeVar("_IntR", default=int | None)
+_FloatR = TypeVar("_FloatR", default=float | None)
+_DecimalR = TypeVar("_DecimalR", default=Decimal | None)
+_StrR = TypeVar("_StrR", default=str | None)
+_BoolR = TypeVar("_BoolR", default=bool | None)
 
-class IntegerField(Field[int]):
+
+class IntegerField(Field[int, _IntR]):
     """``INTEGER`` (int32). Accepts ints, integral floats/Decimals and numeric strings; never bools."""
 
     python_type = int
@@ -36,6 +44,16 @@ class IntegerField(Field[int]):
     min_value: ClassVar[int] = -(2**31)
     max_value: ClassVar[int] = 2**31 - 1
 
+    @overload
+    def __init__(self: IntegerField[int], *, primary_key: Literal[True], **kwargs: Any) -> None: ...
+    @overload
+    def __init__(
+        self: IntegerField[int], *, null: Literal[False], nullable: None = None, **kwargs: Any
+    ) -> None: ...
+    @overload
+    def __init__(self: IntegerField[int], *, nullable: Literal[False], **kwargs: Any) -> None: ...
+    @overload
+    def __init__(self: IntegerField[int | None], **kwargs: Any) -> None: ...
     def __init__(self, **kwargs: Any) -> None:
         default = kwargs.get("default")
         if isinstance(default, str) and _SEQUENCE_NAME.fullmatch(default):
@@ -83,29 +101,57 @@ class IntegerField(Field[int]):
         return f"out of range for {self.type_name} [{self.min_value}, {self.max_value}]"
 
 
-class SmallIntegerField(IntegerField):
+class SmallIntegerField(IntegerField[_IntR]):
     """``SMALLINT`` (int16)."""
 
     type_name = "SMALLINT"
     min_value = -(2**15)
     max_value = 2**15 - 1
 
+    if TYPE_CHECKING:
+
+        @overload
+        def __init__(self: SmallIntegerField[int], *, primary_key: Literal[True], **kwargs: Any) -> None: ...
+        @overload
+        def __init__(
+            self: SmallIntegerField[int], *, null: Literal[False], nullable: None = None, **kwargs: Any
+        ) -> None: ...
+        @overload
+        def __init__(self: SmallIntegerField[int], *, nullable: Literal[False], **kwargs: Any) -> None: ...
+        @overload
+        def __init__(self: SmallIntegerField[int | None], **kwargs: Any) -> None: ...
+        def __init__(self, **kwargs: Any) -> None: ...
+
     def sa_type(self) -> TypeEngine[Any]:
         return sa.SmallInteger()
 
 
-class BigIntegerField(IntegerField):
+class BigIntegerField(IntegerField[_IntR]):
     """``BIGINT`` (int64)."""
 
     type_name = "BIGINT"
     min_value = -(2**63)
     max_value = 2**63 - 1
 
+    if TYPE_CHECKING:
+
+        @overload
+        def __init__(self: BigIntegerField[int], *, primary_key: Literal[True], **kwargs: Any) -> None: ...
+        @overload
+        def __init__(
+            self: BigIntegerField[int], *, null: Literal[False], nullable: None = None, **kwargs: Any
+        ) -> None: ...
+        @overload
+        def __init__(self: BigIntegerField[int], *, nullable: Literal[False], **kwargs: Any) -> None: ...
+        @overload
+        def __init__(self: BigIntegerField[int | None], **kwargs: Any) -> None: ...
+        def __init__(self, **kwargs: Any) -> None: ...
+
     def sa_type(self) -> TypeEngine[Any]:
         return sa.BigInteger()
 
 
-class VersionField(IntegerField):
+class VersionField(IntegerField[int]):
     """Optimistic-locking counter: ``INTEGER NOT NULL``, starts at 1; the model layer increments it."""
 
     is_version = True
@@ -117,7 +163,7 @@ class VersionField(IntegerField):
         super().__init__(**kwargs)
 
 
-class FloatField(Field[float]):
+class FloatField(Field[float, _FloatR]):
     """``FLOAT`` (double precision). Accepts ints, floats, Decimals and numeric strings; never bools.
 
     ``precision=24`` (or less) makes the column ``REAL`` (single precision). Infinity and NaN are stored as
@@ -128,6 +174,25 @@ class FloatField(Field[float]):
     python_type = float
     lookup_family = "number"
 
+    @overload
+    def __init__(
+        self: FloatField[float], precision: int | None = None, *, primary_key: Literal[True], **kwargs: Any
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: FloatField[float],
+        precision: int | None = None,
+        *,
+        null: Literal[False],
+        nullable: None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: FloatField[float], precision: int | None = None, *, nullable: Literal[False], **kwargs: Any
+    ) -> None: ...
+    @overload
+    def __init__(self: FloatField[float | None], precision: int | None = None, **kwargs: Any) -> None: ...
     def __init__(self, precision: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.precision = precision
@@ -213,7 +278,7 @@ def _to_decimal(field: Field[Any], value: Any) -> Decimal:
     field._type_error(value, "a decimal number")
 
 
-class DecimalField(Field[Decimal]):
+class DecimalField(Field[Decimal, _DecimalR]):
     """``NUMERIC(max_digits, decimal_places)``.
 
     Values are ``Decimal`` (from Decimal, int, float via ``repr`` or numeric str). With ``decimal_places``
@@ -227,6 +292,41 @@ class DecimalField(Field[Decimal]):
     python_type = Decimal
     lookup_family = "number"
 
+    @overload
+    def __init__(
+        self: DecimalField[Decimal],
+        max_digits: int | None = None,
+        decimal_places: int | None = None,
+        *,
+        primary_key: Literal[True],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: DecimalField[Decimal],
+        max_digits: int | None = None,
+        decimal_places: int | None = None,
+        *,
+        null: Literal[False],
+        nullable: None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: DecimalField[Decimal],
+        max_digits: int | None = None,
+        decimal_places: int | None = None,
+        *,
+        nullable: Literal[False],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: DecimalField[Decimal | None],
+        max_digits: int | None = None,
+        decimal_places: int | None = None,
+        **kwargs: Any,
+    ) -> None: ...
     def __init__(
         self, max_digits: int | None = None, decimal_places: int | None = None, **kwargs: Any
     ) -> None:
@@ -300,7 +400,7 @@ class DecimalField(Field[Decimal]):
             )
 
 
-class MoneyField(Field[str]):
+class MoneyField(Field[str, _StrR]):
     """``MONEY``. asyncpg exchanges money as text: Decimal, int, float or numeric str in, str out.
 
     ``$`` signs and thousands separators in strings are removed before the number is checked.
@@ -308,6 +408,20 @@ class MoneyField(Field[str]):
 
     python_type = str
     lookup_family = "number"
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __init__(self: MoneyField[str], *, primary_key: Literal[True], **kwargs: Any) -> None: ...
+        @overload
+        def __init__(
+            self: MoneyField[str], *, null: Literal[False], nullable: None = None, **kwargs: Any
+        ) -> None: ...
+        @overload
+        def __init__(self: MoneyField[str], *, nullable: Literal[False], **kwargs: Any) -> None: ...
+        @overload
+        def __init__(self: MoneyField[str | None], **kwargs: Any) -> None: ...
+        def __init__(self, **kwargs: Any) -> None: ...
 
     def sa_type(self) -> TypeEngine[Any]:
         return postgresql.MONEY()
@@ -334,12 +448,26 @@ class MoneyField(Field[str]):
         return str(number)
 
 
-class BooleanField(Field[bool]):
+class BooleanField(Field[bool, _BoolR]):
     """``BOOLEAN``. Accepts bools, the ints 0/1 and the strings true/false, t/f, yes/no, y/n, on/off, 1/0
     (any case); everything else is rejected."""
 
     python_type = bool
     lookup_family = "other"
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __init__(self: BooleanField[bool], *, primary_key: Literal[True], **kwargs: Any) -> None: ...
+        @overload
+        def __init__(
+            self: BooleanField[bool], *, null: Literal[False], nullable: None = None, **kwargs: Any
+        ) -> None: ...
+        @overload
+        def __init__(self: BooleanField[bool], *, nullable: Literal[False], **kwargs: Any) -> None: ...
+        @overload
+        def __init__(self: BooleanField[bool | None], **kwargs: Any) -> None: ...
+        def __init__(self, **kwargs: Any) -> None: ...
 
     def sa_type(self) -> TypeEngine[Any]:
         return sa.Boolean()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import copy
-import json
+import datetime as dt
 import numbers
 import re
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticError
@@ -18,21 +18,35 @@ from typing_extensions import TypeVar
 
 from ..exceptions import ValidationError
 from .base import Field, reason_of, short_repr
+from .json_text import json_text
 from .numeric import BigIntegerField, BooleanField, DecimalField, FloatField, IntegerField, SmallIntegerField
 from .temporal import DateField, DateTimeField, TimeField
 from .text import TextField, UUIDField
 
 J = TypeVar("J", default=Any)
 E = TypeVar("E", default=Any)
+# what reading each field gives when the class is named without arguments (see Field's docstring)
+_ArrayR = TypeVar("_ArrayR", default=Any)
+_StrListR = TypeVar("_StrListR", default=list[str] | None)
+_IntListR = TypeVar("_IntListR", default=list[int] | None)
+_FloatListR = TypeVar("_FloatListR", default=list[float] | None)
+_BoolListR = TypeVar("_BoolListR", default=list[bool] | None)
+_DecimalListR = TypeVar("_DecimalListR", default=list[Decimal] | None)
+_DateListR = TypeVar("_DateListR", default=list[dt.date] | None)
+_TimeListR = TypeVar("_TimeListR", default=list[dt.time] | None)
+_AnyListR = TypeVar("_AnyListR", default=list[Any] | None)
+_HStoreR = TypeVar("_HStoreR", default=dict[str, str | None] | None)
+_I = TypeVar("_I")
 
 
 class JSONField(Field[J]):
     """``JSONB``. Any JSON value (dict, list, str, int, float, bool) is stored as is: a python str is a JSON
-    string, never parsed. The connection codec serializes; ``to_db`` checks the value is serializable
-    (NaN and infinity are rejected, PostgreSQL's JSON has no such numbers).
+    string, never parsed. ``to_db`` serializes it (to a ``JsonText``) and so checks it is JSON (NaN and
+    infinity are rejected, PostgreSQL's JSON has no such numbers).
 
     ``schema`` (a pydantic ``BaseModel`` subclass) makes dicts load as that model and models dump to JSON.
-    ``JSONField[MyTypedDict]()`` types reads for checkers.
+    Reads are typed ``Any`` whatever ``null`` says (a NOT NULL column still holds JSON ``null``, read as
+    None); ``JSONField[MyTypedDict]()`` types them for checkers.
     """
 
     python_type = object
@@ -63,19 +77,16 @@ class JSONField(Field[J]):
         return value
 
     def db_value(self, value: Any) -> Any:
+        """The value serialized, once: a :class:`~.json_text.JsonText` (every connection's json codec sends
+        it as is). A value that is not JSON (NaN, infinity, sets, ...) is refused here."""
         if self.schema is not None and isinstance(value, self.schema):
-            return value.model_dump(mode="json")
-        return value
-
-    def validate(self, value: Any) -> None:
-        if not (self.schema is not None and isinstance(value, self.schema)):
-            try:
-                json.dumps(value, allow_nan=False)
-            except (TypeError, ValueError) as exc:
-                self.fail(value, f"not JSON serializable ({exc})")
-            except RecursionError:
-                self.fail(value, "not JSON serializable (too deeply nested or circular)")
-        super().validate(value)
+            value = value.model_dump(mode="json")
+        try:
+            return json_text(value)
+        except (TypeError, ValueError) as exc:
+            self.fail(value, f"not JSON serializable ({exc})")
+        except RecursionError:
+            self.fail(value, "not JSON serializable (too deeply nested or circular)")
 
     def from_db(self, value: Any) -> Any:
         if self.schema is not None and isinstance(value, dict):
@@ -98,7 +109,7 @@ def _item_field(item_type: Any) -> Field[Any]:
     raise TypeError(f"ArrayField item_type must be a Field instance or class; got {item_type!r}")
 
 
-class ArrayField(Field[list[E]]):
+class ArrayField(Field[list[E], _ArrayR]):
     """``item_type[]``: a list whose elements are converted by ``item_type`` (a Field instance or class).
 
     ``dimensions`` > 1 makes nested lists (``INTEGER[][]``). Elements may be None.
@@ -107,8 +118,53 @@ class ArrayField(Field[list[E]]):
     python_type = list
     lookup_family = "array"
 
+    @overload
     def __init__(
-        self, item_type: Field[E] | type[Field[E]] | None = None, dimensions: int | None = None, **kwargs: Any
+        self: ArrayField[_I, list[_I]],
+        item_type: Field[_I, Any] | type[Field[_I, Any]],
+        dimensions: Literal[1] | None = None,
+        *,
+        primary_key: Literal[True],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: ArrayField[_I, list[_I]],
+        item_type: Field[_I, Any] | type[Field[_I, Any]],
+        dimensions: Literal[1] | None = None,
+        *,
+        null: Literal[False],
+        nullable: None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: ArrayField[_I, list[_I]],
+        item_type: Field[_I, Any] | type[Field[_I, Any]],
+        dimensions: Literal[1] | None = None,
+        *,
+        nullable: Literal[False],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: ArrayField[_I, list[_I] | None],
+        item_type: Field[_I, Any] | type[Field[_I, Any]],
+        dimensions: Literal[1] | None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload  # nested (dimensions > 1), or a subclass's own __init__: reads are not checked
+    def __init__(
+        self: ArrayField[Any, Any],
+        item_type: Field[Any, Any] | type[Field[Any, Any]] | None = None,
+        dimensions: int | None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    def __init__(
+        self,
+        item_type: Field[Any, Any] | type[Field[Any, Any]] | None = None,
+        dimensions: int | None = None,
+        **kwargs: Any,
     ) -> None:
         base_field = kwargs.pop("base_field", None)
         if item_type is None:
@@ -196,51 +252,284 @@ class ArrayField(Field[list[E]]):
         return load(value, depth)
 
 
-class TextArrayField(ArrayField[str]):
+class TextArrayField(ArrayField[str, _StrListR]):
     """``TEXT[]``."""
 
+    @overload
+    def __init__(
+        self: TextArrayField[list[str]],
+        *,
+        dimensions: Literal[1] | None = None,
+        primary_key: Literal[True],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: TextArrayField[list[str]],
+        *,
+        dimensions: Literal[1] | None = None,
+        null: Literal[False],
+        nullable: None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: TextArrayField[list[str]],
+        *,
+        dimensions: Literal[1] | None = None,
+        nullable: Literal[False],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: TextArrayField[list[str] | None], *, dimensions: Literal[1] | None = None, **kwargs: Any
+    ) -> None: ...
+    @overload  # nested (dimensions > 1): reads are not checked
+    def __init__(self: TextArrayField[Any], **kwargs: Any) -> None: ...
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(TextField(), **kwargs)
 
 
-class IntegerArrayField(ArrayField[int]):
+class IntegerArrayField(ArrayField[int, _IntListR]):
     """``INTEGER[]``."""
 
+    @overload
+    def __init__(
+        self: IntegerArrayField[list[int]],
+        *,
+        dimensions: Literal[1] | None = None,
+        primary_key: Literal[True],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: IntegerArrayField[list[int]],
+        *,
+        dimensions: Literal[1] | None = None,
+        null: Literal[False],
+        nullable: None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: IntegerArrayField[list[int]],
+        *,
+        dimensions: Literal[1] | None = None,
+        nullable: Literal[False],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: IntegerArrayField[list[int] | None], *, dimensions: Literal[1] | None = None, **kwargs: Any
+    ) -> None: ...
+    @overload  # nested (dimensions > 1): reads are not checked
+    def __init__(self: IntegerArrayField[Any], **kwargs: Any) -> None: ...
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(IntegerField(), **kwargs)
 
 
-class FloatArrayField(ArrayField[float]):
+class FloatArrayField(ArrayField[float, _FloatListR]):
     """``FLOAT[]``."""
 
+    @overload
+    def __init__(
+        self: FloatArrayField[list[float]],
+        *,
+        dimensions: Literal[1] | None = None,
+        primary_key: Literal[True],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: FloatArrayField[list[float]],
+        *,
+        dimensions: Literal[1] | None = None,
+        null: Literal[False],
+        nullable: None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: FloatArrayField[list[float]],
+        *,
+        dimensions: Literal[1] | None = None,
+        nullable: Literal[False],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: FloatArrayField[list[float] | None], *, dimensions: Literal[1] | None = None, **kwargs: Any
+    ) -> None: ...
+    @overload  # nested (dimensions > 1): reads are not checked
+    def __init__(self: FloatArrayField[Any], **kwargs: Any) -> None: ...
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(FloatField(), **kwargs)
 
 
-class BooleanArrayField(ArrayField[bool]):
+class BooleanArrayField(ArrayField[bool, _BoolListR]):
     """``BOOLEAN[]``."""
 
+    @overload
+    def __init__(
+        self: BooleanArrayField[list[bool]],
+        *,
+        dimensions: Literal[1] | None = None,
+        primary_key: Literal[True],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: BooleanArrayField[list[bool]],
+        *,
+        dimensions: Literal[1] | None = None,
+        null: Literal[False],
+        nullable: None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: BooleanArrayField[list[bool]],
+        *,
+        dimensions: Literal[1] | None = None,
+        nullable: Literal[False],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: BooleanArrayField[list[bool] | None], *, dimensions: Literal[1] | None = None, **kwargs: Any
+    ) -> None: ...
+    @overload  # nested (dimensions > 1): reads are not checked
+    def __init__(self: BooleanArrayField[Any], **kwargs: Any) -> None: ...
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(BooleanField(), **kwargs)
 
 
-class UUIDArrayField(ArrayField[str]):
+class UUIDArrayField(ArrayField[str, _StrListR]):
     """``UUID[]``; elements are canonical UUID strings."""
 
+    @overload
+    def __init__(
+        self: UUIDArrayField[list[str]],
+        *,
+        dimensions: Literal[1] | None = None,
+        primary_key: Literal[True],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: UUIDArrayField[list[str]],
+        *,
+        dimensions: Literal[1] | None = None,
+        null: Literal[False],
+        nullable: None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: UUIDArrayField[list[str]],
+        *,
+        dimensions: Literal[1] | None = None,
+        nullable: Literal[False],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: UUIDArrayField[list[str] | None], *, dimensions: Literal[1] | None = None, **kwargs: Any
+    ) -> None: ...
+    @overload  # nested (dimensions > 1): reads are not checked
+    def __init__(self: UUIDArrayField[Any], **kwargs: Any) -> None: ...
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(UUIDField(), **kwargs)
 
 
-class JSONBArrayField(ArrayField[Any]):
+class JSONBArrayField(ArrayField[Any, _AnyListR]):
     """``JSONB[]``; each element is any JSON value."""
 
+    @overload
+    def __init__(
+        self: JSONBArrayField[list[Any]],
+        *,
+        dimensions: Literal[1] | None = None,
+        primary_key: Literal[True],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: JSONBArrayField[list[Any]],
+        *,
+        dimensions: Literal[1] | None = None,
+        null: Literal[False],
+        nullable: None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: JSONBArrayField[list[Any]],
+        *,
+        dimensions: Literal[1] | None = None,
+        nullable: Literal[False],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: JSONBArrayField[list[Any] | None], *, dimensions: Literal[1] | None = None, **kwargs: Any
+    ) -> None: ...
+    @overload  # nested (dimensions > 1): reads are not checked
+    def __init__(self: JSONBArrayField[Any], **kwargs: Any) -> None: ...
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(JSONBField(), **kwargs)
 
 
-class DecimalArrayField(ArrayField[Decimal]):
+class DecimalArrayField(ArrayField[Decimal, _DecimalListR]):
     """``NUMERIC(p, s)[]``."""
 
+    @overload
+    def __init__(
+        self: DecimalArrayField[list[Decimal]],
+        max_digits: int | None = None,
+        decimal_places: int | None = None,
+        *,
+        dimensions: Literal[1] | None = None,
+        primary_key: Literal[True],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: DecimalArrayField[list[Decimal]],
+        max_digits: int | None = None,
+        decimal_places: int | None = None,
+        *,
+        dimensions: Literal[1] | None = None,
+        null: Literal[False],
+        nullable: None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: DecimalArrayField[list[Decimal]],
+        max_digits: int | None = None,
+        decimal_places: int | None = None,
+        *,
+        dimensions: Literal[1] | None = None,
+        nullable: Literal[False],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: DecimalArrayField[list[Decimal] | None],
+        max_digits: int | None = None,
+        decimal_places: int | None = None,
+        *,
+        dimensions: Literal[1] | None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload  # nested (dimensions > 1): reads are not checked
+    def __init__(
+        self: DecimalArrayField[Any],
+        max_digits: int | None = None,
+        decimal_places: int | None = None,
+        **kwargs: Any,
+    ) -> None: ...
     def __init__(
         self, max_digits: int | None = None, decimal_places: int | None = None, **kwargs: Any
     ) -> None:
@@ -276,10 +565,48 @@ PRIMITIVE_ELEMENTS: dict[str, Callable[[], Field[Any]]] = {
 }
 
 
-class PrimitiveArrayField(ArrayField[Any]):
+class PrimitiveArrayField(ArrayField[Any, _AnyListR]):
     """``<element_type>[]`` named by its SQL element type (matrx-orm 2.x): ``PrimitiveArrayField("integer")``
     is ``IntegerArrayField()``; the names are those of :data:`PRIMITIVE_ELEMENTS`."""
 
+    @overload
+    def __init__(
+        self: PrimitiveArrayField[list[Any]],
+        element_type: str = "text",
+        *,
+        dimensions: Literal[1] | None = None,
+        primary_key: Literal[True],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: PrimitiveArrayField[list[Any]],
+        element_type: str = "text",
+        *,
+        dimensions: Literal[1] | None = None,
+        null: Literal[False],
+        nullable: None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: PrimitiveArrayField[list[Any]],
+        element_type: str = "text",
+        *,
+        dimensions: Literal[1] | None = None,
+        nullable: Literal[False],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: PrimitiveArrayField[list[Any] | None],
+        element_type: str = "text",
+        *,
+        dimensions: Literal[1] | None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload  # nested (dimensions > 1): reads are not checked
+    def __init__(self: PrimitiveArrayField[Any], element_type: str = "text", **kwargs: Any) -> None: ...
     def __init__(self, element_type: str = "text", **kwargs: Any) -> None:
         make = PRIMITIVE_ELEMENTS.get(str(element_type).strip().lower())
         if make is None:
@@ -289,16 +616,78 @@ class PrimitiveArrayField(ArrayField[Any]):
         super().__init__(make(), **kwargs)
 
 
-class DateArrayField(ArrayField[Any]):
+class DateArrayField(ArrayField[dt.date, _DateListR]):
     """``DATE[]``."""
 
+    @overload
+    def __init__(
+        self: DateArrayField[list[dt.date]],
+        *,
+        dimensions: Literal[1] | None = None,
+        primary_key: Literal[True],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: DateArrayField[list[dt.date]],
+        *,
+        dimensions: Literal[1] | None = None,
+        null: Literal[False],
+        nullable: None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: DateArrayField[list[dt.date]],
+        *,
+        dimensions: Literal[1] | None = None,
+        nullable: Literal[False],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: DateArrayField[list[dt.date] | None], *, dimensions: Literal[1] | None = None, **kwargs: Any
+    ) -> None: ...
+    @overload  # nested (dimensions > 1): reads are not checked
+    def __init__(self: DateArrayField[Any], **kwargs: Any) -> None: ...
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(DateField(), **kwargs)
 
 
-class TimeArrayField(ArrayField[Any]):
+class TimeArrayField(ArrayField[dt.time, _TimeListR]):
     """``TIME[]``."""
 
+    @overload
+    def __init__(
+        self: TimeArrayField[list[dt.time]],
+        *,
+        dimensions: Literal[1] | None = None,
+        primary_key: Literal[True],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: TimeArrayField[list[dt.time]],
+        *,
+        dimensions: Literal[1] | None = None,
+        null: Literal[False],
+        nullable: None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: TimeArrayField[list[dt.time]],
+        *,
+        dimensions: Literal[1] | None = None,
+        nullable: Literal[False],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: TimeArrayField[list[dt.time] | None], *, dimensions: Literal[1] | None = None, **kwargs: Any
+    ) -> None: ...
+    @overload  # nested (dimensions > 1): reads are not checked
+    def __init__(self: TimeArrayField[Any], **kwargs: Any) -> None: ...
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(TimeField(), **kwargs)
 
@@ -324,7 +713,7 @@ def parse_hstore(text: str) -> dict[str, str | None]:
     return result
 
 
-class HStoreField(Field[dict[str, str | None]]):
+class HStoreField(Field[dict[str, str | None], _HStoreR]):
     """``HSTORE``: a dict of str keys to str or None values (numbers are turned into strings).
 
     Writes need the connection's hstore codec (``set_builtin_type_codec('hstore', codec_name=
@@ -334,6 +723,28 @@ class HStoreField(Field[dict[str, str | None]]):
     python_type = dict
     lookup_family = "other"
     needs_from_db = True
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __init__(
+            self: HStoreField[dict[str, str | None]], *, primary_key: Literal[True], **kwargs: Any
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: HStoreField[dict[str, str | None]],
+            *,
+            null: Literal[False],
+            nullable: None = None,
+            **kwargs: Any,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: HStoreField[dict[str, str | None]], *, nullable: Literal[False], **kwargs: Any
+        ) -> None: ...
+        @overload
+        def __init__(self: HStoreField[dict[str, str | None] | None], **kwargs: Any) -> None: ...
+        def __init__(self, **kwargs: Any) -> None: ...
 
     def sa_type(self) -> TypeEngine[Any]:
         return postgresql.HSTORE()

@@ -6,19 +6,26 @@ import datetime as dt
 import numbers
 import re
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeEngine
+from typing_extensions import TypeVar
 
 from .base import Field
 
 UTC = dt.UTC
 _EPOCH_DATE = dt.date(2000, 1, 1)
 
+# what reading each field gives when the class is named without arguments (see Field's docstring)
+_DateTimeR = TypeVar("_DateTimeR", default=dt.datetime | None)
+_DateR = TypeVar("_DateR", default=dt.date | None)
+_TimeR = TypeVar("_TimeR", default=dt.time | None)
+_DeltaR = TypeVar("_DeltaR", default=dt.timedelta | None)
 
-class DateTimeField(Field[dt.datetime]):
+
+class DateTimeField(Field[dt.datetime, _DateTimeR]):
     """``TIMESTAMP WITH TIME ZONE`` by default.
 
     With ``timezone=True`` naive datetimes are taken as UTC; with ``timezone=False`` (``TIMESTAMP``) aware
@@ -29,6 +36,45 @@ class DateTimeField(Field[dt.datetime]):
     python_type = dt.datetime
     lookup_family = "datetime"
 
+    @overload
+    def __init__(
+        self: DateTimeField[dt.datetime],
+        auto_now: bool = False,
+        auto_now_add: bool = False,
+        timezone: bool = True,
+        *,
+        primary_key: Literal[True],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: DateTimeField[dt.datetime],
+        auto_now: bool = False,
+        auto_now_add: bool = False,
+        timezone: bool = True,
+        *,
+        null: Literal[False],
+        nullable: None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: DateTimeField[dt.datetime],
+        auto_now: bool = False,
+        auto_now_add: bool = False,
+        timezone: bool = True,
+        *,
+        nullable: Literal[False],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: DateTimeField[dt.datetime | None],
+        auto_now: bool = False,
+        auto_now_add: bool = False,
+        timezone: bool = True,
+        **kwargs: Any,
+    ) -> None: ...
     def __init__(
         self, auto_now: bool = False, auto_now_add: bool = False, timezone: bool = True, **kwargs: Any
     ) -> None:
@@ -61,12 +107,44 @@ class DateTimeField(Field[dt.datetime]):
         return moment.astimezone(UTC).replace(tzinfo=None) if aware else moment
 
 
-class DateField(Field[dt.date]):
+class DateField(Field[dt.date, _DateR]):
     """``DATE``. Accepts dates, datetimes (their date) and ISO 8601 strings."""
 
     python_type = dt.date
     lookup_family = "datetime"
 
+    @overload
+    def __init__(
+        self: DateField[dt.date],
+        auto_now: bool = False,
+        auto_now_add: bool = False,
+        *,
+        primary_key: Literal[True],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: DateField[dt.date],
+        auto_now: bool = False,
+        auto_now_add: bool = False,
+        *,
+        null: Literal[False],
+        nullable: None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: DateField[dt.date],
+        auto_now: bool = False,
+        auto_now_add: bool = False,
+        *,
+        nullable: Literal[False],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: DateField[dt.date | None], auto_now: bool = False, auto_now_add: bool = False, **kwargs: Any
+    ) -> None: ...
     def __init__(self, auto_now: bool = False, auto_now_add: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.auto_now = auto_now
@@ -95,7 +173,7 @@ class DateField(Field[dt.date]):
         self._type_error(value, "a date or an ISO 8601 string")
 
 
-class TimeField(Field[dt.time]):
+class TimeField(Field[dt.time, _TimeR]):
     """``TIME`` (``timezone=True``: ``TIME WITH TIME ZONE``). Accepts times and ISO 8601 strings.
 
     Without a time zone, aware times are shifted to UTC and made naive.
@@ -104,6 +182,25 @@ class TimeField(Field[dt.time]):
     python_type = dt.time
     lookup_family = "datetime"
 
+    @overload
+    def __init__(
+        self: TimeField[dt.time], timezone: bool = False, *, primary_key: Literal[True], **kwargs: Any
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: TimeField[dt.time],
+        timezone: bool = False,
+        *,
+        null: Literal[False],
+        nullable: None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: TimeField[dt.time], timezone: bool = False, *, nullable: Literal[False], **kwargs: Any
+    ) -> None: ...
+    @overload
+    def __init__(self: TimeField[dt.time | None], timezone: bool = False, **kwargs: Any) -> None: ...
     def __init__(self, timezone: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.timezone = timezone
@@ -167,11 +264,29 @@ def parse_duration(text: str) -> dt.timedelta | None:
     return -delta if match["sign"] else delta
 
 
-class TimeDeltaField(Field[dt.timedelta]):
+class TimeDeltaField(Field[dt.timedelta, _DeltaR]):
     """``INTERVAL``. Accepts timedeltas, seconds as a number, and duration strings (see ``parse_duration``)."""
 
     python_type = dt.timedelta
     lookup_family = "other"
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __init__(
+            self: TimeDeltaField[dt.timedelta], *, primary_key: Literal[True], **kwargs: Any
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: TimeDeltaField[dt.timedelta], *, null: Literal[False], nullable: None = None, **kwargs: Any
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: TimeDeltaField[dt.timedelta], *, nullable: Literal[False], **kwargs: Any
+        ) -> None: ...
+        @overload
+        def __init__(self: TimeDeltaField[dt.timedelta | None], **kwargs: Any) -> None: ...
+        def __init__(self, **kwargs: Any) -> None: ...
 
     def sa_type(self) -> TypeEngine[Any]:
         return postgresql.INTERVAL()

@@ -7,13 +7,19 @@ import re
 import uuid
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeEngine
+from typing_extensions import TypeVar
 
 from .base import Field
+
+# what reading each field gives when the class is named without arguments (see Field's docstring)
+_StrR = TypeVar("_StrR", default=str | None)
+_EnumR = TypeVar("_EnumR", default=Any)
+_E = TypeVar("_E", bound=enum.Enum)
 
 
 def _text_of(field: Field[Any], value: Any) -> str:
@@ -40,7 +46,7 @@ def utf8_encodable(text: str) -> bool:
     return True
 
 
-class _StringField(Field[str]):
+class _StringField(Field[str, _StrR]):
     python_type = str
     lookup_family = "text"
 
@@ -57,9 +63,30 @@ class _StringField(Field[str]):
         super().validate(value)
 
 
-class CharField(_StringField):
+class CharField(_StringField[_StrR]):
     """``VARCHAR(max_length)``; longer values are rejected."""
 
+    @overload
+    def __init__(
+        self: CharField[str], max_length: int | None = 255, *, primary_key: Literal[True], **kwargs: Any
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: CharField[str],
+        max_length: int | None = 255,
+        *,
+        null: Literal[False],
+        nullable: None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: CharField[str], max_length: int | None = 255, *, nullable: Literal[False], **kwargs: Any
+    ) -> None: ...
+    @overload
+    def __init__(self: CharField[str | None], max_length: int | None = 255, **kwargs: Any) -> None: ...
+    @overload  # a subclass's own __init__ (or an explicit CharField[...]()) states the type itself
+    def __init__(self: CharField[Any], max_length: int | None = 255, **kwargs: Any) -> None: ...
     def __init__(self, max_length: int | None = 255, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if max_length is not None and (not isinstance(max_length, int) or max_length <= 0):
@@ -80,9 +107,28 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
 
 
-class EmailField(CharField):
+class EmailField(CharField[_StrR]):
     """``VARCHAR(254)`` holding an e-mail address (a light ``name@domain.tld`` check)."""
 
+    @overload
+    def __init__(
+        self: EmailField[str], max_length: int | None = 254, *, primary_key: Literal[True], **kwargs: Any
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: EmailField[str],
+        max_length: int | None = 254,
+        *,
+        null: Literal[False],
+        nullable: None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: EmailField[str], max_length: int | None = 254, *, nullable: Literal[False], **kwargs: Any
+    ) -> None: ...
+    @overload
+    def __init__(self: EmailField[str | None], max_length: int | None = 254, **kwargs: Any) -> None: ...
     def __init__(self, max_length: int | None = 254, **kwargs: Any) -> None:
         super().__init__(max_length=max_length, **kwargs)
 
@@ -92,9 +138,28 @@ class EmailField(CharField):
         super().validate(value)
 
 
-class SlugField(CharField):
+class SlugField(CharField[_StrR]):
     """``VARCHAR(200)`` of letters, digits, ``-`` and ``_``."""
 
+    @overload
+    def __init__(
+        self: SlugField[str], max_length: int | None = 200, *, primary_key: Literal[True], **kwargs: Any
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: SlugField[str],
+        max_length: int | None = 200,
+        *,
+        null: Literal[False],
+        nullable: None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: SlugField[str], max_length: int | None = 200, *, nullable: Literal[False], **kwargs: Any
+    ) -> None: ...
+    @overload
+    def __init__(self: SlugField[str | None], max_length: int | None = 200, **kwargs: Any) -> None: ...
     def __init__(self, max_length: int | None = 200, **kwargs: Any) -> None:
         super().__init__(max_length=max_length, **kwargs)
 
@@ -104,14 +169,28 @@ class SlugField(CharField):
         super().validate(value)
 
 
-class TextField(_StringField):
+class TextField(_StringField[_StrR]):
     """``TEXT``."""
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __init__(self: TextField[str], *, primary_key: Literal[True], **kwargs: Any) -> None: ...
+        @overload
+        def __init__(
+            self: TextField[str], *, null: Literal[False], nullable: None = None, **kwargs: Any
+        ) -> None: ...
+        @overload
+        def __init__(self: TextField[str], *, nullable: Literal[False], **kwargs: Any) -> None: ...
+        @overload
+        def __init__(self: TextField[str | None], **kwargs: Any) -> None: ...
+        def __init__(self, **kwargs: Any) -> None: ...
 
     def sa_type(self) -> TypeEngine[Any]:
         return sa.Text()
 
 
-class UUIDField(Field[str]):
+class UUIDField(Field[str, _StrR]):
     """``UUID`` column; values are canonical strings (``uuid.UUID`` input is accepted).
 
     A callable default such as ``uuid.uuid4`` is called and its result returned as a string.
@@ -120,6 +199,16 @@ class UUIDField(Field[str]):
     python_type = str
     lookup_family = "text"
 
+    @overload
+    def __init__(self: UUIDField[str], *, primary_key: Literal[True], **kwargs: Any) -> None: ...
+    @overload
+    def __init__(
+        self: UUIDField[str], *, null: Literal[False], nullable: None = None, **kwargs: Any
+    ) -> None: ...
+    @overload
+    def __init__(self: UUIDField[str], *, nullable: Literal[False], **kwargs: Any) -> None: ...
+    @overload
+    def __init__(self: UUIDField[str | None], **kwargs: Any) -> None: ...
     def __init__(self, **kwargs: Any) -> None:
         default = kwargs.get("default")
         if isinstance(default, str) and default.strip().endswith("()"):
@@ -152,7 +241,7 @@ class UUIDField(Field[str]):
         self._type_error(value, "a UUID or a UUID string")
 
 
-class EnumField(Field[Any]):
+class EnumField(Field[Any, _EnumR]):
     """``VARCHAR`` holding an enum's value, checked against ``enum_class`` or ``choices``.
 
     Accepts a member, its value or its name; reads return the member when ``enum_class`` is given,
@@ -163,6 +252,101 @@ class EnumField(Field[Any]):
 
     lookup_family = "text"
 
+    @overload
+    def __init__(
+        self: EnumField[_E],
+        enum_class: type[_E],
+        choices: Iterable[Any] | None = None,
+        max_length: int | None = None,
+        enum_name: str | None = None,
+        enum_schema: str | None = None,
+        *,
+        primary_key: Literal[True],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: EnumField[_E],
+        enum_class: type[_E],
+        choices: Iterable[Any] | None = None,
+        max_length: int | None = None,
+        enum_name: str | None = None,
+        enum_schema: str | None = None,
+        *,
+        null: Literal[False],
+        nullable: None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: EnumField[_E],
+        enum_class: type[_E],
+        choices: Iterable[Any] | None = None,
+        max_length: int | None = None,
+        enum_name: str | None = None,
+        enum_schema: str | None = None,
+        *,
+        nullable: Literal[False],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: EnumField[_E | None],
+        enum_class: type[_E],
+        choices: Iterable[Any] | None = None,
+        max_length: int | None = None,
+        enum_name: str | None = None,
+        enum_schema: str | None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: EnumField[str],
+        enum_class: None = None,
+        *,
+        choices: Iterable[Any],
+        max_length: int | None = None,
+        enum_name: str | None = None,
+        enum_schema: str | None = None,
+        primary_key: Literal[True],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: EnumField[str],
+        enum_class: None = None,
+        *,
+        choices: Iterable[Any],
+        max_length: int | None = None,
+        enum_name: str | None = None,
+        enum_schema: str | None = None,
+        null: Literal[False],
+        nullable: None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: EnumField[str],
+        enum_class: None = None,
+        *,
+        choices: Iterable[Any],
+        max_length: int | None = None,
+        enum_name: str | None = None,
+        enum_schema: str | None = None,
+        nullable: Literal[False],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: EnumField[str | None],
+        enum_class: None = None,
+        *,
+        choices: Iterable[Any],
+        max_length: int | None = None,
+        enum_name: str | None = None,
+        enum_schema: str | None = None,
+        **kwargs: Any,
+    ) -> None: ...
     def __init__(
         self,
         enum_class: type[enum.Enum] | None = None,

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy
 from pgvector import HalfVector, SparseVector, Vector
 from pgvector.sqlalchemy import HALFVEC, SPARSEVEC, VECTOR
 from sqlalchemy.types import TypeEngine
+from typing_extensions import TypeVar
 
 from .base import Field
 
@@ -26,8 +27,11 @@ _DTYPES = {
 MAX_DIMENSIONS = {"vector": 16000, "halfvec": 16000, "sparsevec": 1_000_000_000}
 HALF_MAX = 65504.0
 
+# what reading each field gives when the class is named without arguments (see Field's docstring)
+_VectorR = TypeVar("_VectorR", default=list[float] | None)
 
-class VectorField(Field[list[float]]):
+
+class VectorField(Field[list[float], _VectorR]):
     """A pgvector column of exactly ``dimensions`` elements.
 
     ``dtype``: ``"float32"`` (``vector``, default), ``"halfvec"`` or ``"sparsevec"``. Writes accept a list,
@@ -41,6 +45,41 @@ class VectorField(Field[list[float]]):
     needs_from_db = True
     default_dtype = "float32"
 
+    @overload
+    def __init__(
+        self: VectorField[list[float]],
+        dimensions: int | None = None,
+        dtype: str | None = None,
+        *,
+        primary_key: Literal[True],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: VectorField[list[float]],
+        dimensions: int | None = None,
+        dtype: str | None = None,
+        *,
+        null: Literal[False],
+        nullable: None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: VectorField[list[float]],
+        dimensions: int | None = None,
+        dtype: str | None = None,
+        *,
+        nullable: Literal[False],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: VectorField[list[float] | None],
+        dimensions: int | None = None,
+        dtype: str | None = None,
+        **kwargs: Any,
+    ) -> None: ...
     def __init__(self, dimensions: int | None = None, dtype: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         dtype = dtype or self.default_dtype
@@ -186,24 +225,115 @@ class VectorField(Field[list[float]]):
         return self._sparse(value) if self.kind == "sparsevec" else self._dense(value, value)
 
     def from_db(self, value: Any) -> list[float] | None:
-        if isinstance(value, Vector | HalfVector | SparseVector):
+        if isinstance(value, Vector | HalfVector):
             return value.to_list()
-        if isinstance(value, str):
+        if isinstance(value, SparseVector):  # also parsed from text (SQLAlchemy's type): float32 values
+            return self._stored(value.to_list())
+        if isinstance(value, str):  # text (a connection without pgvector's codecs, e.g. SQLAlchemy's)
             parsed = self._parse_text(value)
-            return parsed.to_list() if isinstance(parsed, SparseVector) else parsed
+            return self._stored(parsed.to_list() if isinstance(parsed, SparseVector) else parsed)
+        if isinstance(value, list):  # a list parsed from text (SQLAlchemy's pgvector types)
+            return self._stored(value)
         tolist = getattr(value, "tolist", None)
         if callable(tolist):
             return tolist()  # type: ignore[no-any-return]
         return value  # type: ignore[no-any-return]
 
+    def _stored(self, values: list[float]) -> list[float]:
+        """``values`` at the column's precision (float32, float16 for halfvec), as the binary codec reads them."""
+        dtype = numpy.float16 if self.kind == "halfvec" else numpy.float32
+        return numpy.asarray(values, dtype=dtype).tolist()  # type: ignore[no-any-return]
 
-class HalfVectorField(VectorField):
+
+class HalfVectorField(VectorField[_VectorR]):
     """``halfvec(n)``: half-precision vectors (elements within ±65504)."""
 
     default_dtype = "halfvec"
 
+    if TYPE_CHECKING:
 
-class SparseVectorField(VectorField):
+        @overload
+        def __init__(
+            self: HalfVectorField[list[float]],
+            dimensions: int | None = None,
+            dtype: str | None = None,
+            *,
+            primary_key: Literal[True],
+            **kwargs: Any,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: HalfVectorField[list[float]],
+            dimensions: int | None = None,
+            dtype: str | None = None,
+            *,
+            null: Literal[False],
+            nullable: None = None,
+            **kwargs: Any,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: HalfVectorField[list[float]],
+            dimensions: int | None = None,
+            dtype: str | None = None,
+            *,
+            nullable: Literal[False],
+            **kwargs: Any,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: HalfVectorField[list[float] | None],
+            dimensions: int | None = None,
+            dtype: str | None = None,
+            **kwargs: Any,
+        ) -> None: ...
+        def __init__(
+            self, dimensions: int | None = None, dtype: str | None = None, **kwargs: Any
+        ) -> None: ...
+
+
+class SparseVectorField(VectorField[_VectorR]):
     """``sparsevec(n)``: sparse vectors (write a ``SparseVector``, an ``{index: value}`` dict or a dense list)."""
 
     default_dtype = "sparsevec"
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __init__(
+            self: SparseVectorField[list[float]],
+            dimensions: int | None = None,
+            dtype: str | None = None,
+            *,
+            primary_key: Literal[True],
+            **kwargs: Any,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: SparseVectorField[list[float]],
+            dimensions: int | None = None,
+            dtype: str | None = None,
+            *,
+            null: Literal[False],
+            nullable: None = None,
+            **kwargs: Any,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: SparseVectorField[list[float]],
+            dimensions: int | None = None,
+            dtype: str | None = None,
+            *,
+            nullable: Literal[False],
+            **kwargs: Any,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: SparseVectorField[list[float] | None],
+            dimensions: int | None = None,
+            dtype: str | None = None,
+            **kwargs: Any,
+        ) -> None: ...
+        def __init__(
+            self, dimensions: int | None = None, dtype: str | None = None, **kwargs: Any
+        ) -> None: ...

@@ -4,9 +4,10 @@ one as a relation (``select_related``, ``fetch_fk``, filters across it)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import sqlalchemy as sa
+from typing_extensions import TypeVar
 
 from ..exceptions import ConfigurationError, ValidationError
 from ..fields import Field
@@ -33,13 +34,74 @@ class ForeignKeyReference:
 
 ON_DELETE_ACTIONS = {"CASCADE", "SET NULL", "SET DEFAULT", "RESTRICT", "NO ACTION"}
 
+#: what reading the key gives: ``Any`` unless declared (``author_id: ForeignKey[str] = ForeignKey(...)``)
+_KeyR = TypeVar("_KeyR", default=Any)
 
-class ForeignKey(Field[Any]):
-    """Stores the key of a row of ``to_model`` (a class or a model name, resolved when defined)."""
+
+class ForeignKey(Field[Any, _KeyR]):
+    """Stores the key of a row of ``to_model`` (a class or a model name, resolved when defined).
+
+    Typing: the key's type is the target column's, which checkers cannot see; reads are ``Any`` (``Any |
+    None`` when nullable) unless the attribute is declared with it: ``author_id: ForeignKey[str] =
+    ForeignKey(Author, null=False)``, ``editor_id: ForeignKey[str | None] = ForeignKey(Author)``. Declaring a
+    nullable key as ``ForeignKey[str]`` is an error.
+    """
 
     is_relation = True
     lookup_family = "other"
 
+    @overload
+    def __init__(
+        self: ForeignKey[Any],
+        to_model: str | type[Model] | None = None,
+        to_column: str = "id",
+        *,
+        to_schema: str | None = None,
+        to_db: str | None = None,
+        on_delete: str = "CASCADE",
+        related_name: str | None = None,
+        primary_key: Literal[True],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: ForeignKey[Any],
+        to_model: str | type[Model] | None = None,
+        to_column: str = "id",
+        *,
+        to_schema: str | None = None,
+        to_db: str | None = None,
+        on_delete: str = "CASCADE",
+        related_name: str | None = None,
+        null: Literal[False],
+        nullable: None = None,
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: ForeignKey[Any],
+        to_model: str | type[Model] | None = None,
+        to_column: str = "id",
+        *,
+        to_schema: str | None = None,
+        to_db: str | None = None,
+        on_delete: str = "CASCADE",
+        related_name: str | None = None,
+        nullable: Literal[False],
+        **kwargs: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: ForeignKey[Any | None],
+        to_model: str | type[Model] | None = None,
+        to_column: str = "id",
+        *,
+        to_schema: str | None = None,
+        to_db: str | None = None,
+        on_delete: str = "CASCADE",
+        related_name: str | None = None,
+        **kwargs: Any,
+    ) -> None: ...
     def __init__(
         self,
         to_model: str | type[Model] | None = None,
