@@ -14,6 +14,7 @@ import random
 import sys
 import tempfile
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,10 @@ class Sizes:
     filter_reps: int = 20  # filter-1000: fetches of 1,000 rows per timed block
     bulk_rows: int = 10_000  # bulk_create: rows inserted per timed block
     update_groups: int = 20  # update_where: statements (of 1,000 rows each) per timed block
-    concurrent: int = 200  # concurrent-gets: gets in one asyncio.gather
-    concurrent_batches: int = 5  # concurrent-gets: gathers per timed block
+    concurrent: int = 200  # concurrent-gets-200: gets in one asyncio.gather
+    concurrent_batches: int = 5  # concurrent-gets-200: gathers per timed block
+    cached_gets: int = 20_000  # cached-get: gets answered by the row cache per timed block
+    cached_ids: int = 1000  # cached-get: distinct ids (all cached before the block)
     advanced_reps: int = 200  # aggregate-group / grouped-values / window-rank: queries per timed block
     pool_size: int = 10
 
@@ -55,12 +58,14 @@ class Sizes:
 FULL = Sizes()
 QUICK = replace(
     FULL,
-    gets=300,
-    filter_reps=5,
-    bulk_rows=2_000,
-    update_groups=5,
-    concurrent_batches=2,
-    advanced_reps=50,
+    gets=100,
+    filter_reps=3,
+    bulk_rows=1_000,
+    update_groups=3,
+    concurrent_batches=1,
+    cached_gets=2_000,
+    cached_ids=200,
+    advanced_reps=20,
 )
 
 
@@ -70,7 +75,8 @@ class Context:
 
     url: str  # libpq URL of the benchmark's own database
     sizes: Sizes
-    pool: asyncpg.Pool  # the raw contestant's pool
+    pool: asyncpg.Pool  # the raw contestant's pool, configured like matrx-orm's (no reset round trip)
+    default_reset_pool: asyncpg.Pool | None = None  # asyncpg's default pool (RESET ALL ... on release)
     orm_model: Any = None  # the Bench model class (None when the ORM could not be set up)
     orm_tag_model: Any = None  # the BenchTag model class (foreign key bench_id -> Bench)
     orm_error: str | None = None  # why the ORM contestant is unavailable
@@ -78,6 +84,19 @@ class Context:
     seeded: bool = False  # the table holds exactly the seed rows (bulk_create clears this)
     tagged: bool = False  # bench_tag holds the tags of the seed rows (their ids never change)
     notes: list[str] = field(default_factory=list)
+    peers: dict[str, Any] = field(default_factory=dict)  # per peer library (sqlalchemy, tortoise): its state
+    unavailable: dict[str, str] = field(default_factory=dict)  # contestant -> why it cannot run
+
+
+class PoolView:
+    """``ctx`` seen through another pool: ``view.pool`` is ``pool``, everything else is ``ctx``'s (live)."""
+
+    def __init__(self, ctx: Context, pool: asyncpg.Pool) -> None:
+        self._ctx = ctx
+        self.pool = pool
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ctx, name)
 
 
 # -- URLs and the server ----------------------------------------------------------------------------------
@@ -299,16 +318,30 @@ async def ensure_tagged(ctx: Context) -> None:
 # -- lifecycle ---------------------------------------------------------------------------------------------
 
 
-async def _init_raw_connection(conn: asyncpg.Connection) -> None:
-    return None  # plain asyncpg: its native codecs, nothing registered
+async def no_reset(conn: asyncpg.Connection) -> None:
+    """Pool release hook that sends nothing, as matrx-orm's pools do (``matrx_orm.db.engine._light_reset``):
+    asyncpg still rolls back an open transaction first, but skips ``RESET ALL; CLOSE ALL; UNLISTEN *; ...``."""
+
+
+async def create_raw_pool(
+    url: str,
+    size: int,
+    *,
+    default_reset: bool = False,
+    init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+) -> asyncpg.Pool:
+    """A fixed-size raw asyncpg pool with its native codecs, configured like matrx-orm's (no reset round
+    trip on release) unless ``default_reset``, which keeps asyncpg's default reset."""
+    reset = {} if default_reset else {"reset": no_reset}
+    pool = await asyncpg.create_pool(url, min_size=size, max_size=size, init=init, **reset)
+    assert pool is not None
+    return pool
 
 
 async def open_context(url: str, sizes: Sizes) -> Context:
-    pool = await asyncpg.create_pool(
-        url, min_size=sizes.pool_size, max_size=sizes.pool_size, init=_init_raw_connection
-    )
-    assert pool is not None
+    pool = await create_raw_pool(url, sizes.pool_size)
     ctx = Context(url=url, sizes=sizes, pool=pool)
+    ctx.default_reset_pool = await create_raw_pool(url, sizes.pool_size, default_reset=True)
     try:
         ctx.orm_model = define_orm(url, sizes.pool_size)
         ctx.orm_tag_model = define_tag_model(ctx.orm_model)
@@ -322,6 +355,8 @@ async def open_context(url: str, sizes: Sizes) -> Context:
 async def close_context(ctx: Context) -> None:
     await dispose_orm()
     await ctx.pool.close()
+    if ctx.default_reset_pool is not None:
+        await ctx.default_reset_pool.close()
 
 
 async def environment(ctx: Context, server_source: str) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 To add one: write ``raw_*`` and ``orm_*`` coroutines taking ``(ctx, data)``, optionally ``setup`` (once),
 ``prepare`` (before every timed block, untimed; returns ``data``) and ``check`` (validates a result once after
-warm-up), then add a :class:`Scenario` to ``SCENARIOS``. Execution order is the dict's order.
+warm-up), then add a :class:`Scenario` to ``SCENARIOS``. Execution order is the dict's order. Every scenario
+whose raw side goes through the pool also runs that raw side on asyncpg's default-reset pool (the
+``asyncpg (default reset)`` contestant); the SQLAlchemy and Tortoise peers live in ``peers_*.py``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
-from _harness import Contestant, Scenario
+from _harness import Contestant, RunFn, Scenario
 from _setup import (
     COLUMNS,
     DATABASE_PROJECT,
@@ -27,9 +29,12 @@ from _setup import (
     TAG_LABELS,
     TAG_TABLE,
     Context,
+    PoolView,
     ensure_seeded,
     ensure_tagged,
 )
+
+DEFAULT_RESET = "asyncpg (default reset)"
 
 SELECT_COLS = ", ".join(COLUMNS)
 GET_SQL = f"SELECT {SELECT_COLS} FROM {TABLE} WHERE id = $1"
@@ -41,6 +46,15 @@ UPDATE_RETURNING_SQL = f"{UPDATE_SQL} RETURNING {SELECT_COLS}"
 
 def _field(obj: Any, name: str) -> Any:
     return obj[name] if isinstance(obj, Mapping | asyncpg.Record) else getattr(obj, name)
+
+
+def on_default_reset_pool(fn: RunFn) -> RunFn:
+    """``fn`` (a raw contestant) run on asyncpg's default pool, which resets every connection it takes back."""
+
+    async def run(ctx: Context, data: Any) -> Any:
+        return await fn(PoolView(ctx, ctx.default_reset_pool), data)
+
+    return run
 
 
 # -- get-by-pk ----------------------------------------------------------------------------------------------
@@ -69,6 +83,44 @@ async def check_gets(ctx: Context, who: Contestant, ids: list[str], result: list
     return None
 
 
+# -- cached-get -----------------------------------------------------------------------------------------------
+
+
+_raw_row_cache: dict[str, asyncpg.Record] = {}  # cached-get's hand-written cache: id -> record
+
+
+async def prepare_cached(ctx: Context, round_no: int) -> list[str]:
+    """``cached_gets`` ids drawn from ``cached_ids`` seed ids, every one of them cached on both sides."""
+    rng = random.Random(30_000 + round_no)
+    chosen = rng.sample(ctx.ids, ctx.sizes.cached_ids)
+    for i in chosen:
+        if i not in _raw_row_cache:
+            _raw_row_cache[i] = await ctx.pool.fetchrow(GET_SQL, i)
+    if ctx.orm_model is not None:
+        get = ctx.orm_model.get
+        for i in chosen:
+            await get(id=i)  # a miss reads the row and caches it; a hit costs nothing
+    return rng.choices(chosen, k=ctx.sizes.cached_gets)
+
+
+async def raw_cached(ctx: Context, ids: list[str]) -> list[dict[str, Any]]:
+    """The hand-written equivalent of the row cache: a dict of records, a fresh dict per call."""
+    cache = _raw_row_cache
+    fetchrow = ctx.pool.fetchrow
+    out = []
+    for i in ids:
+        record = cache.get(i)
+        if record is None:
+            record = cache[i] = await fetchrow(GET_SQL, i)
+        out.append(dict(record))
+    return out
+
+
+async def orm_cached(ctx: Context, ids: list[str]) -> list[Any]:
+    get = ctx.orm_model.get
+    return [await get(id=i) for i in ids]
+
+
 # -- filter-1000 --------------------------------------------------------------------------------------------
 
 
@@ -94,7 +146,7 @@ async def check_filter(
             return f"group {g}: {len(rows)} rows, expected {ctx.sizes.rows_per_group}"
         if any(_field(r, "group_id") != g for r in rows):
             return f"group {g}: rows of another group"
-    if who == "matrx-orm" and not isinstance(result[0][0], ctx.orm_model):
+    if who == "matrx-orm" and not isinstance(result[0][0], ctx.orm_model):  # the others: dicts, rows, objects
         return f"expected Bench instances, got {type(result[0][0]).__name__}"
     return None
 
@@ -132,6 +184,11 @@ async def prepare_bulk(ctx: Context, round_no: int) -> BulkRows:
 async def raw_bulk(ctx: Context, rows: BulkRows) -> None:
     async with ctx.pool.acquire() as conn:
         await conn.executemany(INSERT_SQL, rows.tuples)
+
+
+async def raw_copy(ctx: Context, rows: BulkRows) -> None:
+    async with ctx.pool.acquire() as conn:
+        await conn.copy_records_to_table(TABLE, records=rows.tuples, columns=list(COLUMNS))
 
 
 async def orm_bulk(ctx: Context, rows: BulkRows) -> Any:
@@ -275,10 +332,22 @@ async def orm_update(ctx: Context, groups: list[int]) -> list[Any]:
     return [await update_where({"group_id": g}, flag=True) for g in groups]
 
 
+def _updated_count(result: Any) -> int:
+    """Rows one update touched, whatever the contestant returned: a status string (``UPDATE 1000``), a
+    count, the updated rows, or matrx-orm's result (``rows_affected``)."""
+    if isinstance(result, str):
+        return int(result.split()[-1])
+    if isinstance(result, int):
+        return result
+    if isinstance(result, list):
+        return len(result)
+    return _field(result, "rows_affected")
+
+
 async def check_update(ctx: Context, who: Contestant, groups: list[int], result: list[Any]) -> str | None:
     expected = ctx.sizes.rows_per_group
     for g, status in zip(groups, result, strict=True):
-        count = int(status.split()[-1]) if who == "asyncpg" else _field(status, "rows_affected")
+        count = _updated_count(status)
         if count != expected:
             return f"group {g}: {count} rows updated, expected {expected} (result {status!r:.200})"
     return None
@@ -304,28 +373,12 @@ async def orm_update_read_rows(ctx: Context, groups: list[int]) -> list[Any]:
     return results
 
 
-async def check_update_returning(
-    ctx: Context, who: Contestant, groups: list[int], result: list[Any]
-) -> str | None:
-    if who == "asyncpg":
-        result = [f"UPDATE {len(rows)}" for rows in result]
-    return await check_update(ctx, who, groups, result)
-
-
 async def orm_filter_update(ctx: Context, groups: list[int]) -> list[int]:
     model = ctx.orm_model
     return [await model.filter(group_id=g).update(flag=True) for g in groups]
 
 
-async def check_filter_update(
-    ctx: Context, who: Contestant, groups: list[int], result: list[Any]
-) -> str | None:
-    if who == "matrx-orm":
-        result = [{"rows_affected": n} for n in result]
-    return await check_update(ctx, who, groups, result)
-
-
-# -- concurrent-gets ----------------------------------------------------------------------------------------
+# -- concurrent-gets-200 ----------------------------------------------------------------------------------------
 
 
 async def prepare_batches(ctx: Context, round_no: int) -> list[list[str]]:
@@ -395,14 +448,14 @@ async def check_aggregate(
     return None
 
 
-def _group_window(ctx: Context, g: int) -> tuple[int, int]:
+def group_window(ctx: Context, g: int) -> tuple[int, int]:
     start = min(g, ctx.sizes.groups - 2)
     return start, start + 2
 
 
 async def raw_grouped(ctx: Context, groups: list[int]) -> list[list[dict[str, Any]]]:
     fetch = ctx.pool.fetch
-    return [[dict(r) for r in await fetch(GROUPED_SQL, *_group_window(ctx, g))] for g in groups]
+    return [[dict(r) for r in await fetch(GROUPED_SQL, *group_window(ctx, g))] for g in groups]
 
 
 async def orm_grouped(ctx: Context, groups: list[int]) -> list[list[dict[str, Any]]]:
@@ -411,7 +464,7 @@ async def orm_grouped(ctx: Context, groups: list[int]) -> list[list[dict[str, An
     model = ctx.orm_model
     out = []
     for g in groups:
-        low, high = _group_window(ctx, g)
+        low, high = group_window(ctx, g)
         qs = model.filter(group_id__gte=low, group_id__lt=high).group_by("group_id")
         qs = qs.annotate(n=Count("id"), total=Sum("score")).order_by("group_id")
         out.append(await qs.values("group_id", "n", "total"))
@@ -422,7 +475,7 @@ async def check_grouped(
     ctx: Context, who: Contestant, groups: list[int], result: list[list[dict[str, Any]]]
 ) -> str | None:
     for g, rows in zip(groups, result, strict=True):
-        low, high = _group_window(ctx, g)
+        low, high = group_window(ctx, g)
         if [r["group_id"] for r in rows] != list(range(low, high)):
             return f"groups {low}..{high}: got {rows!r:.200}"
         if any(r["n"] != ctx.sizes.rows_per_group for r in rows):
@@ -500,7 +553,7 @@ IN_SQL = (
 )
 
 
-def _label(g: int) -> str:
+def tag_label(g: int) -> str:
     return f"t{g % TAG_LABELS}"
 
 
@@ -526,7 +579,7 @@ async def check_relation(
 
 async def raw_exists(ctx: Context, groups: list[int]) -> list[list[dict[str, Any]]]:
     fetch = ctx.pool.fetch
-    return [[dict(r) for r in await fetch(EXISTS_SQL, g, _label(g))] for g in groups]
+    return [[dict(r) for r in await fetch(EXISTS_SQL, g, tag_label(g))] for g in groups]
 
 
 async def orm_exists(ctx: Context, groups: list[int]) -> list[list[dict[str, Any]]]:
@@ -535,20 +588,20 @@ async def orm_exists(ctx: Context, groups: list[int]) -> list[list[dict[str, Any
     bench, tag = ctx.orm_model, ctx.orm_tag_model
     out = []
     for g in groups:
-        tagged = Exists(tag.filter(bench_id=OuterRef("id"), label=_label(g)))
+        tagged = Exists(tag.filter(bench_id=OuterRef("id"), label=tag_label(g)))
         out.append(await bench.filter(tagged, group_id=g).values("id", "name"))
     return out
 
 
 async def raw_in(ctx: Context, groups: list[int]) -> list[list[dict[str, Any]]]:
     fetch = ctx.pool.fetch
-    return [[dict(r) for r in await fetch(IN_SQL, g, _label(g))] for g in groups]
+    return [[dict(r) for r in await fetch(IN_SQL, g, tag_label(g))] for g in groups]
 
 
 async def orm_in(ctx: Context, groups: list[int]) -> list[list[dict[str, Any]]]:
     bench, tag = ctx.orm_model, ctx.orm_tag_model
     return [
-        await bench.filter(group_id=g, id__in=tag.filter(label=_label(g)).select("bench_id")).values(
+        await bench.filter(group_id=g, id__in=tag.filter(label=tag_label(g)).select("bench_id")).values(
             "id", "name"
         )
         for g in groups
@@ -559,7 +612,7 @@ async def check_tagged_rows(
     ctx: Context, who: Contestant, groups: list[int], result: list[list[dict[str, Any]]]
 ) -> str | None:
     for g, rows in zip(groups, result, strict=True):
-        expected = await ctx.pool.fetch(EXISTS_SQL, g, _label(g))
+        expected = await ctx.pool.fetch(EXISTS_SQL, g, tag_label(g))
         if sorted(str(r["id"]) for r in rows) != sorted(str(r["id"]) for r in expected) or not rows:
             return f"group {g}: {len(rows)} rows, expected {len(expected)}"
     return None
@@ -567,173 +620,204 @@ async def check_tagged_rows(
 
 # -- the registry -------------------------------------------------------------------------------------------
 
+# scenarios whose raw side does not go through the pool per statement the way the others do: no
+# default-reset contestant (cached-get's raw side is a dict; copy is measured against executemany already)
+NO_DEFAULT_RESET = {"cached-get", "bulk_create-vs-copy"}
+
+_SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        name="get-by-pk",
+        description="sequential gets of random existing ids (orm: get(use_cache=False, id=...))",
+        raw_fn=raw_get,
+        orm_fn=orm_get,
+        target=1.15,
+        setup=ensure_seeded,
+        prepare=prepare_ids,
+        check=check_gets,
+        ops=lambda ctx: ctx.sizes.gets,
+    ),
+    Scenario(
+        name="cached-get",
+        description="gets answered by the row cache (get(id=...), cached) vs a dict of records; us per call",
+        raw_fn=raw_cached,
+        orm_fn=orm_cached,
+        target=1.0,
+        target_us=5.0,
+        setup=ensure_seeded,
+        prepare=prepare_cached,
+        check=check_gets,
+        ops=lambda ctx: ctx.sizes.cached_gets,
+    ),
+    Scenario(
+        name="filter-1000",
+        description="fetch 1,000 rows by an indexed int column, hydrated (dicts vs model instances)",
+        raw_fn=raw_filter,
+        orm_fn=orm_filter,
+        target=1.15,
+        setup=ensure_seeded,
+        prepare=prepare_groups,
+        check=check_filter,
+        ops=lambda ctx: ctx.sizes.filter_reps,
+    ),
+    Scenario(
+        name="bulk_create",
+        description="insert rows into an emptied table (executemany vs bulk_create(list of dicts))",
+        raw_fn=raw_bulk,
+        orm_fn=orm_bulk,
+        target=1.0,
+        setup=setup_bulk,
+        prepare=prepare_bulk,
+        check=check_bulk,
+        ops=lambda ctx: 1,
+    ),
+    Scenario(
+        name="bulk_create-vs-copy",
+        description="as bulk_create, against copy_records_to_table (asyncpg's fastest insert)",
+        raw_fn=raw_copy,
+        orm_fn=orm_bulk,
+        target=1.15,
+        setup=setup_bulk,
+        prepare=prepare_bulk,
+        check=check_bulk,
+        ops=lambda ctx: 1,
+    ),
+    Scenario(
+        name="bulk_create-mixed",
+        description="bulk_create of rows with decimal, time, interval, text[], inet and jsonb columns",
+        raw_fn=raw_mixed,
+        orm_fn=orm_mixed,
+        target=1.0,
+        setup=setup_mixed,
+        prepare=prepare_mixed,
+        check=check_mixed,
+        ops=lambda ctx: 1,
+    ),
+    Scenario(
+        name="update_where",
+        description="UPDATE ... SET flag WHERE group_id (1,000 rows each) vs update_where",
+        raw_fn=raw_update,
+        orm_fn=orm_update,
+        target=1.1,
+        setup=ensure_seeded,
+        prepare=prepare_update,
+        check=check_update,
+        ops=lambda ctx: ctx.sizes.update_groups,
+    ),
+    Scenario(
+        name="update_where-vs-returning",
+        description="extra: update_where reading updated_rows vs raw UPDATE ... RETURNING as dicts (same work)",
+        raw_fn=raw_update_returning,
+        orm_fn=orm_update_read_rows,
+        target=1.1,
+        setup=ensure_seeded,
+        prepare=prepare_update,
+        check=check_update,
+        ops=lambda ctx: ctx.sizes.update_groups,
+    ),
+    Scenario(
+        name="filter().update",
+        description="extra: raw UPDATE status vs filter(group_id=g).update(flag=True) (a count, no RETURNING)",
+        raw_fn=raw_update,
+        orm_fn=orm_filter_update,
+        target=1.1,
+        setup=ensure_seeded,
+        prepare=prepare_update,
+        check=check_update,
+        ops=lambda ctx: ctx.sizes.update_groups,
+    ),
+    Scenario(
+        name="concurrent-gets-200",
+        description="asyncio.gather of 200 concurrent gets through a pool of 10 connections",
+        raw_fn=raw_concurrent,
+        orm_fn=orm_concurrent,
+        target=1.10,
+        setup=ensure_seeded,
+        prepare=prepare_batches,
+        check=check_concurrent,
+        ops=lambda ctx: ctx.sizes.concurrent * ctx.sizes.concurrent_batches,
+    ),
+    Scenario(
+        name="aggregate-group",
+        description="aggregate(total=Sum, n=Count) over the 1,000 rows of a group vs SELECT sum, count",
+        raw_fn=raw_aggregate,
+        orm_fn=orm_aggregate,
+        target=1.25,
+        setup=ensure_seeded,
+        prepare=prepare_advanced,
+        check=check_aggregate,
+        ops=lambda ctx: ctx.sizes.advanced_reps,
+    ),
+    Scenario(
+        name="grouped-values",
+        description="group_by().annotate(Count, Sum).order_by().values() over 2 groups vs GROUP BY",
+        raw_fn=raw_grouped,
+        orm_fn=orm_grouped,
+        target=1.25,
+        setup=ensure_seeded,
+        prepare=prepare_advanced,
+        check=check_grouped,
+        ops=lambda ctx: ctx.sizes.advanced_reps,
+    ),
+    Scenario(
+        name="annotate-lower-1000",
+        description="annotate(lower=Lower('name')).values('id', 'lower'): 1,000 rows per query",
+        raw_fn=raw_lower,
+        orm_fn=orm_lower,
+        target=1.25,
+        setup=ensure_seeded,
+        prepare=prepare_groups,
+        check=check_lower,
+        ops=lambda ctx: ctx.sizes.filter_reps,
+    ),
+    Scenario(
+        name="window-rank",
+        description="annotate(rank=Window(RowNumber(), order_by='-score')).values() over ~10 rows",
+        raw_fn=raw_window,
+        orm_fn=orm_window,
+        target=1.25,
+        setup=ensure_seeded,
+        prepare=prepare_advanced,
+        check=check_window,
+        ops=lambda ctx: ctx.sizes.advanced_reps,
+    ),
+    Scenario(
+        name="relation-filter",
+        description="BenchTag.filter(bench__group_id=g).values() (a correlated EXISTS) over 100 tags",
+        raw_fn=raw_relation,
+        orm_fn=orm_relation,
+        target=1.25,
+        setup=ensure_tagged,
+        prepare=prepare_advanced,
+        check=check_relation,
+        ops=lambda ctx: ctx.sizes.advanced_reps,
+    ),
+    Scenario(
+        name="exists-subquery",
+        description="filter(Exists(BenchTag.filter(bench_id=OuterRef('id'), label=l)), group_id=g).values()",
+        raw_fn=raw_exists,
+        orm_fn=orm_exists,
+        target=1.25,
+        setup=ensure_tagged,
+        prepare=prepare_advanced,
+        check=check_tagged_rows,
+        ops=lambda ctx: ctx.sizes.advanced_reps,
+    ),
+    Scenario(
+        name="in-subquery",
+        description="filter(group_id=g, id__in=BenchTag.filter(label=l).select('bench_id')).values()",
+        raw_fn=raw_in,
+        orm_fn=orm_in,
+        target=1.25,
+        setup=ensure_tagged,
+        prepare=prepare_advanced,
+        check=check_tagged_rows,
+        ops=lambda ctx: ctx.sizes.advanced_reps,
+    ),
+)
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
-    for s in (
-        Scenario(
-            name="get-by-pk",
-            description="sequential gets of random existing ids (orm: get(use_cache=False, id=...))",
-            raw_fn=raw_get,
-            orm_fn=orm_get,
-            target=1.25,
-            setup=ensure_seeded,
-            prepare=prepare_ids,
-            check=check_gets,
-            ops=lambda ctx: ctx.sizes.gets,
-        ),
-        Scenario(
-            name="filter-1000",
-            description="fetch 1,000 rows by an indexed int column, hydrated (dicts vs model instances)",
-            raw_fn=raw_filter,
-            orm_fn=orm_filter,
-            target=1.15,
-            setup=ensure_seeded,
-            prepare=prepare_groups,
-            check=check_filter,
-            ops=lambda ctx: ctx.sizes.filter_reps,
-        ),
-        Scenario(
-            name="bulk_create",
-            description="insert rows into an emptied table (executemany vs bulk_create(list of dicts))",
-            raw_fn=raw_bulk,
-            orm_fn=orm_bulk,
-            target=1.0,
-            setup=setup_bulk,
-            prepare=prepare_bulk,
-            check=check_bulk,
-            ops=lambda ctx: 1,
-        ),
-        Scenario(
-            name="bulk_create-mixed",
-            description="bulk_create of rows with decimal, time, interval, text[], inet and jsonb columns",
-            raw_fn=raw_mixed,
-            orm_fn=orm_mixed,
-            target=1.0,
-            setup=setup_mixed,
-            prepare=prepare_mixed,
-            check=check_mixed,
-            ops=lambda ctx: 1,
-        ),
-        Scenario(
-            name="update_where",
-            description="UPDATE ... SET flag WHERE group_id (1,000 rows each) vs update_where",
-            raw_fn=raw_update,
-            orm_fn=orm_update,
-            target=1.1,
-            setup=ensure_seeded,
-            prepare=prepare_update,
-            check=check_update,
-            ops=lambda ctx: ctx.sizes.update_groups,
-        ),
-        Scenario(
-            name="update_where-vs-returning",
-            description="extra: update_where reading updated_rows vs raw UPDATE ... RETURNING as dicts (same work)",
-            raw_fn=raw_update_returning,
-            orm_fn=orm_update_read_rows,
-            target=1.1,
-            setup=ensure_seeded,
-            prepare=prepare_update,
-            check=check_update_returning,
-            ops=lambda ctx: ctx.sizes.update_groups,
-        ),
-        Scenario(
-            name="filter().update",
-            description="extra: raw UPDATE status vs filter(group_id=g).update(flag=True) (a count, no RETURNING)",
-            raw_fn=raw_update,
-            orm_fn=orm_filter_update,
-            target=1.1,
-            setup=ensure_seeded,
-            prepare=prepare_update,
-            check=check_filter_update,
-            ops=lambda ctx: ctx.sizes.update_groups,
-        ),
-        Scenario(
-            name="concurrent-gets",
-            description="asyncio.gather of concurrent gets through a pool of 10 connections",
-            raw_fn=raw_concurrent,
-            orm_fn=orm_concurrent,
-            target=1.5,
-            setup=ensure_seeded,
-            prepare=prepare_batches,
-            check=check_concurrent,
-            ops=lambda ctx: ctx.sizes.concurrent * ctx.sizes.concurrent_batches,
-        ),
-        Scenario(
-            name="aggregate-group",
-            description="aggregate(total=Sum, n=Count) over the 1,000 rows of a group vs SELECT sum, count",
-            raw_fn=raw_aggregate,
-            orm_fn=orm_aggregate,
-            target=1.25,
-            setup=ensure_seeded,
-            prepare=prepare_advanced,
-            check=check_aggregate,
-            ops=lambda ctx: ctx.sizes.advanced_reps,
-        ),
-        Scenario(
-            name="grouped-values",
-            description="group_by().annotate(Count, Sum).order_by().values() over 2 groups vs GROUP BY",
-            raw_fn=raw_grouped,
-            orm_fn=orm_grouped,
-            target=1.25,
-            setup=ensure_seeded,
-            prepare=prepare_advanced,
-            check=check_grouped,
-            ops=lambda ctx: ctx.sizes.advanced_reps,
-        ),
-        Scenario(
-            name="annotate-lower-1000",
-            description="annotate(lower=Lower('name')).values('id', 'lower'): 1,000 rows per query",
-            raw_fn=raw_lower,
-            orm_fn=orm_lower,
-            target=1.25,
-            setup=ensure_seeded,
-            prepare=prepare_groups,
-            check=check_lower,
-            ops=lambda ctx: ctx.sizes.filter_reps,
-        ),
-        Scenario(
-            name="window-rank",
-            description="annotate(rank=Window(RowNumber(), order_by='-score')).values() over ~10 rows",
-            raw_fn=raw_window,
-            orm_fn=orm_window,
-            target=1.25,
-            setup=ensure_seeded,
-            prepare=prepare_advanced,
-            check=check_window,
-            ops=lambda ctx: ctx.sizes.advanced_reps,
-        ),
-        Scenario(
-            name="relation-filter",
-            description="BenchTag.filter(bench__group_id=g).values() (a correlated EXISTS) over 100 tags",
-            raw_fn=raw_relation,
-            orm_fn=orm_relation,
-            target=1.25,
-            setup=ensure_tagged,
-            prepare=prepare_advanced,
-            check=check_relation,
-            ops=lambda ctx: ctx.sizes.advanced_reps,
-        ),
-        Scenario(
-            name="exists-subquery",
-            description="filter(Exists(BenchTag.filter(bench_id=OuterRef('id'), label=l)), group_id=g).values()",
-            raw_fn=raw_exists,
-            orm_fn=orm_exists,
-            target=1.25,
-            setup=ensure_tagged,
-            prepare=prepare_advanced,
-            check=check_tagged_rows,
-            ops=lambda ctx: ctx.sizes.advanced_reps,
-        ),
-        Scenario(
-            name="in-subquery",
-            description="filter(group_id=g, id__in=BenchTag.filter(label=l).select('bench_id')).values()",
-            raw_fn=raw_in,
-            orm_fn=orm_in,
-            target=1.25,
-            setup=ensure_tagged,
-            prepare=prepare_advanced,
-            check=check_tagged_rows,
-            ops=lambda ctx: ctx.sizes.advanced_reps,
-        ),
-    )
+    if s.name in NO_DEFAULT_RESET
+    else s.with_peers({DEFAULT_RESET: on_default_reset_pool(s.raw_fn)})
+    for s in _SCENARIOS
 }

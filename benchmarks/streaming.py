@@ -1,28 +1,44 @@
-"""Streaming: iterate 1,000,000 rows with ``qs.iterator(chunk_size)`` and report time and peak memory,
-next to a raw asyncpg server-side cursor and (for contrast) ``await qs.all()``.
+"""Streaming: iterate 1,000,000 narrow rows with ``qs.iterator(chunk_size)`` and as ``values_list`` tuples,
+next to a raw asyncpg server-side cursor on a pool configured like matrx-orm's, and (for contrast)
+``await qs.all()``. Reports the median time of interleaved rounds, the ratio to the cursor and peak memory.
 
-    python benchmarks/streaming.py [--rows N] [--chunk N] [--skip-all]
+    python benchmarks/streaming.py [--rows N] [--chunk N] [--rounds N] [--skip-all] [--json PATH]
 
-Peak memory is the peak of Python allocations (``tracemalloc``) during the iteration, measured in a
-separate pass from the timing (tracemalloc slows allocation). Not part of the test suite: it prints and
-never asserts. See benchmarks/README.md ("Streaming").
+Peak memory is the peak of Python allocations (``tracemalloc``) during one extra pass of each contestant
+(tracemalloc slows allocation, so it is never timed). Not part of the test suite: it prints and never
+asserts. See benchmarks/README.md ("Streaming").
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
+import json
 import os
+import statistics
+import sys
 import time
 import tracemalloc
-from collections.abc import Awaitable, Callable
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
-from _setup import create_database, drop_database, server_url
+from _harness import describe_error, render_table
+from _setup import create_database, create_raw_pool, drop_database, server_url
 
 PROJECT = "streambench"
 TABLE = "stream_bench"
+COLUMNS = ("id", "name", "group_id", "score", "flag")
+CURSOR = "asyncpg cursor"
+CURSOR_ASYNC_FOR = "asyncpg cursor, async for"
+ITERATOR = "matrx-orm iterator()"
+VALUES_LIST = "matrx-orm values_list stream"
+ALL = "matrx-orm .all()"
+TARGETS = {ITERATOR: 2.0, VALUES_LIST: 1.2}  # median / the cursor's median
 
 
 def define_model() -> Any:
@@ -58,77 +74,247 @@ async def seed(url: str, rows: int) -> None:
         await conn.close()
 
 
-async def measure(label: str, run: Callable[[], Awaitable[int]]) -> dict[str, Any]:
-    start = time.perf_counter()
-    count = await run()
-    elapsed = time.perf_counter() - start
+# -- contestants: each pass returns the number of rows it saw -----------------------------------------------------
+
+Pass = Callable[[], Awaitable[int]]
+
+
+SELECT_SQL = f"SELECT {', '.join(COLUMNS)} FROM {TABLE}"
+
+
+def raw_cursor(pool: asyncpg.Pool, chunk: int) -> Pass:
+    """A server-side cursor in a read-only transaction, ``chunk`` records per fetch (what the ORM's iterator
+    does), the consumer visiting every record (as every other contestant's consumer does)."""
+
+    async def run() -> int:
+        n = 0
+        async with pool.acquire() as conn, conn.transaction(readonly=True):
+            cursor = await conn.cursor(SELECT_SQL)
+            while records := await cursor.fetch(chunk):
+                for _ in records:
+                    n += 1
+        return n
+
+    return run
+
+
+def raw_cursor_iteration(pool: asyncpg.Pool, chunk: int) -> Pass:
+    """asyncpg's own per-row iteration: ``async for record in conn.cursor(sql, prefetch=chunk)``."""
+
+    async def run() -> int:
+        n = 0
+        async with pool.acquire() as conn, conn.transaction(readonly=True):
+            async for _ in conn.cursor(SELECT_SQL, prefetch=chunk):
+                n += 1
+        return n
+
+    return run
+
+
+def orm_iterator(qs: Any, chunk: int) -> Pass:
+    async def run() -> int:
+        n = 0
+        async for _ in qs.iterator(chunk_size=chunk):
+            n += 1
+        return n
+
+    return run
+
+
+async def _values_list_rows(qs: Any, chunk: int) -> AsyncIterator[tuple[Any, ...]]:
+    """``values_list(*COLUMNS)`` streamed: the package has no public API for it yet, so this runs its
+    ``iterator()`` path (``executor.stream``, the same server-side cursor) with ``values_list``'s row
+    conversion (``tuple_rows``) instead of instances. Internal names: breaks loudly if they move."""
+    from matrx_orm.db import executor
+    from matrx_orm.meta.rows import tuple_rows
+
+    statement, params = qs._select(COLUMNS, "values_list")
+    model = qs.model
+
+    async def to_tuples(records: list[Any]) -> list[tuple[Any, ...]]:
+        return tuple_rows(model, COLUMNS, records)
+
+    rows = executor.stream(qs._database, statement.sql, params, chunk, to_tuples, operation="values_list")
+    async for row in rows:
+        yield row
+
+
+def orm_values_list(qs: Any, chunk: int) -> Pass:
+    async def run() -> int:
+        n = 0
+        async for _ in _values_list_rows(qs, chunk):
+            n += 1
+        return n
+
+    return run
+
+
+def orm_all(qs: Any) -> Pass:
+    async def run() -> int:
+        return len(await qs.all())
+
+    return run
+
+
+# -- measuring -------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Measured:
+    label: str
+    seconds: list[float] = field(default_factory=list)
+    rows: int = 0
+    peak_mib: float | None = None
+    error: str | None = None
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.seconds) if self.seconds and self.error is None else None
+
+
+async def timed_pass(run: Pass) -> tuple[float, int]:
+    started = time.perf_counter()
+    rows = await run()
+    return time.perf_counter() - started, rows
+
+
+async def peak_memory(run: Pass) -> float:
     tracemalloc.start()
     tracemalloc.reset_peak()
-    await run()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return {"label": label, "rows": count, "seconds": elapsed, "peak_mib": peak / 2**20}
+    try:
+        await run()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--chunk", type=int, default=5_000)
-    parser.add_argument("--skip-all", action="store_true", help="do not load everything with .all()")
-    args = parser.parse_args()
+async def measure_all(passes: dict[str, Pass], rounds: int) -> dict[str, Measured]:
+    """One untimed pass each (checked: every row seen), then ``rounds`` interleaved rounds (the order
+    alternates), then one pass each under tracemalloc."""
+    results = {label: Measured(label) for label in passes}
+    for label, run in passes.items():
+        try:
+            _, results[label].rows = await timed_pass(run)
+        except Exception as exc:
+            results[label].error = describe_error(exc)
+    live = [label for label in passes if results[label].error is None]
+    for round_no in range(rounds):
+        for label in live if round_no % 2 == 0 else live[::-1]:
+            seconds, _ = await timed_pass(passes[label])
+            results[label].seconds.append(seconds)
+        log(
+            f"  round {round_no + 1}/{rounds}: "
+            + " | ".join(f"{x} {results[x].seconds[-1]:.2f} s" for x in live)
+        )
+    for label in live:
+        results[label].peak_mib = await peak_memory(passes[label])
+    return results
 
+
+# -- report ------------------------------------------------------------------------------------------------------------
+
+
+def ratio(results: dict[str, Measured], label: str) -> float | None:
+    base, mine = results[CURSOR].median, results[label].median
+    return None if base is None or mine is None else mine / base
+
+
+def format_results(results: dict[str, Measured]) -> str:
+    header = [
+        "contestant",
+        "rows",
+        "median s",
+        "min s",
+        "spread",
+        "rows/s",
+        "peak MiB",
+        "x cursor",
+        "target",
+        "ok?",
+    ]
+    rows = []
+    for label, m in results.items():
+        r, target, median = ratio(results, label), TARGETS.get(label), m.median
+        rows.append(
+            [
+                label,
+                f"{m.rows:,}",
+                "-" if median is None else f"{median:.2f}",
+                f"{min(m.seconds):.2f}" if m.seconds else "-",
+                f"{(max(m.seconds) - min(m.seconds)) / median * 100:.0f}%" if median else "-",
+                f"{m.rows / median:,.0f}" if median else "-",
+                "-" if m.peak_mib is None else f"{m.peak_mib:.1f}",
+                "failed" if m.error else ("-" if r is None else f"{r:.2f}x"),
+                "" if target is None else f"<= {target:.2f}x",
+                "" if target is None or r is None else ("yes" if r <= target else "NO"),
+            ]
+        )
+    text = render_table(header, rows)
+    errors = [f"  - {m.label}: {m.error}" for m in results.values() if m.error]
+    return text + ("\n\nErrors:\n" + "\n".join(errors) if errors else "")
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+async def main(args: argparse.Namespace) -> None:
     admin_url, source = server_url()
     db_name = f"matrx_stream_{os.getpid()}"
     url = await create_database(admin_url, db_name)
     from matrx_orm import DatabaseProjectConfig, dispose_all, register_database
 
+    pool = await create_raw_pool(url, 2)
     try:
         await seed(url, args.rows)
-        register_database(DatabaseProjectConfig(name=PROJECT, url=url))
-        model = define_model()
-        qs = model.all()
-
-        async def orm_iterator() -> int:
-            n = 0
-            async for _ in qs.iterator(chunk_size=args.chunk):
-                n += 1
-            return n
-
-        async def raw_cursor() -> int:
-            conn = await asyncpg.connect(url)
-            n = 0
-            try:
-                async with conn.transaction():
-                    cursor = await conn.cursor(f"SELECT id, name, group_id, score, flag FROM {TABLE}")
-                    while True:
-                        records = await cursor.fetch(args.chunk)
-                        n += len(records)
-                        if len(records) < args.chunk:
-                            break
-            finally:
-                await conn.close()
-            return n
-
-        async def orm_all() -> int:
-            return len(await qs.all())
-
-        results = [
-            await measure(f"asyncpg cursor (chunk {args.chunk})", raw_cursor),
-            await measure(f"matrx-orm iterator(chunk_size={args.chunk})", orm_iterator),
-        ]
+        register_database(DatabaseProjectConfig(name=PROJECT, url=url, pool_min_size=2, pool_max_size=2))
+        qs = define_model().all()
+        passes = {
+            CURSOR: raw_cursor(pool, args.chunk),
+            CURSOR_ASYNC_FOR: raw_cursor_iteration(pool, args.chunk),
+            ITERATOR: orm_iterator(qs, args.chunk),
+            VALUES_LIST: orm_values_list(qs, args.chunk),
+        }
         if not args.skip_all:
-            results.append(await measure("matrx-orm .all() (everything in memory)", orm_all))
-        print(f"server: {source}; {args.rows:,} rows of 5 columns")
-        print(f"{'contestant':<45} {'rows':>10} {'seconds':>9} {'rows/s':>11} {'peak MiB':>9}")
-        for r in results:
-            print(
-                f"{r['label']:<45} {r['rows']:>10,} {r['seconds']:>9.2f} {r['rows'] / r['seconds']:>11,.0f} "
-                f"{r['peak_mib']:>9.1f}"
-            )
+            passes[ALL] = orm_all(qs)
+        results = await measure_all(passes, args.rounds)
     finally:
+        await pool.close()
         await dispose_all()
         await drop_database(admin_url, db_name)
 
+    print(
+        f"\nserver: {source}; {args.rows:,} rows of 5 columns, chunks of {args.chunk:,}; "
+        f"median of {args.rounds} interleaved rounds (x cursor: median / the cursor's median)"
+    )
+    print(format_results(results))
+    if args.json:
+        payload = {
+            "meta": {
+                "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "server": source,
+                **vars(args),
+            },
+            "contestants": {
+                m.label: {**vars(m), "median": m.median, "ratio": ratio(results, m.label)}
+                for m in results.values()
+            },
+        }
+        args.json.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--chunk", type=int, default=5_000)
+    parser.add_argument("--rounds", type=int, default=3, help="timed passes per contestant (default 3)")
+    parser.add_argument("--skip-all", action="store_true", help="do not load everything with .all()")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results here")
+    return parser.parse_args()
+
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    warnings.filterwarnings("ignore", message=r".*XDG_RUNTIME_DIR.*")
+    asyncio.run(main(parse_args()))

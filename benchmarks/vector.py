@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 import numpy as np
 from _harness import Scenario, ScenarioResult, format_table, run_scenario, write_json
-from _setup import create_database, drop_database, server_url
+from _setup import create_database, create_raw_pool, drop_database, server_url
 
 PROJECT = "vecbench"
 TABLE = "vec_bench"
@@ -146,8 +146,7 @@ async def open_context(url: str, rows: int, dim: int, queries: int) -> VecContex
         await admin.execute("CREATE EXTENSION IF NOT EXISTS vector")
     finally:
         await admin.close()
-    pool = await asyncpg.create_pool(url, min_size=4, max_size=4, init=_init_raw)
-    assert pool is not None
+    pool = await create_raw_pool(url, 4, init=_init_raw)  # no reset round trip, like matrx-orm's pool
     ctx = VecContext(url=url, rows=rows, dim=dim, queries_per_block=queries, pool=pool)
     ctx.model = define_orm(url, dim)
     await create_all(PROJECT, models=[ctx.model])
@@ -170,6 +169,7 @@ async def open_context(url: str, rows: int, dim: int, queries: int) -> VecContex
         )
         await conn.execute("SET maintenance_work_mem = '512MB'")
         await conn.execute(DDLGenerator.add_index(index))
+        await conn.execute("RESET maintenance_work_mem")  # the pool does not reset connections it takes back
         await conn.execute(f"VACUUM ANALYZE {TABLE}")
     built = time.perf_counter()
     ctx.notes.append(
@@ -340,7 +340,7 @@ async def main(args: argparse.Namespace) -> int:
                         rounds=args.rounds,
                         warmup=args.warmup,
                         timeout=args.timeout,
-                        orm_available=None,
+                        unavailable={},
                         log=(lambda _m: None) if args.quiet else log,
                     )
                 )

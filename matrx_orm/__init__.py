@@ -21,11 +21,13 @@ from .db import (
     QueryHook,
     all_pool_stats,
     close_all_pools,
+    connection,
     dispose_all,
     get_engine,
     health_check,
     on_query,
     pool_stats,
+    primary,
     transaction,
 )
 from .db.capture import CapturedQuery, QueryLog, capture_queries
@@ -75,6 +77,7 @@ from .query.relations.results import (
     InverseForeignKeyResults,
     ManyToManyResults,
 )
+from .schemas import build_input_schema, build_output_schema, model_json_schema, validate_input
 from .signals import Signal, post_create, post_delete, post_save, pre_create, pre_delete, pre_save
 from .sql import Q
 from .sql.expressions import *  # noqa: F403  (F, Sum, Window, CTE, VectorDistance, ...)
@@ -144,6 +147,10 @@ __all__ = [
     "BaseDTO",
     "BaseManager",
     "ModelView",
+    "build_input_schema",
+    "build_output_schema",
+    "model_json_schema",
+    "validate_input",
     "UnusedQueryWarning",
     "model_registry",
     "CacheError",
@@ -193,6 +200,8 @@ __all__ = [
     "capture_queries",
     "on_query",
     "pool_stats",
+    "primary",
+    "connection",
     "all_pool_stats",
     "PoolStats",
     "QueryEvent",

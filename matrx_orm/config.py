@@ -36,6 +36,7 @@ from pydantic import (
 )
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .exceptions import ConfigurationError, mask_secrets, mask_url_passwords
 
@@ -51,6 +52,8 @@ __all__ = [
     "get_schema_builder_overrides",
     "register_database",
     "register_database_from_env",
+    "replica_configs",
+    "replica_names",
     "remove_registry_listener",
     "resolve_database_name",
     "unregister_database",
@@ -139,6 +142,22 @@ def _fields_from_url(url: str, data: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _fields_from_engine(engine: Any, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The config fields an ``AsyncEngine``'s URL sets (as a ``url`` would; it may not be given as well)."""
+    if not isinstance(engine, AsyncEngine):
+        raise ValueError(f"engine: expected a sqlalchemy AsyncEngine, got {type(engine).__name__}")
+    if engine.dialect.driver != "asyncpg":
+        raise ValueError(
+            f"engine: expected an engine on the asyncpg driver (postgresql+asyncpg://), got {engine.url.drivername!r}"
+        )
+    if data.get("url"):
+        raise ValueError("give either url or engine: the engine's URL is the project's")
+    try:
+        return _fields_from_url(engine.url.render_as_string(hide_password=False), data)
+    except ValueError as exc:
+        raise ValueError(f"engine: {exc}") from None
+
+
 #: ``model_dump(context={REVEAL_SECRETS: True})`` dumps the real password, url and migration_url
 REVEAL_SECRETS = "reveal_secrets"
 
@@ -171,7 +190,8 @@ class DatabaseProjectConfig(BaseModel):
     Give either the separate fields (``host``, ``port``, ``database_name``, ``user``, ``password``) or a full
     ``url`` (``postgresql://user:pw@host:5432/db``, ``postgresql+asyncpg://...``, or for a unix socket
     ``postgresql://user@/db?host=/var/run/postgresql``); the URL wins and fills those fields. A ``host``
-    starting with ``/`` is a unix-socket directory.
+    starting with ``/`` is a unix-socket directory. ``engine`` (a SQLAlchemy ``AsyncEngine`` on asyncpg)
+    instead makes the project run on that engine's pool; its URL fills the connection fields.
 
     Secrets never show: ``repr()``, ``str()``, ``model_dump()`` and ``model_dump_json()`` give ``password``
     as ``****`` and ``url`` / ``migration_url`` with their password masked (``user:****@`` and
@@ -214,6 +234,18 @@ class DatabaseProjectConfig(BaseModel):
     slow_query_ms: float | None = None
     #: keep bound parameter values out of exception messages and ``details``
     hide_parameters: bool = False
+    #: read replicas: URLs, or dicts with the connection fields (host, port, database_name, user, password)
+    replicas: list[str | dict[str, Any]] = Field(default_factory=list)
+    #: seconds after a task writes to the project during which its reads stay on the primary
+    replica_lag_window: float = 2.0
+    #: seconds a replica that failed to connect is left out before it is tried again
+    replica_backoff: float = 30.0
+    #: transaction pooler that keeps prepared statements (PgBouncer >= 1.21 with max_prepared_statements):
+    #: the statement cache stays on in pooler mode
+    pooler_prepared_statements: bool = False
+    #: a SQLAlchemy ``AsyncEngine`` (asyncpg driver) whose pool the project's statements use; the connection
+    #: fields come from its URL (see docs/sqlalchemy.md). Left out of dumps.
+    engine: AsyncEngine | None = Field(default=None, exclude=True)
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -225,6 +257,8 @@ class DatabaseProjectConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _apply_url(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("engine") is not None:
+            data = {**data, **_fields_from_engine(data["engine"], data)}
         if isinstance(data, Mapping) and data.get("url"):
             try:
                 fields = _fields_from_url(str(data["url"]), data)
@@ -296,6 +330,12 @@ class DatabaseProjectConfig(BaseModel):
             raise ValueError(f"connect_timeout must be > 0, got {self.connect_timeout}")
         if self.command_timeout is not None and self.command_timeout <= 0:
             raise ValueError(f"command_timeout must be > 0 or None, got {self.command_timeout}")
+        if self.pooler_mode == "transaction":
+            _check_pooler_settings(self.server_settings)
+        if self.replica_lag_window < 0 or self.replica_backoff < 0:
+            raise ValueError("replica_lag_window and replica_backoff must be >= 0")
+        for replica in self.replicas:
+            _replica_fields(replica)
         if self.pool_timeout is not None and self.pool_timeout <= 0:
             raise ValueError(f"pool_timeout must be > 0 or None, got {self.pool_timeout}")
         if self.slow_query_ms is not None and self.slow_query_ms < 0:
@@ -317,8 +357,11 @@ class DatabaseProjectConfig(BaseModel):
 
     @property
     def effective_statement_cache_size(self) -> int:
-        """0 in transaction-pooler mode (PgBouncer / Supabase 6543 cannot keep prepared statements)."""
-        return 0 if self.pooler_mode == "transaction" else self.statement_cache_size
+        """0 in transaction-pooler mode (PgBouncer / Supabase 6543 cannot keep prepared statements), unless
+        the pooler keeps them (``pooler_prepared_statements``)."""
+        if self.pooler_mode == "transaction" and not self.pooler_prepared_statements:
+            return 0
+        return self.statement_cache_size
 
     @property
     def ssl_argument(self) -> bool | str | _ssl.SSLContext | None:
@@ -396,6 +439,66 @@ class DatabaseProjectConfig(BaseModel):
         return masked
 
 
+#: startup parameters PgBouncer passes on in transaction mode (others make it refuse the connection)
+POOLER_STARTUP_PARAMETERS = frozenset(
+    {"application_name", "client_encoding", "datestyle", "timezone", "standard_conforming_strings"}
+)
+
+
+def _check_pooler_settings(settings: Mapping[str, str]) -> None:
+    refused = sorted(key for key in settings if key.lower() not in POOLER_STARTUP_PARAMETERS)
+    if refused:
+        raise ValueError(
+            f"server_settings {refused} cannot be sent through a transaction pooler (pooler_mode='transaction'): "
+            "PgBouncer refuses unknown startup parameters. Set them on the role or database instead "
+            "(ALTER ROLE ... SET ...), or list them in PgBouncer's ignore_startup_parameters; only "
+            f"{', '.join(sorted(POOLER_STARTUP_PARAMETERS))} pass through"
+        )
+
+
+_REPLICA_KEYS = {"host", "port", "database_name", "user", "password", "ssl", "url"}
+
+
+def _replica_fields(replica: str | Mapping[str, Any]) -> dict[str, Any]:
+    """The connection fields a ``replicas`` entry sets (a URL or a dict of connection fields)."""
+    if isinstance(replica, str):
+        fields = _fields_from_url(replica, {})
+        fields.pop("server_settings", None)
+        fields.pop("pooler_mode", None)
+        return fields
+    unknown = set(replica) - _REPLICA_KEYS
+    if unknown:
+        raise ValueError(f"a replica takes only {sorted(_REPLICA_KEYS)}; got {sorted(unknown)}")
+    if replica.get("url"):
+        return {**_replica_fields(str(replica["url"])), **{k: v for k, v in replica.items() if k != "url"}}
+    return dict(replica)
+
+
+#: replica projects are named ``<project>~replica<N>`` (``~`` never appears in a project name)
+REPLICA_MARK = "~replica"
+
+
+def replica_configs(config: DatabaseProjectConfig) -> list[DatabaseProjectConfig]:
+    """One config per replica of ``config``: the primary's settings with the replica's connection fields."""
+    derived = []
+    for number, replica in enumerate(config.replicas, 1):
+        fields = _replica_fields(replica)
+        derived.append(
+            config.model_copy(
+                update={
+                    **fields,
+                    "name": f"{config.name}{REPLICA_MARK}{number}",
+                    "alias": "",
+                    "url": None,
+                    "replicas": [],
+                    "migration_url": None,
+                    "engine": None,  # a replica has a pool of its own
+                }
+            )
+        )
+    return derived
+
+
 def _configuration_error(exc: pydantic.ValidationError, name: Any) -> ConfigurationError:
     problems = []
     for error in exc.errors(include_input=False, include_url=False):
@@ -415,6 +518,8 @@ def _configuration_error(exc: pydantic.ValidationError, name: Any) -> Configurat
 _lock = threading.RLock()
 _projects: dict[str, DatabaseProjectConfig] = {}
 _aliases: dict[str, str] = {}
+#: ``<project>~replica<N>`` -> that replica's config (derived when the project is registered)
+_replicas: dict[str, DatabaseProjectConfig] = {}
 _listeners: list[Callable[[str], None]] = []
 
 
@@ -466,6 +571,7 @@ def register_database(config: DatabaseProjectConfig) -> DatabaseProjectConfig:
             return existing
         _projects[name] = config
         _drop_aliases_of(name)
+        dropped_replicas = _set_replicas(name, replica_configs(config))
         # a project name shadows another project's alias of the same spelling
         if _aliases.get(name) not in (None, name):
             logger.warning("database alias %r now resolves to the project of that name", name)
@@ -482,7 +588,26 @@ def register_database(config: DatabaseProjectConfig) -> DatabaseProjectConfig:
         replaced = existing is not None
     if replaced:
         _notify(name)
+        for replica in dropped_replicas:
+            _notify(replica)
     return config
+
+
+def _set_replicas(name: str, configs: list[DatabaseProjectConfig]) -> list[str]:
+    """Replace project ``name``'s replica configs; returns the names of those dropped or replaced."""
+    prefix = f"{name}{REPLICA_MARK}"
+    old = [key for key in _replicas if key.startswith(prefix)]
+    for key in old:
+        del _replicas[key]
+    for replica in configs:
+        _replicas[replica.name] = replica
+    return old
+
+
+def replica_names(name: str) -> list[str]:
+    """The replica project names of project ``name`` (name or alias), in order; empty without replicas."""
+    config = get_database_config(name)
+    return [f"{config.name}{REPLICA_MARK}{n}" for n in range(1, len(config.replicas) + 1)]
 
 
 def unregister_database(name: str) -> None:
@@ -493,7 +618,10 @@ def unregister_database(name: str) -> None:
             return
         del _projects[canonical]
         _drop_aliases_of(canonical)
+        dropped_replicas = _set_replicas(canonical, [])
     _notify(canonical)
+    for replica in dropped_replicas:
+        _notify(replica)
 
 
 def resolve_database_name(name: str) -> str:
@@ -503,7 +631,7 @@ def resolve_database_name(name: str) -> str:
 
 def get_database_config(name: str) -> DatabaseProjectConfig:
     """The config registered under ``name`` (a project name or alias)."""
-    config = _projects.get(name)
+    config = _projects.get(name) or _replicas.get(name)
     if config is not None:
         return config
     with _lock:

@@ -275,19 +275,32 @@ class ORMException(Exception):
 
 
 class ValidationError(ORMException):
-    """A value failed field or model validation."""
+    """A value failed field or model validation.
+
+    ``errors`` maps field names (``"__all__"`` for the instance as a whole) to lists of messages. Pass them
+    as ``errors=`` or as the first argument: ``ValidationError({"end": "must be after start"})``; without
+    them, the error belongs to ``field`` when given, else to ``"__all__"``.
+    """
 
     default_message = "Validation failed"
+    #: the ``errors`` key of messages about the whole instance
+    NON_FIELD_ERRORS = "__all__"
 
     def __init__(
         self,
-        message: str = "",
+        message: str | Mapping[str, Any] = "",
         *,
         field: str | None = None,
         value: Any = NOT_GIVEN,
         reason: str | None = None,
+        errors: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
+        if isinstance(message, Mapping):
+            errors, message = message, ""
+        listed = _message_lists(errors) if errors else None
+        if not message and listed:
+            message = "; ".join(f"{key}: {text}" for key, texts in listed.items() for text in texts)
         has_value = value is not NOT_GIVEN
         if not message:
             model = _model_name(kwargs.get("model"))
@@ -304,6 +317,19 @@ class ValidationError(ORMException):
         self.value: Any = value if has_value else None
         self.has_value: bool = has_value
         self.reason: str | None = reason
+        self.errors: dict[str, list[str]] = listed or {
+            field or self.NON_FIELD_ERRORS: [reason or self.message]
+        }
+
+
+def _message_lists(errors: Mapping[str, Any]) -> dict[str, list[str]]:
+    """``{"name": "taken"}`` / ``{"name": ["a", "b"]}`` -> ``{"name": ["taken"]}`` / ``{"name": ["a", "b"]}``."""
+    return {
+        str(key): [str(text) for text in texts]
+        if isinstance(texts, Iterable) and not isinstance(texts, str)
+        else [str(texts)]
+        for key, texts in errors.items()
+    }
 
 
 class FieldError(ORMException):

@@ -7,11 +7,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Self, TypeVar
 
+import sqlalchemy as sa
+
 from . import signals as _signals
 from . import state as _state
 from .db import executor
+from .db.sa_pool import plain_value
 from .db.sync import run_sync
-from .exceptions import DoesNotExist, MultipleObjectsReturned, ORMException, QueryError, UnknownFieldError
+from .db.transaction import transaction
+from .exceptions import (
+    DoesNotExist,
+    MultipleObjectsReturned,
+    ORMException,
+    ParameterError,
+    QueryError,
+    UnknownFieldError,
+)
 from .fields import Field
 from .meta.metaclass import ModelMeta
 from .meta.options import ModelOptions
@@ -22,8 +33,10 @@ from .query.builder import QueryBuilder, pk_shortcut
 from .query.raw import raw as run_raw
 from .query.raw import raw_sql as run_raw_sql
 from .query.relations.methods import RelationMethods
+from .query.relations.prefetch import prefetch
 from .sql.compiler.select import pk_select
-from .write import bulk, instance, upsert
+from .write import bulk, instance, nested, upsert, validation
+from .write.get_or_create import creation_values, find_or_create, resolved
 from .write.results import UpdateResult
 
 __all__ = ["Model"]
@@ -31,8 +44,19 @@ __all__ = ["Model"]
 ModelT = TypeVar("ModelT", bound="Model")
 
 
+class _ModelTable:
+    """``Model.__table__``: the model's ``sqlalchemy.Table`` (as declarative SQLAlchemy models have)."""
+
+    def __get__(self, instance: object, owner: type[Model]) -> sa.Table:
+        table: sa.Table = owner._require_meta().table
+        return table
+
+
 class Model(RelationMethods, metaclass=ModelMeta):
     """Base class of every matrx-orm model."""
+
+    #: the model's ``sqlalchemy.Table``: ``sa.select(Post.__table__)``
+    __table__ = _ModelTable()
 
     _is_model_base: ClassVar[bool] = True
     _meta: ClassVar[ModelOptions]
@@ -49,6 +73,11 @@ class Model(RelationMethods, metaclass=ModelMeta):
     _persisted: bool = False
     #: extra indexes on the table (``IndexDef`` objects, e.g. HNSW); also ``class Meta: indexes = [...]``
     _indexes: ClassVar[Sequence[Any]] = ()
+    #: the default ordering of queries without ``order_by()`` (``["-created_at", "name"]``); also
+    #: ``class Meta: ordering = [...]``
+    _ordering: ClassVar[Sequence[Any]] = ()
+    #: ``save()`` and ``create()`` run ``full_clean()`` first; also ``class Meta: validate_on_save = True``
+    _validate_on_save: ClassVar[bool] = False
     #: the distance to the query vector, on instances returned by ``nearest()``
     _vector_distance: float | None = None
 
@@ -165,6 +194,14 @@ class Model(RelationMethods, metaclass=ModelMeta):
         """The relation called ``field_name`` (a foreign key, inverse foreign key or many-to-many);
         ``UnknownRelationError`` when there is none."""
         return relation(cls, field_name)
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        """A persisted instance from a row read with SQLAlchemy (a ``Row`` of ``sa.select(Post.__table__)``
+        or ``Post.filter(...).statement()``, or a mapping of column or field names to values); the values are
+        converted through the fields like the rows the ORM reads."""
+        mapping: Mapping[str, Any] = row._mapping if hasattr(row, "_mapping") else row
+        return cls.from_db_result({key: plain_value(value) for key, value in mapping.items()})
 
     @classmethod
     def from_db_result(cls, data: Mapping[str, Any]) -> Self:
@@ -324,11 +361,78 @@ class Model(RelationMethods, metaclass=ModelMeta):
 
     # -- writes ----------------------------------------------------------------------------------------------
     @classmethod
-    async def create(cls, **values: Any) -> Self:
-        """Insert one row and return it as stored (server defaults included)."""
+    async def create(cls, *, related: Mapping[str, Iterable[Any]] | None = None, **values: Any) -> Self:
+        """Insert one row and return it as stored (server defaults included).
+
+        ``related={"posts": [{"title": "a"}], "tags": [tag, 7]}`` also creates inverse-foreign-key children
+        (their key filled in) and many-to-many links, in one transaction, and returns the instance with
+        those relations loaded (``get_related("posts")``).
+        """
+        if related is not None and "related" in cls._require_meta().fields:  # a field called "related"
+            values["related"], related = related, None
         instance = cls(**values)
-        await instance.save()
+        if not related:
+            await instance.save()
+            return instance
+        await nested.create_with_related(
+            instance, related, instance.save, lambda names: prefetch([instance], names)
+        )
         return instance
+
+    @classmethod
+    async def get_or_create(
+        cls, defaults: Mapping[str, Any] | None = None, **lookup: Any
+    ) -> tuple[Self, bool]:
+        """``(row, False)`` for the row matching ``lookup``, else ``(new row, True)`` created from the
+        lookup's ``field=value`` pairs and ``defaults`` (callables are called). Safe when many tasks race on
+        the same lookup backed by a unique constraint: one row is created and every caller gets it."""
+        return await find_or_create(
+            cls._require_meta().database,
+            lambda: cls.get_or_none(use_cache=False, **lookup),
+            lambda: cls.create(**creation_values(lookup, defaults)),
+        )
+
+    @classmethod
+    async def update_or_create(
+        cls,
+        defaults: Mapping[str, Any] | None = None,
+        create_defaults: Mapping[str, Any] | None = None,
+        **lookup: Any,
+    ) -> tuple[Self, bool]:
+        """Lock and update the row matching ``lookup`` with ``defaults`` (``(row, False)``), else create it
+        from the lookup and ``create_defaults`` (``defaults`` when None): ``(row, True)``. Runs in one
+        transaction; race-safe like :meth:`get_or_create`."""
+        database = cls._require_meta().database
+        locked = cls.filter(**lookup).select_for_update()
+        on_create = defaults if create_defaults is None else create_defaults
+        async with transaction(database):
+            row, created = await find_or_create(
+                database,
+                lambda: locked.get_or_none(use_cache=False),
+                lambda: cls.create(**creation_values(lookup, on_create)),
+            )
+            if not created and defaults:
+                await row.update(**resolved(defaults))
+        return row, created
+
+    @classmethod
+    async def in_bulk(cls, ids: Iterable[Any], field_name: str = "id") -> dict[Any, Self]:
+        """``{value: row}`` for the rows whose ``field_name`` (a unique field, or ``"pk"``) is in ``ids``, in
+        the order of ``ids``; values without a row are left out. One query."""
+        meta = cls._require_meta()
+        field = meta.pk if field_name == "pk" else meta.get_field(field_name)
+        if field is None or not (field.unique or (field.primary_key and len(meta.primary_keys) == 1)):
+            raise ParameterError(
+                f"in_bulk() needs a unique field or the primary key; {cls.__name__}.{field_name} is neither",
+                model=cls.__name__,
+                operation="in_bulk",
+            )
+        keys = list(dict.fromkeys(field.to_python(value) for value in ids))
+        if not keys:
+            return {}
+        rows = await cls.filter(**{f"{field.name}__in": keys}).all()
+        found = {row.__dict__.get(field.name): row for row in rows}
+        return {key: found[key] for key in keys if key in found}
 
     @classmethod
     async def bulk_create(cls, objects: Iterable[Mapping[str, Any] | Self]) -> list[Self]:
@@ -384,7 +488,10 @@ class Model(RelationMethods, metaclass=ModelMeta):
         return await cls.objects().filter(*conditions, **filters).delete()
 
     async def save(self) -> Self:
-        """Insert the instance if it is new, else write every loaded field back."""
+        """Insert the instance if it is new, else write every loaded field back (after ``full_clean()``
+        when the model sets ``_validate_on_save``)."""
+        if self._meta.validate_on_save:
+            await validation.full_clean(self)
         if _signals.any_save_receivers():
             if self._persisted:
                 await _signals.around_save(self, False, None, lambda: instance.update_instance(self, None))
@@ -418,6 +525,8 @@ class Model(RelationMethods, metaclass=ModelMeta):
             field = meta.get_field(name)
             self.__dict__[field.name] = field.to_python(value)
             names.append(field.name)
+        if meta.validate_on_save:
+            await validation.full_clean(self)
         if _signals.any_save_receivers():
             await _signals.around_save(
                 self, False, tuple(names), lambda: instance.update_instance(self, names)
@@ -425,6 +534,17 @@ class Model(RelationMethods, metaclass=ModelMeta):
             return self
         await instance.update_instance(self, names)
         return self
+
+    async def full_clean(self, exclude: Iterable[str] | None = None) -> None:
+        """Validate the instance: each field's checks, then the model's ``clean()`` hook (sync or async),
+        then :meth:`validate_unique`; fields in ``exclude`` are skipped. Raises one ``ValidationError``
+        whose ``errors`` maps field names (``"__all__"`` for the whole instance) to messages."""
+        await validation.full_clean(self, exclude)
+
+    async def validate_unique(self, exclude: Iterable[str] | None = None) -> None:
+        """``ValidationError`` when another row holds this instance's value of a unique field or its values
+        of a unique-together constraint (one query for all of them; the instance's own row is ignored)."""
+        await validation.validate_unique(self, exclude)
 
     async def delete(self) -> int:
         """Delete this row; returns 1, or 0 when it was already gone."""

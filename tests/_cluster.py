@@ -146,3 +146,64 @@ class Cluster:
                 return
             time.sleep(0.1)
         raise RuntimeError(f"the cluster on port {self.port} did not come up")
+
+
+class Bouncer:
+    """A PgBouncer (Debian's ``pgbouncer`` package) in front of a cluster, ``pool_mode = transaction``."""
+
+    def __init__(self, cluster: Cluster, *, pool_size: int = 4, mode: str = "transaction") -> None:
+        self.program = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+        self.cluster = cluster
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="matrx_bouncer_"))
+        self.root.chmod(0o755)
+        self.ini = self.root / "pgbouncer.ini"
+        (self.root / "users.txt").write_text('"postgres" ""\n')
+        self.ini.write_text(
+            "[databases]\n"
+            f"* = host=127.0.0.1 port={cluster.port}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+            f"auth_type = trust\nauth_file = {self.root / 'users.txt'}\n"
+            f"pool_mode = {mode}\ndefault_pool_size = {pool_size}\nmax_client_conn = 500\n"
+            f"logfile = {self.root / 'pgbouncer.log'}\npidfile = {self.root / 'pgbouncer.pid'}\n"
+            "admin_users = postgres\nserver_reset_query =\n"
+        )
+        if cluster.user is not None:
+            for path in (self.root, self.ini, self.root / "users.txt"):
+                shutil.chown(path, cluster.user, cluster.user)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("pgbouncer") is not None or Path("/usr/sbin/pgbouncer").exists()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.program, str(self.ini)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            user=self.cluster.user,
+            cwd=self.root,
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 1):
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        log = (self.root / "pgbouncer.log").read_text() if (self.root / "pgbouncer.log").exists() else ""
+        raise RuntimeError(f"pgbouncer did not start: {log}")
+
+    def url(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(10)
+            if self.process.poll() is None:
+                self.process.kill()
+        shutil.rmtree(self.root, ignore_errors=True)

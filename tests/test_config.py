@@ -203,14 +203,16 @@ def test_url_without_host_leaves_it_to_the_driver() -> None:
 
 
 def test_url_extras() -> None:
-    config = DatabaseProjectConfig(
-        name="p",
-        url="postgres://u:pw@h/d?connect_timeout=3&application_name=svc&options=-c%20search_path%3Dauth%2Cpublic"
-        "&pgbouncer=true",
+    url = (
+        "postgres://u:pw@h/d?connect_timeout=3&application_name=svc&options=-c%20search_path%3Dauth%2Cpublic"
     )
+    config = DatabaseProjectConfig(name="p", url=url)
     assert config.connect_timeout == 3
     assert config.server_settings == {"application_name": "svc", "search_path": "auth,public"}
-    assert config.pooler_mode == "transaction"
+    pooled = DatabaseProjectConfig(name="p", url="postgres://u:pw@h/d?application_name=svc&pgbouncer=true")
+    assert pooled.pooler_mode == "transaction" and pooled.server_settings == {"application_name": "svc"}
+    with pytest.raises(ConfigurationError, match="search_path"):  # a pooler refuses that startup parameter
+        DatabaseProjectConfig(name="p", url=f"{url}&pgbouncer=true")
 
 
 @pytest.mark.parametrize("url", ["mysql://u:p@h/d", "not a url", "sqlite:///x.db"])

@@ -11,6 +11,8 @@ from .capture import CapturedQuery, QueryLog, capture_queries
 from .engine import PoolStats, all_pool_stats, close_all_pools, dispose_all, get_engine, pool_stats
 from .health import HealthStatus, health_check
 from .observe import QueryEvent, QueryHook, on_query
+from .pinning import connection
+from .routing import primary
 from .transaction import transaction
 
 __all__ = [
@@ -23,10 +25,12 @@ __all__ = [
     "all_pool_stats",
     "capture_queries",
     "close_all_pools",
+    "connection",
     "dispose_all",
     "get_engine",
     "health_check",
     "on_query",
     "pool_stats",
+    "primary",
     "transaction",
 ]

@@ -40,6 +40,10 @@ class OpenTransaction:
     depth: int = 0
     #: user-written SQL ran: the session is fully reset before the pool gets the connection back
     user_sql: bool = False
+    #: the ``connection()`` pin the transaction runs on (the block keeps the connection afterwards)
+    pin: Any = None
+    #: the replica project the connection belongs to (an ``iterator()`` outside a transaction), else None
+    server: str | None = None
     #: a statement found the connection dead (it has been discarded; the server rolled back)
     lost: bool = False
     #: called once when the outermost block ends, after commit or rollback (the row cache's invalidations)

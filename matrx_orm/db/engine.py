@@ -9,13 +9,15 @@ never handed out again; they are dropped without awaiting anything on the dead l
 Every pooled asyncpg connection gets these codecs (see ``docs/internals.md``): ``json``/``jsonb`` <->
 Python values (``json.dumps`` / ``json.loads``), ``uuid`` -> ``str`` (``str`` or ``uuid.UUID`` in), and
 pgvector's binary codecs for ``vector``/``halfvec``/``sparsevec`` when the extension is installed.
+
+A project registered with ``engine=`` (a SQLAlchemy ``AsyncEngine``) gets no asyncpg pool: its "pool" is
+:class:`~.sa_pool.EnginePool`, over the engine's own pool.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import json
 import logging
 import uuid
@@ -23,7 +25,7 @@ import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import pgvector.sqlalchemy  # noqa: F401  (registers vector/halfvec/sparsevec with the PostgreSQL inspector)
@@ -39,6 +41,8 @@ from ..config import (
     get_database_config,
 )
 from ..exceptions import PoolExhaustedError, map_database_error, mask_url_passwords
+from ..fields.json_text import JsonText, json_default
+from .sa_pool import EnginePool
 
 __all__ = [
     "PoolStats",
@@ -79,22 +83,19 @@ _EXTENSIONS_SQL = (
 # -- codecs ------------------------------------------------------------------------------------------------------
 
 
-def json_default(value: Any) -> Any:
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
-        return value.isoformat()
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
 _json_dumps = partial(json.dumps, default=json_default)
+
+
+def _json_encode(value: Any) -> str:
+    """The json/jsonb codec's encoder: a field's :class:`JsonText` as is, any other value serialized."""
+    return value if value.__class__ is JsonText else _json_dumps(value)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     """Set matrx-orm's type codecs on a new pooled connection."""
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(
-            type_name, schema="pg_catalog", encoder=_json_dumps, decoder=json.loads, format="text"
+            type_name, schema="pg_catalog", encoder=_json_encode, decoder=json.loads, format="text"
         )
     await conn.set_type_codec("uuid", schema="pg_catalog", encoder=str, decoder=str, format="text")
     await _register_extension_codecs(conn)
@@ -318,13 +319,16 @@ async def _create_pool(
 ) -> asyncpg.Pool | None:
     name = config.name
     try:
-        pool = await asyncpg.create_pool(
-            **config.asyncpg_connect_kwargs(),
-            min_size=config.pool_min_size,
-            max_size=config.pool_max_size,
-            init=_init_connection,
-            reset=_light_reset,
-        )
+        if config.engine is not None:  # the user's SQLAlchemy engine: its pool serves the project too
+            pool = cast(asyncpg.Pool, EnginePool(config.engine))  # asyncpg.Pool's API, the part used here
+        else:
+            pool = await asyncpg.create_pool(
+                **config.asyncpg_connect_kwargs(),
+                min_size=config.pool_min_size,
+                max_size=config.pool_max_size,
+                init=_init_connection,
+                reset=_light_reset,
+            )
     except Exception as exc:
         raise map_database_error(
             exc, operation="connect", details={"database": name, "url": config.masked_url()}
@@ -360,6 +364,11 @@ async def checkout(database: str) -> tuple[asyncpg.Pool, asyncpg.Connection]:
         pool = await _get_pool_slow(database)
         res = _resources[asyncio.get_running_loop()]
     assert res is not None
+    if _has_free_slot(pool):  # no wait ahead: skip the timer (asyncio.wait_for costs a task per call)
+        try:
+            return pool, await pool.acquire()
+        except Exception as exc:
+            raise map_database_error(exc, operation="acquire", details={"database": database}) from exc
     key = id(pool)
     res.waiting[key] = res.waiting.get(key, 0) + 1
     try:
@@ -370,6 +379,15 @@ async def checkout(database: str) -> tuple[asyncpg.Pool, asyncpg.Connection]:
         raise map_database_error(exc, operation="acquire", details={"database": database}) from exc
     finally:
         res.waiting[key] -= 1
+
+
+def _has_free_slot(pool: asyncpg.Pool) -> bool:
+    """Whether ``acquire()`` returns without waiting for another task: a free slot (a connection, or room
+    to open one, whose connect time ``connect_timeout`` bounds) is in the pool's queue."""
+    queue = getattr(pool, "_queue", None)  # asyncpg's queue of free slots; get_idle_size() is O(pool size)
+    if isinstance(queue, asyncio.Queue):
+        return not queue.empty()
+    return bool(pool.get_idle_size())
 
 
 def _timed_out(exc: BaseException, database: str, pool: asyncpg.Pool, waiting: int) -> Exception:
@@ -496,7 +514,7 @@ def get_engine(database: str) -> AsyncEngine:
     """The SQLAlchemy ``AsyncEngine`` (asyncpg driver) of project ``database`` for the running loop.
 
     Called with no running loop it returns an engine without a connection pool (``NullPool``), which is
-    safe to use from any loop later.
+    safe to use from any loop later. A project registered with ``engine=`` gets that engine.
     """
     try:
         loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -509,6 +527,8 @@ def get_engine(database: str) -> AsyncEngine:
             return engine
     _drop_dead_loops()
     config = get_database_config(database)
+    if config.engine is not None:  # the user's own engine (never disposed here)
+        return config.engine
     name = config.name
     res = _loopless if loop is None else _resources_for(loop)
     engine = res.engines.get(name)

@@ -18,6 +18,8 @@ or ``LISTEN``, so pass ``user_sql=True`` and the connection is fully reset befor
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -27,12 +29,20 @@ import asyncpg
 from asyncpg.exceptions import _base as pg_base
 
 from ..config import get_database_config
-from ..exceptions import ConnectionError, ORMException, map_database_error
+from ..exceptions import (
+    ConfigurationError,
+    ConnectionError,
+    ORMException,
+    PoolExhaustedError,
+    map_database_error,
+)
 from .capture import ACTIVE as _capturing
 from .capture import record as _record
 from .context import OpenTransaction, borrow_connection, held, transaction_for
 from .engine import checkout, discard, is_gone, release
 from .observe import report, watching
+from .pinning import PinBlock, current_pins, discard_pin
+from .routing import replica_failed, route, wrote
 
 __all__ = [
     "affected_rows",
@@ -66,6 +76,7 @@ async def fetch(
     """Rows of a statement (``user_sql=True`` for SQL the package did not build)."""
     started = _perf()
     tx: OpenTransaction | None = None
+    server = database
     try:
         tx = None if held() is None else await transaction_for(database)
         if logs := _capturing.get():
@@ -75,14 +86,17 @@ async def fetch(
             async with tx.use():
                 rows: list[Any] = await tx.connection.fetch(sql, *params)
         else:
-            rows = await _pooled(
-                database, lambda connection: connection.fetch(sql, *params), user_sql, _is_read(sql, user_sql)
-            )
+            server = route(database, sql, user_sql)
+            run = functools.partial(_fetch, sql, params)
+            if server == database:
+                rows = await _on_pool(database, run, user_sql, _is_read(sql, user_sql))
+            else:
+                rows, server = await _on_replica(server, database, run, user_sql)
     except Exception as exc:
-        error = _failed(exc, database, sql, params, model, operation, started, tx)
+        error = _failed(exc, server, sql, params, model, operation, started, tx)
         raise error from error.__cause__
-    if watching(database):
-        report(database, sql, params, started, len(rows), model=model, in_transaction=tx is not None)
+    if watching(server):
+        report(server, sql, params, started, len(rows), model=model, in_transaction=tx is not None)
     return rows
 
 
@@ -98,6 +112,7 @@ async def execute(
     """Run a statement; returns the command status (``UPDATE 3``). ``user_sql`` as in :func:`fetch`."""
     started = _perf()
     tx: OpenTransaction | None = None
+    server = database
     try:
         tx = None if held() is None else await transaction_for(database)
         if logs := _capturing.get():
@@ -107,18 +122,18 @@ async def execute(
             async with tx.use():
                 status: str = await tx.connection.execute(sql, *params)
         else:
-            status = await _pooled(
-                database,
-                lambda connection: connection.execute(sql, *params),
-                user_sql,
-                _is_read(sql, user_sql),
-            )
+            server = route(database, sql, user_sql)
+            run = functools.partial(_execute, sql, params)
+            if server == database:
+                status = await _on_pool(database, run, user_sql, _is_read(sql, user_sql))
+            else:
+                status, server = await _on_replica(server, database, run, user_sql)
     except Exception as exc:
-        error = _failed(exc, database, sql, params, model, operation, started, tx)
+        error = _failed(exc, server, sql, params, model, operation, started, tx)
         raise error from error.__cause__
-    if watching(database):
+    if watching(server):
         rows = affected_rows(status)
-        report(database, sql, params, started, rows, model=model, in_transaction=tx is not None)
+        report(server, sql, params, started, rows, model=model, in_transaction=tx is not None)
     return status
 
 
@@ -187,7 +202,8 @@ async def _on_connection(
             async with tx.use():
                 result = await run(tx.connection)
         else:
-            result = await _pooled(database, run, False, False)
+            wrote(database)
+            result = await _on_pool(database, run, False, False)
     except Exception as exc:
         error = _failed(exc, database, sql, shown, model, operation, started, tx, table=table)
         raise error from error.__cause__
@@ -200,9 +216,38 @@ async def _on_connection(
     return result
 
 
-async def _pooled(database: str, run: Run[T], user_sql: bool, read: bool) -> T:
-    """``await run(connection)`` on a pooled connection. A connection found dead is discarded and the
-    caller gets a :class:`~matrx_orm.ConnectionError`; a ``read`` first runs once more on a fresh one."""
+async def _on_replica(server: str, database: str, run: Run[T], user_sql: bool) -> tuple[T, str]:
+    """A read on replica ``server`` of ``database``; returns the result and the server that produced it. A
+    replica that cannot be reached is left out for a while and the read runs on ``database``."""
+    try:
+        return await _on_pool(server, run, user_sql, True), server
+    except ConnectionError as exc:
+        if isinstance(exc, PoolExhaustedError):
+            raise
+        replica_failed(server, exc)
+    return await _on_pool(database, run, user_sql, True), database
+
+
+def _fetch(sql: str, params: Sequence[Any], connection: Any) -> Awaitable[list[Any]]:
+    return connection.fetch(sql, *params)  # type: ignore[no-any-return]
+
+
+def _execute(sql: str, params: Sequence[Any], connection: Any) -> Awaitable[str]:
+    return connection.execute(sql, *params)  # type: ignore[no-any-return]
+
+
+async def _on_pool(database: str, run: Run[T], user_sql: bool, read: bool) -> T:
+    """``await run(connection)`` on a pooled connection (the one a ``connection()`` block pinned, if any).
+    A connection found dead is discarded and the caller gets a :class:`~matrx_orm.ConnectionError`; a
+    ``read`` first runs once more on a fresh one."""
+    pins = current_pins()
+    if pins is not None and pins.covers(database):
+        return await _on_pin(pins, database, run, user_sql, read)
+    return await _checked_out(database, run, user_sql, read)
+
+
+async def _checked_out(database: str, run: Run[T], user_sql: bool, read: bool) -> T:
+    """``await run(connection)`` on a connection checked out of the pool for this statement only."""
     attempts = 2 if read else 1
     while True:
         attempts -= 1
@@ -221,6 +266,29 @@ async def _pooled(database: str, run: Run[T], user_sql: bool, read: bool) -> T:
             await pool.expire_connections()  # its idle siblings may be dead too: the retry gets a new one
         finally:
             await release(pool, connection, full_reset=user_sql)
+
+
+async def _on_pin(pins: PinBlock, database: str, run: Run[T], user_sql: bool, read: bool) -> T:
+    """``await run(connection)`` on the connection ``pins`` holds for ``database`` (pinned now if need be);
+    the pooled path when that connection is busy in another task's transaction."""
+    attempts = 2 if read else 1
+    while True:
+        attempts -= 1
+        pin = await pins.pin_for(database)
+        if pin is None:
+            return await _checked_out(database, run, user_sql, read)
+        async with pin.lock:
+            if pin.in_transaction:  # a transaction began on it while this statement waited
+                return await _checked_out(database, run, user_sql, read)
+            pin.user_sql = pin.user_sql or user_sql
+            try:
+                return await run(pin.connection)
+            except Exception as exc:
+                if not connection_broken(exc, pin.connection):
+                    raise
+                discard_pin(pins, database, pin)
+                if not attempts:
+                    raise _lost(exc) from exc
 
 
 def _is_read(sql: str, user_sql: bool) -> bool:
@@ -250,10 +318,11 @@ async def control(tx: OpenTransaction, sql: str, *, operation: str) -> str:
     try:
         status: str = await tx.connection.execute(sql)
     except Exception as exc:
-        error = _failed(exc, tx.database, sql, None, None, operation, started, tx)
+        error = _failed(exc, tx.server or tx.database, sql, None, None, operation, started, tx)
         raise error from error.__cause__
-    if watching(tx.database):
-        report(tx.database, sql, None, started, None, in_transaction=True)
+    server = tx.server or tx.database
+    if watching(server):
+        report(server, sql, None, started, None, in_transaction=True)
     return status
 
 
@@ -287,8 +356,9 @@ async def stream(
         async for item in _stream_in(tx, sql, params, chunk_size, on_chunk, context, own=False):
             yield item
         return
-    pool, connection = await checkout(database)
-    own = OpenTransaction(database, connection, pool)
+    pool, connection, server = await _stream_checkout(database, sql)
+    # the primary's name, so the chunk's relation loads borrow the connection; server: where it lives
+    own = OpenTransaction(database, connection, pool, server=None if server == database else server)
     try:
         await control(own, "BEGIN READ ONLY", operation=operation)
         async for item in _stream_in(own, sql, params, chunk_size, on_chunk, context, own=True):
@@ -299,6 +369,53 @@ async def stream(
         raise
     finally:
         await release(pool, connection)
+
+
+async def _stream_checkout(database: str, sql: str) -> tuple[Any, Any, str]:
+    """A pooled connection for a stream outside a transaction, on a replica when the project has them:
+    the pool, the connection and the server's project name."""
+    server = route(database, sql, False)
+    if server != database:
+        try:
+            return (*await checkout(server), server)
+        except ConnectionError as exc:
+            if isinstance(exc, PoolExhaustedError):
+                raise
+            replica_failed(server, exc)
+    return (*await checkout(database), database)
+
+
+class _SqlCursor:
+    """A cursor made with ``DECLARE ... CURSOR`` and read with ``FETCH``: plain statements, so it works
+    through a transaction pooler, where asyncpg's cursors (named prepared statements) do not."""
+
+    def __init__(self, connection: Any, name: str) -> None:
+        self.connection = connection
+        self.name = name
+
+    @classmethod
+    async def open(cls, connection: Any, sql: str, params: Sequence[Any]) -> _SqlCursor:
+        name = f"matrx_cursor_{next(_cursor_numbers)}"
+        await connection.execute(f"DECLARE {name} NO SCROLL CURSOR FOR {sql}", *params)
+        return cls(connection, name)
+
+    async def fetch(self, count: int) -> list[Any]:
+        rows: list[Any] = await self.connection.fetch(f"FETCH FORWARD {int(count)} FROM {self.name}")
+        return rows
+
+    async def close(self) -> None:
+        await self.connection.execute(f"CLOSE {self.name}")
+
+
+_cursor_numbers = itertools.count(1)
+
+
+async def _open_cursor(tx: OpenTransaction, sql: str, params: Sequence[Any]) -> Any:
+    """An asyncpg cursor, or a :class:`_SqlCursor` behind a transaction pooler."""
+    config = get_database_config(tx.database)
+    if config.pooler_mode == "transaction" and not config.pooler_prepared_statements:
+        return await _SqlCursor.open(tx.connection, sql, params)
+    return await tx.connection.cursor(sql, *params)
 
 
 async def _stream_in(
@@ -320,7 +437,7 @@ async def _stream_in(
         started = _perf()
         try:
             async with tx.use():
-                cursor = await tx.connection.cursor(sql, *params)
+                cursor = await _open_cursor(tx, sql, params)
         except Exception as exc:
             error = _failed(
                 exc, tx.database, sql, params, context["model"], context["operation"], started, tx
@@ -349,11 +466,14 @@ async def _stream_in(
             for item in items:
                 yield item
             if len(records) < chunk_size:
+                if not own and isinstance(cursor, _SqlCursor):  # the caller's transaction goes on
+                    async with tx.use():
+                        await cursor.close()
                 return
     finally:
-        if error is None and watching(tx.database):
+        if error is None and watching(tx.server or tx.database):
             report(
-                tx.database,
+                tx.server or tx.database,
                 sql,
                 params,
                 _perf() - spent,
@@ -398,7 +518,9 @@ def _failed(
 ) -> ORMException:
     """The ORMException for ``exc``, reported to the observers. A dead transaction connection is closed at
     once, so nothing waits on it and the transaction's end rolls back without a round trip."""
-    if tx is not None and connection_broken(exc, tx.connection):
+    if _pooler_symptom(exc, database):
+        exc = _pooler_error(exc, database)
+    elif tx is not None and connection_broken(exc, tx.connection):
         exc = _lost(exc, earlier=tx.lost)
         tx.lost = True
         discard(tx.connection)
@@ -425,6 +547,27 @@ def _failed(
             error=error,
             table=table,
         )
+    return error
+
+
+def _pooler_symptom(exc: BaseException, database: str) -> bool:
+    """A prepared-statement error that only a transaction pooler causes, on a project not set up for one."""
+    if not isinstance(exc, asyncpg.InvalidSQLStatementNameError | asyncpg.DuplicatePreparedStatementError):
+        return False
+    with contextlib.suppress(ORMException):
+        return get_database_config(database).pooler_mode != "transaction"
+    return False
+
+
+def _pooler_error(exc: BaseException, database: str) -> ConfigurationError:
+    error = ConfigurationError(
+        f"The server of {database!r} lost a prepared statement ({type(exc).__name__}: {exc}). This looks like "
+        "a transaction pooler (PgBouncer in pool_mode=transaction, Supabase's port 6543): set "
+        "pooler_mode='transaction' on the project (or ?pgbouncer=true in its URL)",
+        details={"database": database},
+    )
+    error.__cause__ = exc
+    error.__suppress_context__ = True
     return error
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from ..config import get_database_config
 from ..exceptions import DatabaseError
 from . import executor
+from .routing import PrimaryName
 
 __all__ = ["HealthStatus", "health_check", "server_has_extension"]
 
@@ -22,7 +23,9 @@ _HEALTH = (
 
 async def server_has_extension(database: str, name: str) -> bool:
     """Whether extension ``name`` is installed in the project's database."""
-    rows = await executor.fetch(database, _HAS_EXTENSION, [name], operation="server_has_extension")
+    rows = await executor.fetch(
+        PrimaryName(database), _HAS_EXTENSION, [name], operation="server_has_extension"
+    )
     return bool(rows[0][0])
 
 
@@ -55,7 +58,12 @@ async def health_check(database: str, timeout: float = 2.0) -> HealthStatus:
     started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
-            rows = await executor.fetch(database, _HEALTH, [], operation="health_check")
+            rows = await executor.fetch(
+                PrimaryName(database),
+                _HEALTH,  # a replica is checked by its own name
+                [],
+                operation="health_check",
+            )
     except TimeoutError:
         return HealthStatus(ok=False, error=f"no answer from the database within {timeout:g} s")
     except DatabaseError as exc:  # every driver error comes out of the executor as one

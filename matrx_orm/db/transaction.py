@@ -31,6 +31,9 @@ from ..exceptions import (
 from . import executor
 from .context import Held, OpenTransaction, enter, held, transaction_for
 from .engine import checkout, discard, is_gone, release
+from .pinning import current_pins
+from .routing import wrote
+from .sa_join import sqlalchemy_transaction
 
 __all__ = ["JoiningBlock", "exclusive_savepoint", "run_discarded", "transaction"]
 
@@ -42,12 +45,18 @@ _savepoint_names = (f"matrx_sp_{n}" for n in itertools.count(1))
 
 
 @asynccontextmanager
-async def transaction(database: str | None = None) -> AsyncIterator[Any]:
+async def transaction(database: str | None = None, *, connection: Any = None) -> AsyncIterator[Any]:
     """Commit on exit, roll back on exception; a nested block is a savepoint.
 
     With ``database`` the block is that database's transaction; without one it joins every database a
-    statement inside it touches (see the module docstring).
+    statement inside it touches (see the module docstring). With ``connection`` (a SQLAlchemy
+    ``AsyncConnection`` or ``AsyncSession``) the block's statements run inside that connection's
+    transaction, which its owner commits or rolls back (``db/sa_join.py``, docs/sqlalchemy.md).
     """
+    if connection is not None:
+        async with sqlalchemy_transaction(connection, database, _savepoint) as joined:
+            yield joined
+        return
     if database is None:
         async with _joining_block() as block:
             yield block
@@ -80,12 +89,16 @@ async def _begin(database: str) -> OpenTransaction:
     A pooled connection found dead at ``BEGIN`` (the server closed it while it sat idle) is discarded and
     ``BEGIN`` is sent once more on a fresh one: nothing has happened in the transaction yet.
     """
+    pinned = await _begin_pinned(database)
+    if pinned is not None:
+        return pinned
     for attempt in (1, 2):
         pool, connection = await checkout(database)
         tx = OpenTransaction(database, connection, pool)
         try:
             async with tx.use():
                 await executor.control(tx, "BEGIN", operation="transaction.begin")
+            wrote(database)  # reads after it stay on the primary (read-your-writes)
             return tx
         except ORMException as exc:
             retry = attempt == 1 and is_gone(connection) and isinstance(exc, ConnectionError)
@@ -102,6 +115,27 @@ async def _begin(database: str) -> OpenTransaction:
             await release(pool, connection)
             raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _begin_pinned(database: str) -> OpenTransaction | None:
+    """``BEGIN`` on the connection an enclosing ``connection()`` block pinned for ``database`` (None when no
+    block pins it). While the transaction is open, other tasks of the block use the pool."""
+    pins = current_pins()
+    if pins is None or not pins.covers(database):
+        return None
+    pin = await pins.pin_for(database)
+    if pin is None:
+        return None
+    pin.in_transaction = True
+    tx = OpenTransaction(database, pin.connection, None, lock=pin.lock, pin=pin)
+    try:
+        async with tx.use():  # after any statement of another task already running on it
+            await executor.control(tx, "BEGIN", operation="transaction.begin")
+    except BaseException:
+        await _release(tx)
+        raise
+    wrote(database)
+    return tx
 
 
 async def _commit(tx: OpenTransaction) -> None:
@@ -160,7 +194,24 @@ async def _release(tx: OpenTransaction) -> None:
         for callback in tx.on_exit:
             callback()
     finally:
-        await release(tx.pool, tx.connection, full_reset=tx.user_sql)
+        if tx.pin is not None:
+            _unpin(tx)
+        else:
+            await release(tx.pool, tx.connection, full_reset=tx.user_sql)
+
+
+def _unpin(tx: OpenTransaction) -> None:
+    """A transaction on a pinned connection ended: the block keeps the connection, unless its state is
+    unknown (then it is closed and the block pins a new one when needed)."""
+    pin = tx.pin
+    assert pin is not None
+    pin.in_transaction = False
+    pin.user_sql = pin.user_sql or tx.user_sql
+    if is_gone(tx.connection) or tx.connection.is_in_transaction():
+        pins = current_pins()
+        discard(tx.connection)
+        if pins is not None:
+            pins.drop(tx.database, pin)
 
 
 @asynccontextmanager

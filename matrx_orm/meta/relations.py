@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import UnknownRelationError
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from ..model import Model
 
 __all__ = [
+    "LOADED_FROM",
     "MISSING",
     "RELATED_KEY",
     "Relation",
@@ -29,6 +31,8 @@ __all__ = [
     "m2m_spec",
     "recall",
     "relation",
+    "mark_loaded_from",
+    "relation_database",
     "relation_names",
     "remember",
     "skipped_unfetchable",
@@ -118,6 +122,27 @@ def remember(instance: Model, name: str, value: Any) -> None:
 
 
 MISSING: Any = object()
+
+
+#: ``instance.__dict__`` key: the project a row was read from with ``using()``
+LOADED_FROM = "_loaded_from"
+
+
+def mark_loaded_from(instances: Sequence[Model], database: str) -> None:
+    """Record that ``instances`` were read from ``database`` (their relations are loaded there too)."""
+    for instance in instances:
+        instance.__dict__[LOADED_FROM] = database
+
+
+def relation_database(instances: Sequence[Model], database: str) -> str:
+    """Where to load a relation of ``instances`` that lives in ``database``: the project they were read from
+    with ``using()`` when the relation is in their model's own database, else ``database``."""
+    if not instances:
+        return database
+    source = instances[0].__dict__.get(LOADED_FROM)
+    if source is None or database != type(instances[0])._meta.database:
+        return database
+    return str(source)
 
 
 def recall(instance: Model, name: str) -> Any:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from ..db import executor
 from ..exceptions import ParameterError
+from ..meta.relations import mark_loaded_from
 from ..meta.rows import instance_loader
 from ..sql.compiler.select import aggregate_statement, check_expressions
 from ..sql.expressions.base import Expression
@@ -274,6 +275,8 @@ class AdvancedQueryMixin:
 
         async def chunk(records: list[Any]) -> list[Any]:
             instances = [load(record) for record in records]
+            if spec.database is not None:
+                mark_loaded_from(instances, spec.database)
             if related and instances:
                 await load_related(instances, records, spec)
             return instances

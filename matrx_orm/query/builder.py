@@ -9,20 +9,28 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Generator, Sequence
+from collections.abc import AsyncIterator, Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .. import state
 from ..db import executor
 from ..db.context import in_transaction
+from ..db.routing import PrimaryName
 from ..db.sync import run_sync
 from ..db.transaction import run_discarded
 from ..exceptions import DoesNotExist, MultipleObjectsReturned, ParameterError, QueryError, UnusedQueryWarning
+from ..meta.relations import mark_loaded_from
 from ..meta.rows import dict_rows, instance_loader, tuple_rows
 from ..sql.compiler.cache import Compiled
 from ..sql.compiler.filters import no_window, values_path_error
-from ..sql.compiler.select import check_condition, check_order, compile_select, grouped_selection
+from ..sql.compiler.select import (
+    check_condition,
+    check_order,
+    compile_select,
+    grouped_selection,
+    select_statement,
+)
 from ..sql.compiler.settings import set_local
 from ..sql.expressions.base import Expression, order_expression
 from ..sql.nearest import DISTANCE_LABEL, make_nearest
@@ -36,6 +44,8 @@ from .relations.prefetch import check_paths as check_prefetch_paths
 from .relations.select_related import check_paths as check_select_paths
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
+
     from ..model import Model
 
 M = TypeVar("M", bound="Model")
@@ -63,6 +73,12 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
     """
 
     __slots__ = ("_origin", "_query")
+
+    if TYPE_CHECKING:  # the mixin streams untyped rows; here they are this builder's model
+
+        def iterator(self, chunk_size: int = 2000) -> AsyncIterator[M]:
+            """Stream the rows as instances through a server-side cursor (see the mixin)."""
+            ...
 
     def __init__(self, model: type[M], spec: QuerySpec | None = None) -> None:
         self._query = spec or QuerySpec(model._require_meta().model)
@@ -205,6 +221,10 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
         """Run this query on another registered database."""
         return self._with(database=database)
 
+    def using_primary(self) -> QueryBuilder[M]:
+        """Read from the project's primary even when it has read replicas (see ``docs/scaling.md``)."""
+        return self._with(database=PrimaryName(self._database))
+
     def select_related(self, *relations: str) -> QueryBuilder[M]:
         """Load these foreign keys (``"author"`` or ``"author_id"``, paths ``"author__publisher"``) in the
         same query with LEFT JOINs; read them with ``instance.get_related("author")``."""
@@ -296,12 +316,20 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
         names = self._field_names()
         return (*names, DISTANCE_LABEL) if self._spec.nearest is not None else names
 
+    def statement(self) -> sa.Select[Any]:
+        """The SQLAlchemy ``Select`` this query runs for its rows, with its values bound: run it with
+        SQLAlchemy (``await connection.execute(qs.statement())``; ``Model.from_row`` makes instances of the
+        rows) or compose it in Core. ``nearest()``'s session settings are not part of it."""
+        return select_statement(self._spec, self._field_names(), "rows")
+
     # -- terminals -----------------------------------------------------------------------------------------
     async def all(self) -> list[M]:
         """Every matching row as a model instance."""
         records = await self._fetch(self._field_names(), "all", "rows")
         load = instance_loader(self._spec.model, self._loaded_names())
         instances = [load(record) for record in records]
+        if self._spec.database is not None:  # using(): the rows' relations are read there too
+            mark_loaded_from(instances, self._spec.database)
         if self._spec.select_related or self._spec.prefetch_related:
             await load_related(instances, records, self._spec)
         return instances

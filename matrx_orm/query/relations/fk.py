@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...meta.foreign_key import FKSpec
-from ...meta.relations import fk_spec, remember, skipped_unfetchable
+from ...meta.relations import fk_spec, relation_database, remember, skipped_unfetchable
 from . import fanout
 from .results import ForeignKeyResults
 
@@ -25,17 +25,19 @@ async def fetch_fk(instance: Model, name: str, *, stacklevel: int = 4) -> Model 
     if skipped_unfetchable(target, "fetch_fk", spec.name, stacklevel=stacklevel):
         return None
     value = instance.__dict__.get(spec.name)
-    found = None if value is None else await _fetch_one(spec, value)
+    found = (
+        None if value is None else await _fetch_one(spec, value, relation_database([instance], spec.database))
+    )
     remember(instance, spec.alias, found)
     return found
 
 
-async def _fetch_one(spec: FKSpec, value: Any) -> Model | None:
+async def _fetch_one(spec: FKSpec, value: Any, database: str) -> Model | None:
     target = spec.target
     column = spec.target_field.name
-    if spec.database == target._meta.database:
+    if database == target._meta.database and type(database) is str:
         return await target.get_or_none(**{column: value})  # reads through the state cache
-    return await target.objects().using(spec.database).filter(**{column: value}).first()
+    return await target.objects().using(database).filter(**{column: value}).first()
 
 
 async def fetch_fks(instance: Model) -> ForeignKeyResults:
@@ -66,7 +68,8 @@ async def load_many(instances: Sequence[Model], spec: FKSpec) -> list[Model]:
         return []
     column = spec.target_field.name
     keys = list(dict.fromkeys(v for v in (i.__dict__.get(spec.name) for i in instances) if v is not None))
-    rows = await target.objects().using(spec.database).filter(**{f"{column}__in": keys}).all() if keys else []
+    database = relation_database(instances, spec.database)
+    rows = await target.objects().using(database).filter(**{f"{column}__in": keys}).all() if keys else []
     by_key = {row.__dict__.get(column): row for row in rows}
     for instance in instances:
         remember(instance, spec.alias, by_key.get(instance.__dict__.get(spec.name)))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...meta.inverse_foreign_key import IFKSpec
-from ...meta.relations import ifk_spec, remember, skipped_unfetchable
+from ...meta.relations import ifk_spec, relation_database, remember, skipped_unfetchable
 from . import fanout
 from .results import InverseForeignKeyResults
 
@@ -24,10 +24,14 @@ async def fetch_ifk(instance: Model, name: str, *, stacklevel: int = 4, **filter
     value = instance.__dict__.get(spec.referenced_field)
     rows: list[Model] = []
     if value is not None:
-        qs = source.objects().filter(**{spec.from_field: value})
+        qs = (
+            source.objects()
+            .using(relation_database([instance], spec.database))
+            .filter(**{spec.from_field: value})
+        )
         if filters:
             qs = qs.filter(**filters)
-        rows = await qs.order_by(*source._meta.primary_keys).all()
+        rows = await qs.order_by(*source._meta.ordering_or_pk).all()
     if not filters:
         remember(instance, name, rows)
     return rows
@@ -67,8 +71,9 @@ async def load_many(instances: Sequence[Model], spec: IFKSpec) -> list[Model]:
     if keys:
         rows = (
             await source.objects()
+            .using(relation_database(instances, spec.database))
             .filter(**{f"{spec.from_field}__in": keys})
-            .order_by(*source._meta.primary_keys)
+            .order_by(*source._meta.ordering_or_pk)
             .all()
         )
     from_field = source._meta.get_field(spec.from_field).name

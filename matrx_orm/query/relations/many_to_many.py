@@ -25,7 +25,7 @@ __all__ = ["fetch_m2m", "fetch_m2ms", "load_many"]
 
 
 async def fetch_m2m(instance: Model, name: str, *, stacklevel: int = 4) -> list[Model]:
-    """The targets related to ``instance`` (ordered by the target's primary key)."""
+    """The targets related to ``instance`` (in the target's default ordering, else by primary key)."""
     spec = m2m_spec(instance, name)
     if skipped_unfetchable(spec.target, "fetch_m2m", name, stacklevel=stacklevel):
         return []
@@ -78,11 +78,11 @@ async def load_many(instances: Sequence[Model], spec: M2MSpec) -> list[Model]:
 async def _joined(
     spec: M2MSpec, target: type[Model], keys: list[Any], grouped: dict[Any, list[Model]]
 ) -> list[Model]:
-    statement = junction_select(spec)
+    statement, params = junction_select(spec, keys)
     records = await executor.fetch(
         spec.database,
         statement.sql,
-        statement.params([keys]),
+        params,
         model=spec.model.__name__,
         operation="fetch_m2m",
     )
@@ -116,7 +116,7 @@ async def _two_step(
     rows = (
         await target.objects()
         .filter(**{f"{target_key}__in": wanted})
-        .order_by(*target._meta.primary_keys)
+        .order_by(*target._meta.ordering_or_pk)
         .all()
     )
     by_key = {row.__dict__.get(target_key): row for row in rows}

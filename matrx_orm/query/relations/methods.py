@@ -9,7 +9,7 @@ from ...meta.ddl import create_all
 from ...meta.foreign_key import FKSpec
 from ...meta.inverse_foreign_key import IFKSpec
 from ...meta.many_to_many import m2m_names
-from ...meta.relations import MISSING, fk_spec, is_loaded, recall, relation, remember
+from ...meta.relations import MISSING, fk_spec, is_loaded, recall, relation, relation_database, remember
 from ...write import many_to_many as m2m_writes
 from . import fanout, fk, inverse
 from . import many_to_many as m2m
@@ -39,7 +39,7 @@ class RelationMethods:
         value = self.__dict__.get(spec.name)
         if value is None:
             return []
-        query = spec.target.objects().using(spec.database)
+        query = spec.target.objects().using(relation_database([self], spec.database))  # type: ignore[list-item]
         return await query.filter(**{spec.target_field.name: value}).filter(**filters).all()
 
     # -- inverse foreign keys --------------------------------------------------------------------------------
@@ -128,7 +128,8 @@ class RelationMethods:
         keys = [row.pk for row in rows]
         target = spec.target
         pk = target._meta.primary_keys[0]
-        return await target.objects().filter(**{f"{pk}__in": keys}).filter(**filters).order_by(pk).all()
+        query = target.objects().filter(**{f"{pk}__in": keys}).filter(**filters)
+        return await query.order_by(*target._meta.ordering_or_pk).all()
 
     # -- loaded relations --------------------------------------------------------------------------------------
     def get_related(self, field_name: str) -> Any:

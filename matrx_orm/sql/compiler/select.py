@@ -13,6 +13,7 @@ the value list shared with every subquery.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy.dialects.postgresql import distinct_on as pg_distinct_on
 from sqlalchemy.sql.elements import ColumnClause
 
 from ...exceptions import ParameterError, QueryError, UnknownFieldError
+from ...fields.json_text import JsonText, json_text
 from ..expressions.base import Expression, F, Fragment, order_expression, ordered
 from ..expressions.coerce import as_expression
 from ..expressions.vector import distance
@@ -44,6 +46,7 @@ __all__ = [
     "junction_select",
     "pk_select",
     "select",
+    "select_statement",
 ]
 
 
@@ -116,7 +119,10 @@ class Scope:
         return f"v{index}"
 
     def bind(self, value: Any, type_: Any = None) -> Fragment:
-        """The fragment of a bound parameter carrying ``value``."""
+        """The fragment of a bound parameter carrying ``value`` (serialized for a JSON type, see
+        ``fields/json_text.py``)."""
+        if isinstance(type_, sa.JSON) and value is not None:
+            value = json_text(value, lenient=True)
         name = self.parameter(value)
         return Fragment(_BIND, lambda: sa.bindparam(name, type_=type_))
 
@@ -175,7 +181,7 @@ class Scope:
     def subquery(self, spec: QuerySpec, names: Sequence[str], *, correlated: bool = True) -> Fragment:
         """The SELECT of ``names`` for ``spec`` inside this query (``correlated``: may use ``OuterRef``)."""
         scope = self.child(spec.model) if correlated else Scope(spec.model, self.values)
-        return select(spec, scope, names, "values")
+        return select(spec, scope, names, "values", nested=True)
 
     def find_source(self, name: str) -> Source | None:
         """The CTE source called ``name`` of this scope or an enclosing one."""
@@ -251,12 +257,14 @@ def select(
     *,
     ordered_rows: bool = True,
     columns: Mapping[str, Expression] | None = None,
+    nested: bool = False,
 ) -> Fragment:
     """The SELECT of ``names`` for ``spec`` in ``scope``.
 
     ``kind``: ``"rows"`` (instances: the ``nearest()`` distance column and ``select_related`` joins are
     added), ``"values"``, ``"count"`` (``SELECT count(*) FROM (...)``) or ``"exists"``. ``columns`` replaces
     the selected names by labelled expressions (``aggregate()``); ``ordered_rows=False`` drops the ordering.
+    ``nested``: the SELECT is part of another statement (a subquery, a CTE, a part of a union).
     """
     if spec.combined:
         return _compound(spec, scope, names, kind)
@@ -266,7 +274,7 @@ def select(
             "select_for_update() cannot lock rows of a grouped, DISTINCT, aggregated or windowed query",
             model=meta.model_name,
         )
-    if spec.distinct_on and spec.order_by:
+    if spec.distinct_on and spec.ordered and spec.order_by:
         _check_distinct_order(spec)
     annotations: dict[str, Expression] = dict(spec.annotations) if spec.annotations else {}
     scope.annotations = annotations
@@ -293,7 +301,8 @@ def select(
     nearest = _nearest(spec.nearest, scope, with_distance=kind == "rows") if spec.nearest else None
     order: list[Fragment] = []
     if ordered_rows and kind != "exists" and spec.order_by:
-        order = [_order_item(scope, item, selected) for item in spec.order_by]
+        items = spec.order_by if spec.ordered else _default_order(spec, kind, names, nested)
+        order = [_order_item(scope, item, selected) for item in items]
     limit = None if spec.limit is None else scope.bind(spec.limit, sa.Integer())
     offset = None if spec.offset is None else scope.bind(spec.offset, sa.Integer())
     related = spec.select_related if kind == "rows" and source is None else ()
@@ -401,6 +410,36 @@ def _select_element(
     return element.label(label)
 
 
+def _default_order(spec: QuerySpec, kind: str, names: Sequence[str], nested: bool) -> tuple[Any, ...]:
+    """The model's default ordering where it applies: not to counts, groups, ``DISTINCT ON``, ``nearest()``,
+    rows read from a CTE, or unsliced subqueries (where the order of rows means nothing)."""
+    if (
+        kind == "count"
+        or (nested and spec.limit is None and spec.offset is None)
+        or spec.group_by
+        or spec.distinct_on
+        or spec.nearest is not None
+        or spec.source_cte is not None
+        or any(expr.contains_aggregate for _, expr in spec.annotations)
+        or (spec.distinct and not _selected_order(spec, names))
+    ):
+        return ()
+    return spec.order_by
+
+
+def _selected_order(spec: QuerySpec, names: Sequence[str]) -> bool:
+    """Whether every item of the spec's ordering is a selected field (``DISTINCT`` and unions need that)."""
+    meta = spec.meta
+    selected = set(names)
+    for item in spec.order_by:
+        if not isinstance(item, str):
+            return False
+        name = item.lstrip("-+")
+        if name not in selected and meta.get_field(name).name not in selected:
+            return False
+    return True
+
+
 def _order_item(scope: Scope, item: Any, selected: Mapping[str, Fragment]) -> Fragment:
     """One ``order_by`` item; a selected name reuses its fragment (same expression, same parameters)."""
     ordering = order_expression(item)
@@ -506,12 +545,13 @@ def _compound(spec: QuerySpec, scope: Scope, names: Sequence[str], kind: str) ->
             model=model_name,
         )
     parts = [
-        (operation, all_rows, select(part, Scope(spec.model, scope.values), names))
+        (operation, all_rows, select(part, Scope(spec.model, scope.values), names, nested=True))
         for operation, all_rows, part in spec.combined
     ]
     order: list[tuple[str, bool, bool | None]] = []
     if kind == "rows" or kind == "values":
-        for item in spec.order_by:
+        default = spec.default_ordered and _selected_order(spec, names)
+        for item in spec.order_by if spec.ordered or default else ():
             ordering = order_expression(item)
             target = ordering.expression
             name = getattr(target, "name", None)
@@ -558,6 +598,13 @@ def _compound(spec: QuerySpec, scope: Scope, names: Sequence[str], kind: str) ->
 
 def compile_select(spec: QuerySpec, names: Sequence[str], kind: str = "values") -> tuple[Compiled, list[Any]]:
     """The compiled SELECT of ``names`` for ``spec`` and its parameters (see :func:`select` for ``kind``)."""
+    statement, scope = _top_select(spec, names, kind)
+    found = compiled(statement.key, statement.build)
+    return found, found.params(scope.values)
+
+
+def _top_select(spec: QuerySpec, names: Sequence[str], kind: str) -> tuple[Fragment, Scope]:
+    """The checked SELECT fragment of a statement of its own, and the scope holding its values."""
     if spec.nearest is not None and (
         spec.combined
         or spec.group_by
@@ -573,9 +620,24 @@ def compile_select(spec: QuerySpec, names: Sequence[str], kind: str = "values") 
     if spec.group_by and kind in ("rows", "values"):
         _check_grouped_selection(spec, names)
     scope = Scope(spec.model)
-    statement = select(spec, scope, names, kind)
-    found = compiled(statement.key, statement.build)
-    return found, found.params(scope.values)
+    return select(spec, scope, names, kind), scope
+
+
+def select_statement(spec: QuerySpec, names: Sequence[str], kind: str = "rows") -> sa.Select[Any]:
+    """The SQLAlchemy ``Select`` :func:`compile_select` compiles, with its values bound (JSON values as
+    Python objects: SQLAlchemy's JSON type serializes them), for running or composing with SQLAlchemy."""
+    fragment, scope = _top_select(spec, names, kind)
+    statement: sa.Select[Any] = fragment.build()
+    return statement.params({f"v{index}": _for_sqlalchemy(v) for index, v in enumerate(scope.values)})
+
+
+def _for_sqlalchemy(value: Any) -> Any:
+    """A bound value as SQLAlchemy's bind processing takes it (a :class:`JsonText` parsed back)."""
+    if value.__class__ is JsonText:
+        return json.loads(value)
+    if value.__class__ is list:
+        return [_for_sqlalchemy(item) for item in value]
+    return value
 
 
 def aggregate_statement(spec: QuerySpec, expressions: Mapping[str, Expression]) -> tuple[Compiled, list[Any]]:
@@ -595,7 +657,7 @@ def aggregate_statement(spec: QuerySpec, expressions: Mapping[str, Expression]) 
     if direct:
         statement = select(spec, scope, (), ordered_rows=False, columns=expressions)
     else:
-        inner = select(spec, scope, spec.selected_names())
+        inner = select(spec, scope, spec.selected_names(), nested=True)
         outer = Scope(spec.model, scope.values)
         outer.annotations = {name: _SourceColumn(name) for name, _ in spec.annotations}
         source = outer.source = Source(("subquery", inner.key), lambda: inner.build().subquery())
@@ -630,7 +692,7 @@ def pk_select(model: type, value: Any) -> tuple[Compiled, list[Any]]:
     found = _pk_statements.get(model)
     if found is None:
         pk_name = meta.pk.name
-        spec = QuerySpec(model, where=(Q((pk_name, value)),), limit=2)
+        spec = QuerySpec(model, where=(Q((pk_name, value)),), limit=2, ordered=True)
         found, params = compile_select(spec, meta.field_names, "rows")
         _pk_statements[model] = found
         return found, params
@@ -686,13 +748,15 @@ def _check_grouped_selection(spec: QuerySpec, names: Sequence[str]) -> None:
 JUNCTION_SOURCE = "_mx_m2m_source"
 
 
-def junction_select(spec: Any) -> Compiled:
-    """The target rows of a many-to-many relation joined to their junction rows, for the source keys in
-    ``$1`` (an array), ordered by the target's primary key; the source key is labelled
-    :data:`JUNCTION_SOURCE`."""
+def junction_select(spec: Any, keys: list[Any]) -> tuple[Compiled, list[Any]]:
+    """The target rows of a many-to-many relation joined to their junction rows, for the source ``keys``,
+    ordered by the target's default ordering (else its primary key), and the statement's parameters; the
+    source key is labelled :data:`JUNCTION_SOURCE`."""
     target = spec.target
     meta = target._meta
     junction = spec.junction
+    scope = Scope(target, [keys])  # the keys are v0
+    order = [_order_item(scope, item, {}) for item in meta.ordering_or_pk]
 
     def build() -> Any:
         source_col = junction.c[spec.source_column]
@@ -702,10 +766,12 @@ def junction_select(spec: Any) -> Compiled:
             sa.select(*columns, source_col.label(JUNCTION_SOURCE))
             .select_from(meta.table.join(junction, junction.c[spec.target_column] == target_key_col))
             .where(source_col == sa.func.any(sa.bindparam("v0", type_=ARRAY(spec.source_field.bind_type()))))
-            .order_by(*(meta.columns[n] for n in meta.primary_keys))
+            .order_by(*(item.build() for item in order))
         )
 
-    return compiled(("m2m_fetch", spec.model, spec.name, target, junction), build)
+    key = ("m2m_fetch", spec.model, spec.name, target, junction, tuple(item.key for item in order))
+    found = compiled(key, build)
+    return found, found.params(scope.values)
 
 
 def junction_pairs(spec: Any) -> Compiled:

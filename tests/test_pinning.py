@@ -1,0 +1,169 @@
+"""``connection()``: one pooled connection for a block's statements, on the real server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+from example_models import ALL, Author
+from test_crud import _quoted
+
+from matrx_orm import connection, create_all, pool_stats, transaction
+from matrx_orm.db import executor
+
+
+@pytest.fixture(autouse=True)
+async def tables(db: str) -> None:
+    await create_all(db, models=ALL)
+    for model in ALL:
+        await executor.execute(db, f"TRUNCATE {_quoted(model)} CASCADE", [])
+
+
+async def backend_pid() -> int:
+    rows = await Author.raw_sql("SELECT pg_backend_pid() AS pid")
+    return int(rows[0]["pid"])
+
+
+async def test_statements_share_one_connection_taken_lazily() -> None:
+    async with connection():
+        assert pool_stats("test").in_use == 0  # nothing ran yet: nothing taken
+        first = await backend_pid()
+        await Author.create(name="a")
+        assert await Author.filter(name="a").count() == 1
+        assert await backend_pid() == first
+        assert pool_stats("test").in_use == 1
+    assert pool_stats("test").in_use == 0
+
+
+async def test_concurrent_tasks_in_the_block_share_it_one_at_a_time() -> None:
+    async with connection():
+        pids = await asyncio.gather(*(backend_pid() for _ in range(20)))
+        await asyncio.gather(*(Author.create(name=f"n{i}") for i in range(10)))
+        assert len(set(pids)) == 1 and pool_stats("test").in_use == 1
+    assert await Author.count() == 10
+
+
+async def test_nested_blocks_and_transactions_reuse_the_pinned_connection() -> None:
+    async with connection():
+        pid = await backend_pid()
+        async with connection("test"):
+            assert await backend_pid() == pid
+        async with transaction("test"):
+            await Author.create(name="in tx")
+            assert await backend_pid() == pid
+        with pytest.raises(ValueError):
+            async with transaction("test"):
+                await Author.create(name="rolled back")
+                raise ValueError
+        assert await backend_pid() == pid
+        assert [a.name for a in await Author.all()] == ["in tx"]
+
+
+async def test_other_tasks_use_the_pool_while_a_transaction_holds_the_pin() -> None:
+    async with connection():
+        pid = await backend_pid()
+        go = asyncio.Event()
+
+        async def elsewhere() -> tuple[int, int]:  # started before the transaction: not part of it
+            await go.wait()
+            return await backend_pid(), await Author.filter(name="uncommitted").count()
+
+        task = asyncio.create_task(elsewhere())
+        async with transaction("test"):
+            await Author.create(name="uncommitted")
+            go.set()
+            other, seen = await task
+        assert other != pid and seen == 0
+        assert await backend_pid() == pid
+
+
+async def test_released_on_error_and_cancellation() -> None:
+    with pytest.raises(RuntimeError):
+        async with connection():
+            await backend_pid()
+            raise RuntimeError
+    assert pool_stats("test").in_use == 0
+    started = asyncio.Event()
+
+    async def pinned_forever() -> None:
+        async with connection():
+            await backend_pid()
+            started.set()
+            await asyncio.sleep(30)
+
+    task = asyncio.create_task(pinned_forever())
+    await started.wait()
+    assert pool_stats("test").in_use == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert pool_stats("test").in_use == 0
+
+
+async def test_a_named_block_pins_only_its_project(db2: str) -> None:
+    async with connection("test2"):
+        await executor.fetch("test", "SELECT 1", [])
+        await executor.fetch("test2", "SELECT 1", [])
+        assert pool_stats("test").in_use == 0 and pool_stats("test2").in_use == 1
+
+
+async def test_session_state_from_user_sql_is_reset_when_the_block_ends() -> None:
+    async with connection():
+        await Author.raw_sql("SELECT set_config('statement_timeout', '1234', false) AS s")
+        assert (await Author.raw_sql("SHOW statement_timeout"))[0]["statement_timeout"] == "1234ms"
+    for _ in range(3):
+        assert (await Author.raw_sql("SHOW statement_timeout"))[0]["statement_timeout"] != "1234ms"
+
+
+async def test_a_pinned_connection_killed_by_the_server_is_replaced_for_reads(pg_url: str) -> None:
+    async with connection():
+        pid = await backend_pid()
+        admin = await asyncpg.connect(pg_url)
+        try:
+            await admin.execute("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.05)
+        assert await Author.filter(name="x").count() == 0
+        assert await backend_pid() != pid
+    assert pool_stats("test").in_use == 0
+
+
+async def test_iterator_inside_a_block_takes_its_own_connection() -> None:
+    await Author.bulk_create([Author(name=f"i{i}") for i in range(5)])
+    async with connection():
+        pid = await backend_pid()
+        names = []
+        async for author in Author.all().order_by("name").iterator(chunk_size=2):
+            names.append(author.name)
+            assert await backend_pid() == pid  # the body's statements stay on the pinned one
+        assert names == [f"i{i}" for i in range(5)]
+
+
+async def test_asgi_middleware_pins_per_request_and_only_when_used() -> None:
+    from matrx_orm.asgi import PinConnectionMiddleware
+
+    seen: list[tuple[int, ...]] = []
+
+    async def app(scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
+        if scope["path"] == "/db":
+            seen.append(tuple([await backend_pid() for _ in range(3)]))
+            seen.append((pool_stats("test").in_use,))
+        await send({"type": "http.response.start", "status": 200, "headers": []})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b"ok"})  # type: ignore[operator]
+
+    middleware = PinConnectionMiddleware(app)
+    sent: list[dict] = []  # type: ignore[type-arg]
+
+    async def receive() -> dict:  # type: ignore[type-arg]
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict) -> None:  # type: ignore[type-arg]
+        sent.append(message)
+
+    await middleware({"type": "http", "path": "/db"}, receive, send)
+    await middleware({"type": "http", "path": "/static"}, receive, send)
+    assert len(set(seen[0])) == 1 and seen[1] == (1,)
+    assert pool_stats("test").in_use == 0
+    assert [m["type"] for m in sent].count("http.response.start") == 2
