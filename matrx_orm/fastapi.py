@@ -3,10 +3,11 @@ shutdown, request bodies checked by the model's input schema.
 
 ```python
 from fastapi import FastAPI
-from matrx_orm.fastapi import install_exception_handlers, orm_lifespan
+from matrx_orm.fastapi import PinConnectionMiddleware, install_exception_handlers, orm_lifespan
 
 app = FastAPI(lifespan=orm_lifespan)
 install_exception_handlers(app)
+app.add_middleware(PinConnectionMiddleware)  # one pooled connection per request (see matrx_orm.asgi)
 ```
 
 | error | status | body |
@@ -32,6 +33,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("matrx_orm.fastapi needs FastAPI: pip install 'matrx-orm[fastapi]'") from exc
 
+from .asgi import PinConnectionMiddleware
 from .db import dispose_all
 from .exceptions import (
     ConnectionError,
@@ -47,7 +49,14 @@ from .exceptions import (
 from .model import Model
 from .schemas import build_input_schema, validate_input
 
-__all__ = ["ModelBody", "error_response", "install_exception_handlers", "orm_lifespan", "status_for"]
+__all__ = [
+    "ModelBody",
+    "PinConnectionMiddleware",
+    "error_response",
+    "install_exception_handlers",
+    "orm_lifespan",
+    "status_for",
+]
 
 log = logging.getLogger("matrx_orm.fastapi")
 
@@ -177,7 +186,3 @@ class ModelBody:
 
     async def __call__(self, body: Any) -> dict[str, Any]:
         return validate_input(self.model, body, partial=self.partial)
-
-
-# -- middleware -------------------------------------------------------------------------------------------------
-# (PinConnectionMiddleware goes here.)

@@ -31,7 +31,6 @@ from .dto import BaseDTO
 from .exceptions import (
     ConfigurationError,
     DoesNotExist,
-    IntegrityError,
     ORMException,
     ParameterError,
     RelationshipError,
@@ -790,17 +789,8 @@ class BaseManager(Generic[ModelT]):
 
     async def get_or_create(self, defaults: Mapping[str, Any] | None = None, **filters: Any) -> ModelT:
         """The item matching ``filters``, else a new one created from ``filters`` plus ``defaults``."""
-        item = await self.model.get_or_none(**filters)
-        if item is not None:
-            return await self._initialize_item_runtime(item)
-        try:
-            created = await self.model.create(**{**filters, **(defaults or {})})
-        except IntegrityError:  # created concurrently by someone else
-            existing = await self.model.get_or_none(use_cache=False, **filters)
-            if existing is None:
-                raise
-            return await self._initialize_item_runtime(existing)
-        return await self._initialize_item_runtime(created)
+        item, _created = await self.model.get_or_create(defaults=defaults, **filters)  # safe under races
+        return await self._initialize_item_runtime(item)
 
     async def upsert_item(
         self,

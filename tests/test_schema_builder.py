@@ -284,7 +284,7 @@ def test_models_py_key_parts(generated: Path, sb_database: tuple[str, bool]) -> 
 
 def test_manager_layout(generated: Path) -> None:
     base = (generated / "managers" / "generated" / "customer_order.py").read_text()
-    assert "class CustomerOrderManagerBase(BaseManager):" in base
+    assert "class CustomerOrderManagerBase(BaseManager[CustomerOrder]):" in base
     assert "from ...models import CustomerOrder" in base
     assert "    model = CustomerOrder" in base
     user = (generated / "managers" / "customer_order.py").read_text()

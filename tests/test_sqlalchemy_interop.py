@@ -695,3 +695,28 @@ async def test_a_full_engine_pool_and_dead_connections(pg_url: str, db: str) -> 
         await engine_module.dispose_all()
         unregister_database(PROJECT)
         await engine.dispose()
+
+
+async def test_the_rest_of_the_api_on_the_engine(project: str, sa_engine: AsyncEngine) -> None:
+    from matrx_orm import capture_queries, connection, on_query
+    from matrx_orm.db.engine import acquire
+
+    events: list[Any] = []
+    with on_query(events.append), capture_queries() as log:
+        await SaWriter.create(name="seen")
+        assert await SaWriter.filter(name="seen").exists()
+    assert len(log) == 2 and [e.database for e in events] == [PROJECT, PROJECT]
+    async with connection(PROJECT):  # one engine connection for the block
+        await SaWriter.count()
+        await SaWriter.count()
+        assert sa_engine.pool.checkedout() == 1
+    async with acquire(PROJECT) as conn:  # your own SQL: UUIDs as str, the session reset afterwards
+        await conn.execute("SET application_name = 'mine'")
+        assert isinstance(await conn.fetchval("SELECT id FROM sa_writer"), str)
+    async with sa_engine.connect() as sa_connection:
+        assert await sa_connection.scalar(sa.text("SHOW application_name")) != "mine"
+        async with transaction(connection=sa_connection):
+            await SaWriter.create(name="streamed")
+            names = [w.name async for w in SaWriter.filter().order_by("name").iterator(chunk_size=1)]
+        assert names == ["seen", "streamed"]
+        await sa_connection.rollback()

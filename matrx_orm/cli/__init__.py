@@ -11,7 +11,8 @@ Every subcommand is a :class:`Command`: a name, a one-line help, a function that
 ``--dir``, ``--app``) have helpers in :mod:`.options`.
 
 Exit codes: 0 success, 1 the command failed (database unreachable, migration error, ...), 2 bad usage
-(unknown command or option, invalid value), 130 interrupted. Failures print one line,
+(unknown command or option, invalid value), 3 ``dbcheck`` found differences, 4 unsafe migration
+operations found (``lint``), 130 interrupted. Failures print one line,
 ``matrx-orm: error: ...``, on stderr; ``--traceback`` (or ``MATRX_ORM_TRACEBACK=1``) shows the full traceback.
 """
 

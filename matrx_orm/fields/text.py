@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.types import TypeEngine, UserDefinedType
 from typing_extensions import TypeVar
 
 from .base import Field
@@ -241,6 +241,17 @@ class UUIDField(Field[str, _StrR]):
         self._type_error(value, "a UUID or a UUID string")
 
 
+class ContextText(UserDefinedType[str]):
+    """Text bound without a cast (``$1``, not ``$1::VARCHAR``): PostgreSQL gives the parameter the type its
+    context needs, such as a native enum column."""
+
+    cache_ok = True
+    render_bind_cast = False
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "TEXT"
+
+
 class EnumField(Field[Any, _EnumR]):
     """``VARCHAR`` holding an enum's value, checked against ``enum_class`` or ``choices``.
 
@@ -402,6 +413,12 @@ class EnumField(Field[Any, _EnumR]):
         if self.enum_name:
             return postgresql.ENUM(*self.choices, name=self.enum_name, schema=self.enum_schema)
         return sa.String(self.max_length)
+
+    def bind_type(self) -> TypeEngine[Any]:
+        """Values are sent without a cast unless the enum type is named: PostgreSQL types them from the
+        column, so the field works on a ``VARCHAR`` and on a native enum column it does not name (as 2.x
+        generated models declare them)."""
+        return self.sa_type() if self.enum_name else ContextText()
 
     def _db_string(self, value: Any) -> str | None:
         if isinstance(value, enum.Enum):

@@ -6,6 +6,8 @@ import enum
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from pydantic import BaseModel
+
 from .memo import remember
 
 Loader = Callable[[Any], Any]
@@ -107,7 +109,7 @@ def refresh(instance: Any, names: tuple[str, ...], record: Any) -> None:
 
 def serialize(value: Any) -> Any:
     """``value`` as ``to_dict()`` gives it: JSON types as they are, enums by value, lists and dicts item by
-    item, objects with ``to_dict()`` through it, anything else (datetime, Decimal, UUID, ...) as ``str``."""
+    item, objects with ``to_dict()`` through it, pydantic models as JSON, anything else (datetime, Decimal, UUID, ...) as ``str``."""
     if value is None or isinstance(value, str | int | float | bool) and not isinstance(value, enum.Enum):
         return value
     if isinstance(value, enum.Enum):
@@ -119,4 +121,6 @@ def serialize(value: Any) -> Any:
     to_dict = getattr(value, "to_dict", None)
     if callable(to_dict):
         return to_dict()
+    if isinstance(value, BaseModel):  # JSONField(schema=...) values
+        return value.model_dump(mode="json")
     return str(value)

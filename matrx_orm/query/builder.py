@@ -364,7 +364,11 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
         return self._spec == QuerySpec(self._spec.model)
 
     async def _get(self) -> M:
-        qs = self if self._spec.limit is not None else self._with(limit=2)
+        spec = self._spec
+        if spec.limit is not None:
+            qs = self
+        else:  # one row expected: a default ordering would only add a sort
+            qs = self._with(limit=2) if spec.ordered else self._with(limit=2, order_by=())
         rows = await qs.all()
         if len(rows) == 1:
             return rows[0]

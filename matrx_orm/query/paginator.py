@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from ..exceptions import ParameterError
-from .builder import QueryBuilder
+from .builder import M, QueryBuilder
 
 __all__ = ["EmptyPage", "InvalidPage", "Page", "Paginator"]
 
@@ -73,7 +73,7 @@ class Page(Generic[T]):
         return self.items[index]
 
 
-class Paginator(Generic[T]):
+class Paginator(Generic[M]):
     """Split a query into pages of ``per_page`` rows; the query is not run until a page is asked for.
 
     ``await paginator.page(n)`` runs a COUNT and the page's SELECT; ``async for page in paginator`` counts
@@ -83,7 +83,7 @@ class Paginator(Generic[T]):
     numbers ``InvalidPage``.
     """
 
-    def __init__(self, queryset: Any, per_page: int) -> None:
+    def __init__(self, queryset: QueryBuilder[M], per_page: int) -> None:
         if not isinstance(queryset, QueryBuilder):
             raise ParameterError(f"Paginator needs a query (Model.filter(...)); got {queryset!r}")
         spec = queryset._spec
@@ -103,7 +103,7 @@ class Paginator(Generic[T]):
     def _pages(self, total: int) -> int:
         return max(1, -(-total // self.per_page))
 
-    async def page(self, number: int) -> Page[T]:
+    async def page(self, number: int) -> Page[M]:
         """Page ``number`` (1-based); ``total_pages`` is ``ceil(total_count / per_page)`` (0 when empty)."""
         self._check_number(number)
         total = await self.count()
@@ -115,7 +115,7 @@ class Paginator(Generic[T]):
         if number < 1:
             raise InvalidPage(f"page number must be 1 or more; got {number}")
 
-    async def _page(self, number: int, total: int) -> Page[T]:
+    async def _page(self, number: int, total: int) -> Page[M]:
         pages = self._pages(total)
         if number > pages:
             raise EmptyPage(
@@ -125,7 +125,7 @@ class Paginator(Generic[T]):
         items = await self.queryset[offset : offset + self.per_page].all() if total else []
         return Page(items, number, self.per_page, total, -(-total // self.per_page), offset)
 
-    async def __aiter__(self) -> AsyncIterator[Page[T]]:
+    async def __aiter__(self) -> AsyncIterator[Page[M]]:
         total = await self.count()
         for number in range(1, -(-total // self.per_page) + 1):
             yield await self._page(number, total)

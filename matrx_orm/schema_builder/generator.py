@@ -5,7 +5,7 @@ Layout of ``output_dir`` (a Python package)::
     __init__.py                   created once
     models.py                     generated: enums, one Model per table, read-only models for views
     managers/__init__.py          generated: imports every XManager
-    managers/generated/<t>.py     generated: class XManagerBase(BaseManager): model = X
+    managers/generated/<t>.py     generated: class XManagerBase(BaseManager[X]): model = X
     managers/<t>.py               yours: class XManager(XManagerBase), created once, never overwritten
     typescript/entities.ts        generated when typescript=True
 

@@ -171,7 +171,7 @@ def render_manager_base(plan: Plan, model: ModelPlan) -> str:
             f"from ...models import {model.class_name}",
             "",
             "",
-            f"class {model.class_name}ManagerBase(BaseManager):",
+            f"class {model.class_name}ManagerBase(BaseManager[{model.class_name}]):",
             f"{INDENT}{_docstring(f'BaseManager for {model.class_name}: CRUD and relation helpers.', INDENT)}",
             "",
             f"{INDENT}model = {model.class_name}",
