@@ -50,6 +50,7 @@ class State:
     pool: asyncpg.Pool | None = None
     world: Any = None  # the matrx-orm models
     fortune: Any = None
+    connection: Any = None  # matrx_orm.connection (None while the package lacks it)
     unavailable: dict[str, str] = field(default_factory=dict)
 
 
@@ -168,9 +169,7 @@ async def orm_plain(body: Body, q: int) -> Any:
 
 
 async def orm_pinned(body: Body, q: int) -> Any:
-    from matrx_orm import connection  # checked in load_orm(); in-function: it may not exist yet
-
-    async with connection():
+    async with STATE.connection():  # matrx_orm.connection, looked up once by load_orm()
         return await body(q)
 
 
@@ -188,7 +187,7 @@ DESCRIPTIONS = {
     "raw-pool": "asyncpg, pool.fetchrow / pool.execute per query",
     "orm": "matrx-orm, each statement takes a pooled connection",
     "orm-pinned": "matrx-orm inside async with matrx_orm.connection()",
-    "orm-middleware": "matrx-orm behind matrx_orm.fastapi.PinConnectionMiddleware",
+    "orm-middleware": "matrx-orm behind PinConnectionMiddleware (matrx_orm.asgi, also in matrx_orm.fastapi)",
 }
 
 
@@ -204,10 +203,18 @@ def contestant_router(name: str) -> ASGIApp:
     run, bodies = CONTESTANTS[name]
     router: ASGIApp = Router([Route(f"/{test}", endpoint(test, body, run)) for test, body in bodies.items()])
     if name == "orm-middleware" and name not in STATE.unavailable:
-        from matrx_orm.fastapi import PinConnectionMiddleware  # checked in load_orm()
-
-        router = PinConnectionMiddleware(router)
+        router = pin_connection_middleware()(router)
     return router
+
+
+def pin_connection_middleware() -> Any:
+    """matrx-orm's ``PinConnectionMiddleware``: from ``matrx_orm.asgi`` (no FastAPI needed), else from
+    ``matrx_orm.fastapi``; raises ImportError when the installed package has neither."""
+    try:
+        from matrx_orm.asgi import PinConnectionMiddleware
+    except ImportError:
+        from matrx_orm.fastapi import PinConnectionMiddleware
+    return PinConnectionMiddleware
 
 
 # -- app ------------------------------------------------------------------------------------------------------------
@@ -235,13 +242,15 @@ def load_orm(url: str, pool_size: int) -> None:
 
     STATE.world, STATE.fortune = World, Fortune
     try:
-        from matrx_orm import connection  # noqa: F401
+        from matrx_orm import connection
     except ImportError as exc:
         STATE.unavailable["orm-pinned"] = f"matrx_orm.connection unavailable: {exc}"
+    else:
+        STATE.connection = connection
     try:
-        from matrx_orm.fastapi import PinConnectionMiddleware  # noqa: F401
+        pin_connection_middleware()
     except ImportError as exc:
-        STATE.unavailable["orm-middleware"] = f"matrx_orm.fastapi.PinConnectionMiddleware unavailable: {exc}"
+        STATE.unavailable["orm-middleware"] = f"PinConnectionMiddleware unavailable: {exc}"
 
 
 async def status(request: Request) -> Response:

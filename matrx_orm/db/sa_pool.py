@@ -162,7 +162,7 @@ def _rows(records: list[Any]) -> list[Any]:
         for position in positions:
             value = values[position]
             if value is not None:
-                values[position] = plain_value(value)
+                values[position] = plain_value(value) if value.__class__ is list else str(value)
         rows.append(make(values))
     return rows
 

@@ -19,7 +19,7 @@ import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..exceptions import (
     CommitOutcomeUnknownError,
@@ -35,6 +35,9 @@ from .pinning import current_pins
 from .routing import wrote
 from .sa_join import sqlalchemy_transaction
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
 __all__ = ["JoiningBlock", "exclusive_savepoint", "run_discarded", "transaction"]
 
 logger = logging.getLogger(__name__)
@@ -45,7 +48,9 @@ _savepoint_names = (f"matrx_sp_{n}" for n in itertools.count(1))
 
 
 @asynccontextmanager
-async def transaction(database: str | None = None, *, connection: Any = None) -> AsyncIterator[Any]:
+async def transaction(
+    database: str | None = None, *, connection: AsyncConnection | AsyncSession | None = None
+) -> AsyncIterator[Any]:
     """Commit on exit, roll back on exception; a nested block is a savepoint.
 
     With ``database`` the block is that database's transaction; without one it joins every database a
