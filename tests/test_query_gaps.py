@@ -22,6 +22,7 @@ from matrx_orm import (
     Lower,
     Model,
     OuterRef,
+    ParameterError,
     Q,
     QueryError,
     Subquery,
@@ -225,6 +226,27 @@ async def test_iterator_with_both_inside_a_transaction(db: str) -> None:
     assert len(log) == 1 + 2  # the cursor + comments for each of the two chunks
     assert all(p.get_related("author").id == p.author_id for p in posts)
     assert sum(len(p.get_related("comments")) for p in posts) == 2 * len(range(0, 40, 3))
+
+
+async def test_values_and_values_list_stream_with_iterator(db: str) -> None:
+    await _blog(db)
+    expected = await RPost.filter(id__lt=50).order_by("id").values_list("id", "title")
+    with capture_queries() as log:
+        streamed = [
+            row async for row in RPost.filter(id__lt=50).order_by("id").values_list("id", "title").iterator(7)
+        ]
+    assert streamed == expected and len(log) == 1
+    flat = [i async for i in RPost.filter(id__lt=10).order_by("id").values_list("id", flat=True).iterator(3)]
+    assert flat == list(range(10))
+    dicts = [row async for row in RPost.filter(id__lt=3).order_by("id").values("id").iterator()]
+    assert dicts == [{"id": 0}, {"id": 1}, {"id": 2}]
+    async with transaction("test"):
+        assert [
+            i async for i in RPost.filter(id__lt=3).order_by("id").values_list("id", flat=True).iterator(2)
+        ] == [0, 1, 2]
+    with pytest.raises(ParameterError):
+        async for _ in RPost.all().values("id").iterator(chunk_size=0):
+            pass
 
 
 # -- 3. values() / values_list() ignore select_related / prefetch_related ----------------------------------------

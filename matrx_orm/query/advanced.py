@@ -228,7 +228,12 @@ class AdvancedQueryMixin:
                     model=self._meta.model_name,
                 )
             spec = part._spec
-            if (spec.ordered and spec.order_by) or spec.limit is not None or spec.offset is not None or spec.lock:
+            if (
+                (spec.ordered and spec.order_by)
+                or spec.limit is not None
+                or spec.offset is not None
+                or spec.lock
+            ):
                 raise ParameterError(
                     f"order, slice or lock the result of {operation}(), not its parts",
                     model=self._meta.model_name,

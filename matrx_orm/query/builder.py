@@ -7,6 +7,7 @@ statement through the executor (``db/executor.py``) and turn the rows into insta
 
 from __future__ import annotations
 
+import functools
 import sys
 import warnings
 from collections.abc import AsyncIterator, Generator, Sequence
@@ -42,6 +43,7 @@ from .advanced import AdvancedQueryMixin
 from .relations.loading import load_related
 from .relations.prefetch import check_paths as check_prefetch_paths
 from .relations.select_related import check_paths as check_select_paths
+from .values import ValuesQuery
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -425,29 +427,32 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
         meta = self._meta
         return tuple(meta.primary_keys[:1] or meta.field_names[:1])
 
-    async def values(self, *fields: str) -> list[dict[str, Any]]:
-        """Matching rows as dicts of the given fields (all fields when none are named)."""
+    def values(self, *fields: str) -> ValuesQuery[dict[str, Any]]:
+        """Matching rows as dicts of the given fields (all fields when none are named): await it for a list,
+        or stream with ``.iterator()``."""
         names = self._value_names(fields)
-        records = await self._fetch(names, "values")
-        return dict_rows(self._spec.model, names, records)
+        model = self._spec.model
+        return ValuesQuery(self, names, "values", functools.partial(dict_rows, model, names))
 
-    async def values_list(self, *fields: str, flat: bool = False) -> list[Any]:
-        """Matching rows as tuples; ``flat=True`` with one field gives a flat list."""
+    def values_list(self, *fields: str, flat: bool = False) -> ValuesQuery[Any]:
+        """Matching rows as tuples; ``flat=True`` with one field gives a flat list. Await it for a list, or
+        stream with ``.iterator()``."""
         if flat and len(fields) != 1:
             raise ParameterError(
                 "values_list(flat=True) needs exactly one field", model=self._meta.model_name
             )
         names = self._value_names(fields)
-        records = await self._fetch(names, "values_list")
-        return tuple_rows(self._spec.model, names, records, flat)
+        model = self._spec.model
+        convert = functools.partial(tuple_rows, model, names, flat=flat)
+        return ValuesQuery(self, names, "values_list", convert)
 
     def values_sync(self, *fields: str) -> list[dict[str, Any]]:
         """:meth:`values` for synchronous code."""
-        return run_sync(lambda: self.values(*fields), "values_sync")
+        return run_sync(lambda: self.values(*fields).all(), "values_sync")
 
     def values_list_sync(self, *fields: str, flat: bool = False) -> list[Any]:
         """:meth:`values_list` for synchronous code."""
-        return run_sync(lambda: self.values_list(*fields, flat=flat), "values_list_sync")
+        return run_sync(lambda: self.values_list(*fields, flat=flat).all(), "values_list_sync")
 
     def _value_names(self, fields: Sequence[str]) -> tuple[str, ...]:
         meta = self._meta

@@ -1,0 +1,71 @@
+"""What ``values()`` and ``values_list()`` return: await it for every row at once, or stream the rows with
+``iterator()`` (a server-side cursor, memory bounded by ``chunk_size``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from ..db import executor
+from ..exceptions import ParameterError
+
+if TYPE_CHECKING:
+    from .builder import QueryBuilder
+
+__all__ = ["ValuesQuery"]
+
+R = TypeVar("R")
+
+
+class ValuesQuery(Generic[R]):
+    """Rows of chosen columns: ``await qs.values("id", "name")`` gives them all;
+    ``async for row in qs.values("id").iterator(chunk_size=5000)`` streams them."""
+
+    __slots__ = ("_builder", "_convert", "_names", "_operation")
+
+    def __init__(
+        self,
+        builder: QueryBuilder[Any],
+        names: tuple[str, ...],
+        operation: str,
+        convert: Callable[[Sequence[Any]], list[R]],
+    ) -> None:
+        self._builder = builder
+        self._names = names
+        self._operation = operation
+        self._convert = convert
+
+    async def all(self) -> list[R]:
+        """Every row."""
+        records = await self._builder._fetch(self._names, self._operation)
+        return self._convert(records)
+
+    def __await__(self) -> Generator[Any, None, list[R]]:
+        return self.all().__await__()
+
+    async def iterator(self, chunk_size: int = 2000) -> AsyncIterator[R]:
+        """Stream the rows through a server-side cursor, ``chunk_size`` per round trip (as
+        ``QueryBuilder.iterator()`` does for instances)."""
+        builder = self._builder
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ParameterError(
+                f"iterator(chunk_size=...) must be a positive int; got {chunk_size!r}",
+                model=builder._meta.model_name,
+            )
+        statement, params = builder._select(self._names, "values")
+        convert = self._convert
+
+        async def chunk(records: list[Any]) -> list[R]:
+            return convert(records)
+
+        rows = executor.stream(
+            builder._database,
+            statement.sql,
+            params,
+            chunk_size,
+            chunk,
+            model=builder._meta.model_name,
+            operation=f"{self._operation}.iterator",
+        )
+        async for row in rows:
+            yield row
