@@ -323,6 +323,10 @@ async def no_reset(conn: asyncpg.Connection) -> None:
     asyncpg still rolls back an open transaction first, but skips ``RESET ALL; CLOSE ALL; UNLISTEN *; ...``."""
 
 
+#: matrx-orm's default DatabaseProjectConfig.command_timeout: asyncpg arms a timer per statement for it
+ORM_COMMAND_TIMEOUT = 60.0
+
+
 async def create_raw_pool(
     url: str,
     size: int,
@@ -331,9 +335,12 @@ async def create_raw_pool(
     init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
 ) -> asyncpg.Pool:
     """A fixed-size raw asyncpg pool with its native codecs, configured like matrx-orm's (no reset round
-    trip on release) unless ``default_reset``, which keeps asyncpg's default reset."""
+    trip on release, the same per-statement ``command_timeout``) unless ``default_reset``, which keeps
+    asyncpg's default reset."""
     reset = {} if default_reset else {"reset": no_reset}
-    pool = await asyncpg.create_pool(url, min_size=size, max_size=size, init=init, **reset)
+    pool = await asyncpg.create_pool(
+        url, min_size=size, max_size=size, init=init, command_timeout=ORM_COMMAND_TIMEOUT, **reset
+    )
     assert pool is not None
     return pool
 

@@ -1,6 +1,6 @@
-"""Streaming: iterate 1,000,000 narrow rows with ``qs.iterator(chunk_size)`` and as ``values_list`` tuples,
-next to a raw asyncpg server-side cursor on a pool configured like matrx-orm's, and (for contrast)
-``await qs.all()``. Reports the median time of interleaved rounds, the ratio to the cursor and peak memory.
+"""Streaming: iterate 1,000,000 narrow rows with ``qs.iterator(chunk_size)`` and
+``qs.values_list(...).iterator(chunk_size)``, next to a raw asyncpg server-side cursor on a pool configured
+like matrx-orm's, and (for contrast) ``await qs.all()``. Reports the median time of interleaved rounds, the ratio to the cursor and peak memory.
 
     python benchmarks/streaming.py [--rows N] [--chunk N] [--rounds N] [--skip-all] [--json PATH]
 
@@ -21,7 +21,7 @@ import sys
 import time
 import tracemalloc
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ COLUMNS = ("id", "name", "group_id", "score", "flag")
 CURSOR = "asyncpg cursor"
 CURSOR_ASYNC_FOR = "asyncpg cursor, async for"
 ITERATOR = "matrx-orm iterator()"
-VALUES_LIST = "matrx-orm values_list stream"
+VALUES_LIST = "matrx-orm values_list().iterator()"
 ALL = "matrx-orm .all()"
 TARGETS = {ITERATOR: 2.0, VALUES_LIST: 1.2}  # median / the cursor's median
 
@@ -121,28 +121,12 @@ def orm_iterator(qs: Any, chunk: int) -> Pass:
     return run
 
 
-async def _values_list_rows(qs: Any, chunk: int) -> AsyncIterator[tuple[Any, ...]]:
-    """``values_list(*COLUMNS)`` streamed: the package has no public API for it yet, so this runs its
-    ``iterator()`` path (``executor.stream``, the same server-side cursor) with ``values_list``'s row
-    conversion (``tuple_rows``) instead of instances. Internal names: breaks loudly if they move."""
-    from matrx_orm.db import executor
-    from matrx_orm.meta.rows import tuple_rows
-
-    statement, params = qs._select(COLUMNS, "values_list")
-    model = qs.model
-
-    async def to_tuples(records: list[Any]) -> list[tuple[Any, ...]]:
-        return tuple_rows(model, COLUMNS, records)
-
-    rows = executor.stream(qs._database, statement.sql, params, chunk, to_tuples, operation="values_list")
-    async for row in rows:
-        yield row
-
-
 def orm_values_list(qs: Any, chunk: int) -> Pass:
+    """``qs.values_list(*COLUMNS).iterator(chunk_size=...)``: tuples through the same server-side cursor."""
+
     async def run() -> int:
         n = 0
-        async for _ in _values_list_rows(qs, chunk):
+        async for _ in qs.values_list(*COLUMNS).iterator(chunk_size=chunk):
             n += 1
         return n
 

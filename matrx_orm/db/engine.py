@@ -372,7 +372,8 @@ async def checkout(database: str) -> tuple[asyncpg.Pool, asyncpg.Connection]:
     key = id(pool)
     res.waiting[key] = res.waiting.get(key, 0) + 1
     try:
-        return pool, await pool.acquire(timeout=get_database_config(database).pool_timeout)
+        async with asyncio.timeout(get_database_config(database).pool_timeout):  # no task per wait
+            return pool, await pool.acquire()
     except TimeoutError as exc:
         raise _timed_out(exc, database, pool, res.waiting.get(key, 1)) from exc
     except Exception as exc:

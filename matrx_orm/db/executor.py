@@ -335,9 +335,10 @@ async def stream(
     *,
     model: Any = None,
     operation: str = "iterator",
-) -> AsyncIterator[T]:
+) -> AsyncIterator[list[T]]:
     """The rows of a SELECT from a server-side cursor, ``chunk_size`` per round trip: yields what
-    ``on_chunk(records)`` makes of each chunk, item by item.
+    ``on_chunk(records)`` makes of each chunk (the caller yields the items: one generator step per chunk,
+    not per row).
 
     Inside the task's transaction the cursor uses its connection; otherwise one pooled connection is held,
     in a read-only transaction, until the iteration ends or the consumer stops, and ``on_chunk`` runs with
@@ -353,16 +354,16 @@ async def stream(
     if logs := _capturing.get():
         _record(logs, database, sql, tx is not None)
     if tx is not None:
-        async for item in _stream_in(tx, sql, params, chunk_size, on_chunk, context, own=False):
-            yield item
+        async for items in _stream_in(tx, sql, params, chunk_size, on_chunk, context, own=False):
+            yield items
         return
     pool, connection, server = await _stream_checkout(database, sql)
     # the primary's name, so the chunk's relation loads borrow the connection; server: where it lives
     own = OpenTransaction(database, connection, pool, server=None if server == database else server)
     try:
         await control(own, "BEGIN READ ONLY", operation=operation)
-        async for item in _stream_in(own, sql, params, chunk_size, on_chunk, context, own=True):
-            yield item
+        async for items in _stream_in(own, sql, params, chunk_size, on_chunk, context, own=True):
+            yield items
         await control(own, "COMMIT", operation=operation)
     except BaseException:  # an error, the consumer stopping early (GeneratorExit) or a cancellation
         await rollback_quietly(own)
@@ -427,7 +428,7 @@ async def _stream_in(
     context: dict[str, Any],
     *,
     own: bool,
-) -> AsyncIterator[T]:
+) -> AsyncIterator[list[T]]:
     """The cursor loop on ``tx``'s connection; with ``own`` (the stream's own connection) ``on_chunk``'s
     statements are routed to it."""
     spent = 0.0
@@ -463,8 +464,8 @@ async def _stream_in(
                     items = await on_chunk(records)
             else:
                 items = await on_chunk(records)
-            for item in items:
-                yield item
+            if items:
+                yield items
             if len(records) < chunk_size:
                 if not own and isinstance(cursor, _SqlCursor):  # the caller's transaction goes on
                     async with tx.use():

@@ -286,8 +286,9 @@ class AdvancedQueryMixin:
                 await load_related(instances, records, spec)
             return instances
 
-        rows = executor.stream(
+        chunks = executor.stream(
             self._database, statement.sql, params, chunk_size, chunk, model=self._meta.model_name
         )
-        async for item in rows:
-            yield item
+        async for items in chunks:
+            for item in items:
+                yield item

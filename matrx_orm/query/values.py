@@ -58,7 +58,7 @@ class ValuesQuery(Generic[R]):
         async def chunk(records: list[Any]) -> list[R]:
             return convert(records)
 
-        rows = executor.stream(
+        chunks = executor.stream(
             builder._database,
             statement.sql,
             params,
@@ -67,5 +67,6 @@ class ValuesQuery(Generic[R]):
             model=builder._meta.model_name,
             operation=f"{self._operation}.iterator",
         )
-        async for row in rows:
-            yield row
+        async for rows in chunks:
+            for row in rows:
+                yield row
