@@ -64,7 +64,7 @@ logger = logging.getLogger(__name__)
 PASSWORD_MASK = "****"
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
-_MASKED_FIELDS = {"password", "url", "migration_url"}
+_MASKED_FIELDS = {"password", "url", "migration_url", "replicas"}
 
 
 def _first(value: Any) -> Any:
@@ -158,7 +158,7 @@ def _fields_from_engine(engine: Any, data: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"engine: {exc}") from None
 
 
-#: ``model_dump(context={REVEAL_SECRETS: True})`` dumps the real password, url and migration_url
+#: ``model_dump(context={REVEAL_SECRETS: True})`` dumps the real password, url, migration_url and replicas
 REVEAL_SECRETS = "reveal_secrets"
 
 
@@ -178,10 +178,25 @@ def _mask_url_string(url: str) -> str:
 
 
 def _masked_setting(name: str, value: Any) -> Any:
-    """``value`` of setting ``name`` safe to show: the password masked, URLs without their password."""
-    if not value or not isinstance(value, str) or name not in _MASKED_FIELDS:
+    """``value`` of setting ``name`` safe to show: the password masked, URLs without their password (in
+    ``replicas`` too: each URL, and each dict's ``password`` and ``url``)."""
+    if not value or name not in _MASKED_FIELDS:
+        return value
+    if name == "replicas" and isinstance(value, list):
+        return [_masked_replica(replica) for replica in value]
+    if not isinstance(value, str):
         return value
     return PASSWORD_MASK if name == "password" else _mask_url_string(value)
+
+
+def _masked_replica(replica: Any) -> Any:
+    """A ``replicas`` entry safe to show: a URL as :func:`_masked_setting` masks ``url``, a dict with its
+    ``password`` and ``url`` masked like the project's own."""
+    if isinstance(replica, str):
+        return _masked_setting("url", replica)
+    if isinstance(replica, Mapping):
+        return {key: _masked_setting(str(key), value) for key, value in replica.items()}
+    return replica
 
 
 class DatabaseProjectConfig(BaseModel):
@@ -195,7 +210,8 @@ class DatabaseProjectConfig(BaseModel):
 
     Secrets never show: ``repr()``, ``str()``, ``model_dump()`` and ``model_dump_json()`` give ``password``
     as ``****`` and ``url`` / ``migration_url`` with their password masked (``user:****@`` and
-    ``password=****`` in the query; host, port, database and the other parameters kept). Code that needs the
+    ``password=****`` in the query; host, port, database and the other parameters kept); ``replicas`` the
+    same way (URLs masked, a dict's ``password`` and ``url`` masked). Code that needs the
     real values reads the attributes, or dumps with ``model_dump(context={"reveal_secrets": True})`` (what
     rebuilding a config from a dump needs); ``model_copy(update=...)`` copies the real values.
     """
@@ -429,14 +445,13 @@ class DatabaseProjectConfig(BaseModel):
         for key, value in super().__repr_args__():
             yield key, _masked_setting(str(key), value)
 
-    @field_serializer("password", "url", "migration_url")
-    def _dump_secret(self, value: str | None, info: FieldSerializationInfo) -> str | None:
+    @field_serializer("password", "url", "migration_url", "replicas")
+    def _dump_secret(self, value: Any, info: FieldSerializationInfo) -> Any:
         """Masked in dumps unless ``context={"reveal_secrets": True}``."""
         context = info.context
         if isinstance(context, Mapping) and context.get(REVEAL_SECRETS) is True:
             return value
-        masked: str | None = _masked_setting(info.field_name, value)
-        return masked
+        return _masked_setting(info.field_name, value)
 
 
 #: startup parameters PgBouncer passes on in transaction mode (others make it refuse the connection)

@@ -575,6 +575,32 @@ def test_password_never_shows(settings: dict[str, str]) -> None:
             assert "@" in dumped[key] and "/db" in dumped[key]
 
 
+REPLICA_SECRETS = [
+    "postgresql://u:S3cret@r1:5432/db",
+    "postgresql://u@r2/db?sslmode=require&password=S3cret",
+    {"host": "r3", "password": "S3cret"},
+    {"url": "postgresql://u:S3cret@r4/db", "port": 5433},
+]
+
+
+def test_replica_passwords_never_show(names: list[str]) -> None:
+    config = DatabaseProjectConfig(name=_unique(), password="main", replicas=REPLICA_SECRETS)
+    dumped = config.model_dump()
+    for text in (repr(config), str(config), repr(dumped), config.model_dump_json()):
+        assert "S3cret" not in text, text
+    assert dumped["replicas"] == [
+        "postgresql://u:****@r1:5432/db",
+        "postgresql://u@r2/db?sslmode=require&password=****",
+        {"host": "r3", "password": "****"},
+        {"url": "postgresql://u:****@r4/db", "port": 5433},
+    ]
+    assert config.model_dump(context={"reveal_secrets": True})["replicas"] == REPLICA_SECRETS
+    names.append(register_database(config).name)
+    for replica in cfg.replica_names(config.name):
+        assert "S3cret" not in repr(get_database_config(replica)) + str(get_database_config(replica))
+        assert get_database_config(replica).password == "S3cret"
+
+
 def test_masked_urls_keep_everything_else() -> None:
     config = DatabaseProjectConfig(
         name="p",
