@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
 from matrx_orm import DatabaseProjectConfig, register_database, transaction, unregister_database
 from matrx_orm.db import executor
-from matrx_orm.db.engine import acquire, dispose_all, get_pool
+from matrx_orm.db.engine import acquire, checkout, dispose_all, get_pool, release
 
 
 @pytest.fixture
@@ -54,6 +56,7 @@ async def test_release_after_orm_statement_sends_no_reset_query(single: str) -> 
     await pool.release(conn)  # the logger stays on the one underlying connection
     await executor.fetch(single, "SELECT 1", [])
     await executor.fetch(single, "SELECT 2", [])
+    await asyncio.sleep(0)  # asyncpg calls query loggers with call_soon
     assert seen == ["SELECT 1", "SELECT 2"]
 
 
@@ -65,3 +68,52 @@ async def test_open_transaction_is_rolled_back_on_release(single: str) -> None:
     await pool.release(conn)
     exists = await pool.fetchval("SELECT to_regclass('pg_temp.never_committed') IS NOT NULL")
     assert exists is False
+
+
+async def _backend_pid(database: str) -> int:
+    rows = await executor.fetch(database, "SELECT pg_backend_pid()", [])
+    return int(rows[0][0])
+
+
+def _tasks_created_during(loop: asyncio.AbstractEventLoop) -> tuple[list[int], Callable[[], None]]:
+    """Count the tasks the loop creates from now on; call the returned function to stop counting."""
+    created: list[int] = []
+    previous = loop.get_task_factory()
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        created.append(1)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    loop.set_task_factory(factory)
+    return created, lambda: loop.set_task_factory(previous)
+
+
+async def test_release_after_orm_statement_needs_no_task(single: str) -> None:
+    """asyncpg's Pool.release runs in a new task; a connection that needs no round trip goes back without."""
+    await executor.fetch(single, "SELECT 1", [])  # the pool exists and its connection is open
+    created, stop = _tasks_created_during(asyncio.get_running_loop())
+    try:
+        for _ in range(20):
+            await executor.fetch(single, "SELECT 1", [])
+    finally:
+        stop()
+    assert created == []
+    pool = await get_pool(single)
+    assert pool.get_idle_size() == pool.get_size() == 1
+
+
+async def test_released_connection_is_reused_and_its_idle_timer_rearmed(single: str) -> None:
+    first = await _backend_pid(single)
+    for _ in range(10):
+        assert await _backend_pid(single) == first
+    pool = await get_pool(single)
+    holders = [holder for holder in pool._holders if holder._con is not None]
+    assert len(holders) == 1 and holders[0]._inactive_callback is not None  # closes it after idling
+
+
+async def test_connection_left_in_a_transaction_is_not_reused(single: str) -> None:
+    first = await _backend_pid(single)
+    pool, conn = await checkout(single)
+    await conn.execute("BEGIN")
+    await release(pool, conn)  # the transaction is never committed: the connection is closed
+    assert await _backend_pid(single) != first

@@ -426,6 +426,8 @@ async def release(pool: asyncpg.Pool, connection: asyncpg.Connection, *, full_re
     """Give ``connection`` back to ``pool``. ``full_reset`` clears session state user SQL may have left
     (``SET``, ``LISTEN``, advisory locks). A connection still inside a transaction (a ``COMMIT`` or
     ``ROLLBACK`` that failed or was interrupted) or that cannot be reset is discarded, not reused."""
+    if not full_reset and _release_at_once(pool, connection):
+        return
     try:
         if is_gone(connection):
             pass
@@ -440,6 +442,65 @@ async def release(pool: asyncpg.Pool, connection: asyncpg.Connection, *, full_re
         raise
     finally:
         await pool.release(connection)
+
+
+def _release_at_once(pool: Any, connection: Any) -> bool:
+    """Put a connection that needs no round trip straight back into its pool; False (nothing done) when
+    ``Pool.release`` must handle it.
+
+    asyncpg's ``Pool.release`` always runs its work in a new task (``asyncio.shield``), which costs an event
+    loop iteration per statement even when there is nothing to send. For a healthy connection of a pool with
+    the no-op reset, outside a transaction, with no listeners and not due to be closed, releasing is pure
+    bookkeeping: the same steps ``Pool.release`` takes, done here without the task (see
+    ``docs/internals.md``). Any unexpected asyncpg internals disable this path.
+    """
+    if not _FAST_RELEASE:
+        return False
+    try:
+        holder = connection._holder
+        con = connection._con
+        if (
+            con is None
+            or holder._pool is not pool
+            or holder._in_use is None
+            or pool._reset is not _light_reset
+            or pool.is_closing()
+            or con.is_closed()
+            or con._top_xact is not None
+            or con._listeners
+            or con._log_listeners
+            or holder._generation != pool._generation
+        ):
+            return False
+        protocol = con._protocol
+        if (
+            protocol.is_in_transaction()
+            or protocol._is_cancelling()
+            or protocol.queries_count >= holder._max_queries
+        ):
+            return False
+    except AttributeError:  # not an asyncpg pool proxy (an engine's pool), or other asyncpg internals
+        return False
+    con._on_release()
+    holder._timeout = None
+    holder._release()
+    holder._setup_inactive_callback()
+    return True
+
+
+def _fast_release_supported() -> bool:
+    """Whether the installed asyncpg has the internals :func:`_release_at_once` relies on."""
+    holder = getattr(asyncpg.pool, "PoolConnectionHolder", None)
+    return (
+        holder is not None
+        and callable(getattr(holder, "_release", None))
+        and callable(getattr(holder, "_setup_inactive_callback", None))
+        and callable(getattr(asyncpg.connection.Connection, "_on_release", None))
+        and callable(getattr(asyncpg.Pool, "is_closing", None))
+    )
+
+
+_FAST_RELEASE = _fast_release_supported()
 
 
 @contextlib.asynccontextmanager
