@@ -32,6 +32,7 @@ from matrx_orm import (
     BooleanField,
     CharField,
     ConfigurationError,
+    DatabaseError,
     DatabaseProjectConfig,
     DateArrayField,
     DateField,
@@ -720,3 +721,54 @@ async def test_the_rest_of_the_api_on_the_engine(project: str, sa_engine: AsyncE
             names = [w.name async for w in SaWriter.filter().order_by("name").iterator(chunk_size=1)]
         assert names == ["seen", "streamed"]
         await sa_connection.rollback()
+
+
+async def test_a_released_engine_connection_refuses_statements(
+    project: str, db: str, sa_engine: AsyncEngine
+) -> None:
+    """As on the ORM's own pools: a connection used after it went back to the pool raises and sends nothing."""
+    from matrx_orm.db.engine import acquire, is_gone
+
+    for name in (project, db):
+        async with acquire(name) as conn:
+            await conn.execute("CREATE TEMP TABLE IF NOT EXISTS kept (n int)")
+        with pytest.raises(asyncpg.InterfaceError, match="released back to the pool"):
+            await conn.execute("INSERT INTO sa_writer (id, name) VALUES (gen_random_uuid(), 'late')")
+        assert is_gone(conn)
+    assert await SaWriter.count() == 0
+    assert sa_engine.pool.checkedout() == 0
+
+
+async def test_a_task_outliving_its_transaction_cannot_write_into_the_next_one(project: str) -> None:
+    """One engine connection: the next transaction gets it; the late task's write is refused, not run there."""
+    go = asyncio.Event()
+
+    async def late() -> None:
+        await go.wait()
+        await SaWriter.create(name="late")
+
+    async with transaction(project):
+        await SaWriter.create(name="first")
+        straggler = asyncio.create_task(late())
+    with pytest.raises(RuntimeError):
+        async with transaction(project):
+            await SaWriter.create(name="second")
+            go.set()
+            with pytest.raises(DatabaseError):
+                await straggler
+            raise RuntimeError("the second request fails")
+    assert [w.name for w in await SaWriter.filter().order_by("name").all()] == ["first"]
+
+
+async def test_released_connections_are_reused_until_expired(sa_engine: AsyncEngine) -> None:
+    pool = EnginePool(sa_engine)
+    first = await pool.acquire()
+    driver = first.driver
+    await pool.release(first)
+    second = await pool.acquire()
+    assert second is not first and second.driver is driver  # a new lender for the same connection
+    await pool.release(second)
+    await pool.expire_connections()
+    third = await pool.acquire()
+    assert third.driver is not driver and await third.fetchval("SELECT 1") == 1
+    await pool.release(third)

@@ -37,7 +37,8 @@ from sqlalchemy.util import greenlet_spawn
 
 __all__ = ["DriverConnection", "EnginePool", "Row", "driver_connection", "plain_value"]
 
-#: ``fairy.info`` keys (the dict lives as long as the DBAPI connection)
+#: ``fairy.info`` keys (the dict lives as long as the DBAPI connection): the connection's
+#: :func:`driver_connection`, and (its asyncpg connection, when the ORM's pool first lent it)
 _LENT = "matrx_orm.connection"
 _FIRST_SEEN = "matrx_orm.first_seen"
 #: what get_max_size() reports for a pool without a limit (QueuePool with max_overflow=-1)
@@ -170,15 +171,39 @@ def _rows(records: list[Any]) -> list[Any]:
 # -- connections ------------------------------------------------------------------------------------------------
 
 
+class _Released:
+    """What a :class:`DriverConnection` lends once released: any use raises, as asyncpg's pool proxies do."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        raise asyncpg.InterfaceError(
+            f"cannot call Connection.{name}(): connection has been released back to the pool"
+        )
+
+    def __repr__(self) -> str:
+        return "<released>"
+
+
+_RELEASED = _Released()
+
+
 class DriverConnection:
     """The asyncpg connection of a SQLAlchemy connection, as the ORM's statements use it (see the module
     docstring): parameters and rows are converted where the two setups differ; everything else is the
-    asyncpg connection's (``driver``)."""
+    asyncpg connection's (``driver``). One is made per checkout; :meth:`EnginePool.release` detaches it, so
+    a statement sent on it afterwards (a task that outlived its transaction) raises instead of running on a
+    connection that may be in someone else's transaction by then."""
 
     __slots__ = ("driver",)
 
     def __init__(self, driver: asyncpg.Connection) -> None:
-        self.driver = driver
+        self.driver: asyncpg.Connection | _Released = driver
+
+    def detach(self) -> asyncpg.Connection | _Released:
+        """Stop lending the asyncpg connection; returns it."""
+        driver, self.driver = self.driver, _RELEASED
+        return driver
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.driver, name)
@@ -238,14 +263,23 @@ class _Cursor:
 
 
 def driver_connection(fairy: PoolProxiedConnection) -> DriverConnection:
-    """The :class:`DriverConnection` of a connection checked out of a SQLAlchemy pool (one per DBAPI
-    connection, kept in its ``info``)."""
+    """The :class:`DriverConnection` of a connection the application checked out of a SQLAlchemy pool (one
+    per DBAPI connection, kept in its ``info``; ``transaction(connection=...)`` tells its blocks by it)."""
     info = fairy.info
     lent = info.get(_LENT)
     if lent is None or lent.driver is not fairy.driver_connection:  # (SQLAlchemy clears info on reconnect)
         lent = info[_LENT] = DriverConnection(fairy.driver_connection)
-        info[_FIRST_SEEN] = time.monotonic()
     return lent
+
+
+def _first_seen(fairy: PoolProxiedConnection) -> float:
+    """When :class:`EnginePool` first lent ``fairy``'s asyncpg connection (kept in ``info``; a reconnect is
+    told by a different asyncpg connection)."""
+    seen = fairy.info.get(_FIRST_SEEN)
+    if seen is None or seen[0] is not fairy.driver_connection:
+        seen = fairy.info[_FIRST_SEEN] = (fairy.driver_connection, time.monotonic())
+    moment: float = seen[1]
+    return moment
 
 
 # -- the pool -------------------------------------------------------------------------------------------------
@@ -271,8 +305,8 @@ class EnginePool:
             raise asyncpg.InterfaceError("the pool is closed")
         while True:
             fairy = await self._check_out(timeout)
-            connection = driver_connection(fairy)
-            if fairy.info[_FIRST_SEEN] >= self._expired_before:
+            if _first_seen(fairy) >= self._expired_before:
+                connection = DriverConnection(fairy.driver_connection)  # its own, detached on release
                 self._lent[connection] = fairy
                 return connection
             await _check_in(fairy, invalidate=True)
@@ -287,10 +321,11 @@ class EnginePool:
             raise TimeoutError(str(exc)) from exc
 
     async def release(self, connection: DriverConnection, *, timeout: float | None = None) -> None:
-        """Check ``connection`` back in; one that is closed is invalidated (the engine replaces it)."""
+        """Check ``connection`` back in, detached (see :class:`DriverConnection`); one that is closed is
+        invalidated (the engine replaces it)."""
         fairy = self._lent.pop(connection, None)
         if fairy is not None:
-            await _check_in(fairy, invalidate=connection.driver.is_closed())
+            await _check_in(fairy, invalidate=connection.detach().is_closed())
 
     async def expire_connections(self) -> None:
         """Replace every connection opened so far, each when it is next acquired (as asyncpg's pool does)."""
