@@ -38,7 +38,7 @@ from __future__ import annotations
 import builtins
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Self
 
 import asyncpg.exceptions as pg
@@ -74,6 +74,7 @@ __all__ = [
     "ValidationError",
     "UnusedQueryWarning",
     "map_database_error",
+    "hide_values",
     "mask_secrets",
     "mask_url_passwords",
 ]
@@ -687,3 +688,136 @@ def _map_sqlalchemy(
             return _connection_failed(reason, details, context, f"Database connection failed: {reason}")
         return DatabaseError(reason, details=details, **context)
     return UnknownDatabaseError(f"Unexpected database error: {_describe(exc)}", details=details, **context)
+
+
+# -- hide_parameters ---------------------------------------------------------------------------------------------
+
+#: what ``hide_parameters`` shows in place of a bound value
+HIDDEN = "<hidden>"
+#: values shorter than this are left in messages: they would match ordinary words ("$1", "id", "an")
+_MIN_HIDDEN_CHARS = 3
+#: asyncpg's client-side encoding error: "invalid input for query argument $2: 'value' (reason)"
+_ARGUMENT = re.compile(
+    r"(?P<head>invalid input for query argument \$(?P<number>\d+)"
+    r"(?: in element #(?P<row>\d+) of executemany\(\) sequence)?): (?P<rest>.*)",
+    re.DOTALL,
+)
+#: a server message ending in the quoted input ('invalid input syntax for type integer: "x"')
+_QUOTED_TAIL = re.compile(r': "(?s:.*)"$')
+_QUOTED_INPUT = re.compile(r'"[^"]*"')
+#: PostgreSQL error fields that may quote values (the driver error's attributes)
+_SERVER_TEXT = ("message", "hint", "where")
+
+
+def hide_values(error: ORMException, params: Any) -> None:
+    """``hide_parameters``: take every bound value out of ``error`` — its message, ``details`` and the driver
+    errors it was raised from (``__cause__`` / ``__context__``, so a logged traceback shows none either).
+
+    ``params`` are the statement's values (for a batch, its rows). The server's DETAIL line (it quotes row
+    values) is dropped; a value the message quotes becomes ``<hidden>``, keeping what went wrong and where:
+    ``invalid input for query argument $2: <hidden> ('str' object cannot be interpreted as an integer)``,
+    ``invalid input syntax for type integer: "<hidden>"``.
+    """
+    values = _value_texts(params)
+    state = str(error.details.get("sqlstate") or "")
+    detail = error.details.pop("detail", None)
+    if detail:
+        error.message = error.message.replace(f" ({detail})", "")
+    error.message = _without_values(error.message, params, values, state)
+    error.args = (error.message,)
+    for key, value in list(error.details.items()):
+        if isinstance(value, str):
+            error.details[key] = _scrubbed(value, values)
+    for cause in _chain(error):
+        _hide_in_driver_error(cause, params, values)
+
+
+def _without_values(text: str, params: Any, values: list[str], sqlstate: str) -> str:
+    """``text`` with the quoted input of an encoding or data error and every text of ``values`` hidden."""
+    argument = _ARGUMENT.search(text)
+    if argument is not None:
+        text = text[: argument.start()] + _argument_message(argument, params, values)
+    elif sqlstate.startswith("22"):  # data exceptions quote the offending input
+        text = _QUOTED_INPUT.sub(f'"{HIDDEN}"', _QUOTED_TAIL.sub(f': "{HIDDEN}"', text))
+    return _scrubbed(text, values)
+
+
+def _argument_message(match: re.Match[str], params: Any, values: list[str]) -> str:
+    """asyncpg's "invalid input for query argument $N: <value repr> (<reason>)" with the value hidden."""
+    rest = match["rest"]
+    shown = _argument_repr(params, int(match["number"]), match["row"])
+    if shown is not None and rest.startswith(f"{shown} ("):
+        reason = rest[len(shown) + 2 :]
+    else:  # the value is not at hand (a batch row past those kept): the reason follows the first " ("
+        reason = rest.partition(" (")[2]
+    reason = _scrubbed(reason.removesuffix(")"), values)
+    return f"{match['head']}: {HIDDEN}" + (f" ({reason})" if reason else "")
+
+
+def _argument_repr(params: Any, number: int, row: str | None) -> str | None:
+    """The argument as asyncpg's message shows it (its repr, cut at 40 characters), None when unknown."""
+    try:
+        value = params[int(row)][number - 1] if row is not None else params[number - 1]
+    except (TypeError, IndexError, KeyError):
+        return None
+    text = repr(value)
+    return text[:40] + "..." if len(text) > 40 else text
+
+
+def _value_texts(params: Any) -> list[str]:
+    """How the values of ``params`` (nested rows and arrays too) may appear in a message, longest first."""
+    texts = {
+        text
+        for value in _flattened(params)
+        for text in (str(value), repr(value))
+        if len(text) >= _MIN_HIDDEN_CHARS
+    }
+    return sorted(texts, key=len, reverse=True)
+
+
+def _flattened(params: Any) -> Iterator[Any]:
+    if params is None or isinstance(params, bool):
+        return
+    if isinstance(params, list | tuple | set | frozenset):
+        for item in params:
+            yield from _flattened(item)
+    elif isinstance(params, Mapping):
+        for key, item in params.items():
+            yield from _flattened(key)
+            yield from _flattened(item)
+    else:
+        yield params
+
+
+def _scrubbed(text: str, values: list[str]) -> str:
+    for value in values:
+        if value in text:
+            text = text.replace(value, HIDDEN)
+    return text
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """The exceptions ``error`` was raised from or while handling (each once)."""
+    seen = {id(error)}
+    pending = [error.__cause__, error.__context__]
+    while pending:
+        exc = pending.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        yield exc
+        pending += [exc.__cause__, exc.__context__]
+
+
+def _hide_in_driver_error(exc: BaseException, params: Any, values: list[str]) -> None:
+    """The bound values out of a driver error's message, arguments and PostgreSQL fields (DETAIL dropped)."""
+    state = str(getattr(exc, "sqlstate", None) or "")
+    if isinstance(exc, pg_base.PostgresMessage | pg_base.InterfaceMessage):
+        exc.detail = None
+        for name in _SERVER_TEXT:
+            text = getattr(exc, name, None)
+            if isinstance(text, str):
+                setattr(exc, name, _without_values(text, params, values, state))
+    exc.args = tuple(
+        _without_values(arg, params, values, state) if isinstance(arg, str) else arg for arg in exc.args
+    )

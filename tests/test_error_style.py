@@ -1,10 +1,14 @@
 """One error style everywhere: ``create_all``, ``drop_all``, the inspector (``generate``) and the migration
 commands raise the same :class:`matrx_orm.ConnectionError`, with the same message, as a query on the same
-project: no SQLAlchemy wrapper, no 60-line traceback."""
+project: no SQLAlchemy wrapper, no 60-line traceback. A statement past ``command_timeout`` is a timeout, not
+a lost connection; ``hide_parameters`` keeps every bound value out of errors."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
+import traceback
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -19,6 +23,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi as d
 
 from matrx_orm import (
     CharField,
+    CommitOutcomeUnknownError,
     ConnectionError,
     DatabaseError,
     DatabaseProjectConfig,
@@ -29,11 +34,14 @@ from matrx_orm import (
     create_all,
     dispose_all,
     drop_all,
+    on_query,
     register_database,
+    transaction,
     unregister_database,
 )
 from matrx_orm.cli import main
 from matrx_orm.config import get_all_database_project_names, get_database_config
+from matrx_orm.db import executor
 from matrx_orm.exceptions import map_database_error
 from matrx_orm.migrations import dbcheck, makemigrations
 from matrx_orm.schema_builder import reflect_database
@@ -64,9 +72,9 @@ async def disposed() -> AsyncIterator[None]:
     await dispose_all()
 
 
-def _register(names: list[str], url: str) -> str:
+def _register(names: list[str], url: str, **settings: Any) -> str:
     name = f"es_{uuid.uuid4().hex[:8]}"
-    register_database(DatabaseProjectConfig(name=name, url=url))
+    register_database(DatabaseProjectConfig(name=name, url=url, **settings))
     names.append(name)
     return name
 
@@ -238,3 +246,131 @@ def test_map_database_error_unwraps_sqlalchemy() -> None:
 
     pool = map_database_error(sa.exc.TimeoutError("QueuePool limit of size 2 overflow 3 reached"))
     assert isinstance(pool, PoolExhaustedError) and "QueuePool limit" in pool.message
+
+
+# -- a statement past command_timeout ------------------------------------------------------------------------
+
+
+async def _backends(admin: asyncpg.Connection, application: str) -> set[int]:
+    rows = await admin.fetch("SELECT pid FROM pg_stat_activity WHERE application_name = $1", application)
+    return {row["pid"] for row in rows}
+
+
+async def test_a_statement_past_command_timeout_times_out_and_keeps_the_pool(
+    pg_url: str, projects: list[str], disposed: None
+) -> None:
+    """Not a lost connection: no second run, no connection terminated or replaced."""
+    application = f"es_timeout_{uuid.uuid4().hex[:6]}"
+    project = _register(
+        projects,
+        pg_url,
+        command_timeout=0.3,
+        pool_min_size=3,
+        server_settings={"application_name": application},
+    )
+    await executor.fetch(project, "SELECT 1", [])
+    admin = await asyncpg.connect(pg_url)
+    try:
+        before = await _backends(admin, application)
+        assert len(before) == 3
+        for sql, user_sql in (("SELECT pg_sleep(2)", False), ("select pg_sleep(2)", True)):
+            started = time.perf_counter()
+            error = await _error_of(lambda: executor.fetch(project, sql, [], user_sql=user_sql))  # noqa: B023
+            assert time.perf_counter() - started < 1  # a read the ORM built is not run again
+            assert type(error) is DatabaseError and error.message == "The statement timed out (TimeoutError)"
+        with pytest.raises(DatabaseError) as inside:
+            async with transaction(project):
+                await executor.execute(project, "SELECT pg_sleep(2)", [], user_sql=True)
+        assert type(inside.value) is DatabaseError and "timed out" in inside.value.message
+        assert await executor.fetch(project, "SELECT 1 AS one", []) == [(1,)]
+        assert await _backends(admin, application) == before
+    finally:
+        await admin.close()
+
+
+async def test_a_commit_past_command_timeout_has_an_unknown_outcome(
+    pg_url: str, projects: list[str], disposed: None
+) -> None:
+    table = f"es_slow_commit_{uuid.uuid4().hex[:6]}"
+    admin = await asyncpg.connect(pg_url)
+    await admin.execute(
+        f"CREATE TABLE {table} (n int);"
+        f"CREATE FUNCTION {table}() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$;"
+        f"CREATE CONSTRAINT TRIGGER {table} AFTER INSERT ON {table} DEFERRABLE INITIALLY DEFERRED "
+        f"FOR EACH ROW EXECUTE FUNCTION {table}()"
+    )
+    try:
+        project = _register(projects, pg_url, command_timeout=0.3)
+        with pytest.raises(CommitOutcomeUnknownError) as info:
+            async with transaction(project):
+                await executor.execute(project, f"INSERT INTO {table} VALUES (1)", [])
+        assert "timed out" in str(info.value.__cause__)
+        assert await executor.fetch(project, "SELECT 1 AS one", []) == [(1,)]
+    finally:
+        await admin.execute(f"DROP TABLE {table}; DROP FUNCTION {table}()")
+        await admin.close()
+
+
+# -- hide_parameters ----------------------------------------------------------------------------------------
+
+HIDDEN_VALUE_CASES = [
+    (
+        "SELECT $1::int",
+        ["SSN-123-45-6789"],
+        "invalid input for query argument $1: <hidden> ('str' object cannot be interpreted as an integer)",
+    ),
+    ("SELECT $1::text::int", ["SSN-987-65-4321"], 'invalid input syntax for type integer: "<hidden>"'),
+    ("SELECT $1::text::int", ['SSN"quoted"4321'], 'invalid input syntax for type integer: "<hidden>"'),
+    (
+        "SELECT $1::text::int > $2",
+        ["12", "SSN-555-01-" + "9" * 40],  # a value asyncpg's message cuts at 40 characters
+        "invalid input for query argument $2: <hidden> ('str' object cannot be interpreted as an integer)",
+    ),
+    ("SELECT $1::date", ["SSN-31-02-2024"], "invalid input for query argument $1: <hidden> "),
+    ("SELECT $1::text::date", ["SSN-2024-02-31"], 'invalid input syntax for type date: "<hidden>"'),
+    ("SELECT $1::text::smallint", ["987654321"], 'value "<hidden>" is out of range for type smallint'),
+]
+
+
+@pytest.mark.parametrize(("sql", "params", "message"), HIDDEN_VALUE_CASES)
+async def test_hide_parameters_keeps_values_out_of_every_error(
+    pg_url: str,
+    projects: list[str],
+    disposed: None,
+    caplog: pytest.LogCaptureFixture,
+    sql: str,
+    params: list[Any],
+    message: str,
+) -> None:
+    project = _register(projects, pg_url, hide_parameters=True)
+    seen: list[Any] = []
+    caplog.set_level(logging.DEBUG, logger="matrx_orm")
+    with on_query(seen.append):
+        error = await _error_of(lambda: executor.fetch(project, sql, params))
+    assert error.message.startswith(message)
+    secret = str(params[-1])
+    shown = [str(error), repr(error), repr(error.details), "".join(traceback.format_exception(error))]
+    shown += [str(event.error) for event in seen] + [record.getMessage() for record in caplog.records]
+    assert not [text for text in shown if secret in text or secret[:40] in text]
+
+
+async def test_hide_parameters_in_a_batch_and_by_default(
+    pg_url: str, projects: list[str], disposed: None
+) -> None:
+    """A batch row past those the error keeps is hidden too; without the setting values stay visible."""
+    secret = "SSN-444-55-6666"
+    rows: list[list[Any]] = [[1], [2], [3], [4], [secret]]
+    statement = "SELECT $1::int"
+    hidden = await _error_of(
+        lambda: executor.executemany(_register(projects, pg_url, hide_parameters=True), statement, rows)
+    )
+    assert hidden.message == (
+        "invalid input for query argument $1 in element #4 of executemany() sequence: <hidden> "
+        "('str' object cannot be interpreted as an integer)"
+    )
+    assert secret not in "".join(traceback.format_exception(hidden))
+    shown = await _error_of(
+        lambda: executor.fetch(_register(projects, pg_url), "SELECT $1::text::int", [secret])
+    )
+    assert secret in shown.message

@@ -34,6 +34,7 @@ from ..exceptions import (
     ConnectionError,
     ORMException,
     PoolExhaustedError,
+    hide_values,
     map_database_error,
 )
 from .capture import ACTIVE as _capturing
@@ -298,11 +299,17 @@ def _is_read(sql: str, user_sql: bool) -> bool:
 
 def connection_broken(exc: BaseException, connection: Any) -> bool:
     """Whether ``exc`` means ``connection`` is unusable (closed by the server, the network, or left in a
-    state the driver cannot continue from) rather than that the statement failed."""
+    state the driver cannot continue from) rather than that the statement failed.
+
+    A statement that ran past ``command_timeout`` (``TimeoutError``, an ``OSError`` since Python 3.11) is a
+    failed statement: asyncpg cancels it and keeps the connection, closing it itself when the cancel cannot
+    be delivered (then it is gone)."""
     if isinstance(exc, ORMException):
         return False
     if is_gone(connection):
         return True
+    if isinstance(exc, TimeoutError):
+        return False
     if isinstance(exc, asyncpg.ConnectionDoesNotExistError | OSError):
         return True
     return isinstance(exc, pg_base.InternalClientError) and "another operation" in str(exc)
@@ -518,13 +525,16 @@ def _failed(
     table: str | None = None,
 ) -> ORMException:
     """The ORMException for ``exc``, reported to the observers. A dead transaction connection is closed at
-    once, so nothing waits on it and the transaction's end rolls back without a round trip."""
+    once, so nothing waits on it and the transaction's end rolls back without a round trip; so is one whose
+    ``COMMIT`` timed out (it may or may not have committed). ``hide_parameters`` takes ``params`` out."""
     if _pooler_symptom(exc, database):
         exc = _pooler_error(exc, database)
     elif tx is not None and connection_broken(exc, tx.connection):
         exc = _lost(exc, earlier=tx.lost)
         tx.lost = True
         discard(tx.connection)
+    elif tx is not None and sql == "COMMIT" and isinstance(exc, TimeoutError):
+        discard(tx.connection)  # committed or not is unknown: the transaction reports the outcome unknown
     hide = _hides_parameters(database)
     error = map_database_error(
         exc,
@@ -535,7 +545,7 @@ def _failed(
         details={"database": database},
     )
     if hide:
-        _drop_values(error)
+        _drop_values(error, params)
     if watching(database):
         report(
             database,
@@ -591,9 +601,7 @@ def _hides_parameters(database: str) -> bool:
     return False
 
 
-def _drop_values(error: ORMException) -> None:
-    """``hide_parameters``: the server's DETAIL line quotes row values (``Key (email)=(x) exists``)."""
-    detail = error.details.pop("detail", None)
-    if detail:
-        error.message = error.message.replace(f" ({detail})", "")
-        error.args = (error.message,)
+def _drop_values(error: ORMException, params: Any) -> None:
+    """``hide_parameters``: no bound value in ``error``, its details or its driver error; the message
+    still says which argument failed and why (see :func:`~matrx_orm.exceptions.hide_values`)."""
+    hide_values(error, params)
