@@ -252,7 +252,8 @@ class DatabaseProjectConfig(BaseModel):
     hide_parameters: bool = False
     #: read replicas: URLs, or dicts with the connection fields (host, port, database_name, user, password)
     replicas: list[str | dict[str, Any]] = Field(default_factory=list)
-    #: seconds after a task writes to the project during which its reads stay on the primary
+    #: seconds during which a task's reads stay on the primary after its write to the project (or its
+    #: transaction's COMMIT) completed: counted from the task's first read after the write
     replica_lag_window: float = 2.0
     #: seconds a replica that failed to connect is left out before it is tried again
     replica_backoff: float = 30.0

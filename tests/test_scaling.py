@@ -19,6 +19,7 @@ from _cluster import Bouncer, Cluster
 from matrx_orm import (
     CharField,
     ConfigurationError,
+    DatabaseError,
     DatabaseProjectConfig,
     ForeignKey,
     IntegerField,
@@ -240,6 +241,60 @@ def _fresh_context():  # type: ignore[no-untyped-def]
     import contextvars
 
     return contextvars.Context()
+
+
+async def test_the_read_your_writes_window_starts_when_the_write_has_completed(
+    primary_server: Cluster, replicas: list[Cluster], clean: None, events: list[QueryEvent]
+) -> None:
+    """A transaction or a write longer than the window: the reads right after it still go to the primary."""
+    with_replicas(primary_server, replicas[:1], replica_lag_window=0.5)
+    async with transaction(DB):
+        await Note.create(id=1, body="a")
+        await asyncio.sleep(0.7)
+    await Note.filter(id=1).count()
+    assert servers(events)[-1] == DB
+    await asyncio.sleep(0.6)
+    await Note.filter(id=1).count()
+    assert servers(events)[-1] == f"{DB}~replica1"
+    slow_update = "UPDATE scaling_note SET body = 'b' FROM (SELECT pg_sleep(0.7)) AS slow"
+    await executor.execute(DB, slow_update, [], user_sql=True)
+    await Note.filter(id=1).count()
+    assert servers(events)[-1] == DB
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs routing.transaction_ended(tx.database) in the block owner's task when a transaction ends "
+    "(transaction.py _release)",
+)
+async def test_a_joining_transaction_keeps_its_owners_reads_on_the_primary(
+    primary_server: Cluster, replicas: list[Cluster], clean: None, events: list[QueryEvent]
+) -> None:
+    """The block's first statement ran in a gathered task: the block's owner still reads its writes."""
+    with_replicas(primary_server, replicas[:1], replica_lag_window=30)
+    async with transaction():
+        await asyncio.gather(Note.create(id=1, body="a"))
+    await Note.filter(id=1).count()
+    assert servers(events)[-1] == DB
+
+
+async def test_a_read_past_command_timeout_on_a_replica_is_a_timeout(
+    primary_server: Cluster,
+    replicas: list[Cluster],
+    clean: None,
+    events: list[QueryEvent],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Not a replica that cannot be reached: no back-off, no second run on the primary."""
+    with_replicas(primary_server, replicas[:1], replica_lag_window=0, command_timeout=0.3)
+    caplog.set_level(logging.INFO, logger="matrx_orm")
+    with pytest.raises(DatabaseError) as info:
+        await executor.fetch(DB, "SELECT pg_sleep(1)", [])
+    assert type(info.value) is DatabaseError and info.value.message.startswith("The statement timed out")
+    assert [(event.database, event.error is not None) for event in events] == [(f"{DB}~replica1", True)]
+    assert not [record for record in caplog.records if record.levelno >= logging.INFO]
+    assert await Note.filter(id=1).count() == 0
+    assert servers(events)[-1] == f"{DB}~replica1"
 
 
 async def test_transactions_and_locking_reads_stay_on_the_primary(

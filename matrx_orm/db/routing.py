@@ -7,8 +7,12 @@ robin: SELECT statements the ORM built, and SQL you wrote that starts with ``SEL
 
 Reads go to the primary instead when
 
-* the current task wrote to the project within the last ``replica_lag_window`` seconds (read-your-writes;
-  tasks started afterwards inherit the deadline, the task that started them does not see theirs);
+* the current task wrote to the project within the last ``replica_lag_window`` seconds (read-your-writes).
+  The window is counted from when the write has completed: a write only marks the task, and its next read
+  (which begins after the write finished) starts the window. A ``transaction()`` marks the task that owns
+  the block when it ends, so the window starts after its ``COMMIT`` — also when the block's statements ran
+  in tasks it gathered. Tasks started afterwards inherit the mark or the deadline; the task that started
+  them does not see theirs;
 * the code runs inside ``with primary():``, or the query asked with ``.using_primary()``;
 * every replica is left out after failing to connect (each for ``replica_backoff`` seconds).
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -29,7 +34,7 @@ from dataclasses import dataclass, field
 from ..config import add_registry_listener, get_database_config, replica_names
 from ..exceptions import ConfigurationError
 
-__all__ = ["PrimaryName", "primary", "replica_failed", "route", "wrote"]
+__all__ = ["PrimaryName", "primary", "replica_failed", "route", "transaction_ended", "wrote"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +59,11 @@ class _Replicas:
 
 #: project name or alias -> its replicas (None: it has none); cleared when the registry changes
 _replicas: dict[str, _Replicas | None] = {}
-#: project name -> monotonic time until which the current context's reads stay on the primary
+#: project name -> monotonic time until which the current context's reads stay on the primary (_WROTE: a
+#: write since the last read, whose window starts at the next read)
 _primary_until: ContextVar[Mapping[str, float] | None] = ContextVar("matrx_orm_primary_until", default=None)
 _forced: ContextVar[bool] = ContextVar("matrx_orm_primary", default=False)
+_WROTE = math.inf
 
 
 def _replicas_of(database: str) -> _Replicas | None:
@@ -89,20 +96,32 @@ def route(database: str, sql: str, user_sql: bool) -> str:
     if not _is_read(sql, user_sql):
         _remember_write(replicas)
         return database
-    if type(database) is PrimaryName or _forced.get():
-        return database
     deadlines = _primary_until.get()
     deadline = deadlines.get(replicas.project) if deadlines is not None else None
-    if deadline is not None and time.monotonic() < deadline:
+    if deadline is not None:
+        if deadline == _WROTE:  # the first read since a write: the write is over, its window starts now
+            _primary_until.set({**(deadlines or {}), replicas.project: time.monotonic() + replicas.window})
+            return database
+        if time.monotonic() < deadline:
+            return database
+    if type(database) is PrimaryName or _forced.get():
         return database
     return _next_replica(replicas) or database
 
 
 def wrote(database: str) -> None:
-    """Record that the current task wrote (or may have written) to ``database``."""
+    """Record that the current task wrote (or may have written) to ``database``: its reads stay on the
+    primary until ``replica_lag_window`` seconds after its next read begins."""
     replicas = _replicas_of(database)
     if replicas is not None:
         _remember_write(replicas)
+
+
+def transaction_ended(database: str) -> None:
+    """A ``transaction()`` on ``database`` ended (committed, or rolled back): call it in the task that owns
+    the block, after its ``COMMIT``, so that task's reads see what the block wrote — also what tasks it
+    gathered inside the block wrote, whose own marks stay in their contexts."""
+    wrote(database)
 
 
 def replica_failed(name: str, error: BaseException) -> None:
@@ -145,7 +164,8 @@ def _remember_write(replicas: _Replicas) -> None:
     if replicas.window <= 0:
         return
     current = _primary_until.get() or {}
-    _primary_until.set({**current, replicas.project: time.monotonic() + replicas.window})
+    if current.get(replicas.project) != _WROTE:
+        _primary_until.set({**current, replicas.project: _WROTE})
 
 
 def _next_replica(replicas: _Replicas) -> str | None:
