@@ -366,7 +366,7 @@ async def checkout(database: str) -> tuple[asyncpg.Pool, asyncpg.Connection]:
     assert res is not None
     if _has_free_slot(pool):  # no wait ahead: skip the timer (asyncio.wait_for costs a task per call)
         try:
-            return pool, await pool.acquire()
+            return pool, await _acquire_free(pool)
         except Exception as exc:
             raise map_database_error(exc, operation="acquire", details={"database": database}) from exc
     key = id(pool)
@@ -380,6 +380,25 @@ async def checkout(database: str) -> tuple[asyncpg.Pool, asyncpg.Connection]:
         raise map_database_error(exc, operation="acquire", details={"database": database}) from exc
     finally:
         res.waiting[key] -= 1
+
+
+async def _acquire_free(pool: Any) -> asyncpg.Connection:
+    """``pool.acquire()`` when a free slot is queued: the steps asyncpg's ``Pool.acquire`` takes, without its
+    three layers of coroutines and its context object (see :func:`_release_at_once`)."""
+    if not _FAST_POOL or pool.__class__ is not asyncpg.Pool or pool._closing:  # an engine's pool: its own
+        return await pool.acquire()  # type: ignore[no-any-return]
+    pool._check_init()
+    holder = pool._queue.get_nowait()
+    try:
+        proxy = await holder.acquire()
+    except BaseException:
+        pool._queue.put_nowait(holder)
+        maintain = getattr(pool, "_schedule_min_size_maintenance", None)  # asyncpg >= 0.31
+        if maintain is not None:
+            maintain()
+        raise
+    holder._timeout = None
+    return proxy  # type: ignore[no-any-return]
 
 
 def _has_free_slot(pool: asyncpg.Pool) -> bool:
@@ -454,7 +473,7 @@ def _release_at_once(pool: Any, connection: Any) -> bool:
     bookkeeping: the same steps ``Pool.release`` takes, done here without the task (see
     ``docs/internals.md``). Any unexpected asyncpg internals disable this path.
     """
-    if not _FAST_RELEASE:
+    if not _FAST_POOL:
         return False
     try:
         holder = connection._holder
@@ -488,19 +507,22 @@ def _release_at_once(pool: Any, connection: Any) -> bool:
     return True
 
 
-def _fast_release_supported() -> bool:
-    """Whether the installed asyncpg has the internals :func:`_release_at_once` relies on."""
+def _fast_pool_supported() -> bool:
+    """Whether the installed asyncpg has the internals :func:`_acquire_free` and :func:`_release_at_once`
+    rely on."""
     holder = getattr(asyncpg.pool, "PoolConnectionHolder", None)
     return (
         holder is not None
+        and callable(getattr(holder, "acquire", None))
         and callable(getattr(holder, "_release", None))
         and callable(getattr(holder, "_setup_inactive_callback", None))
         and callable(getattr(asyncpg.connection.Connection, "_on_release", None))
         and callable(getattr(asyncpg.Pool, "is_closing", None))
+        and callable(getattr(asyncpg.Pool, "_check_init", None))
     )
 
 
-_FAST_RELEASE = _fast_release_supported()
+_FAST_POOL = _fast_pool_supported()
 
 
 @contextlib.asynccontextmanager
