@@ -386,7 +386,7 @@ async def _acquire_free(pool: Any) -> asyncpg.Connection:
     """``pool.acquire()`` when a free slot is queued: the steps asyncpg's ``Pool.acquire`` takes, without its
     three layers of coroutines and its context object (see :func:`_release_at_once`)."""
     if not _FAST_POOL or pool.__class__ is not asyncpg.Pool or pool._closing:  # an engine's pool: its own
-        return await pool.acquire()  # type: ignore[no-any-return]
+        return await pool.acquire()
     pool._check_init()
     holder = pool._queue.get_nowait()
     try:
@@ -398,7 +398,7 @@ async def _acquire_free(pool: Any) -> asyncpg.Connection:
             maintain()
         raise
     holder._timeout = None
-    return proxy  # type: ignore[no-any-return]
+    return proxy
 
 
 def _has_free_slot(pool: asyncpg.Pool) -> bool:
