@@ -66,6 +66,7 @@ __all__ = [
     "RelationshipError",
     "StateError",
     "SyncContextError",
+    "TransactionEndedError",
     "TransactionError",
     "UnknownDatabaseError",
     "UnknownFieldError",
@@ -465,6 +466,13 @@ class CommitOutcomeUnknownError(TransactionError):
     committed. Check the data before retrying a write that is not idempotent."""
 
     default_message = "The connection was lost during COMMIT; the outcome is unknown"
+
+
+class TransactionEndedError(TransactionError):
+    """A statement of a task started inside a ``transaction()`` block ran after the block ended (committed
+    or rolled back): it is not sent, rather than run outside the transaction it was written for."""
+
+    default_message = "The transaction this statement belonged to has ended"
 
 
 class OptimisticLockError(DatabaseError):

@@ -11,6 +11,8 @@ when it is true, :func:`report`, which
 * hands the event to the span hook :mod:`matrx_orm.opentelemetry` installs.
 
 Statements run by a callback (or by tasks it starts) are not reported again, so a callback may query.
+An async callback runs as a task outside the caller's transactions and ``connection()`` blocks: its
+statements never join (or outlive) the transaction of the statement it is told about.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 
 from ..config import add_registry_listener, get_database_config
 from ..exceptions import ConfigurationError
+from .context import detached_context
 
 __all__ = [
     "QueryEvent",
@@ -103,7 +106,8 @@ class QueryHook:
 
 def on_query(callback: Callback) -> QueryHook:
     """Call ``callback(event)`` after every statement the package runs (a plain function or a coroutine
-    function; coroutines run as tasks). An exception in a callback is logged, never raised to the query."""
+    function; coroutines run as tasks, outside the caller's transactions and ``connection()`` blocks). An
+    exception in a callback is logged, never raised to the query."""
     _callbacks.append(callback)
     return QueryHook(callback)
 
@@ -248,11 +252,15 @@ def _call_safely(function: Callable[..., Any], *args: Any) -> None:
     try:
         result = function(*args)
         if inspect.isawaitable(result):
-            task = asyncio.ensure_future(result)
+            task = asyncio.get_running_loop().create_task(_awaited(result), context=detached_context())
             _tasks.add(task)
             task.add_done_callback(_task_done)
     except Exception:
         _logger.exception("a query callback (%s) failed; the query itself succeeded", _name_of(function))
+
+
+async def _awaited(result: Awaitable[None]) -> None:
+    await result
 
 
 def _task_done(task: asyncio.Task[None]) -> None:

@@ -12,21 +12,23 @@ statement commits on its own, as outside the block.
   tasks sharing the block take pooled connections as usual (they must not land inside the transaction).
 * ``iterator()`` takes a connection of its own (its cursor lives in a read-only transaction).
 * Nested blocks reuse the outer block's connections.
+* Statements of tasks started in the block that run after it ended use the pool, as outside any block.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import get_database_config
+from .context import each, pin_blocks, project_name
 from .engine import checkout, discard, release
 
-__all__ = ["Pin", "PinBlock", "connection", "current_pins", "discard_pin"]
+__all__ = ["Pin", "PinBlock", "connection", "current_pins", "discard_pin", "unpin"]
 
 
 @dataclass(eq=False)
@@ -40,6 +42,10 @@ class Pin:
     user_sql: bool = False
     #: a transaction() is open on it (its statements go through the transaction, others' to the pool)
     in_transaction: bool = False
+    #: its block ended while a transaction() was open on it: the transaction's end gives it back
+    orphaned: bool = False
+    #: the block that pinned it
+    block: PinBlock | None = None
 
 
 class PinBlock:
@@ -50,50 +56,77 @@ class PinBlock:
         self.only = only
         self.pins: dict[str, Pin] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        #: pools whose pinned connection was found dead: their idle connections are replaced first
+        self._stale: dict[str, Any] = {}
+        self.closed = False
 
     def covers(self, server: str) -> bool:
-        """Whether statements for ``server`` (a project or one of its replicas) are pinned by this block."""
+        """Whether statements for ``server`` (a project, an alias or one of its replicas) are pinned by
+        this block."""
         if self.only is None:
             return True
         project = server.split("~", 1)[0]
-        return project == self.only
+        return project == self.only or project_name(project) == self.only
 
     async def pin_for(self, server: str) -> Pin | None:
         """The pinned connection for ``server`` (checked out now if need be), or None when the block does
-        not cover it or its connection is busy in another task's transaction."""
+        not cover it, has ended, or its connection is busy in another task's transaction."""
         if self.parent is not None and self.parent.covers(server):
             return await self.parent.pin_for(server)
-        if not self.covers(server):
+        if self.closed or not self.covers(server):
             return None
         pin = self.pins.get(server)
         if pin is None:
-            lock = self._locks.setdefault(server, asyncio.Lock())
-            async with lock:  # concurrent first statements pin once
-                pin = self.pins.get(server)
-                if pin is None:
-                    pool, conn = await checkout(server)
-                    pin = self.pins[server] = Pin(pool, conn)
-        return None if pin.in_transaction else pin
+            server = server if "~" in server else project_name(server)
+            pin = self.pins.get(server) or await self._pin(server)
+        return None if pin is None or pin.in_transaction else pin
 
-    def drop(self, server: str, pin: Pin) -> None:
-        """Forget a pinned connection found dead (the next statement pins a new one)."""
+    async def _pin(self, server: str) -> Pin | None:
+        """Check a connection out for ``server`` (once, when several statements ask at the same time)."""
+        async with self._locks.setdefault(server, asyncio.Lock()):
+            pin = self.pins.get(server)
+            if pin is not None:
+                return pin
+            stale = self._stale.pop(server, None)
+            if stale is not None:
+                await stale.expire_connections()  # after a restart its idle connections are dead too
+            pool, conn = await checkout(server)
+            if self.closed:  # the block ended meanwhile: the statement uses the connection unpinned
+                await release(pool, conn)
+                return None
+            pin = self.pins[server] = Pin(pool, conn, block=self)
+            return pin
+
+    def drop(self, server: str, pin: Pin, *, dead: bool = False) -> None:
+        """Forget a pinned connection whose state is unknown (the next statement pins a new one); ``dead``:
+        it was found dead, so the pool's idle connections are replaced before that."""
         owner = self.parent if self.parent is not None and self.parent.covers(server) else self
-        if owner.pins.get(server) is pin:
-            del owner.pins[server]
+        for name, pinned in list(owner.pins.items()):
+            if pinned is pin:
+                del owner.pins[name]
+                if dead:
+                    owner._stale[name] = pin.pool
 
     async def close(self) -> None:
-        """Give every connection this block pinned back to its pool."""
+        """Give every connection this block pinned back to its pool (each one, even when giving one back
+        fails or is cancelled). One a transaction is still open on (in a task that outlived the block) is
+        given back when that transaction ends."""
+        self.closed = True
         pins, self.pins = list(self.pins.values()), {}
         for pin in pins:
-            await release(pin.pool, pin.connection, full_reset=pin.user_sql)
+            pin.orphaned = pin.in_transaction
+        await each(functools.partial(unpin, pin) for pin in pins if not pin.orphaned)
 
 
-_pins: ContextVar[PinBlock | None] = ContextVar("matrx_orm_pins", default=None)
+async def unpin(pin: Pin) -> None:
+    """Give a pinned connection back to its pool."""
+    await release(pin.pool, pin.connection, full_reset=pin.user_sql)
 
 
 def current_pins() -> PinBlock | None:
     """The innermost open ``connection()`` block of the current task, if any."""
-    return _pins.get()
+    block: PinBlock | None = pin_blocks.get()
+    return block
 
 
 @contextlib.asynccontextmanager
@@ -101,16 +134,16 @@ async def connection(database: str | None = None) -> AsyncIterator[None]:
     """``async with connection():`` — the block's statements share one pooled connection per database
     (see the module docstring); ``database`` limits it to one project."""
     only = get_database_config(database).name if database is not None else None
-    block = PinBlock(_pins.get(), only)
-    token = _pins.set(block)
+    block = PinBlock(pin_blocks.get(), only)
+    token = pin_blocks.set(block)
     try:
         yield
     finally:
-        _pins.reset(token)
+        pin_blocks.reset(token)
         await block.close()
 
 
 def discard_pin(block: PinBlock, server: str, pin: Pin) -> None:
-    """Close a pinned connection whose state is unknown and forget it."""
+    """Close a pinned connection found dead and forget it."""
     discard(pin.connection)
-    block.drop(server, pin)
+    block.drop(server, pin, dead=True)

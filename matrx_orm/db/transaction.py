@@ -9,12 +9,19 @@ stay committed, the rest are rolled back and :class:`~matrx_orm.exceptions.Parti
 
 ``BEGIN``, ``COMMIT``, ``ROLLBACK`` and the savepoint statements run through the executor like every other
 statement (errors mapped, statements observed).
+
+A nested block owns the transaction's connection while its savepoint is open (``context.Scope``): other
+tasks sharing the transaction wait, so a savepoint rolled back undoes only its own block's work. A
+transaction runs on a ``connection()`` pin only when the pinning block encloses the whole transaction
+block. When the outermost block ends, the transaction is over for every task that inherited it: their
+later statements raise :class:`~matrx_orm.TransactionEndedError`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,9 +36,21 @@ from ..exceptions import (
     TransactionError,
 )
 from . import executor
-from .context import Held, OpenTransaction, enter, held, transaction_for
+from .context import (
+    Held,
+    OpenTransaction,
+    each,
+    ended_error,
+    enter,
+    held,
+    in_scope,
+    new_scope,
+    owning,
+    project_name,
+    transaction_for,
+)
 from .engine import checkout, discard, is_gone, release
-from .pinning import current_pins
+from .pinning import PinBlock, current_pins, unpin
 from .routing import wrote
 from .sa_join import sqlalchemy_transaction
 
@@ -59,19 +78,20 @@ async def transaction(
     transaction, which its owner commits or rolls back (``db/sa_join.py``, docs/sqlalchemy.md).
     """
     if connection is not None:
-        async with sqlalchemy_transaction(connection, database, _savepoint) as joined:
+        async with sqlalchemy_transaction(connection, database, _nested) as joined:
             yield joined
         return
     if database is None:
         async with _joining_block() as block:
             yield block
         return
+    database = project_name(database)
     existing = await transaction_for(database)
     if existing is not None:
-        async with _savepoint(existing):
+        async with _nested(existing):
             yield existing
         return
-    tx = await _begin(database)
+    tx = await _begin(database, current_pins())
     state = held()
     try:
         with enter(Held({**(state.transactions if state else {}), database: tx})):
@@ -88,15 +108,17 @@ async def transaction(
 # -- one database -------------------------------------------------------------------------------------------
 
 
-async def _begin(database: str) -> OpenTransaction:
-    """A pooled connection with ``BEGIN`` sent: the database's transaction for the current task.
+async def _begin(database: str, pins: PinBlock | None) -> OpenTransaction:
+    """A pooled connection with ``BEGIN`` sent: the database's transaction for the current task (on the
+    connection ``pins``, the ``connection()`` block enclosing the transaction block, pinned, if any).
 
     A pooled connection found dead at ``BEGIN`` (the server closed it while it sat idle) is discarded and
     ``BEGIN`` is sent once more on a fresh one: nothing has happened in the transaction yet.
     """
-    pinned = await _begin_pinned(database)
-    if pinned is not None:
-        return pinned
+    if pins is not None and pins.covers(database):
+        pinned = await _begin_pinned(database, pins)
+        if pinned is not None:
+            return pinned
     for attempt in (1, 2):
         pool, connection = await checkout(database)
         tx = OpenTransaction(database, connection, pool)
@@ -122,25 +144,33 @@ async def _begin(database: str) -> OpenTransaction:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _begin_pinned(database: str) -> OpenTransaction | None:
-    """``BEGIN`` on the connection an enclosing ``connection()`` block pinned for ``database`` (None when no
-    block pins it). While the transaction is open, other tasks of the block use the pool."""
-    pins = current_pins()
-    if pins is None or not pins.covers(database):
-        return None
-    pin = await pins.pin_for(database)
-    if pin is None:
-        return None
-    pin.in_transaction = True
-    tx = OpenTransaction(database, pin.connection, None, lock=pin.lock, pin=pin)
-    try:
-        async with tx.use():  # after any statement of another task already running on it
-            await executor.control(tx, "BEGIN", operation="transaction.begin")
-    except BaseException:
-        await _release(tx)
-        raise
-    wrote(database)
-    return tx
+async def _begin_pinned(database: str, pins: PinBlock) -> OpenTransaction | None:
+    """``BEGIN`` on the connection ``pins`` pinned for ``database`` (None when it pins none now). While the
+    transaction is open, other tasks of the block use the pool. A pinned connection found dead at ``BEGIN``
+    is replaced and ``BEGIN`` sent once more, as for a pooled one."""
+    for attempt in (1, 2):
+        pin = await pins.pin_for(database)
+        if pin is None:
+            return None
+        pin.in_transaction = True
+        tx = OpenTransaction(database, pin.connection, None, lock=pin.lock, pin=pin)
+        try:
+            async with tx.use():  # after any statement of another task already running on it
+                await executor.control(tx, "BEGIN", operation="transaction.begin")
+        except ORMException as exc:
+            await _release(tx)  # a dead one is forgotten, and the pool's idle connections replaced
+            if attempt == 2 or not (isinstance(exc, ConnectionError) and tx.lost):
+                raise
+            logger.info(
+                "the pinned connection of %r was found dead at BEGIN; BEGIN runs again on a new one", database
+            )
+        except BaseException:
+            await _release(tx)
+            raise
+        else:
+            wrote(database)
+            return tx
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def _commit(tx: OpenTransaction) -> None:
@@ -150,24 +180,43 @@ async def _commit(tx: OpenTransaction) -> None:
 
 async def _shielded(work: Awaitable[None]) -> None:
     """Await ``work`` to the end even if the task is cancelled meanwhile; the cancellation is delivered
-    afterwards (``CancelledError``, whatever ``work``'s outcome)."""
+    afterwards (``CancelledError``, whatever ``work``'s outcome: an error of ``work`` becomes its
+    ``__cause__`` and is logged, since the caller sees only the cancellation)."""
     task = asyncio.ensure_future(work)
     try:
         await asyncio.shield(task)
-    except asyncio.CancelledError:
+    except asyncio.CancelledError as cancelled:
         while not task.done():
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(task)
-        if not task.cancelled():
-            task.exception()  # retrieved: the cancellation is what the caller gets
-        raise
+                await asyncio.wait([task])  # never raises work's error: the cancellation must win
+        failure = None if task.cancelled() else task.exception()
+        if failure is None:
+            raise
+        logger.warning(
+            "COMMIT failed while the task was being cancelled, so the transaction was not committed; the "
+            "task gets the CancelledError, with this error as its __cause__: %s: %s",
+            type(failure).__name__,
+            failure,
+        )
+        raise cancelled from failure
+
+
+@asynccontextmanager
+async def _ending(tx: OpenTransaction) -> AsyncIterator[None]:
+    """Own ``tx``'s connection while the transaction ends (``COMMIT`` or ``ROLLBACK``); then it has ended:
+    statements of tasks that inherited it, waiting meanwhile or later, raise ``TransactionEndedError``."""
+    try:
+        async with owning([tx]):
+            yield
+    finally:
+        tx.ended = True
 
 
 async def _send_commit(tx: OpenTransaction) -> None:
     """``COMMIT``; a connection lost meanwhile raises :class:`~matrx_orm.CommitOutcomeUnknownError`, a
     transaction PostgreSQL had aborted (an error caught inside the block) a :class:`TransactionError`."""
     try:
-        async with tx.use():
+        async with _ending(tx), tx.use():
             status = await executor.control(tx, "COMMIT", operation="transaction.commit")
     except ORMException as exc:
         if isinstance(exc, ConnectionError) or is_gone(tx.connection):
@@ -189,34 +238,46 @@ async def _send_commit(tx: OpenTransaction) -> None:
 
 async def _rollback(tx: OpenTransaction) -> None:
     """Roll back; a failing rollback (a dead connection, say) never hides the error that caused it."""
-    await executor.rollback_quietly(tx)
+    async with _ending(tx):
+        await executor.rollback_quietly(tx)
 
 
 async def _release(tx: OpenTransaction) -> None:
     """Run the end-of-transaction callbacks and give the connection back to its pool (fully reset when
     user SQL ran in the transaction; discarded when its state is unknown)."""
+    tx.ended = True
     try:
         for callback in tx.on_exit:
             callback()
     finally:
         if tx.pin is not None:
-            _unpin(tx)
+            await _unpin(tx)
         else:
             await release(tx.pool, tx.connection, full_reset=tx.user_sql)
 
 
-def _unpin(tx: OpenTransaction) -> None:
+async def _unpin(tx: OpenTransaction) -> None:
     """A transaction on a pinned connection ended: the block keeps the connection, unless its state is
-    unknown (then it is closed and the block pins a new one when needed)."""
+    unknown (then it is closed and the block pins a new one when needed), or the block has ended meanwhile
+    (then it goes back to the pool now)."""
     pin = tx.pin
     assert pin is not None
     pin.in_transaction = False
     pin.user_sql = pin.user_sql or tx.user_sql
     if is_gone(tx.connection) or tx.connection.is_in_transaction():
-        pins = current_pins()
         discard(tx.connection)
-        if pins is not None:
-            pins.drop(tx.database, pin)
+        if pin.block is not None:
+            pin.block.drop(tx.database, pin, dead=tx.lost)
+    if pin.orphaned:
+        await unpin(pin)
+
+
+@asynccontextmanager
+async def _nested(tx: OpenTransaction) -> AsyncIterator[None]:
+    """A nested named block: a savepoint on ``tx``, owning its connection while open (see the module
+    docstring)."""
+    async with owning([tx]), _savepoint(tx):
+        yield
 
 
 @asynccontextmanager
@@ -269,15 +330,23 @@ class JoiningBlock:
 
     ``transactions`` holds the databases joined so far. The outermost block opens (and finally commits) a
     transaction for each database on its first statement; a nested block, or a block inside a named
-    ``transaction()``, makes a savepoint on the enclosing transaction instead.
+    ``transaction()``, makes a savepoint on the enclosing transaction instead, owning its connection until
+    the block ends (``scope``). Transactions pin connections only of ``pins``, the ``connection()`` block
+    enclosing this one. Once the block has finished it joins nothing more: a statement of a task that
+    outlived it runs in the enclosing block's transaction, or raises ``TransactionEndedError``.
     """
 
-    def __init__(self, parent: JoiningBlock | None, outer: dict[str, OpenTransaction]) -> None:
+    def __init__(
+        self, parent: JoiningBlock | None, outer: dict[str, OpenTransaction], pins: PinBlock | None
+    ) -> None:
         self.parent = parent
         self.outer = outer  # held by enclosing named blocks when this block began
+        self.pins = pins
+        self.scope = new_scope()
         self.transactions: dict[str, OpenTransaction] = {}
         self.opened: list[OpenTransaction] = []  # by this block, in the order of first use
         self.savepoints: list[tuple[OpenTransaction, str]] = []
+        self.finished = False
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def join(self, database: str) -> OpenTransaction:
@@ -287,23 +356,39 @@ class JoiningBlock:
             tx = self.transactions.get(database)
             if tx is not None:
                 return tx
+            if self.finished:
+                return await self._after_end(database)
             if self.parent is not None:
                 tx = await self.parent.join(database)
             elif database in self.outer:
                 tx = self.outer[database]
             else:
-                tx = await _begin(database)
+                tx = await _begin(database, self.pins)
                 self.opened.append(tx)
                 self.transactions[database] = tx
                 return tx
+            await self.scope.own(tx)
             self.savepoints.append((tx, await _open_savepoint(tx)))
             self.transactions[database] = tx
             return tx
 
+    async def _after_end(self, database: str) -> OpenTransaction:
+        """The transaction for a statement issued after this block finished: the enclosing one's."""
+        if self.parent is not None:
+            return await self.parent.join(database)
+        tx = self.outer.get(database)
+        if tx is None:
+            raise ended_error(database)
+        return tx
+
     async def finish(self, error: BaseException | None) -> None:
         """End the block: release (or, after ``error``, roll back) its savepoints, then commit (or roll back)
         the transactions it opened, in the order they were opened."""
+        self.finished = True
         try:
+            for lock in list(self._locks.values()):  # first statements under way finish joining
+                async with lock:
+                    pass
             for tx, name in reversed(self.savepoints):
                 tx.depth -= 1
                 if error is not None:
@@ -311,13 +396,12 @@ class JoiningBlock:
                 else:
                     await _release_savepoint(tx, name)
             if error is not None:
-                for tx in self.opened:
-                    await _rollback(tx)
+                await each(functools.partial(_rollback, tx) for tx in self.opened)
             else:
                 await _shielded(self._commit_all())
         finally:
-            for tx in self.opened:
-                await _release(tx)
+            self.scope.disown()
+            await each(functools.partial(_release, tx) for tx in self.opened)
 
     async def _commit_all(self) -> None:
         committed: list[str] = []
@@ -349,14 +433,15 @@ async def _joining_block() -> AsyncIterator[JoiningBlock]:
     state = held()
     outer = dict(state.transactions) if state is not None else {}
     parent = state.joining if state is not None and isinstance(state.joining, JoiningBlock) else None
-    block = JoiningBlock(parent, outer)
-    with enter(Held(block.transactions, block)):
-        try:
-            yield block
-        except BaseException as error:
-            await block.finish(error)
-            raise
-    await block.finish(None)
+    block = JoiningBlock(parent, outer, current_pins())
+    with in_scope(block.scope):
+        with enter(Held(block.transactions, block)):
+            try:
+                yield block
+            except BaseException as error:
+                await block.finish(error)
+                raise
+        await block.finish(None)
 
 
 # -- helpers for reads that need a transaction of their own ------------------------------------------------------
@@ -367,28 +452,19 @@ async def exclusive_savepoint(
 ) -> T:
     """``await run()`` in a savepoint on each held transaction, owning their connections meanwhile.
 
-    Owning a connection (its lock, held for the whole savepoint) keeps statements of other tasks sharing the
-    transaction out of the savepoint, so rolling it back undoes only what ``run`` did, and savepoints of
-    concurrent tasks never interleave on one connection. ``run``'s own error propagates; with ``keep=False``
-    what ``run`` did is rolled back even when it succeeds.
+    Owning a connection (see ``context.Scope``) keeps statements of other tasks sharing the transaction out
+    of the savepoint, so rolling it back undoes only what ``run`` did (and what tasks it starts did), and
+    savepoints of concurrent tasks never interleave on one connection. ``run``'s own error propagates; with
+    ``keep=False`` what ``run`` did is rolled back even when it succeeds.
     """
-    tx, rest = held_transactions[0], held_transactions[1:]
-    me = asyncio.current_task()
-    if tx.owner is me:  # already exclusive (nested use): just the savepoint
-        return await _owned_savepoint(tx, rest, run, keep)
-    async with tx.lock:
-        tx.owner = me
-        try:
-            return await _owned_savepoint(tx, rest, run, keep)
-        finally:
-            tx.owner = None
+    async with owning(held_transactions):
+        return await _savepoints(held_transactions, run, keep)
 
 
-async def _owned_savepoint(
-    tx: OpenTransaction, rest: list[OpenTransaction], run: Callable[[], Awaitable[T]], keep: bool
-) -> T:
+async def _savepoints(transactions: list[OpenTransaction], run: Callable[[], Awaitable[T]], keep: bool) -> T:
+    tx, rest = transactions[0], transactions[1:]
     async with _savepoint(tx, keep=keep):
-        return await (exclusive_savepoint(rest, run, keep=keep) if rest else run())
+        return await (_savepoints(rest, run, keep) if rest else run())
 
 
 class _Discard(Exception):
