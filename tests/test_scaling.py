@@ -262,11 +262,6 @@ async def test_the_read_your_writes_window_starts_when_the_write_has_completed(
     assert servers(events)[-1] == DB
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs routing.transaction_ended(tx.database) in the block owner's task when a transaction ends "
-    "(transaction.py _release)",
-)
 async def test_a_joining_transaction_keeps_its_owners_reads_on_the_primary(
     primary_server: Cluster, replicas: list[Cluster], clean: None, events: list[QueryEvent]
 ) -> None:

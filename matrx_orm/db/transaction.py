@@ -51,7 +51,7 @@ from .context import (
 )
 from .engine import checkout, discard, is_gone, release
 from .pinning import PinBlock, current_pins, unpin
-from .routing import wrote
+from .routing import transaction_ended, wrote
 from .sa_join import sqlalchemy_transaction
 
 if TYPE_CHECKING:
@@ -244,8 +244,10 @@ async def _rollback(tx: OpenTransaction) -> None:
 
 async def _release(tx: OpenTransaction) -> None:
     """Run the end-of-transaction callbacks and give the connection back to its pool (fully reset when
-    user SQL ran in the transaction; discarded when its state is unknown)."""
+    user SQL ran in the transaction; discarded when its state is unknown). Runs in the task owning the block,
+    whose reads then stay on the primary for a while (read-your-writes, also for what tasks it started wrote)."""
     tx.ended = True
+    transaction_ended(tx.database)
     try:
         for callback in tx.on_exit:
             callback()
