@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import inspect
+import keyword
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,40 +21,87 @@ def instance_loader(model: type, names: tuple[str, ...]) -> Loader:
     key = (model, names)
     loader = _loaders.get(key)
     if loader is None:
-        loader = remember(_loaders, key, _make_instance_loader(model, names))
+        loader = remember(_loaders, key, _make_instance_loader(model, names, convert=True))
     return loader
 
 
-def _make_instance_loader(model: type, names: tuple[str, ...]) -> Loader:
+def instance_builder(model: type, names: tuple[str, ...]) -> Loader:
+    """Like :func:`instance_loader` for rows of python values (nothing converted): a row of ``names``
+    becomes a persisted ``model`` instance."""
+    key = (model, names)
+    builder = _builders.get(key)
+    if builder is None:
+        builder = remember(_builders, key, _make_instance_loader(model, names, convert=False))
+    return builder
+
+
+_builders: dict[tuple[type, tuple[str, ...]], Loader] = {}
+
+
+def _make_instance_loader(model: type, names: tuple[str, ...], *, convert: bool) -> Loader:
+    """A loader for one row shape. Where every name is a plain attribute, the loader is a function written
+    for the shape: ``obj.a, obj.b = record`` stores into the instance's own attribute storage, about three
+    times cheaper than building a dict and assigning ``__dict__`` (the fallback)."""
     fields = model._meta.fields  # type: ignore[attr-defined]
-    converters = [
-        (i, fields[n].from_db) for i, n in enumerate(names) if n in fields and fields[n].needs_from_db
-    ]
+    converters = {
+        i: fields[n].from_db
+        for i, n in enumerate(names)
+        if convert and n in fields and fields[n].needs_from_db
+    }
+    if all(_plain_attribute(model, name) for name in (*names, "_persisted")):
+        return _written_loader(model, names, converters)
+    return _dict_loader(model, names, converters)
+
+
+def _plain_attribute(model: type, name: str) -> bool:
+    """Whether ``name`` can be written as ``obj.<name> = value`` in generated code and lands in the
+    instance's attributes: an ASCII identifier that is no keyword and no data descriptor of ``model``."""
+    if not (name.isascii() and name.isidentifier()) or keyword.iskeyword(name):
+        return False
+    found = inspect.getattr_static(model, name, None)
+    return not hasattr(type(found), "__set__") and not hasattr(type(found), "__delete__")
+
+
+def _written_loader(model: type, names: tuple[str, ...], converters: dict[int, Any]) -> Loader:
+    env: dict[str, Any] = {"new": object.__new__, "model": model}
+    lines = ["def load(record):", "    obj = new(model)"]
+    targets = ", ".join(f"obj.{name}" if not converters else f"v{i}" for i, name in enumerate(names))
+    if names:  # a record may carry more columns (select_related's joined ones) after the shape's
+        lines += [
+            f"    if len(record) == {len(names)}:",
+            f"        {targets}, = record",
+            "    else:",
+            f"        {targets}, *_ = record",
+        ]
+    if converters:
+        for i, name in enumerate(names):
+            if i in converters:
+                env[f"convert{i}"] = converters[i]
+                lines.append(f"    obj.{name} = None if v{i} is None else convert{i}(v{i})")
+            else:
+                lines.append(f"    obj.{name} = v{i}")
+    lines += ["    obj._persisted = True", "    return obj"]
+    exec("\n".join(lines), env)  # noqa: S102 (names are checked identifiers; values never enter the code)
+    loader: Loader = env["load"]
+    return loader
+
+
+def _dict_loader(model: type, names: tuple[str, ...], converters: dict[int, Any]) -> Loader:
     new = object.__new__
+    pairs = list(converters.items())
 
-    if not converters:
-
-        def load(record: Any) -> Any:
-            obj: Any = new(model)
-            data = dict(zip(names, record))  # noqa: B905 (same length by construction; strict costs 30%)
-            data["_persisted"] = True
-            obj.__dict__ = data
-            return obj
-
-        return load
-
-    def load_converted(record: Any) -> Any:
+    def load(record: Any) -> Any:
         obj: Any = new(model)
-        row = list(record)
-        for i, convert in converters:
+        row = list(record) if pairs else record
+        for i, convert in pairs:
             if row[i] is not None:
                 row[i] = convert(row[i])
-        data = dict(zip(names, row))  # noqa: B905
+        data = dict(zip(names, row))  # noqa: B905 (same length by construction)
         data["_persisted"] = True
         obj.__dict__ = data
         return obj
 
-    return load_converted
+    return load
 
 
 _row_converters: dict[tuple[type, tuple[str, ...]], list[tuple[int, Callable[[Any], Any]]]] = {}

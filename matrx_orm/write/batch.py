@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
+from ..meta.rows import instance_builder
 from . import column_checks
 from .values import DictPlan, now_for, stamped_fields, unnest_safe
 
@@ -96,10 +96,7 @@ def plan_columns(model: type[Model], objects: Sequence[Any]) -> BulkColumns | Dr
 
 def build_instances(model: type[Model], columns: BulkColumns) -> list[Any]:
     """Persisted instances holding the batch's python values."""
-    names = (*columns.names, "_persisted")
-    rows = zip(*columns.python, repeat(True, columns.rows), strict=True)
-    values = list(map(dict, map(zip, repeat(names), rows)))
-    instances = list(map(object.__new__, repeat(model, columns.rows)))
-    for instance, data in zip(instances, values):  # noqa: B905 (same length by construction)
-        instance.__dict__ = data
-    return instances
+    build = instance_builder(model, columns.names)
+    if not columns.names:
+        return [build(()) for _ in range(columns.rows)]
+    return list(map(build, zip(*columns.python, strict=True)))

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...meta.relations import remember
+from ...meta.rows import instance_loader
 from ...sql.compiler.joins import plan
 
 if TYPE_CHECKING:
@@ -32,21 +33,14 @@ def attach(
     steps = plan(model, paths).steps
     if not steps:
         return
-    new = object.__new__
+    loaders = [instance_loader(step.spec.target, step.names) for step in steps]
     for instance, record in zip(instances, records, strict=True):
         objects: list[Any] = []
-        for step in steps:
+        for step, load in zip(steps, loaders):  # noqa: B905 (same length by construction)
             parent = instance if step.parent < 0 else objects[step.parent]
             obj = None
             if parent is not None and record[step.key_label] is not None:
-                row = [record[label] for label in step.labels]
-                for i, convert in step.converters:
-                    if row[i] is not None:
-                        row[i] = convert(row[i])
-                obj = new(step.spec.target)
-                data = dict(zip(step.names, row, strict=True))
-                data["_persisted"] = True
-                obj.__dict__ = data
+                obj = load([record[label] for label in step.labels])
             if parent is not None:
                 remember(parent, step.spec.alias, obj)
             objects.append(obj)

@@ -10,7 +10,7 @@ turned into related instances by ``query/relations/select_related.py`` with the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +35,6 @@ class JoinStep:
     names: tuple[str, ...]
     labels: tuple[str, ...]
     key_label: str  # the joined key column: NULL when the LEFT JOIN found nothing
-    converters: tuple[tuple[int, Callable[[Any], Any]], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +90,7 @@ def _step(index: int, parent: int, spec: FKSpec) -> JoinStep:
     names = meta.field_names
     labels = tuple(f"_sr{index}_{i}" for i in range(len(names)))
     key_name = spec.target_field.name
-    converters = tuple(
-        (i, meta.fields[name].from_db) for i, name in enumerate(names) if meta.fields[name].needs_from_db
-    )
-    return JoinStep(parent, spec, alias, names, labels, labels[names.index(key_name)], converters)
+    return JoinStep(parent, spec, alias, names, labels, labels[names.index(key_name)])
 
 
 def apply(statement: Any, model: type[Model], paths: Sequence[str]) -> Any:
