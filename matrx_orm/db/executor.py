@@ -237,14 +237,14 @@ def _execute(sql: str, params: Sequence[Any], connection: Any) -> Awaitable[str]
     return connection.execute(sql, *params)  # type: ignore[no-any-return]
 
 
-async def _on_pool(database: str, run: Run[T], user_sql: bool, read: bool) -> T:
-    """``await run(connection)`` on a pooled connection (the one a ``connection()`` block pinned, if any).
-    A connection found dead is discarded and the caller gets a :class:`~matrx_orm.ConnectionError`; a
-    ``read`` first runs once more on a fresh one."""
+def _on_pool(database: str, run: Run[T], user_sql: bool, read: bool) -> Awaitable[T]:
+    """``run(connection)`` on a pooled connection (the one a ``connection()`` block pinned, if any), to
+    await. A connection found dead is discarded and the caller gets a :class:`~matrx_orm.ConnectionError`;
+    a ``read`` first runs once more on a fresh one. (Not a coroutine itself: one awaited layer less.)"""
     pins = current_pins()
     if pins is not None and pins.covers(database):
-        return await _on_pin(pins, database, run, user_sql, read)
-    return await _checked_out(database, run, user_sql, read)
+        return _on_pin(pins, database, run, user_sql, read)
+    return _checked_out(database, run, user_sql, read)
 
 
 async def _checked_out(database: str, run: Run[T], user_sql: bool, read: bool) -> T:
@@ -275,10 +275,12 @@ async def _on_pin(pins: PinBlock, database: str, run: Run[T], user_sql: bool, re
     attempts = 2 if read else 1
     while True:
         attempts -= 1
-        pin = await pins.pin_for(database)
+        pin = pins.pinned(database) or await pins.pin_for(database)
         if pin is None:
             return await _checked_out(database, run, user_sql, read)
-        async with pin.lock:
+        lock = pin.lock
+        await lock.acquire()
+        try:
             if pin.in_transaction:  # a transaction began on it while this statement waited
                 return await _checked_out(database, run, user_sql, read)
             pin.user_sql = pin.user_sql or user_sql
@@ -290,6 +292,8 @@ async def _on_pin(pins: PinBlock, database: str, run: Run[T], user_sql: bool, re
                 discard_pin(pins, database, pin)
                 if not attempts:
                     raise _lost(exc) from exc
+        finally:
+            lock.release()
 
 
 def _is_read(sql: str, user_sql: bool) -> bool:

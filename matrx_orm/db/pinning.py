@@ -68,6 +68,17 @@ class PinBlock:
         project = server.split("~", 1)[0]
         return project == self.only or project_name(project) == self.only
 
+    def pinned(self, server: str) -> Pin | None:
+        """The connection already pinned for ``server`` and free of any transaction, found without
+        awaiting; None when :meth:`pin_for` has to decide (nothing pinned yet, or the block has ended)."""
+        block = self
+        while block.parent is not None and block.parent.covers(server):
+            block = block.parent
+        if block.closed:
+            return None
+        pin = block.pins.get(server)
+        return None if pin is None or pin.in_transaction else pin
+
     async def pin_for(self, server: str) -> Pin | None:
         """The pinned connection for ``server`` (checked out now if need be), or None when the block does
         not cover it, has ended, or its connection is busy in another task's transaction."""
