@@ -739,6 +739,17 @@ async def test_a_released_engine_connection_refuses_statements(
     assert sa_engine.pool.checkedout() == 0
 
 
+async def test_releasing_a_connection_twice_is_harmless(project: str, db: str) -> None:
+    from matrx_orm.db.engine import checkout, pool_stats, release
+
+    for name in (project, db):
+        pool, conn = await checkout(name)
+        await release(pool, conn)
+        await release(pool, conn)  # already back: nothing happens
+        assert pool_stats(name).in_use == 0
+        assert await SaWriter.count() == 0  # the pool still serves statements
+
+
 async def test_a_task_outliving_its_transaction_cannot_write_into_the_next_one(project: str) -> None:
     """One engine connection: the next transaction gets it; the late task's write is refused, not run there."""
     go = asyncio.Event()

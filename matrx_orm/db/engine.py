@@ -498,7 +498,7 @@ def _release_at_once(pool: Any, connection: Any) -> bool:
             or protocol.queries_count >= holder._max_queries
         ):
             return False
-    except AttributeError:  # not an asyncpg pool proxy (an engine's pool), or other asyncpg internals
+    except (AttributeError, asyncpg.InterfaceError):  # not a live asyncpg pool proxy, or other internals
         return False
     con._on_release()
     holder._timeout = None

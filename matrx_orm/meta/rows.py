@@ -6,6 +6,7 @@ import enum
 import inspect
 import keyword
 from collections.abc import Callable, Sequence
+from itertools import islice
 from typing import Any
 
 from pydantic import BaseModel
@@ -48,7 +49,8 @@ def _make_instance_loader(model: type, names: tuple[str, ...], *, convert: bool)
         for i, n in enumerate(names)
         if convert and n in fields and fields[n].needs_from_db
     }
-    if all(_plain_attribute(model, name) for name in (*names, "_persisted")):
+    own_setattr = any("__setattr__" in vars(cls) for cls in model.__mro__[:-1])  # must not see rows loading
+    if not own_setattr and all(_plain_attribute(model, name) for name in (*names, "_persisted")):
         return _written_loader(model, names, converters)
     return _dict_loader(model, names, converters)
 
@@ -56,14 +58,14 @@ def _make_instance_loader(model: type, names: tuple[str, ...], *, convert: bool)
 def _plain_attribute(model: type, name: str) -> bool:
     """Whether ``name`` can be written as ``obj.<name> = value`` in generated code and lands in the
     instance's attributes: an ASCII identifier that is no keyword and no data descriptor of ``model``."""
-    if not (name.isascii() and name.isidentifier()) or keyword.iskeyword(name):
+    if not (name.isascii() and name.isidentifier()) or keyword.iskeyword(name) or name == "__debug__":
         return False
     found = inspect.getattr_static(model, name, None)
     return not hasattr(type(found), "__set__") and not hasattr(type(found), "__delete__")
 
 
 def _written_loader(model: type, names: tuple[str, ...], converters: dict[int, Any]) -> Loader:
-    env: dict[str, Any] = {"new": object.__new__, "model": model}
+    env: dict[str, Any] = {"new": object.__new__, "model": model, "islice": islice}
     lines = ["def load(record):", "    obj = new(model)"]
     targets = ", ".join(f"obj.{name}" if not converters else f"v{i}" for i, name in enumerate(names))
     if names:  # a record may carry more columns (select_related's joined ones) after the shape's
@@ -71,7 +73,7 @@ def _written_loader(model: type, names: tuple[str, ...], converters: dict[int, A
             f"    if len(record) == {len(names)}:",
             f"        {targets}, = record",
             "    else:",
-            f"        {targets}, *_ = record",
+            f"        {targets}, = islice(record, {len(names)})",
         ]
     if converters:
         for i, name in enumerate(names):
