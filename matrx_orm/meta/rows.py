@@ -14,41 +14,33 @@ from pydantic import BaseModel
 from .memo import remember
 
 Loader = Callable[[Any], Any]
-_loaders: dict[tuple[type, tuple[str, ...]], Loader] = {}
+_loaders: dict[tuple[type, tuple[str, ...], bool], Loader] = {}
 
 
 def instance_loader(model: type, names: tuple[str, ...]) -> Loader:
     """A function turning a record of the columns ``names`` into a persisted ``model`` instance."""
-    key = (model, names)
-    loader = _loaders.get(key)
-    if loader is None:
-        loader = remember(_loaders, key, _make_instance_loader(model, names, convert=True))
-    return loader
+    return _loader(model, names, convert=True)
 
 
 def instance_builder(model: type, names: tuple[str, ...]) -> Loader:
     """Like :func:`instance_loader` for rows of python values (nothing converted): a row of ``names``
     becomes a persisted ``model`` instance."""
-    key = (model, names)
-    builder = _builders.get(key)
-    if builder is None:
-        builder = remember(_builders, key, _make_instance_loader(model, names, convert=False))
-    return builder
+    return _loader(model, names, convert=False)
 
 
-_builders: dict[tuple[type, tuple[str, ...]], Loader] = {}
+def _loader(model: type, names: tuple[str, ...], *, convert: bool) -> Loader:
+    key = (model, names, convert)
+    loader = _loaders.get(key)
+    if loader is None:
+        loader = remember(_loaders, key, _make_instance_loader(model, names, convert=convert))
+    return loader
 
 
 def _make_instance_loader(model: type, names: tuple[str, ...], *, convert: bool) -> Loader:
     """A loader for one row shape. Where every name is a plain attribute, the loader is a function written
     for the shape: ``obj.a, obj.b = record`` stores into the instance's own attribute storage, about three
     times cheaper than building a dict and assigning ``__dict__`` (the fallback)."""
-    fields = model._meta.fields  # type: ignore[attr-defined]
-    converters = {
-        i: fields[n].from_db
-        for i, n in enumerate(names)
-        if convert and n in fields and fields[n].needs_from_db
-    }
+    converters = dict(_converters(model, names)) if convert else {}
     own_setattr = any("__setattr__" in vars(cls) for cls in model.__mro__[:-1])  # must not see rows loading
     if not own_setattr and all(_plain_attribute(model, name) for name in (*names, "_persisted")):
         return _written_loader(model, names, converters)
