@@ -130,6 +130,23 @@ async def test_a_pinned_connection_killed_by_the_server_is_replaced_for_reads(pg
     assert pool_stats("test").in_use == 0
 
 
+async def test_a_killed_connection_pinned_by_an_outer_block_is_replaced_in_a_deeply_nested_one(
+    pg_url: str,
+) -> None:
+    async with connection(), connection(), connection():  # the outermost block holds the pin
+        pid = await backend_pid()
+        admin = await asyncpg.connect(pg_url)
+        try:
+            await admin.execute("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.05)
+        assert await Author.filter(name="x").count() == 0
+        assert await Author.filter(name="y").count() == 0  # the dead pin was dropped, not reused
+        assert await backend_pid() != pid
+    assert pool_stats("test").in_use == 0
+
+
 async def test_iterator_inside_a_block_takes_its_own_connection() -> None:
     await Author.bulk_create([Author(name=f"i{i}") for i in range(5)])
     async with connection():

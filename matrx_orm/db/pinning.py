@@ -68,12 +68,18 @@ class PinBlock:
         project = server.split("~", 1)[0]
         return project == self.only or project_name(project) == self.only
 
-    def pinned(self, server: str) -> Pin | None:
-        """The connection already pinned for ``server`` and free of any transaction, found without
-        awaiting; None when :meth:`pin_for` has to decide (nothing pinned yet, or the block has ended)."""
+    def _owner(self, server: str) -> PinBlock:
+        """The outermost enclosing block covering ``server`` (this one at least): where statements for
+        ``server`` get their pinned connection."""
         block = self
         while block.parent is not None and block.parent.covers(server):
             block = block.parent
+        return block
+
+    def pinned(self, server: str) -> Pin | None:
+        """The connection already pinned for ``server`` and free of any transaction, found without
+        awaiting; None when :meth:`pin_for` has to decide (nothing pinned yet, or the block has ended)."""
+        block = self._owner(server)
         if block.closed:
             return None
         pin = block.pins.get(server)
@@ -82,8 +88,9 @@ class PinBlock:
     async def pin_for(self, server: str) -> Pin | None:
         """The pinned connection for ``server`` (checked out now if need be), or None when the block does
         not cover it, has ended, or its connection is busy in another task's transaction."""
-        if self.parent is not None and self.parent.covers(server):
-            return await self.parent.pin_for(server)
+        owner = self._owner(server)
+        if owner is not self:
+            return await owner.pin_for(server)
         if self.closed or not self.covers(server):
             return None
         pin = self.pins.get(server)
@@ -111,7 +118,7 @@ class PinBlock:
     def drop(self, server: str, pin: Pin, *, dead: bool = False) -> None:
         """Forget a pinned connection whose state is unknown (the next statement pins a new one); ``dead``:
         it was found dead, so the pool's idle connections are replaced before that."""
-        owner = self.parent if self.parent is not None and self.parent.covers(server) else self
+        owner = pin.block if pin.block is not None else self._owner(server)
         for name, pinned in list(owner.pins.items()):
             if pinned is pin:
                 del owner.pins[name]
