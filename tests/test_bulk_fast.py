@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import ipaddress
+import json
 import math
 import uuid
 from decimal import Decimal
@@ -607,3 +608,91 @@ async def test_first_and_last_moments_keep_asyncpgs_infinities() -> None:
     assert not any(s.startswith("COPY") for s in log.statements)
     stored = await executor.fetch("test", "SELECT at::text, day::text FROM bf_all WHERE name = 'e2'", [])
     assert tuple(stored[0]) == ("-infinity", "infinity")  # as asyncpg sends them (and create stores them)
+
+
+# -- binary COPY ----------------------------------------------------------------------------------------------
+
+
+class BfMoreBinary(Model):
+    """The BfMore columns written in binary (the others, numeric, network and array columns, are cheaper
+    to write in text)."""
+
+    id = IntegerField(primary_key=True)
+    opens = TimeField(null=True)
+    opens_tz = TimeField(timezone=True, null=True)
+    lasts = TimeDeltaField(null=True)
+    blob = BinaryField(null=True)
+    spot = PointField(null=True)
+
+    _table_name = "bf_more_binary"
+    _database = "test"
+
+
+class BfLoose(Model):
+    """Fields on columns of other types than their own (the table is made by hand): a UUID kept in a text
+    column, a JSON document in a ``json`` column (and a text in a ``varchar`` one, which alone would not
+    matter)."""
+
+    id = IntegerField(primary_key=True)
+    token = UUIDField()
+    doc = JSONField(null=True)
+    label = TextField(null=True)
+
+    _table_name = "bf_loose"
+    _database = "test"
+
+
+BINARY_COLUMNS = [f.column_name for f in BfMoreBinary._meta.fields.values()]
+
+
+def _format(log: Any) -> list[str]:
+    return ["binary" if "(FORMAT binary)" in s else s.split(" ", 1)[0] for s in log.statements]
+
+
+async def test_copy_is_binary_when_every_column_can_be(more_tables: None) -> None:
+    with capture_queries() as log:
+        await BfAll.bulk_create([full_row(i) for i in range(8)])
+    assert _format(log) == ["binary"]
+    with capture_queries() as log:  # numeric, network, MAC address and array columns: the text format
+        await BfMore.bulk_create([more_row(i) for i in range(8)])
+    assert _format(log) == ["COPY"]
+
+
+async def test_binary_copy_stores_what_create_stores(db: str) -> None:
+    await create_all(db, models=[BfMoreBinary])
+    await executor.execute(db, "TRUNCATE bf_more_binary", [])
+    rows = [{k: v for k, v in more_row(i).items() if k in BINARY_COLUMNS} for i in range(24)]
+    with capture_queries() as log:
+        made = await BfMoreBinary.bulk_create(rows)
+    assert _format(log) == ["binary"]
+    fast = await stored_text("bf_more_binary", BINARY_COLUMNS)
+    await executor.execute(db, "TRUNCATE bf_more_binary", [])
+    for row in rows:
+        await BfMoreBinary.create(**row)
+    assert await stored_text("bf_more_binary", BINARY_COLUMNS) == fast
+    named = {r[0]: r for r in fast}
+    assert named["0"][1:3] == ("23:59:59.999999", "12:30:00+05:30")
+    assert named["0"][3] == "-3 days +00:00:05.000001" and named["1"][3] == "-1 days +23:59:59.999999"
+    assert named["0"][4] == "\\x" + MORE_VALUES["blob"][0].hex() and named["1"][5] == "(1e+300,-2)"
+    assert named["4"] == ("4", *[None] * (len(BINARY_COLUMNS) - 1))
+    again = {m.id: m for m in await BfMoreBinary.all()}
+    for instance in made:
+        for name in BfMoreBinary._meta.field_names:
+            assert getattr(instance, name) == getattr(again[instance.id], name), name
+
+
+async def test_columns_of_other_types_than_the_fields_take_the_text_copy(db: str) -> None:
+    await executor.execute(db, "DROP TABLE IF EXISTS bf_loose", [])
+    await executor.execute(
+        db, "CREATE TABLE bf_loose (id int PRIMARY KEY, token text NOT NULL, doc json, label varchar(40))", []
+    )
+    tokens = [str(uuid.UUID(int=(i + 1) * 2**100)) for i in range(6)]
+    docs = [{"k": TRICKY[i], "n": [i, None]} if i % 3 else None for i in range(6)]
+    rows = [{"id": i, "token": tokens[i], "doc": docs[i], "label": TRICKY[i]} for i in range(6)]
+    with capture_queries() as log:
+        await BfLoose.bulk_create(rows)
+    assert _format(log) == ["COPY"]  # binary would put a UUID's 16 bytes into the text column
+    stored = await executor.fetch(db, "SELECT token, doc::text AS doc, label FROM bf_loose ORDER BY id", [])
+    assert [r["token"] for r in stored] == tokens
+    assert [r["label"] for r in stored] == TRICKY[:6]
+    assert [None if r["doc"] is None else json.loads(r["doc"]) for r in stored] == docs

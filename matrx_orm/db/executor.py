@@ -179,6 +179,53 @@ async def copy_in(
     return status
 
 
+#: asyncpg's binary COPY of records, with the encoders taken from a statement of our choosing rather than
+#: from the table itself (``copy_records_to_table`` does the same with the table's own column types)
+BINARY_COPY = hasattr(asyncpg.Connection, "_prepare") and hasattr(asyncpg.protocol.Protocol, "copy_in")
+
+
+async def result_types(database: str, sql: str) -> tuple[int, ...]:
+    """The type OIDs of ``sql``'s result columns: the statement is prepared, never run (and not reported)."""
+
+    async def run(connection: Any) -> tuple[int, ...]:
+        statement = await connection.prepare(sql)
+        return tuple(attribute.type.oid for attribute in statement.get_attributes())
+
+    started = _perf()
+    tx: OpenTransaction | None = None
+    try:
+        tx = None if held() is None else await transaction_for(database)
+        if tx is None:
+            return await _on_pool(database, run, False, True)
+        async with tx.use():
+            return await run(tx.connection)
+    except Exception as exc:
+        error = _failed(exc, database, sql, None, None, "describe", started, tx)
+        raise error from error.__cause__
+
+
+async def copy_records(
+    database: str,
+    copy_sql: str,
+    shape_sql: str,
+    rows: Sequence[Sequence[Any]],
+    *,
+    table: str,
+    model: Any = None,
+    operation: str = "",
+) -> str:
+    """``copy_sql`` (a binary ``COPY ... FROM STDIN``) with ``rows`` encoded by asyncpg's binary codecs for the
+    result columns of ``shape_sql`` (prepared, never run); returns the status (``COPY 5``). Only when
+    :data:`BINARY_COPY`."""
+
+    async def run(connection: Any) -> str:
+        shape = await connection._prepare(shape_sql, use_cache=True)
+        status: str = await connection._protocol.copy_in(copy_sql, None, None, rows, shape._state, None)
+        return status
+
+    return await _on_connection(database, copy_sql, None, run, model, operation, table=table)
+
+
 async def _on_connection(
     database: str,
     sql: str,

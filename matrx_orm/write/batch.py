@@ -9,7 +9,9 @@ key or server-default column (such rows are INSERTed without that column, in gro
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -41,12 +43,32 @@ class BulkColumns:
     drawn: Drawn  # the defaults drawn for these rows
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside the block (which must not await): making the many objects of a
+    batch (columns, rows, instances), which all live on, would otherwise set off collections of the whole
+    heap that find nothing to free."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def plan_columns(model: type[Model], objects: Sequence[Any]) -> BulkColumns | Drawn:
     """The batch as checked columns, or (when the per-instance path must handle it) the defaults drawn.
 
     The columns fit the INSERT over ``unnest`` of :mod:`.bulk`; the COPY path also needs every field sent
     and a COPY encoder for each (checked by the caller).
     """
+    with gc_paused():
+        return _plan_columns(model, objects)
+
+
+def _plan_columns(model: type[Model], objects: Sequence[Any]) -> BulkColumns | Drawn:
     drawn: Drawn = {}
     if model._meta.custom_init or set(map(type, objects)) != _DICT:
         return drawn
@@ -97,6 +119,7 @@ def plan_columns(model: type[Model], objects: Sequence[Any]) -> BulkColumns | Dr
 def build_instances(model: type[Model], columns: BulkColumns) -> list[Any]:
     """Persisted instances holding the batch's python values."""
     build = instance_builder(model, columns.names)
-    if not columns.names:
-        return [build(()) for _ in range(columns.rows)]
-    return list(map(build, zip(*columns.python, strict=True)))
+    with gc_paused():
+        if not columns.names:
+            return [build(()) for _ in range(columns.rows)]
+        return list(map(build, zip(*columns.python, strict=True)))

@@ -3,7 +3,8 @@
 Many-row statements run over ``unnest()`` of one array parameter per column (one round trip whatever the
 row count); models with array, vector or JSON columns (which ``unnest`` would flatten) use asyncpg's
 pipelined ``fetchmany``/``executemany`` instead. ``bulk_create`` of plain dicts is checked column at a
-time (:mod:`.batch`) and, when every field is sent, written with ``COPY`` (:mod:`.copy_text`).
+time (:mod:`.batch`) and, when every field is sent, written with ``COPY`` (binary through asyncpg's
+encoders, :mod:`.copy_binary`; else text, :mod:`.copy_text`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ..exceptions import ParameterError, QueryError
 from ..meta.rows import instance_loader, refresh
 from ..sql.compiler import dml
 from ..state import forget_instances, forget_keys
-from . import batch, copy_text
+from . import batch, copy_binary, copy_text
 from .values import DictPlan, checked_db_value, db_value, insert_columns, stamp, unnest_safe
 
 if TYPE_CHECKING:
@@ -118,19 +119,8 @@ async def _insert_checked(model: type[ModelT], meta: Any, columns: batch.BulkCol
     names = columns.names
     fields = [meta.fields[n] for n in names]
     need_returning = len(names) < len(meta.fields)
-    if not need_returning and columns.rows >= _COPY_MIN_ROWS:
-        data = copy_text.encode_rows(fields, columns.db) if copy_text.can_encode(fields) else None
-        if data is not None:
-            await executor.copy_in(
-                meta.database,
-                meta.table.name,
-                meta.table.schema,
-                [f.column_name for f in fields],
-                data,
-                model=meta.model_name,
-                operation="bulk_create",
-            )
-            return batch.build_instances(model, columns)
+    if not need_returning and columns.rows >= _COPY_MIN_ROWS and await _copy(meta, fields, columns):
+        return batch.build_instances(model, columns)
     if not unnest_safe(meta, names):
         return None
     statement = dml.insert_unnest(meta, names, need_returning)
@@ -144,6 +134,43 @@ async def _insert_checked(model: type[ModelT], meta: Any, columns: batch.BulkCol
     )
     load = instance_loader(model, meta.field_names)
     return [load(record) for record in records]
+
+
+async def _copy(meta: Any, fields: list[Any], columns: batch.BulkColumns) -> bool:
+    """Write the batch with ``COPY``: binary where every column can go so (:mod:`.copy_binary`), else text
+    (:mod:`.copy_text`). False when neither applies."""
+    stand_ins = copy_binary.plan(fields) if executor.BINARY_COPY else None
+    statement = None if stand_ins is None else dml.copy_binary(meta, columns.names, stand_ins)
+    if statement is not None and await copy_binary.columns_agree(meta.database, statement.check):
+        with batch.gc_paused():
+            rows = copy_binary.rows(fields, columns.db)
+        try:
+            await executor.copy_records(
+                meta.database,
+                statement.copy,
+                statement.shape,
+                rows,
+                table=meta.table.name,
+                model=meta.model_name,
+                operation="bulk_create",
+            )
+        except BaseException:
+            copy_binary.forget_check(meta.database, statement.check)
+            raise
+        return True
+    data = copy_text.encode_rows(fields, columns.db) if copy_text.can_encode(fields) else None
+    if data is None:
+        return False
+    await executor.copy_in(
+        meta.database,
+        meta.table.name,
+        meta.table.schema,
+        [f.column_name for f in fields],
+        data,
+        model=meta.model_name,
+        operation="bulk_create",
+    )
+    return True
 
 
 async def _insert_group(

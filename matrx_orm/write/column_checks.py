@@ -74,7 +74,8 @@ Checker = Callable[[Any, list[Any], set[type]], Checked | None]
 
 _NONE = type(None)
 _STR = {str}
-_CANONICAL_UUIDS = re.compile(r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\n)*")
+#: where the dashes of a canonical UUID text are (8-4-4-4-12 lowercase hex digits)
+_UUID_DASHES = (8, 13, 18, 23)
 _FIXED_OFFSET_ZONES = (dt.timezone, zoneinfo.ZoneInfo)
 _tzinfo_of = attrgetter("tzinfo")
 #: values the COPY text gives as is (asyncpg turns the first and last representable moment into infinities)
@@ -111,12 +112,22 @@ def _uuids(field: Any, values: list[Any], types: set[type]) -> Checked | None:
     if types == {uuid.UUID}:
         texts = list(map(str, values))
         return texts, texts
-    # every value 36 characters long, so each match of the pattern is exactly one value
-    if types != _STR or set(map(len, values)) != {36}:
-        return None
-    if _CANONICAL_UUIDS.fullmatch("\n".join(values) + "\n") is None:
+    if types != _STR or set(map(len, values)) != {36} or not _canonical_uuids("".join(values), len(values)):
         return None
     return values, values
+
+
+def _canonical_uuids(joined: str, count: int) -> bool:
+    """Whether ``joined``, ``count`` texts of 36 characters each, are all canonical UUIDs: dashes at the
+    four places and nowhere else, lowercase hexadecimal digits between them."""
+    dashes = "-" * count
+    if any(joined[at::36] != dashes for at in _UUID_DASHES):
+        return False
+    digits = joined.replace("-", "")
+    try:  # fromhex takes ASCII hex digits of either case and skips ASCII whitespace: the length tells
+        return len(bytes.fromhex(digits)) == 16 * count and digits == digits.lower()
+    except ValueError:
+        return False
 
 
 def _integers(field: Any, values: list[Any], types: set[type]) -> Checked | None:

@@ -9,6 +9,7 @@ functions document.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,10 +20,12 @@ from ...exceptions import ParameterError
 from ..expressions.base import Fragment
 from ..expressions.coerce import as_expression, is_expression
 from ..spec import QuerySpec
-from .cache import Compiled, bind, compiled
+from .cache import DIALECT, Compiled, bind, compiled
 from .select import Scope
 
 __all__ = [
+    "BinaryCopy",
+    "copy_binary",
     "delete_by_pk",
     "delete_unnest",
     "delete_where",
@@ -71,6 +74,53 @@ def _unnest(meta: Any, names: Sequence[str]) -> Any:
         sa.func.unnest(*binds)
         .table_valued(*(meta.fields[n].column_name for n in names))
         .render_derived(name="u")
+    )
+
+
+# -- COPY ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryCopy:
+    """A binary ``COPY`` into a model's table. ``copy``: the statement. ``shape``: a SELECT (never run) whose
+    result columns have the types the rows are encoded as; asyncpg takes its binary encoders from it.
+    ``check``: a SELECT (never run) of the fields' own types followed by the table's columns, whose types
+    must agree pair by pair for the binary form of the values to be what the columns read."""
+
+    copy: str
+    shape: str
+    check: str
+
+
+_STAND_IN_TYPES: dict[str, sa.types.TypeEngine[Any]] = {"bytea": sa.LargeBinary(), "text": sa.Text()}
+
+
+def copy_binary(meta: Any, names: tuple[str, ...], stand_ins: tuple[str | None, ...]) -> BinaryCopy:
+    """``COPY t (names) FROM STDIN (FORMAT binary)``, its shape (each column as itself, or as a NULL of its
+    stand-in type, ``bytea`` or ``text``, where ``stand_ins`` names one) and its check."""
+    fields = [meta.fields[n] for n in names]
+    columns = [f.column_name for f in fields]
+
+    def shape() -> Any:
+        shown = [
+            meta.columns[n] if kind is None else sa.cast(sa.null(), _STAND_IN_TYPES[kind]).label(column)
+            for n, column, kind in zip(names, columns, stand_ins, strict=True)
+        ]
+        return sa.select(*shown).select_from(meta.table).where(sa.false())
+
+    def check() -> Any:
+        own = [sa.cast(sa.null(), f.bind_type()).label(f"f{i}") for i, f in enumerate(fields)]
+        return sa.select(*own, *(meta.columns[n] for n in names)).select_from(meta.table).where(sa.false())
+
+    preparer = DIALECT.identifier_preparer
+    copy = (
+        f"COPY {preparer.format_table(meta.table)} ({', '.join(map(preparer.quote, columns))}) "
+        "FROM STDIN (FORMAT binary)"
+    )
+    return BinaryCopy(
+        copy,
+        compiled(("copy_shape", meta.model, names, stand_ins), shape).sql,
+        compiled(("copy_check", meta.model, names), check).sql,
     )
 
 
