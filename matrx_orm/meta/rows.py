@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
+import gc
 import inspect
 import keyword
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from itertools import islice
 from typing import Any
 
@@ -15,6 +17,33 @@ from .memo import remember
 
 Loader = Callable[[Any], Any]
 _loaders: dict[tuple[type, tuple[str, ...], bool], Loader] = {}
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside the block (which must not await): making the many objects of a
+    batch (columns, rows, instances), which all live on, would otherwise set off collections of the whole
+    heap that find nothing to free."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+#: from this many rows on, building their objects pauses the cyclic GC (:func:`gc_paused`)
+MANY_ROWS = 500
+
+
+def loaded(load: Loader, records: Sequence[Any]) -> list[Any]:
+    """``load`` of each record, in order; many of them without cyclic garbage collection meanwhile."""
+    if len(records) < MANY_ROWS:
+        return list(map(load, records))
+    with gc_paused():
+        return list(map(load, records))
 
 
 def instance_loader(model: type, names: tuple[str, ...]) -> Loader:
@@ -126,6 +155,13 @@ def _converted(records: Sequence[Any], converters: list[tuple[int, Callable[[Any
 def dict_rows(model: type, names: tuple[str, ...], records: Sequence[Any]) -> list[dict[str, Any]]:
     """Records of the columns ``names`` as dicts keyed by ``names`` (``values()``)."""
     converters = _converters(model, names)
+    if len(records) < MANY_ROWS:
+        return _dicts(records, converters, names)
+    with gc_paused():
+        return _dicts(records, converters, names)
+
+
+def _dicts(records: Sequence[Any], converters: list[tuple[int, Any]], names: tuple[str, ...]) -> list[Any]:
     rows: Sequence[Any] = _converted(records, converters) if converters else records
     return [dict(zip(names, row)) for row in rows]  # noqa: B905 (same length by construction; strict costs 40%)
 
@@ -134,10 +170,17 @@ def tuple_rows(model: type, names: tuple[str, ...], records: Sequence[Any], flat
     """Records of the columns ``names`` as tuples, or the first column's values when ``flat``
     (``values_list()``)."""
     converters = _converters(model, names)
+    if len(records) < MANY_ROWS:
+        return _tuples(records, converters, flat)
+    with gc_paused():
+        return _tuples(records, converters, flat)
+
+
+def _tuples(records: Sequence[Any], converters: list[tuple[int, Any]], flat: bool) -> list[Any]:
     rows: Sequence[Any] = _converted(records, converters) if converters else records
     if flat:
         return [row[0] for row in rows]
-    return [tuple(row) for row in rows]
+    return list(map(tuple, rows))
 
 
 def refresh(instance: Any, names: tuple[str, ...], record: Any) -> None:

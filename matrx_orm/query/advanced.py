@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Self
 from ..db import executor
 from ..exceptions import ParameterError
 from ..meta.relations import mark_loaded_from
-from ..meta.rows import instance_loader
+from ..meta.rows import instance_loader, loaded
 from ..sql.compiler.select import aggregate_statement, check_expressions
 from ..sql.expressions.base import Expression
 from ..sql.expressions.coerce import as_expression, is_expression
@@ -279,7 +279,7 @@ class AdvancedQueryMixin:
         related = bool(spec.select_related or spec.prefetch_related)
 
         async def chunk(records: list[Any]) -> list[Any]:
-            instances = [load(record) for record in records]
+            instances = loaded(load, records)
             if spec.database is not None:
                 mark_loaded_from(instances, spec.database)
             if related and instances:

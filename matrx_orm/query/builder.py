@@ -22,7 +22,7 @@ from ..db.sync import run_sync
 from ..db.transaction import run_discarded
 from ..exceptions import DoesNotExist, MultipleObjectsReturned, ParameterError, QueryError, UnusedQueryWarning
 from ..meta.relations import mark_loaded_from
-from ..meta.rows import dict_rows, instance_loader, tuple_rows
+from ..meta.rows import dict_rows, instance_loader, loaded, tuple_rows
 from ..sql.compiler.cache import Compiled
 from ..sql.compiler.filters import no_window, values_path_error
 from ..sql.compiler.select import (
@@ -329,7 +329,7 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
         """Every matching row as a model instance."""
         records = await self._fetch(self._field_names(), "all", "rows")
         load = instance_loader(self._spec.model, self._loaded_names())
-        instances = [load(record) for record in records]
+        instances = loaded(load, records)
         if self._spec.database is not None:  # using(): the rows' relations are read there too
             mark_loaded_from(instances, self._spec.database)
         if self._spec.select_related or self._spec.prefetch_related:

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..db import executor
 from ..exceptions import ParameterError
-from ..meta.rows import instance_loader
+from ..meta.rows import instance_loader, loaded
 
 __all__ = ["raw", "raw_sql"]
 
@@ -43,7 +43,7 @@ async def raw(model: type, sql: str, args: tuple[Any, ...], database: str | None
             operation="raw",
         )
     load = instance_loader(model, names)
-    return [load(record) for record in records]
+    return loaded(load, records)
 
 
 async def raw_sql(

@@ -9,14 +9,12 @@ key or server-default column (such rows are INSERTed without that column, in gro
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from ..meta.rows import instance_builder
+from ..meta.rows import gc_paused, instance_builder
 from . import column_checks
 from .values import DictPlan, now_for, stamped_fields, unnest_safe
 
@@ -41,21 +39,6 @@ class BulkColumns:
     db: list[list[Any]]  # as sent to the database
     rows: int
     drawn: Drawn  # the defaults drawn for these rows
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside the block (which must not await): making the many objects of a
-    batch (columns, rows, instances), which all live on, would otherwise set off collections of the whole
-    heap that find nothing to free."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def plan_columns(model: type[Model], objects: Sequence[Any]) -> BulkColumns | Drawn:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..db import executor
 from ..db.transaction import transaction
 from ..exceptions import ParameterError, QueryError
-from ..meta.rows import instance_loader, refresh
+from ..meta.rows import gc_paused, instance_loader, loaded, refresh
 from ..sql.compiler import dml
 from ..state import forget_instances, forget_keys
 from . import batch, copy_binary, copy_text
@@ -133,7 +133,7 @@ async def _insert_checked(model: type[ModelT], meta: Any, columns: batch.BulkCol
         meta.database, statement.sql, columns.db, model=meta.model_name, operation="bulk_create"
     )
     load = instance_loader(model, meta.field_names)
-    return [load(record) for record in records]
+    return loaded(load, records)
 
 
 async def _copy(meta: Any, fields: list[Any], columns: batch.BulkColumns) -> bool:
@@ -142,7 +142,7 @@ async def _copy(meta: Any, fields: list[Any], columns: batch.BulkColumns) -> boo
     stand_ins = copy_binary.plan(fields) if executor.BINARY_COPY else None
     statement = None if stand_ins is None else dml.copy_binary(meta, columns.names, stand_ins)
     if statement is not None and await copy_binary.columns_agree(meta.database, statement.check):
-        with batch.gc_paused():
+        with gc_paused():
             rows = copy_binary.rows(fields, columns.db)
         try:
             await executor.copy_records(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..db import executor
 from ..exceptions import ParameterError, UnknownFieldError
-from ..meta.rows import instance_loader
+from ..meta.rows import instance_loader, loaded
 from ..sql.compiler import dml
 from ..state import forget_instances, forget_model
 from .bulk import as_instances, columns_of
@@ -72,7 +72,7 @@ async def upsert(
             operation="bulk_upsert",
         )
     load = instance_loader(model, meta.field_names)
-    stored = [load(record) for record in records]
+    stored = loaded(load, records)
     if any(n in meta.primary_keys for n in updates):  # keys changed: the old ones are unknown
         forget_model(model)
     else:
