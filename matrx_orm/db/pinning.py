@@ -18,9 +18,7 @@ statement commits on its own, as outside the block.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +26,7 @@ from ..config import get_database_config
 from .context import each, pin_blocks, project_name
 from .engine import checkout, discard, release
 
-__all__ = ["Pin", "PinBlock", "connection", "current_pins", "discard_pin", "unpin"]
+__all__ = ["Pin", "PinBlock", "PinScope", "connection", "current_pins", "discard_pin", "unpin"]
 
 
 @dataclass(eq=False)
@@ -101,7 +99,10 @@ class PinBlock:
 
     async def _pin(self, server: str) -> Pin | None:
         """Check a connection out for ``server`` (once, when several statements ask at the same time)."""
-        async with self._locks.setdefault(server, asyncio.Lock()):
+        lock = self._locks.get(server)
+        if lock is None:
+            lock = self._locks[server] = asyncio.Lock()
+        async with lock:
             pin = self.pins.get(server)
             if pin is not None:
                 return pin
@@ -130,9 +131,15 @@ class PinBlock:
         fails or is cancelled). One a transaction is still open on (in a task that outlived the block) is
         given back when that transaction ends."""
         self.closed = True
+        if not self.pins:
+            return
         pins, self.pins = list(self.pins.values()), {}
         for pin in pins:
             pin.orphaned = pin.in_transaction
+        if len(pins) == 1:  # the usual block: one database
+            if not pins[0].orphaned:
+                await unpin(pins[0])
+            return
         await each(functools.partial(unpin, pin) for pin in pins if not pin.orphaned)
 
 
@@ -147,18 +154,33 @@ def current_pins() -> PinBlock | None:
     return block
 
 
-@contextlib.asynccontextmanager
-async def connection(database: str | None = None) -> AsyncIterator[None]:
+class PinScope:
+    """The ``async with`` of :func:`connection` (a class: entering and leaving a block is on the path of
+    every request behind the middleware, and an async generator costs more)."""
+
+    __slots__ = ("_block", "_only", "_token")
+
+    def __init__(self, only: str | None) -> None:
+        self._only = only
+        self._block: PinBlock | None = None
+        self._token: Any = None
+
+    async def __aenter__(self) -> None:
+        block = self._block = PinBlock(pin_blocks.get(), self._only)
+        self._token = pin_blocks.set(block)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        block, self._block = self._block, None
+        if block is None:
+            return
+        pin_blocks.reset(self._token)
+        await block.close()
+
+
+def connection(database: str | None = None) -> PinScope:
     """``async with connection():`` — the block's statements share one pooled connection per database
     (see the module docstring); ``database`` limits it to one project."""
-    only = get_database_config(database).name if database is not None else None
-    block = PinBlock(pin_blocks.get(), only)
-    token = pin_blocks.set(block)
-    try:
-        yield
-    finally:
-        pin_blocks.reset(token)
-        await block.close()
+    return PinScope(get_database_config(database).name if database is not None else None)
 
 
 def discard_pin(block: PinBlock, server: str, pin: Pin) -> None:
