@@ -22,6 +22,7 @@ from matrx_orm import (
     BinaryField,
     BooleanField,
     CharField,
+    DatabaseError,
     DateField,
     DateTimeField,
     DecimalField,
@@ -54,6 +55,7 @@ from matrx_orm import (
 )
 from matrx_orm.db import executor
 from matrx_orm.state import StateManager
+from matrx_orm.write import copy_binary
 
 
 class Color(enum.Enum):
@@ -646,29 +648,36 @@ BINARY_COLUMNS = [f.column_name for f in BfMoreBinary._meta.fields.values()]
 
 
 def _format(log: Any) -> list[str]:
-    return ["binary" if "(FORMAT binary)" in s else s.split(" ", 1)[0] for s in log.statements]
+    """The COPY statements of ``log``: "binary" or "COPY" (text) each."""
+    return ["binary" if "(FORMAT binary)" in s else "COPY" for s in log.statements if s.startswith("COPY")]
 
 
-async def test_copy_is_binary_when_every_column_can_be(more_tables: None) -> None:
+async def test_copy_is_binary_when_every_column_can_be_and_the_batch_is_large(more_tables: None) -> None:
     with capture_queries() as log:
-        await BfAll.bulk_create([full_row(i) for i in range(8)])
+        await BfAll.bulk_create([full_row(i) for i in range(copy_binary.MIN_ROWS)])
     assert _format(log) == ["binary"]
-    with capture_queries() as log:  # numeric, network, MAC address and array columns: the text format
-        await BfMore.bulk_create([more_row(i) for i in range(8)])
+    assert await BfAll.count() == copy_binary.MIN_ROWS
+    await executor.execute("test", "TRUNCATE bf_all", [])
+    with capture_queries() as log:  # a smaller batch: text
+        await BfAll.bulk_create([full_row(i) for i in range(copy_binary.MIN_ROWS - 1)])
+    assert _format(log) == ["COPY"]
+    with capture_queries() as log:  # numeric, network, MAC address and array columns: text
+        await BfMore.bulk_create([more_row(i) for i in range(copy_binary.MIN_ROWS)])
     assert _format(log) == ["COPY"]
 
 
 async def test_binary_copy_stores_what_create_stores(db: str) -> None:
     await create_all(db, models=[BfMoreBinary])
     await executor.execute(db, "TRUNCATE bf_more_binary", [])
-    rows = [{k: v for k, v in more_row(i).items() if k in BINARY_COLUMNS} for i in range(24)]
+    rows = [
+        {k: v for k, v in more_row(i).items() if k in BINARY_COLUMNS} for i in range(copy_binary.MIN_ROWS)
+    ]
     with capture_queries() as log:
         made = await BfMoreBinary.bulk_create(rows)
     assert _format(log) == ["binary"]
     fast = await stored_text("bf_more_binary", BINARY_COLUMNS)
     await executor.execute(db, "TRUNCATE bf_more_binary", [])
-    for row in rows:
-        await BfMoreBinary.create(**row)
+    await BfMoreBinary.bulk_create([BfMoreBinary(**r) for r in rows])  # instances: the per-instance path
     assert await stored_text("bf_more_binary", BINARY_COLUMNS) == fast
     named = {r[0]: r for r in fast}
     assert named["0"][1:3] == ("23:59:59.999999", "12:30:00+05:30")
@@ -686,13 +695,56 @@ async def test_columns_of_other_types_than_the_fields_take_the_text_copy(db: str
     await executor.execute(
         db, "CREATE TABLE bf_loose (id int PRIMARY KEY, token text NOT NULL, doc json, label varchar(40))", []
     )
-    tokens = [str(uuid.UUID(int=(i + 1) * 2**100)) for i in range(6)]
-    docs = [{"k": TRICKY[i], "n": [i, None]} if i % 3 else None for i in range(6)]
-    rows = [{"id": i, "token": tokens[i], "doc": docs[i], "label": TRICKY[i]} for i in range(6)]
+    count = copy_binary.MIN_ROWS
+    tokens = [str(uuid.UUID(int=(i + 1) * 2**100)) for i in range(count)]
+    docs = [{"k": TRICKY[i % 9], "n": [i, None]} if i % 3 else None for i in range(count)]
+    labels = [TRICKY[i % 9] for i in range(count)]
+    rows = [{"id": i, "token": tokens[i], "doc": docs[i], "label": labels[i]} for i in range(count)]
     with capture_queries() as log:
         await BfLoose.bulk_create(rows)
     assert _format(log) == ["COPY"]  # binary would put a UUID's 16 bytes into the text column
     stored = await executor.fetch(db, "SELECT token, doc::text AS doc, label FROM bf_loose ORDER BY id", [])
     assert [r["token"] for r in stored] == tokens
-    assert [r["label"] for r in stored] == TRICKY[:6]
+    assert [r["label"] for r in stored] == labels
     assert [None if r["doc"] is None else json.loads(r["doc"]) for r in stored] == docs
+
+
+class BfAltered(Model):
+    id = IntegerField(primary_key=True)
+    token = UUIDField()
+    n = IntegerField()
+
+    _table_name = "bf_altered"
+    _database = "test"
+
+
+async def test_a_table_altered_after_a_binary_copy_is_checked_again(db: str) -> None:
+    await executor.execute(db, "DROP TABLE IF EXISTS bf_altered", [])
+    await executor.execute(db, "CREATE TABLE bf_altered (id int PRIMARY KEY, token uuid, n int)", [])
+    token = "41424344-4546-4748-494a-4b4c4d4e4f50"  # its 16 bytes are valid text: ABCDEFGHIJKLMNOP
+    count = copy_binary.MIN_ROWS
+    with capture_queries() as log:
+        await BfAltered.bulk_create([{"id": i, "token": token, "n": 65} for i in range(count)])
+    assert _format(log) == ["binary"]
+    await executor.execute(db, "ALTER TABLE bf_altered ALTER token TYPE text, ALTER n TYPE real", [])
+    with capture_queries() as log:
+        await BfAltered.bulk_create([{"id": count + i, "token": token, "n": 65} for i in range(count)])
+    assert _format(log) == ["COPY"]
+    stored = await executor.fetch(
+        db, "SELECT DISTINCT token, n::text AS n FROM bf_altered WHERE id >= $1", [count]
+    )
+    assert [tuple(r) for r in stored] == [(token, "65")]
+
+
+class BfNoTable(Model):
+    id = IntegerField(primary_key=True)
+
+    _table_name = "bf_no_such_table"
+    _database = "test"
+
+
+async def test_a_missing_table_is_reported_for_the_model_and_bulk_create(db: str) -> None:
+    with pytest.raises(DatabaseError) as info:
+        await BfNoTable.bulk_create([{"id": i} for i in range(copy_binary.MIN_ROWS)])
+    assert info.value.model == "BfNoTable" and info.value.operation == "bulk_create"
+    assert "bf_no_such_table" in str(info.value)

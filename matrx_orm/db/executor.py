@@ -184,11 +184,12 @@ async def copy_in(
 BINARY_COPY = hasattr(asyncpg.Connection, "_prepare") and hasattr(asyncpg.protocol.Protocol, "copy_in")
 
 
-async def result_types(database: str, sql: str) -> tuple[int, ...]:
-    """The type OIDs of ``sql``'s result columns: the statement is prepared, never run (and not reported)."""
+async def result_types(database: str, sql: str, *, model: Any = None, operation: str = "") -> tuple[int, ...]:
+    """The type OIDs of ``sql``'s result columns, as the server sees the tables now: the statement is
+    prepared unnamed and uncached, never run (nor reported, unless it fails)."""
 
     async def run(connection: Any) -> tuple[int, ...]:
-        statement = await connection.prepare(sql)
+        statement = await connection._prepare(sql, name=False, use_cache=False)
         return tuple(attribute.type.oid for attribute in statement.get_attributes())
 
     started = _perf()
@@ -200,7 +201,7 @@ async def result_types(database: str, sql: str) -> tuple[int, ...]:
         async with tx.use():
             return await run(tx.connection)
     except Exception as exc:
-        error = _failed(exc, database, sql, None, None, "describe", started, tx)
+        error = _failed(exc, database, sql, None, model, operation, started, tx)
         raise error from error.__cause__
 
 
@@ -215,8 +216,9 @@ async def copy_records(
     operation: str = "",
 ) -> str:
     """``copy_sql`` (a binary ``COPY ... FROM STDIN``) with ``rows`` encoded by asyncpg's binary codecs for the
-    result columns of ``shape_sql`` (prepared, never run); returns the status (``COPY 5``). Only when
-    :data:`BINARY_COPY`."""
+    result columns of ``shape_sql`` (prepared once per connection, never run: it must not read any table,
+    whose column types could change under the cached statement); returns the status (``COPY 5``). Only
+    when :data:`BINARY_COPY`."""
 
     async def run(connection: Any) -> str:
         shape = await connection._prepare(shape_sql, use_cache=True)

@@ -139,25 +139,29 @@ async def _insert_checked(model: type[ModelT], meta: Any, columns: batch.BulkCol
 async def _copy(meta: Any, fields: list[Any], columns: batch.BulkColumns) -> bool:
     """Write the batch with ``COPY``: binary where every column can go so (:mod:`.copy_binary`), else text
     (:mod:`.copy_text`). False when neither applies."""
-    stand_ins = copy_binary.plan(fields) if executor.BINARY_COPY else None
-    statement = None if stand_ins is None else dml.copy_binary(meta, columns.names, stand_ins)
-    if statement is not None and await copy_binary.columns_agree(meta.database, statement.check):
-        with gc_paused():
-            rows = copy_binary.rows(fields, columns.db)
-        try:
-            await executor.copy_records(
-                meta.database,
-                statement.copy,
-                statement.shape,
-                rows,
-                table=meta.table.name,
-                model=meta.model_name,
-                operation="bulk_create",
+    stand_ins = None
+    if executor.BINARY_COPY and columns.rows >= copy_binary.MIN_ROWS:
+        stand_ins = copy_binary.plan(fields)
+    if stand_ins is not None:
+        statement = dml.copy_binary(meta, columns.names, stand_ins)
+        async with transaction(meta.database):  # the check's lock holds the table's columns until the COPY
+            agree = await copy_binary.columns_agree(
+                meta.database, statement.check, model=meta.model_name, operation="bulk_create"
             )
-        except BaseException:
-            copy_binary.forget_check(meta.database, statement.check)
-            raise
-        return True
+            if agree:
+                with gc_paused():
+                    rows = copy_binary.rows(fields, columns.db)
+                await executor.copy_records(
+                    meta.database,
+                    statement.copy,
+                    statement.shape,
+                    rows,
+                    table=meta.table.name,
+                    model=meta.model_name,
+                    operation="bulk_create",
+                )
+        if agree:
+            return True
     data = copy_text.encode_rows(fields, columns.db) if copy_text.can_encode(fields) else None
     if data is None:
         return False

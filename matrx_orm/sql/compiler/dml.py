@@ -82,10 +82,11 @@ def _unnest(meta: Any, names: Sequence[str]) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class BinaryCopy:
-    """A binary ``COPY`` into a model's table. ``copy``: the statement. ``shape``: a SELECT (never run) whose
-    result columns have the types the rows are encoded as; asyncpg takes its binary encoders from it.
-    ``check``: a SELECT (never run) of the fields' own types followed by the table's columns, whose types
-    must agree pair by pair for the binary form of the values to be what the columns read."""
+    """A binary ``COPY`` into a model's table. ``copy``: the statement. ``shape``: a SELECT of typed NULLs
+    (no table: nothing in it can go stale) whose result columns have the types the rows are encoded as;
+    asyncpg takes its binary encoders from it. ``check``: a SELECT (never run) of the fields' own types
+    followed by the table's columns, whose types must agree pair by pair for the binary form of the
+    values to be what the columns read."""
 
     copy: str
     shape: str
@@ -96,17 +97,18 @@ _STAND_IN_TYPES: dict[str, sa.types.TypeEngine[Any]] = {"bytea": sa.LargeBinary(
 
 
 def copy_binary(meta: Any, names: tuple[str, ...], stand_ins: tuple[str | None, ...]) -> BinaryCopy:
-    """``COPY t (names) FROM STDIN (FORMAT binary)``, its shape (each column as itself, or as a NULL of its
-    stand-in type, ``bytea`` or ``text``, where ``stand_ins`` names one) and its check."""
+    """``COPY t (names) FROM STDIN (FORMAT binary)``, its shape (each field's own type, or its stand-in type,
+    ``bytea`` or ``text``, where ``stand_ins`` names one) and its check."""
     fields = [meta.fields[n] for n in names]
     columns = [f.column_name for f in fields]
 
     def shape() -> Any:
-        shown = [
-            meta.columns[n] if kind is None else sa.cast(sa.null(), _STAND_IN_TYPES[kind]).label(column)
-            for n, column, kind in zip(names, columns, stand_ins, strict=True)
-        ]
-        return sa.select(*shown).select_from(meta.table).where(sa.false())
+        return sa.select(
+            *(
+                sa.cast(sa.null(), f.bind_type() if kind is None else _STAND_IN_TYPES[kind]).label(f"c{i}")
+                for i, (f, kind) in enumerate(zip(fields, stand_ins, strict=True))
+            )
+        )
 
     def check() -> Any:
         own = [sa.cast(sa.null(), f.bind_type()).label(f"f{i}") for i, f in enumerate(fields)]
