@@ -3,6 +3,7 @@ against the per-instance path on a real PostgreSQL: same stored rows, same retur
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import enum
 import ipaddress
@@ -13,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import pytest
 from asyncpg import Point
 
@@ -46,6 +48,7 @@ from matrx_orm import (
     TextField,
     TimeDeltaField,
     TimeField,
+    TransactionError,
     UUIDField,
     ValidationError,
     VectorField,
@@ -653,10 +656,14 @@ def _format(log: Any) -> list[str]:
 
 
 async def test_copy_is_binary_when_every_column_can_be_and_the_batch_is_large(more_tables: None) -> None:
+    rows = [full_row(i) for i in range(copy_binary.MIN_ROWS)]
     with capture_queries() as log:
-        await BfAll.bulk_create([full_row(i) for i in range(copy_binary.MIN_ROWS)])
+        await BfAll.bulk_create(rows)
     assert _format(log) == ["binary"]
-    assert await BfAll.count() == copy_binary.MIN_ROWS
+    fast = await stored()
+    await executor.execute("test", "TRUNCATE bf_all", [])
+    await BfAll.bulk_create([BfAll(**r) for r in rows])  # instances: the per-instance path
+    assert await stored() == fast and len(fast) == copy_binary.MIN_ROWS
     await executor.execute("test", "TRUNCATE bf_all", [])
     with capture_queries() as log:  # a smaller batch: text
         await BfAll.bulk_create([full_row(i) for i in range(copy_binary.MIN_ROWS - 1)])
@@ -748,3 +755,56 @@ async def test_a_missing_table_is_reported_for_the_model_and_bulk_create(db: str
         await BfNoTable.bulk_create([{"id": i} for i in range(copy_binary.MIN_ROWS)])
     assert info.value.model == "BfNoTable" and info.value.operation == "bulk_create"
     assert "bf_no_such_table" in str(info.value)
+
+
+class BfLocked(Model):
+    id = IntegerField(primary_key=True)
+    n = IntegerField()
+
+    _table_name = "bf_locked"
+    _database = "test"
+
+
+async def test_a_migration_holding_a_lock_and_then_altering_the_table_does_not_deadlock_with_it(
+    db: str, pg_url: str
+) -> None:
+    await executor.execute(db, "DROP TABLE IF EXISTS bf_locked", [])
+    await executor.execute(db, "CREATE TABLE bf_locked (id int PRIMARY KEY, n int)", [])
+    migration = await asyncpg.connect(pg_url)
+    try:
+        await migration.execute("BEGIN")
+        await migration.execute("CREATE INDEX bf_locked_n ON bf_locked (n)")  # SHARE: writes wait
+        write = asyncio.create_task(
+            BfLocked.bulk_create([{"id": i, "n": i} for i in range(copy_binary.MIN_ROWS)])
+        )
+        await asyncio.sleep(0.3)
+        assert not write.done()
+        await migration.execute("ALTER TABLE bf_locked ADD COLUMN extra int")  # no deadlock error here
+        await migration.execute("COMMIT")
+    finally:
+        await migration.close()
+    assert len(await asyncio.wait_for(write, 10)) == copy_binary.MIN_ROWS
+    assert await BfLocked.count() == copy_binary.MIN_ROWS
+
+
+async def test_a_failed_binary_copy_inside_a_transaction_fails_the_transaction() -> None:
+    rows = [full_row(i) for i in range(copy_binary.MIN_ROWS)]
+    rows[-1]["name"] = rows[0]["name"]
+    with pytest.raises(TransactionError):
+        async with transaction("test"):
+            with pytest.raises(IntegrityError) as info:
+                await BfAll.bulk_create(rows)
+            assert info.value.model == "BfAll" and info.value.operation == "bulk_create"
+            await BfAll.create(name="after")  # the transaction is failed: no partial commit
+    assert await BfAll.count() == 0
+
+
+async def test_a_deferred_constraint_failing_at_the_copys_commit_names_the_model(db: str) -> None:
+    await executor.execute(db, "DROP TABLE IF EXISTS bf_locked", [])
+    await executor.execute(
+        db, "CREATE TABLE bf_locked (id int PRIMARY KEY, n int UNIQUE DEFERRABLE INITIALLY DEFERRED)", []
+    )
+    with pytest.raises(IntegrityError) as info:
+        await BfLocked.bulk_create([{"id": i, "n": i % 999} for i in range(copy_binary.MIN_ROWS)])
+    assert info.value.model == "BfLocked"
+    assert await BfLocked.count() == 0

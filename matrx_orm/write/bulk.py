@@ -13,8 +13,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..db import executor
+from ..db.context import in_transaction
 from ..db.transaction import transaction
-from ..exceptions import ParameterError, QueryError
+from ..exceptions import ORMException, ParameterError, QueryError
 from ..meta.rows import gc_paused, instance_loader, loaded, refresh
 from ..sql.compiler import dml
 from ..state import forget_instances, forget_keys
@@ -144,23 +145,16 @@ async def _copy(meta: Any, fields: list[Any], columns: batch.BulkColumns) -> boo
         stand_ins = copy_binary.plan(fields)
     if stand_ins is not None:
         statement = dml.copy_binary(meta, columns.names, stand_ins)
-        async with transaction(meta.database):  # the check's lock holds the table's columns until the COPY
-            agree = await copy_binary.columns_agree(
-                meta.database, statement.check, model=meta.model_name, operation="bulk_create"
-            )
-            if agree:
-                with gc_paused():
-                    rows = copy_binary.rows(fields, columns.db)
-                await executor.copy_records(
-                    meta.database,
-                    statement.copy,
-                    statement.shape,
-                    rows,
-                    table=meta.table.name,
-                    model=meta.model_name,
-                    operation="bulk_create",
-                )
-        if agree:
+        try:
+            if in_transaction(meta.database):  # the check's lock lasts until that transaction ends
+                done = await _copy_binary(meta, fields, columns, statement)
+            else:  # one of its own, for the check's lock to hold the table's columns until the COPY
+                async with transaction(meta.database):
+                    done = await _copy_binary(meta, fields, columns, statement)
+        except ORMException as exc:  # BEGIN or COMMIT (a deferred constraint) failed: name the write
+            exc.enrich(model=meta.model_name, operation="bulk_create")
+            raise
+        if done:
             return True
     data = copy_text.encode_rows(fields, columns.db) if copy_text.can_encode(fields) else None
     if data is None:
@@ -171,6 +165,26 @@ async def _copy(meta: Any, fields: list[Any], columns: batch.BulkColumns) -> boo
         meta.table.schema,
         [f.column_name for f in fields],
         data,
+        model=meta.model_name,
+        operation="bulk_create",
+    )
+    return True
+
+
+async def _copy_binary(meta: Any, fields: list[Any], columns: batch.BulkColumns, statement: Any) -> bool:
+    """The binary COPY, when the table's columns are of the fields' types (False: they are not)."""
+    if not await copy_binary.columns_agree(
+        meta.database, statement.check, model=meta.model_name, operation="bulk_create"
+    ):
+        return False
+    with gc_paused():
+        rows = copy_binary.rows(fields, columns.db)
+    await executor.copy_records(
+        meta.database,
+        statement.copy,
+        statement.shape,
+        rows,
+        table=meta.table.name,
         model=meta.model_name,
         operation="bulk_create",
     )

@@ -15,7 +15,7 @@ byte in front as ``text``, an enum label as ``text``. A table whose columns are 
 (a ``UUIDField`` on a ``text`` column, a ``JSONField`` on a ``json`` one; text types stand in for each
 other) is written in text too, which :func:`columns_agree` finds out before each binary COPY. A batch of
 fewer than :data:`MIN_ROWS` rows is written in text anyway: the check and the transaction that makes it
-hold cost three round trips, more than binary saves on a small batch.
+hold cost up to three round trips, more than binary saves on a small batch.
 """
 
 from __future__ import annotations
@@ -107,7 +107,8 @@ _TEXT_LIKE = frozenset({25, 1042, 1043})
 async def columns_agree(database: str, check_sql: str, *, model: str, operation: str) -> bool:
     """Whether the table's columns in ``check_sql`` (:class:`~matrx_orm.sql.compiler.dml.BinaryCopy`) are
     now of the types of the fields written to them. Asked before every binary COPY, in the transaction
-    the COPY runs in: preparing the check locks the table against changes until the COPY is done."""
+    the COPY runs in: preparing the check takes the lock the COPY needs, so the table cannot change
+    until the COPY is done."""
     types = await executor.result_types(database, check_sql, model=model, operation=operation)
     half = len(types) // 2
     return all(map(_agree, types[:half], types[half:]))

@@ -84,9 +84,9 @@ def _unnest(meta: Any, names: Sequence[str]) -> Any:
 class BinaryCopy:
     """A binary ``COPY`` into a model's table. ``copy``: the statement. ``shape``: a SELECT of typed NULLs
     (no table: nothing in it can go stale) whose result columns have the types the rows are encoded as;
-    asyncpg takes its binary encoders from it. ``check``: a SELECT (never run) of the fields' own types
-    followed by the table's columns, whose types must agree pair by pair for the binary form of the
-    values to be what the columns read."""
+    asyncpg takes its binary encoders from it. ``check``: an INSERT of no rows (never run) returning the
+    fields' own types followed by the table's columns, whose types must agree pair by pair for the binary
+    form of the values to be what the columns read."""
 
     copy: str
     shape: str
@@ -111,8 +111,12 @@ def copy_binary(meta: Any, names: tuple[str, ...], stand_ins: tuple[str | None, 
         )
 
     def check() -> Any:
+        # an INSERT, so that preparing it takes the lock the COPY needs (ROW EXCLUSIVE) at once: a lock
+        # taken weaker and raised later could deadlock with a migration waiting in between
+        nothing: Any = sa.select(*(sa.literal_column("NULL") for _ in names)).where(sa.false())
         own = [sa.cast(sa.null(), f.bind_type()).label(f"f{i}") for i, f in enumerate(fields)]
-        return sa.select(*own, *(meta.columns[n] for n in names)).select_from(meta.table).where(sa.false())
+        statement = sa.insert(meta.table).from_select(columns, nothing)
+        return statement.returning(*own, *(meta.columns[n] for n in names))
 
     preparer = DIALECT.identifier_preparer
     copy = (
