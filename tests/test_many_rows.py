@@ -4,6 +4,7 @@ values as a few rows give, and the collector's state afterwards is the caller's.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -75,3 +76,28 @@ def test_the_collector_runs_again_after_an_error_inside_the_pause() -> None:
         assert not gc.isenabled()
         _ = 1 / 0
     assert gc.isenabled()
+
+
+def test_pauses_in_two_threads_keep_the_collector_off_until_the_last_one_ends() -> None:
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def first() -> None:
+        with gc_paused():
+            first_in.set()
+            second_in.wait(5)
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait(5)
+        with gc_paused():
+            second_in.set()
+            first_out.wait(5)
+            seen.append(gc.isenabled())  # the first pause ended, this one goes on: still off
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert seen == [False] and gc.isenabled()

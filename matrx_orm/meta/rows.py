@@ -6,6 +6,7 @@ import enum
 import gc
 import inspect
 import keyword
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice
@@ -19,19 +20,33 @@ Loader = Callable[[Any], Any]
 _loaders: dict[tuple[type, tuple[str, ...], bool], Loader] = {}
 
 
+class _Pauses:
+    """The pauses in progress, over every thread: the collector goes off when the first begins (if it was
+    on) and back on when the last ends, so one thread's pause never ends another's early."""
+
+    lock = threading.Lock()
+    count = 0
+    turned_off = False
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """No cyclic garbage collection inside the block (which must not await): making the many objects of a
     batch (columns, rows, instances), which all live on, would otherwise set off collections of the whole
-    heap that find nothing to free."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
+    heap that find nothing to free. A collector that was off before stays off."""
+    with _Pauses.lock:
+        if _Pauses.count == 0:
+            _Pauses.turned_off = gc.isenabled()
+            if _Pauses.turned_off:
+                gc.disable()
+        _Pauses.count += 1
     try:
         yield
     finally:
-        gc.enable()
+        with _Pauses.lock:
+            _Pauses.count -= 1
+            if _Pauses.count == 0 and _Pauses.turned_off:
+                gc.enable()
 
 
 #: from this many rows on, building their objects pauses the cyclic GC (:func:`gc_paused`)
