@@ -8,7 +8,7 @@ import inspect
 import keyword
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from itertools import islice
 from typing import Any
 
@@ -53,11 +53,14 @@ def gc_paused() -> Iterator[None]:
 MANY_ROWS = 500
 
 
+def paused_for(rows: int) -> AbstractContextManager[None]:
+    """:func:`gc_paused` for building the objects of ``rows`` rows when they are many, else nothing."""
+    return nullcontext() if rows < MANY_ROWS else gc_paused()
+
+
 def loaded(load: Loader, records: Sequence[Any]) -> list[Any]:
     """``load`` of each record, in order; many of them without cyclic garbage collection meanwhile."""
-    if len(records) < MANY_ROWS:
-        return list(map(load, records))
-    with gc_paused():
+    with paused_for(len(records)):
         return list(map(load, records))
 
 
@@ -170,32 +173,20 @@ def _converted(records: Sequence[Any], converters: list[tuple[int, Callable[[Any
 def dict_rows(model: type, names: tuple[str, ...], records: Sequence[Any]) -> list[dict[str, Any]]:
     """Records of the columns ``names`` as dicts keyed by ``names`` (``values()``)."""
     converters = _converters(model, names)
-    if len(records) < MANY_ROWS:
-        return _dicts(records, converters, names)
-    with gc_paused():
-        return _dicts(records, converters, names)
-
-
-def _dicts(records: Sequence[Any], converters: list[tuple[int, Any]], names: tuple[str, ...]) -> list[Any]:
-    rows: Sequence[Any] = _converted(records, converters) if converters else records
-    return [dict(zip(names, row)) for row in rows]  # noqa: B905 (same length by construction; strict costs 40%)
+    with paused_for(len(records)):
+        rows: Sequence[Any] = _converted(records, converters) if converters else records
+        return [dict(zip(names, row)) for row in rows]  # noqa: B905 (same length by construction; strict costs 40%)
 
 
 def tuple_rows(model: type, names: tuple[str, ...], records: Sequence[Any], flat: bool = False) -> list[Any]:
     """Records of the columns ``names`` as tuples, or the first column's values when ``flat``
     (``values_list()``)."""
     converters = _converters(model, names)
-    if len(records) < MANY_ROWS:
-        return _tuples(records, converters, flat)
-    with gc_paused():
-        return _tuples(records, converters, flat)
-
-
-def _tuples(records: Sequence[Any], converters: list[tuple[int, Any]], flat: bool) -> list[Any]:
-    rows: Sequence[Any] = _converted(records, converters) if converters else records
-    if flat:
-        return [row[0] for row in rows]
-    return list(map(tuple, rows))
+    with paused_for(len(records)):
+        rows: Sequence[Any] = _converted(records, converters) if converters else records
+        if flat:
+            return [row[0] for row in rows]
+        return list(map(tuple, rows))
 
 
 def refresh(instance: Any, names: tuple[str, ...], record: Any) -> None:
