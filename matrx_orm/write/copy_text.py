@@ -157,9 +157,14 @@ def _points(field: Any, values: list[Any]) -> list[str]:
     return ["({!r},{!r})".format(*p) for p in values]
 
 
-def _json(field: Any, values: list[Any]) -> list[str]:
-    # what the connection codec's ``_json_dumps`` writes, without building an encoder per value
+def json_texts(values: list[Any]) -> list[str]:
+    """JSON documents as the connection codec's ``_json_dumps`` writes them, without building an encoder
+    per value."""
     return list(map(_JSON_ENCODER.encode, values))
+
+
+def _json(field: Any, values: list[Any]) -> list[str]:
+    return json_texts(values)
 
 
 def _arrays(field: Any, values: list[Any]) -> list[str] | None:
@@ -232,19 +237,19 @@ _CLEAN = frozenset(
 _CLEAN_TEXT = (UUIDField, MacAddressField)
 
 
-def _target(field: Any) -> Any:
+def target(field: Any) -> Any:
     """The field whose encoder writes ``field``'s values (a foreign key's target field)."""
     return field.target_field if type(field) is ForeignKey else field
 
 
 def can_encode(fields: Sequence[Any]) -> bool:
     """Whether every field has an encoder (:func:`encode_rows` may still answer None)."""
-    return all(type(_target(f)) in _ENCODERS for f in fields)
+    return all(type(target(f)) in _ENCODERS for f in fields)
 
 
 def _column(field: Any, values: list[Any]) -> list[str] | None:
     """One column's COPY text (escaped), ``\\N`` for None."""
-    field = _target(field)
+    field = target(field)
     encoder = _ENCODERS.get(type(field))
     if encoder is None:
         return None
