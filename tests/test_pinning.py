@@ -20,6 +20,16 @@ async def tables(db: str) -> None:
         await executor.execute(db, f"TRUNCATE {_quoted(model)} CASCADE", [])
 
 
+async def terminate(pg_url: str, pid: int) -> None:
+    """Have the server end backend ``pid`` (as a restart or an administrator would)."""
+    admin = await asyncpg.connect(pg_url)
+    try:
+        await admin.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await admin.close()
+    await asyncio.sleep(0.05)
+
+
 async def backend_pid() -> int:
     rows = await Author.raw_sql("SELECT pg_backend_pid() AS pid")
     return int(rows[0]["pid"])
@@ -119,12 +129,7 @@ async def test_session_state_from_user_sql_is_reset_when_the_block_ends() -> Non
 async def test_a_pinned_connection_killed_by_the_server_is_replaced_for_reads(pg_url: str) -> None:
     async with connection():
         pid = await backend_pid()
-        admin = await asyncpg.connect(pg_url)
-        try:
-            await admin.execute("SELECT pg_terminate_backend($1)", pid)
-        finally:
-            await admin.close()
-        await asyncio.sleep(0.05)
+        await terminate(pg_url, pid)
         assert await Author.filter(name="x").count() == 0
         assert await backend_pid() != pid
     assert pool_stats("test").in_use == 0
@@ -135,12 +140,7 @@ async def test_a_killed_connection_pinned_by_an_outer_block_is_replaced_in_a_dee
 ) -> None:
     async with connection(), connection(), connection():  # the outermost block holds the pin
         pid = await backend_pid()
-        admin = await asyncpg.connect(pg_url)
-        try:
-            await admin.execute("SELECT pg_terminate_backend($1)", pid)
-        finally:
-            await admin.close()
-        await asyncio.sleep(0.05)
+        await terminate(pg_url, pid)
         assert await Author.filter(name="x").count() == 0
         assert await Author.filter(name="y").count() == 0  # the dead pin was dropped, not reused
         assert await backend_pid() != pid
