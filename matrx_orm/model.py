@@ -11,14 +11,11 @@ import sqlalchemy as sa
 
 from . import signals as _signals
 from . import state as _state
-from .db import executor
 from .db.sa_pool import plain_value
 from .db.sync import run_sync
 from .db.transaction import transaction
 from .exceptions import (
     DoesNotExist,
-    MultipleObjectsReturned,
-    ORMException,
     ParameterError,
     QueryError,
     UnknownFieldError,
@@ -30,11 +27,11 @@ from .meta.relations import Relation, relation
 from .meta.rows import instance_loader, serialize
 from .meta.runtime import RuntimeContainer
 from .query.builder import QueryBuilder, pk_shortcut
+from .query.by_pk import get_by_pk
 from .query.raw import raw as run_raw
 from .query.raw import raw_sql as run_raw_sql
 from .query.relations.methods import RelationMethods
 from .query.relations.prefetch import prefetch
-from .sql.compiler.select import pk_select
 from .write import bulk, instance, nested, upsert, validation
 from .write.get_or_create import creation_values, find_or_create, resolved
 from .write.results import UpdateResult
@@ -267,20 +264,23 @@ class Model(RelationMethods, metaclass=ModelMeta):
         reads the database (see the row cache in ``docs/cache-managers-signals.md``); ``using`` reads another
         registered database.
         """
-        conditions, filters = pk_shortcut(cls, conditions, filters)
-        meta = cls._require_meta()
+        if conditions:
+            conditions, filters = pk_shortcut(cls, conditions, filters)
+        meta: ModelOptions | None = cls.__dict__.get("_meta")
+        if meta is None:
+            meta = cls._require_meta()  # raises: an abstract model
         pk = meta.pk
         if using is not None and using != meta.database:
             return await cls.objects().using(using).get(*conditions, use_cache=use_cache, **filters)
-        if pk is None or conditions or len(filters) != 1 or filters.get(pk.name) is None:
+        value = filters.get(pk.name) if pk is not None and not conditions and len(filters) == 1 else None
+        if value is None:
             return await cls.objects().get(*conditions, use_cache=use_cache, **filters)
-        value = filters[pk.name]
         if not use_cache:
-            return await _get_by_pk(cls, value)
+            return await get_by_pk(cls, value)  # type: ignore[no-any-return]
         hit: Self | None = _state.cached_get(cls, value)
         if hit is not None:
             return hit
-        return await _state.fetch_and_store(cls, lambda: _get_by_pk(cls, value))
+        return await _state.fetch_and_store(cls, lambda: get_by_pk(cls, value))
 
     @classmethod
     async def get_or_none(
@@ -556,37 +556,3 @@ class Model(RelationMethods, metaclass=ModelMeta):
 def _relation_alias_field(meta: ModelOptions, name: str) -> Field[Any] | None:
     alias = meta.relation_aliases.get(name)
     return meta.fields[alias] if alias else None
-
-
-async def _get_by_pk(model: type[ModelT], value: Any) -> ModelT:
-    """The row whose primary key is ``value``: the hottest read, served without building a QueryBuilder
-    (results and errors as ``Model.filter(<pk>=value).get()``)."""
-    meta = model._meta
-    pk = meta.pk
-    assert pk is not None
-    try:
-        db_value = pk.to_db(value)
-    except ORMException as exc:
-        exc.enrich(model=meta.model_name, details={"filter": pk.name})
-        raise
-    statement, params = pk_select(model, db_value)
-    records = await executor.fetch(
-        meta.database, statement.sql, params, model=meta.model_name, operation="get"
-    )
-    if len(records) == 1:
-        found: ModelT = instance_loader(model, meta.field_names)(records[0])
-        return found
-    details = {"filters": {pk.name: value}}
-    if not records:
-        raise DoesNotExist(
-            f"No {meta.model_name} matches the given filters",
-            model=meta.model_name,
-            operation="get",
-            details=details,
-        )
-    raise MultipleObjectsReturned(  # a primary key without a constraint (unmanaged table)
-        f"More than one {meta.model_name} matches the given filters",
-        model=meta.model_name,
-        operation="get",
-        details=details,
-    )

@@ -252,6 +252,41 @@ def test_validators_hook() -> None:
     assert F.IntegerField(validators=None).validators == ()
 
 
+@pytest.mark.parametrize(
+    ("field", "low", "high"),
+    [
+        (F.SmallIntegerField(), -(2**15), 2**15 - 1),
+        (F.IntegerField(), -(2**31), 2**31 - 1),
+        (F.BigIntegerField(), -(2**63), 2**63 - 1),
+    ],
+)
+def test_integer_bounds_are_inclusive_and_checked_for_plain_ints(
+    field: Field[Any], low: int, high: int
+) -> None:
+    field = bind(field, "n")
+    assert field.to_db(low) == low and field.to_db(high) == high
+    rejects(field, low - 1, "out of range")
+    rejects(field, high + 1, "out of range")
+    rejects(field, True, "expected an integer")
+
+
+def test_integer_subclass_with_its_own_checks_runs_them_for_plain_ints() -> None:
+    class EvenField(F.IntegerField):
+        def validate(self, value: Any) -> None:
+            super().validate(value)
+            if value % 2:
+                self.fail(value, "must be even")
+
+    class TenTimes(F.IntegerField):
+        def db_value(self, value: Any) -> Any:
+            return value * 10
+
+    even = bind(EvenField(), "n")
+    assert even.to_db(4) == 4
+    rejects(even, 3, "must be even")
+    assert bind(TenTimes(), "t").to_db(4) == 40
+
+
 def test_error_without_model_names_the_field_class() -> None:
     with pytest.raises(ValidationError) as info:
         F.IntegerField().to_db("x")

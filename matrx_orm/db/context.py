@@ -201,9 +201,9 @@ _held: ContextVar[Held | None] = ContextVar("matrx_orm_transactions", default=No
 pin_blocks: ContextVar[Any] = ContextVar("matrx_orm_pins", default=None)
 
 
-def held() -> Held | None:
-    """What the current task holds (None outside every transaction)."""
-    return _held.get()
+#: ``held()``: what the current task holds (None outside every transaction); the variable's own ``get``,
+#: called before every statement
+held: Callable[[], Held | None] = _held.get
 
 
 def project_name(database: str) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +78,7 @@ class PinBlock:
     def pinned(self, server: str) -> Pin | None:
         """The connection already pinned for ``server`` and free of any transaction, found without
         awaiting; None when :meth:`pin_for` has to decide (nothing pinned yet, or the block has ended)."""
-        block = self._owner(server)
+        block = self if self.parent is None else self._owner(server)
         if block.closed:
             return None
         pin = block.pins.get(server)
@@ -148,10 +149,9 @@ async def unpin(pin: Pin) -> None:
     await release(pin.pool, pin.connection, full_reset=pin.user_sql)
 
 
-def current_pins() -> PinBlock | None:
-    """The innermost open ``connection()`` block of the current task, if any."""
-    block: PinBlock | None = pin_blocks.get()
-    return block
+#: ``current_pins()``: the innermost open ``connection()`` block of the current task, if any (the variable's
+#: own ``get``, called before every statement)
+current_pins: Callable[[], PinBlock | None] = pin_blocks.get
 
 
 class PinScope:

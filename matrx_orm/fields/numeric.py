@@ -92,6 +92,25 @@ class IntegerField(Field[int, _IntR]):
         self._check_range(value)
         super().validate(value)
 
+    def to_db(self, value: Any) -> Any:
+        # the usual key lookup: an int in range, no validators, no conversion of a subclass's own to skip
+        if (
+            type(value) is int
+            and self._plain
+            and not self.validators
+            and self.min_value <= value <= self.max_value
+        ):
+            return value
+        return super().to_db(value)
+
+    #: this class converts, checks and stores values as IntegerField does (see ``to_db``)
+    _plain: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = ("to_python", "validate", "db_value", "_check_range")
+        cls._plain = all(getattr(cls, name) is getattr(IntegerField, name) for name in own)
+
     def _check_range(self, value: Any) -> None:
         """Refuse a number outside the column's range (PostgreSQL would raise "out of range")."""
         if not self.min_value <= value <= self.max_value:

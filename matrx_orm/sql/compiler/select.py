@@ -682,21 +682,12 @@ class _SourceColumn(Expression):
         return scope.source.column(self.name)
 
 
-_pk_statements: dict[type, Compiled] = {}
-
-
 def pk_select(model: type, value: Any) -> tuple[Compiled, list[Any]]:
-    """``SELECT <every field> WHERE <pk> = $1 LIMIT 2`` (``get(pk)``); ``value`` is already converted for the
-    database. Built by :func:`select` once per model, then served from this table."""
+    """``SELECT <every field> WHERE <pk> = $1 LIMIT 2`` (``get(pk)``, which keeps it per model); ``value`` is
+    already converted for the database."""
     meta = model._meta  # type: ignore[attr-defined]
-    found = _pk_statements.get(model)
-    if found is None:
-        pk_name = meta.pk.name
-        spec = QuerySpec(model, where=(Q((pk_name, value)),), limit=2, ordered=True)
-        found, params = compile_select(spec, meta.field_names, "rows")
-        _pk_statements[model] = found
-        return found, params
-    return found, found.params([value, 2])
+    spec = QuerySpec(model, where=(Q((meta.pk.name, value)),), limit=2, ordered=True)
+    return compile_select(spec, meta.field_names, "rows")
 
 
 def grouped_selection(spec: QuerySpec) -> tuple[str, ...] | None:
