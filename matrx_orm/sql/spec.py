@@ -1,4 +1,4 @@
-"""``QuerySpec``: everything a query says, frozen. ``QueryBuilder`` (what users chain) holds one; the compiler
+"""``QuerySpec``: everything a query says, never changed once made. ``QueryBuilder`` (what users chain) holds one; the compiler
 turns one into a statement.
 
 ``Queryable`` marks the objects that hold a spec, so subqueries (``Subquery``, ``Exists``,
@@ -18,9 +18,13 @@ if TYPE_CHECKING:
 __all__ = ["QuerySpec", "Queryable", "replace"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class QuerySpec:
-    """Everything a query says; chain methods make modified copies with :func:`replace`."""
+    """Everything a query says; chain methods make modified copies with :func:`replace`, never change one.
+
+    (Not ``frozen``: a frozen dataclass sets each of its 21 fields through ``object.__setattr__``, which made
+    building a spec the largest cost of ``Model.filter(...)``; specs are still hashed by their fields.)
+    """
 
     model: type
     where: tuple[Any, ...] = ()  # Q trees, ANDed
@@ -50,7 +54,7 @@ class QuerySpec:
         if not self.order_by and not self.ordered:
             default: tuple[Any, ...] = getattr(getattr(self.model, "_meta", None), "ordering", ())
             if default:
-                object.__setattr__(self, "order_by", default)
+                self.order_by = default
 
     @property
     def default_ordered(self) -> bool:
