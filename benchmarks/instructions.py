@@ -1,0 +1,118 @@
+"""Client CPU instructions per statement, counted by callgrind: steady where wall-clock time is not.
+
+    python benchmarks/instructions.py --url postgresql://postgres@127.0.0.1:5432/postgres
+    python benchmarks/instructions.py --only get --only raw-fetchrow
+
+Each mode runs its loop at two lengths under ``valgrind --tool=callgrind`` (``PYTHONHASHSEED=0``, uvloop,
+a fixed random seed) and prints the difference divided by the extra iterations: the instructions one more
+statement costs this process, with start-up and imports cancelled out. The server's work is not counted.
+Needs valgrind; creates the table ``instr_world`` (10,000 rows) in the given database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+
+TABLE = "instr_world"
+SQL = f"SELECT id, randomnumber FROM {TABLE} WHERE id = $1"
+MODES = {
+    "raw-fetchrow": "asyncpg: conn.fetchrow on one held connection (pool like the package's)",
+    "get": "matrx-orm: Model.get(use_cache=False, id=...) inside connection()",
+    "get-pooled": "matrx-orm: Model.get(use_cache=False, id=...), a pooled connection per statement",
+    "filter-all": "matrx-orm: Model.filter(id=...).all() inside connection()",
+}
+
+
+async def _seed(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {TABLE} (id int PRIMARY KEY, randomnumber int NOT NULL)"
+        )
+        if not await conn.fetchval(f"SELECT count(*) FROM {TABLE}"):
+            rows = [(i, i * 7 % 10_000) for i in range(1, 10_001)]
+            await conn.executemany(f"INSERT INTO {TABLE} VALUES ($1, $2)", rows)
+    finally:
+        await conn.close()
+
+
+async def _loop(url: str, mode: str, count: int) -> None:
+    """``count`` statements of ``mode`` (after 50 untimed ones)."""
+    from matrx_orm import DatabaseProjectConfig, IntegerField, Model, connection, register_database
+
+    register_database(DatabaseProjectConfig(name="instr", url=url, pool_min_size=1, pool_max_size=1))
+
+    class World(Model):
+        id = IntegerField(primary_key=True)
+        randomnumber = IntegerField()
+        _table_name = TABLE
+        _database = "instr"
+
+    random.seed(1)
+    ids = [random.randint(1, 10_000) for _ in range(count + 50)]
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=1, reset=None, command_timeout=60.0)
+    assert pool is not None
+    async with pool.acquire() as conn:
+        steps: dict[str, Callable[[int], Awaitable[Any]]] = {
+            "raw-fetchrow": lambda i: conn.fetchrow(SQL, i),
+            "get": lambda i: World.get(use_cache=False, id=i),
+            "get-pooled": lambda i: World.get(use_cache=False, id=i),
+            "filter-all": lambda i: World.filter(id=i).all(),
+        }
+        step = steps[mode]
+        if mode == "get-pooled":
+            for i in ids:
+                await step(i)
+        else:
+            async with connection("instr"):
+                for i in ids:
+                    await step(i)
+    await pool.close()
+
+
+def _count(url: str, mode: str, loops: int) -> int:
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__]
+    command += ["--url", url, "--run", mode, str(loops)]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if done.returncode or found is None:
+        raise SystemExit(f"{mode}: the run under valgrind failed:\n{done.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--url", default=os.environ.get("MATRX_BENCH_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    )
+    parser.add_argument("--only", action="append", choices=list(MODES), help="repeatable; default every mode")
+    parser.add_argument("--loops", type=int, nargs=2, default=(500, 2500), metavar=("SHORT", "LONG"))
+    parser.add_argument("--run", nargs=2, metavar=("MODE", "COUNT"), help=argparse.SUPPRESS)  # one loop
+    args = parser.parse_args()
+    import uvloop
+
+    if args.run:
+        uvloop.run(_loop(args.url, args.run[0], int(args.run[1])))
+        return 0
+    asyncio.run(_seed(args.url))
+    short, long = args.loops
+    for mode in args.only or list(MODES):
+        per = (_count(args.url, mode, long) - _count(args.url, mode, short)) / (long - short)
+        print(f"{mode:13} {per / 1000:8.1f}k instructions per statement  ({MODES[mode]})", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
