@@ -84,24 +84,30 @@ class Queryable:
 
 
 def _replacer() -> Callable[[QuerySpec, dict[str, Any]], QuerySpec]:
-    """``dataclasses.replace`` for QuerySpec, specialised once for its fields (half the cost; every chain
-    method calls it): ``QuerySpec(changes.get("model", spec.model), ...)``; unknown names raise."""
+    """``dataclasses.replace`` for QuerySpec, specialised once for its fields (every chain method calls it):
+    a copy of every field, the changes set on it, then ``__post_init__`` as the constructor would run it;
+    unknown names raise."""
     names = [f.name for f in dataclasses.fields(QuerySpec)]
-    arguments = ", ".join(
-        # a new order_by (even an empty one) replaces the model's default ordering
-        "get('ordered', spec.ordered or 'order_by' in changes)"
-        if name == "ordered"
-        else f"get({name!r}, spec.{name})"
-        for name in names
-    )
+    copies = "".join(f"    new.{name} = spec.{name}\n" for name in names)
     source = (
         "def replace(spec, changes):\n"
         "    if not changes.keys() <= FIELDS:\n"
         "        raise TypeError(f'unknown QuerySpec fields {sorted(changes.keys() - FIELDS)}')\n"
-        "    get = changes.get\n"
-        f"    return QuerySpec({arguments})\n"
+        "    new = new_spec(QuerySpec)\n"
+        f"{copies}"
+        "    for name, value in changes.items():\n"
+        "        setattr(new, name, value)\n"
+        # a new order_by (even an empty one) replaces the model's default ordering
+        "    if 'order_by' in changes and 'ordered' not in changes:\n"
+        "        new.ordered = True\n"
+        "    new.__post_init__()\n"
+        "    return new\n"
     )
-    namespace: dict[str, Any] = {"QuerySpec": QuerySpec, "FIELDS": frozenset(names)}
+    namespace: dict[str, Any] = {
+        "QuerySpec": QuerySpec,
+        "FIELDS": frozenset(names),
+        "new_spec": object.__new__,
+    }
     exec(source, namespace)  # noqa: S102 (generated from the dataclass's own field names)
     replace_function: Callable[[QuerySpec, dict[str, Any]], QuerySpec] = namespace["replace"]
     return replace_function
