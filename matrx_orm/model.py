@@ -266,9 +266,7 @@ class Model(RelationMethods, metaclass=ModelMeta):
         """
         if conditions:
             conditions, filters = pk_shortcut(cls, conditions, filters)
-        meta: ModelOptions | None = cls.__dict__.get("_meta")
-        if meta is None:
-            meta = cls._require_meta()  # raises: an abstract model
+        meta = cls._require_meta()
         pk = meta.pk
         if using is not None and using != meta.database:
             return await cls.objects().using(using).get(*conditions, use_cache=use_cache, **filters)

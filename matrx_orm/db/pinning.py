@@ -78,7 +78,7 @@ class PinBlock:
     def pinned(self, server: str) -> Pin | None:
         """The connection already pinned for ``server`` and free of any transaction, found without
         awaiting; None when :meth:`pin_for` has to decide (nothing pinned yet, or the block has ended)."""
-        block = self if self.parent is None else self._owner(server)
+        block = self._owner(server)
         if block.closed:
             return None
         pin = block.pins.get(server)

@@ -23,12 +23,11 @@ class PkRead:
     """One model's primary-key read: ``SELECT <every field> WHERE <pk> = $1 LIMIT 2`` and what turns its
     row into an instance."""
 
-    __slots__ = ("model", "name", "pk", "sql", "params", "in_order", "load")
+    __slots__ = ("name", "pk", "sql", "params", "in_order", "load")
 
     def __init__(self, model: type, db_value: Any) -> None:
         meta = model._meta  # type: ignore[attr-defined]
         statement, _ = pk_select(model, db_value)
-        self.model = model
         self.name: str = meta.model_name
         self.pk = meta.pk
         self.sql: str = statement.sql

@@ -1,5 +1,5 @@
-"""``QuerySpec``: everything a query says, never changed once made. ``QueryBuilder`` (what users chain) holds one; the compiler
-turns one into a statement.
+"""``QuerySpec``: everything a query says, never changed once made. ``QueryBuilder`` (what users chain)
+holds one; the compiler turns one into a statement.
 
 ``Queryable`` marks the objects that hold a spec, so subqueries (``Subquery``, ``Exists``,
 ``field__in=<query>``, ``CTE``) can take a ``QueryBuilder`` without this layer importing it.
