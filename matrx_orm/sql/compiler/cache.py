@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import asyncpg as _asyncpg_dialect
 from ...exceptions import QueryError
 from ...meta.memo import remember
 
-__all__ = ["DIALECT", "Compiled", "bind", "clear_cache", "compile_statement", "compiled"]
+__all__ = ["DIALECT", "Compiled", "bind", "clear_cache", "compile_statement", "compiled", "plans"]
 
 DIALECT = _asyncpg_dialect.dialect()
 
@@ -36,6 +36,9 @@ class Compiled:
 
 
 _cache: dict[Hashable, Compiled] = {}
+
+#: a plain query's key -> its compiled statement, or None when queries of that key take the walk (``plain.py``)
+plans: dict[Hashable, Compiled | None] = {}
 
 
 def compiled(key: Hashable, build: Callable[[], Any]) -> Compiled:
@@ -74,3 +77,4 @@ def bind(index: int, type_: Any = None) -> Any:
 
 def clear_cache() -> None:
     _cache.clear()
+    plans.clear()

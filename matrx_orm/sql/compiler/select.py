@@ -14,7 +14,7 @@ the value list shared with every subquery.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +24,7 @@ from sqlalchemy.sql.elements import ColumnClause
 
 from ...exceptions import ParameterError, QueryError, UnknownFieldError
 from ...fields.json_text import JsonText, json_text
+from ...meta.memo import remember
 from ..expressions.base import Expression, F, Fragment, order_expression, ordered
 from ..expressions.coerce import as_expression
 from ..expressions.vector import distance
@@ -32,6 +33,7 @@ from ..q import Q
 from ..spec import QuerySpec
 from . import filters, joins
 from .cache import Compiled, compiled
+from .plain import known_plain, plain_names, plain_shape, remember_plain
 
 __all__ = [
     "PendingScope",
@@ -225,10 +227,22 @@ class PendingScope(Scope):
 # -- checks made where a chain method is called ------------------------------------------------------------------
 
 
+#: the plain conditions whose names were checked (a dict for ``remember``'s bound)
+_checked: dict[Hashable, bool] = {}
+
+
 def check_condition(model: type, node: Any, annotations: Mapping[str, Expression] | None = None) -> set[str]:
-    """Walk a condition checking its names (not its plain values); returns the annotations it uses."""
+    """Walk a condition checking its names (not its plain values); returns the annotations it uses.
+
+    The names of a plain condition (``plain.py``) are checked once: the next condition with the same keys
+    on the same model passes at once."""
+    names = None if annotations else plain_names(model, node)
+    if names is not None and names in _checked:
+        return set()
     scope = Scope(model, annotations=annotations, outer=PendingScope(model), pending=True)
     scope.condition(node)
+    if names is not None:
+        remember(_checked, names, True)
     return scope.used
 
 
@@ -598,8 +612,15 @@ def _compound(spec: QuerySpec, scope: Scope, names: Sequence[str], kind: str) ->
 
 def compile_select(spec: QuerySpec, names: Sequence[str], kind: str = "values") -> tuple[Compiled, list[Any]]:
     """The compiled SELECT of ``names`` for ``spec`` and its parameters (see :func:`select` for ``kind``)."""
+    shape = plain_shape(spec, names, kind)
+    if shape is not None:
+        known = known_plain(shape)
+        if known is not None:
+            return known, known.params(shape.values)
     statement, scope = _top_select(spec, names, kind)
     found = compiled(statement.key, statement.build)
+    if shape is not None:
+        remember_plain(shape, found, scope.values)
     return found, found.params(scope.values)
 
 

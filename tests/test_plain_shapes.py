@@ -1,0 +1,156 @@
+"""Plain queries find their statement without the walk (sql/compiler/plain.py): a plain query's statement and
+parameters are the ones the walk makes, queries of one key with new values read their own rows, queries that
+differ in what changes the SQL never share a statement, and errors are the walk's own."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from advanced_models import AdvCustomer, AdvOrder, customer_rows, load, order_rows
+from relation_models import RPost
+
+from matrx_orm import F, FloatField, IntegerField, Model, Q, create_all
+from matrx_orm.db import executor
+from matrx_orm.exceptions import UnknownFieldError, UnknownLookupError, ValidationError
+from matrx_orm.sql.compiler import cache as compiler
+from matrx_orm.sql.compiler.plain import plain_shape
+
+ORDERS = order_rows()
+CUSTOMERS = customer_rows()
+
+
+@pytest.fixture(autouse=True)
+async def data(db: str) -> None:
+    await load(db)
+
+
+def walked(qs: Any, names: tuple[str, ...], kind: str) -> tuple[str, list[Any]]:
+    """SQL and parameters from the walk alone (empty caches before and after)."""
+    compiler.clear_cache()
+    statement, params = qs._select(names, kind)
+    compiler.clear_cache()
+    return statement.sql, params
+
+
+PLAIN = [
+    (AdvOrder.filter(region="north"), ("id", "qty"), "rows"),
+    (AdvOrder.filter(region="north", qty__gt=3).order_by("-id")[2:7], ("id",), "values"),
+    (AdvOrder.filter(shipped_at=None), ("id",), "values"),
+    (AdvOrder.filter(shipped_at__isnull=False, status__in=["paid", "pending"]), ("id",), "values"),
+    (AdvOrder.filter(status__in=[]), ("id",), "values"),
+    (AdvOrder.filter(Q(region="east") | Q(qty__lte=2), ~Q(status="paid")), ("id",), "values"),
+    (AdvOrder.exclude(region__startswith="no").filter(amount__range=(5, 30)), ("id", "amount"), "values"),
+    (AdvOrder.filter(data__settings__theme="dark").order_by("qty", "-id"), ("id",), "values"),
+    (AdvOrder.filter(status__icontains="PAI")[:3], ("id",), "values"),
+    (AdvOrder.filter(qty__gte=4), (), "count"),
+    (AdvOrder.filter(qty=100), (), "exists"),
+    (AdvCustomer.filter(nickname__iexact="NICK3"), ("id", "name"), "rows"),
+    (RPost.filter(author__isnull=False, title__endswith="5"), ("id",), "values"),
+]
+
+
+@pytest.mark.parametrize("index", range(len(PLAIN)))
+def test_a_plain_query_gets_the_walks_statement_and_parameters(index: int) -> None:
+    qs, names, kind = PLAIN[index]
+    reference = walked(qs, names, kind)
+    shape = plain_shape(qs._spec, names, kind)
+    assert shape is not None
+    first, params = qs._select(names, kind)  # the walk, which keeps the statement for the key
+    assert compiler.plans[shape.key] is first
+    again, params_again = qs._select(names, kind)  # found by its key
+    assert again is first and params_again == params
+    assert (first.sql, params) == reference
+
+
+def test_queries_that_are_not_plain_have_no_plain_shape() -> None:
+    names = ("id",)
+    for qs in (
+        RPost.filter(author__name="x"),  # crosses a foreign key: an EXISTS subquery
+        AdvOrder.filter(qty__gt=F("customer_id")),  # an expression value
+        AdvOrder.filter(qty=1).select_for_update(),
+        AdvOrder.filter(qty=1).distinct(),
+        AdvOrder.all().annotate(n=F("qty")),
+    ):
+        assert plain_shape(qs._spec, names, "values") is None
+
+
+async def test_one_key_new_values_read_their_own_rows() -> None:
+    for region in ("north", "south", "east", "nowhere"):
+        for qty in (1, 4, 9):
+            got = (
+                await AdvOrder.filter(region=region, qty__gte=qty).order_by("id").values_list("id", flat=True)
+            )
+            assert got == [o["id"] for o in ORDERS if o["region"] == region and o["qty"] >= qty]
+    for start, stop in ((0, 3), (5, 9), (30, 60)):
+        got = await AdvOrder.all().order_by("-id")[start:stop].values_list("id", flat=True)
+        assert got == sorted((o["id"] for o in ORDERS), reverse=True)[start:stop]
+
+
+async def test_what_changes_the_sql_is_part_of_the_key() -> None:
+    """None against a value, an empty list, isnull's direction, a slice, an ordering: each its own statement,
+    each reading its own rows, in either order of first use."""
+    queries: list[tuple[Any, list[int]]] = [
+        (AdvOrder.filter(shipped_at=None), [o["id"] for o in ORDERS if o["shipped_at"] is None]),
+        (AdvOrder.filter(shipped_at=ORDERS[0]["shipped_at"]), [1]),
+        (AdvOrder.filter(status__in=[]), []),
+        (AdvOrder.filter(status__in=["refunded"]), [o["id"] for o in ORDERS if o["status"] == "refunded"]),
+        (AdvOrder.filter(shipped_at__isnull=True), [o["id"] for o in ORDERS if o["shipped_at"] is None]),
+        (AdvOrder.filter(shipped_at__isnull=False), [o["id"] for o in ORDERS if o["shipped_at"] is not None]),
+        (AdvOrder.exclude(qty=1), [o["id"] for o in ORDERS if o["qty"] != 1]),
+        (AdvOrder.filter(qty=1), [o["id"] for o in ORDERS if o["qty"] == 1]),
+    ]
+    for order in (queries, queries[::-1], queries):
+        for qs, wanted in order:
+            assert sorted(await qs.values_list("id", flat=True)) == wanted
+    ids = sorted(o["id"] for o in ORDERS)
+    assert await AdvOrder.all().order_by("id")[:2].values_list("id", flat=True) == ids[:2]
+    assert await AdvOrder.all().order_by("-id")[:2].values_list("id", flat=True) == ids[::-1][:2]
+    assert await AdvOrder.all().order_by("id")[2:].values_list("id", flat=True) == ids[2:]
+
+
+async def test_errors_are_the_walks_after_the_key_is_known() -> None:
+    assert len(await AdvOrder.filter(qty=1)) == sum(o["qty"] == 1 for o in ORDERS)
+    for _ in range(2):
+        with pytest.raises(ValidationError) as caught:
+            await AdvOrder.filter(qty="many")
+        assert caught.value.details.get("filter") == "qty"
+        with pytest.raises(UnknownFieldError):
+            AdvOrder.filter(qtty=1)
+        with pytest.raises(UnknownLookupError):
+            AdvOrder.filter(qty__near=1)
+
+
+def test_checked_names_do_not_skip_what_the_check_looks_at() -> None:
+    """A condition's names are checked once per key; values that are expressions and filters across foreign
+    keys are still checked where they are written."""
+    assert AdvOrder.filter(qty=1)._spec.where
+    assert AdvOrder.filter(qty=2)._spec.where  # names known
+    with pytest.raises(UnknownFieldError):
+        AdvOrder.filter(qty=F("nope"))
+    assert RPost.filter(author__name="a")._spec.where
+    with pytest.raises(ValidationError):
+        RPost.filter(author__name=object())
+
+
+class PlainReading(Model):
+    id = IntegerField(primary_key=True)
+    value = FloatField(null=True)
+
+    _table_name = "plain_reading"
+    _database = "test"
+
+
+async def test_a_key_whose_values_the_walk_sees_differently_keeps_taking_the_walk(db: str) -> None:
+    """NaN is not equal to itself, so the values read off the spec cannot be shown to be the walk's: the key is
+    marked for the walk, and its queries still read the right rows."""
+    await create_all(db, models=[PlainReading])
+    await executor.execute(db, 'TRUNCATE "plain_reading"', [])
+    await PlainReading.bulk_create([{"id": 1, "value": math.nan}, {"id": 2, "value": 1.5}])
+    qs = PlainReading.filter(value=math.nan)
+    assert [r.id for r in await qs] == [1]
+    shape = plain_shape(qs._spec, PlainReading._meta.field_names, "rows")
+    assert shape is not None and compiler.plans[shape.key] is None
+    assert [r.id for r in await PlainReading.filter(value=1.5)] == [2]
+    assert [r.id for r in await PlainReading.filter(value=math.nan)] == [1]
