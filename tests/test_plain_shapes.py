@@ -11,7 +11,7 @@ import pytest
 from advanced_models import AdvCustomer, AdvOrder, customer_rows, load, order_rows
 from relation_models import RPost
 
-from matrx_orm import F, FloatField, IntegerField, Model, Q, create_all
+from matrx_orm import ArrayField, CharField, F, FloatField, IntegerField, Model, Q, create_all
 from matrx_orm.db import executor
 from matrx_orm.exceptions import UnknownFieldError, UnknownLookupError, ValidationError
 from matrx_orm.sql.compiler import cache as compiler
@@ -154,3 +154,42 @@ async def test_a_key_whose_values_the_walk_sees_differently_keeps_taking_the_wal
     assert shape is not None and compiler.plans[shape.key] is None
     assert [r.id for r in await PlainReading.filter(value=1.5)] == [2]
     assert [r.id for r in await PlainReading.filter(value=math.nan)] == [1]
+
+
+class PlainTagged(Model):
+    id = IntegerField(primary_key=True)
+    tags = ArrayField(CharField(max_length=10), null=True)
+
+    _table_name = "plain_tagged"
+    _database = "test"
+
+
+async def test_a_value_that_can_be_read_once_is_read_once(db: str) -> None:
+    """A generator, ``map`` or ``iter`` as a filter value is read into a tuple when the filter is written:
+    checking, compiling and running the query read it more than once. Cold (empty caches) and warm."""
+    await create_all(db, models=[PlainTagged])
+    await executor.execute(db, 'TRUNCATE "plain_tagged"', [])
+    await PlainTagged.bulk_create(
+        [{"id": 1, "tags": ["a", "b"]}, {"id": 2, "tags": ["c"]}, {"id": 3, "tags": []}]
+    )
+    low_qty = sorted(o["id"] for o in ORDERS if 2 <= o["qty"] <= 3)
+    for _ in range(2):
+        compiler.clear_cache()
+        for _warm in range(2):
+            assert sorted(
+                await PlainTagged.filter(tags__contains=(t for t in ["b"])).values_list("id", flat=True)
+            ) == [1]
+            assert sorted(
+                await PlainTagged.filter(tags__overlap=map(str.lower, ["C", "A"])).values_list(
+                    "id", flat=True
+                )
+            ) == [1, 2]
+            assert (
+                sorted(await AdvOrder.filter(qty__range=iter((2, 3))).values_list("id", flat=True)) == low_qty
+            )
+            assert sorted(
+                await AdvOrder.filter(id__in=(i for i in (3, 5, 99))).values_list("id", flat=True)
+            ) == [3, 5]
+    qs = AdvOrder.filter(id__in=(i for i in (7,)))
+    assert await qs.values_list("id", flat=True) == [7]
+    assert await qs.values_list("id", flat=True) == [7]  # the same builder again

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -9,7 +10,9 @@ class Q:
     """Conditions combined with AND (default) or OR, optionally negated.
 
     Children are ``(key, value)`` pairs such as ``("age__gt", 18)``, nested ``Q`` objects, or
-    expressions (``Exists(...)``, SQLAlchemy boolean clauses).
+    expressions (``Exists(...)``, SQLAlchemy boolean clauses). A keyword value that can be read only once (a
+    generator, ``map(...)``, ``iter(...)``) is read here, into a tuple: a query may read its values more than
+    once (checking them, compiling, running again).
     """
 
     AND = "AND"
@@ -20,6 +23,9 @@ class Q:
         self, *conditions: Any, _connector: str = AND, _negated: bool = False, **filters: Any
     ) -> None:
         self.children: list[Any] = [*conditions, *filters.items()]
+        for index, (key, value) in enumerate(filters.items(), len(conditions)):
+            if isinstance(value, Iterator):
+                self.children[index] = (key, tuple(value))
         self.connector = _connector
         self.negated = _negated
 

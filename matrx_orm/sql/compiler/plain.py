@@ -6,7 +6,8 @@ selected names, the filter keys with each value's ``shape`` (see ``lookups.py``)
 is sliced; its parameters are each pair's converted values in order, then the limit and the offset.
 :func:`plain_shape` reads that key and those values straight off the spec, without building fragments.
 
-The first query of a key still takes the walk (``select.compile_select``), and its parameters are compared
+The first query of a key still takes the walk (``select.compile_select``), which reads the values again (a
+filter's one-pass iterator was read into a tuple when its ``Q`` was made), and its parameters are compared
 with the ones read here: the key keeps the compiled statement only when they are the same, and is marked for
 the walk otherwise. Any error reading a plain shape (an unknown name, a bad value) also leaves the query to
 the walk, which raises it with its full context.
