@@ -29,6 +29,7 @@ MODES = {
     "raw-fetchrow": "asyncpg: conn.fetchrow on one held connection (pool like the package's)",
     "get": "matrx-orm: Model.get(use_cache=False, id=...) inside connection()",
     "get-pooled": "matrx-orm: Model.get(use_cache=False, id=...), a pooled connection per statement",
+    "get-block": "matrx-orm: a connection() block around each Model.get (a request with one read)",
     "filter-all": "matrx-orm: Model.filter(id=...).all() inside connection()",
 }
 
@@ -67,10 +68,11 @@ async def _loop(url: str, mode: str, count: int) -> None:
             "raw-fetchrow": lambda i: conn.fetchrow(SQL, i),
             "get": lambda i: World.get(use_cache=False, id=i),
             "get-pooled": lambda i: World.get(use_cache=False, id=i),
+            "get-block": lambda i: _in_block(World, i),
             "filter-all": lambda i: World.filter(id=i).all(),
         }
         step = steps[mode]
-        if mode == "get-pooled":
+        if mode in ("get-pooled", "get-block"):
             for i in ids:
                 await step(i)
         else:
@@ -78,6 +80,13 @@ async def _loop(url: str, mode: str, count: int) -> None:
                 for i in ids:
                     await step(i)
     await pool.close()
+
+
+async def _in_block(model: Any, key: int) -> Any:
+    from matrx_orm import connection
+
+    async with connection("instr"):
+        return await model.get(use_cache=False, id=key)
 
 
 def _count(url: str, mode: str, loops: int) -> int:
