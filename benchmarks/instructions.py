@@ -59,6 +59,10 @@ async def _loop(url: str, mode: str, count: int) -> None:
         _table_name = TABLE
         _database = "instr"
 
+    async def in_block(key: int) -> Any:
+        async with connection("instr"):
+            return await World.get(use_cache=False, id=key)
+
     random.seed(1)
     ids = [random.randint(1, 10_000) for _ in range(count + 50)]
     pool = await asyncpg.create_pool(url, min_size=1, max_size=1, reset=None, command_timeout=60.0)
@@ -68,7 +72,7 @@ async def _loop(url: str, mode: str, count: int) -> None:
             "raw-fetchrow": lambda i: conn.fetchrow(SQL, i),
             "get": lambda i: World.get(use_cache=False, id=i),
             "get-pooled": lambda i: World.get(use_cache=False, id=i),
-            "get-block": lambda i: _in_block(World, i),
+            "get-block": in_block,
             "filter-all": lambda i: World.filter(id=i).all(),
         }
         step = steps[mode]
@@ -80,13 +84,6 @@ async def _loop(url: str, mode: str, count: int) -> None:
                 for i in ids:
                     await step(i)
     await pool.close()
-
-
-async def _in_block(model: Any, key: int) -> Any:
-    from matrx_orm import connection
-
-    async with connection("instr"):
-        return await model.get(use_cache=False, id=key)
 
 
 def _count(url: str, mode: str, loops: int) -> int:

@@ -9,8 +9,17 @@ import pytest
 from example_models import ALL, Author
 from test_crud import _quoted
 
-from matrx_orm import connection, create_all, pool_stats, transaction
+from matrx_orm import (
+    DatabaseProjectConfig,
+    connection,
+    create_all,
+    pool_stats,
+    register_database,
+    transaction,
+)
+from matrx_orm.config import unregister_database
 from matrx_orm.db import executor
+from matrx_orm.db.engine import checkout, dispose_all, release
 
 
 @pytest.fixture(autouse=True)
@@ -52,6 +61,31 @@ async def test_concurrent_tasks_in_the_block_share_it_one_at_a_time() -> None:
         await asyncio.gather(*(Author.create(name=f"n{i}") for i in range(10)))
         assert len(set(pids)) == 1 and pool_stats("test").in_use == 1
     assert await Author.count() == 10
+
+
+async def test_statements_waiting_on_a_cancelled_first_checkout_pin_one_themselves(pg_url: str) -> None:
+    """Two statements of a block ask for its connection while the pool has none free: the second waits for
+    the first's checkout; when the first is cancelled, the second checks one out and pins it."""
+    register_database(DatabaseProjectConfig(name="pin_one", url=pg_url, pool_min_size=1, pool_max_size=1))
+    try:
+        pool, busy = await checkout("pin_one")  # the pool's only connection
+        async with connection("pin_one"):
+            first = asyncio.create_task(executor.fetch("pin_one", "SELECT 1 AS n", []))
+            await asyncio.sleep(0.05)  # waiting in checkout
+            second = asyncio.create_task(executor.fetch("pin_one", "SELECT 2 AS n", []))
+            await asyncio.sleep(0.05)  # waiting for the first's checkout
+            first.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await first
+            assert not second.done()
+            await release(pool, busy)
+            assert [row["n"] for row in await asyncio.wait_for(second, 10)] == [2]
+            assert pool_stats("pin_one").in_use == 1  # pinned by the second statement
+            assert [row["n"] for row in await executor.fetch("pin_one", "SELECT 3 AS n", [])] == [3]
+        assert pool_stats("pin_one").in_use == 0
+    finally:
+        await dispose_all()
+        unregister_database("pin_one")
 
 
 async def test_nested_blocks_and_transactions_reuse_the_pinned_connection() -> None:

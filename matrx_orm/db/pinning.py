@@ -30,7 +30,7 @@ from .engine import checkout, discard, release
 __all__ = ["Pin", "PinBlock", "PinScope", "connection", "current_pins", "discard_pin", "unpin"]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Pin:
     """One pinned connection: the pool it came from, and the lock that serialises its statements."""
 
@@ -54,7 +54,9 @@ class PinBlock:
         self.parent = parent
         self.only = only
         self.pins: dict[str, Pin] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        #: servers a connection is being checked out for: the Event a second statement waits on (None until
+        #: one waits)
+        self._pending: dict[str, asyncio.Event | None] = {}
         #: pools whose pinned connection was found dead: their idle connections are replaced first
         self._stale: dict[str, Any] = {}
         self.closed = False
@@ -99,14 +101,18 @@ class PinBlock:
         return None if pin is None or pin.in_transaction else pin
 
     async def _pin(self, server: str) -> Pin | None:
-        """Check a connection out for ``server`` (once, when several statements ask at the same time)."""
-        lock = self._locks.get(server)
-        if lock is None:
-            lock = self._locks[server] = asyncio.Lock()
-        async with lock:
-            pin = self.pins.get(server)
-            if pin is not None:
-                return pin
+        """Check a connection out for ``server`` (once, when several statements ask at the same time: the
+        others wait for it, and try themselves if that checkout failed)."""
+        while server in self._pending:
+            waiting = self._pending[server]
+            if waiting is None:
+                waiting = self._pending[server] = asyncio.Event()
+            await waiting.wait()
+        pin = self.pins.get(server)
+        if pin is not None:
+            return pin
+        self._pending[server] = None
+        try:
             stale = self._stale.pop(server, None)
             if stale is not None:
                 await stale.expire_connections()  # after a restart its idle connections are dead too
@@ -116,6 +122,10 @@ class PinBlock:
                 return None
             pin = self.pins[server] = Pin(pool, conn, block=self)
             return pin
+        finally:
+            waiting = self._pending.pop(server)
+            if waiting is not None:
+                waiting.set()
 
     def drop(self, server: str, pin: Pin, *, dead: bool = False) -> None:
         """Forget a pinned connection whose state is unknown (the next statement pins a new one); ``dead``:
