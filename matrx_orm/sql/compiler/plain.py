@@ -139,7 +139,3 @@ def remember_plain(shape: PlainShape, statement: Compiled, walked: list[Any]) ->
     except Exception:  # noqa: BLE001 (a value whose == is not a plain bool, a vector: not comparable here)
         same = False
     remember(plans, shape.key, statement if same else None)
-
-
-def clearplans() -> None:
-    plans.clear()
