@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
+
+#: the usual filter values, told apart from one-pass iterators without an ``isinstance`` check
+_NOT_ITERATORS = frozenset(
+    {int, str, bool, float, type(None), list, tuple, set, dict, bytes, UUID, Decimal, datetime, date}
+)
+
+
+def _read_once(value: Any) -> Any:
+    """A one-pass iterator read into a tuple; any other value as it is."""
+    return tuple(value) if isinstance(value, Iterator) else value
 
 
 class Q:
@@ -23,9 +36,10 @@ class Q:
         self, *conditions: Any, _connector: str = AND, _negated: bool = False, **filters: Any
     ) -> None:
         self.children: list[Any] = [*conditions, *filters.items()]
-        for index, (key, value) in enumerate(filters.items(), len(conditions)):
-            if isinstance(value, Iterator):
-                self.children[index] = (key, tuple(value))
+        for value in filters.values():
+            if value.__class__ not in _NOT_ITERATORS and isinstance(value, Iterator):
+                self.children = [*conditions, *((k, _read_once(v)) for k, v in filters.items())]
+                break
         self.connector = _connector
         self.negated = _negated
 
