@@ -90,7 +90,7 @@ async def fetch(
             server = route(database, sql, user_sql)
             run = functools.partial(_fetch, sql, params)
             if server == database:
-                rows = await _on_pool(database, run, user_sql, _is_read(sql, user_sql))
+                rows = await _on_pool(database, run, user_sql, _retryable(sql, user_sql))
             else:
                 rows, server = await _on_replica(server, database, run, user_sql)
     except Exception as exc:
@@ -126,7 +126,7 @@ async def execute(
             server = route(database, sql, user_sql)
             run = functools.partial(_execute, sql, params)
             if server == database:
-                status = await _on_pool(database, run, user_sql, _is_read(sql, user_sql))
+                status = await _on_pool(database, run, user_sql, _retryable(sql, user_sql))
             else:
                 status, server = await _on_replica(server, database, run, user_sql)
     except Exception as exc:
@@ -345,7 +345,7 @@ async def _on_pin(pins: PinBlock, database: str, run: Run[T], user_sql: bool, re
             lock.release()
 
 
-def _is_read(sql: str, user_sql: bool) -> bool:
+def _retryable(sql: str, user_sql: bool) -> bool:
     """A statement safe to run again after its connection was found dead: a SELECT the ORM built."""
     return not user_sql and sql.startswith("SELECT ")
 
