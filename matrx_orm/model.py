@@ -214,12 +214,12 @@ class Model(RelationMethods, metaclass=ModelMeta):
     @classmethod
     def filter(cls, *conditions: Any, **filters: Any) -> QueryBuilder[Self]:
         """Rows matching every condition (Q objects and ``field__lookup=value`` keywords)."""
-        return cls.objects().filter(*conditions, **filters)
+        return QueryBuilder(cls, chained=True).filter(*conditions, **filters)
 
     @classmethod
     def exclude(cls, *conditions: Any, **filters: Any) -> QueryBuilder[Self]:
         """Rows matching none of the conditions."""
-        return cls.objects().exclude(*conditions, **filters)
+        return QueryBuilder(cls, chained=True).exclude(*conditions, **filters)
 
     @classmethod
     def all(cls) -> QueryBuilder[Self]:

@@ -130,6 +130,21 @@ async def test_a_chain_method_result_left_unused_warns_at_its_line() -> None:
         assert [a.name for a in await qs] == ["old"]
         base = Author.filter(is_active=True)
         assert await base.filter(age__lt=30).count() == 1 and await base.count() == 2
+        assert await Author.exclude(age__lt=30).count() == 1
+
+
+async def test_a_model_level_filter_left_unused_warns_at_its_line() -> None:
+    """``Model.filter(...)`` and ``Model.exclude(...)`` on a line of their own warn there, once each."""
+    with pytest.warns(UnusedQueryWarning, match="never used") as caught:
+        Author.filter(age__gt=30)
+        line = _line_above()
+        await asyncio.sleep(0)
+    assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)]
+    with pytest.warns(UnusedQueryWarning, match="never used") as caught:
+        Author.exclude(age__gt=30)
+        line = _line_above()
+        await asyncio.sleep(0)
+    assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)]
 
 
 def _line_above() -> int:
