@@ -214,12 +214,14 @@ class Model(RelationMethods, metaclass=ModelMeta):
     @classmethod
     def filter(cls, *conditions: Any, **filters: Any) -> QueryBuilder[Self]:
         """Rows matching every condition (Q objects and ``field__lookup=value`` keywords)."""
-        return QueryBuilder(cls, chained=True).filter(*conditions, **filters)
+        chained = bool(conditions or filters)  # else filter() returns this very builder
+        return QueryBuilder(cls, chained=chained).filter(*conditions, **filters)
 
     @classmethod
     def exclude(cls, *conditions: Any, **filters: Any) -> QueryBuilder[Self]:
         """Rows matching none of the conditions."""
-        return QueryBuilder(cls, chained=True).exclude(*conditions, **filters)
+        chained = bool(conditions or filters)  # else exclude() returns this very builder
+        return QueryBuilder(cls, chained=chained).exclude(*conditions, **filters)
 
     @classmethod
     def all(cls) -> QueryBuilder[Self]:

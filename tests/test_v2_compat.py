@@ -134,7 +134,8 @@ async def test_a_chain_method_result_left_unused_warns_at_its_line() -> None:
 
 
 async def test_a_model_level_filter_left_unused_warns_at_its_line() -> None:
-    """``Model.filter(...)`` and ``Model.exclude(...)`` on a line of their own warn there, once each."""
+    """``Model.filter(...)``, ``Model.exclude(...)`` and a bare ``Model.filter()`` on a line of their own warn
+    there, once each."""
     with pytest.warns(UnusedQueryWarning, match="never used") as caught:
         Author.filter(age__gt=30)
         line = _line_above()
@@ -142,6 +143,11 @@ async def test_a_model_level_filter_left_unused_warns_at_its_line() -> None:
     assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)]
     with pytest.warns(UnusedQueryWarning, match="never used") as caught:
         Author.exclude(age__gt=30)
+        line = _line_above()
+        await asyncio.sleep(0)
+    assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)]
+    with pytest.warns(UnusedQueryWarning, match="never used") as caught:
+        Author.filter()
         line = _line_above()
         await asyncio.sleep(0)
     assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)]
