@@ -214,14 +214,12 @@ class Model(RelationMethods, metaclass=ModelMeta):
     @classmethod
     def filter(cls, *conditions: Any, **filters: Any) -> QueryBuilder[Self]:
         """Rows matching every condition (Q objects and ``field__lookup=value`` keywords)."""
-        chained = bool(conditions or filters)  # else filter() returns this very builder
-        return QueryBuilder(cls, chained=chained).filter(*conditions, **filters)
+        return cls.objects().filter(*conditions, **filters)
 
     @classmethod
     def exclude(cls, *conditions: Any, **filters: Any) -> QueryBuilder[Self]:
         """Rows matching none of the conditions."""
-        chained = bool(conditions or filters)  # else exclude() returns this very builder
-        return QueryBuilder(cls, chained=chained).exclude(*conditions, **filters)
+        return cls.objects().exclude(*conditions, **filters)
 
     @classmethod
     def all(cls) -> QueryBuilder[Self]:

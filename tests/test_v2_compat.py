@@ -153,6 +153,25 @@ async def test_a_model_level_filter_left_unused_warns_at_its_line() -> None:
     assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)]
 
 
+async def test_filter_and_exclude_start_from_an_overridden_objects() -> None:
+    """A model whose ``objects()`` adds a default condition keeps it in ``filter()`` and ``exclude()``, as in
+    every other read that starts from ``objects()``."""
+
+    class ActiveAuthor(Author):
+        _table_name = Author._meta.table_name
+
+        @classmethod
+        def objects(cls) -> Any:
+            return super().objects().filter(is_active=True)
+
+    await Author.bulk_create(
+        [{"name": "on", "age": 40}, {"name": "off", "age": 41, "is_active": False}, {"name": "young", "age": 20}]
+    )
+    assert sorted(a.name for a in await ActiveAuthor.filter(age__gt=30)) == ["on"]
+    assert sorted(a.name for a in await ActiveAuthor.exclude(age__gt=30)) == ["young"]
+    assert sorted(a.name for a in await ActiveAuthor.all()) == ["on", "young"]
+
+
 def _line_above() -> int:
     import inspect
 

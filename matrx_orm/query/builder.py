@@ -82,11 +82,9 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
             """Stream the rows as instances through a server-side cursor (see the mixin)."""
             ...
 
-    def __init__(self, model: type[M], spec: QuerySpec | None = None, *, chained: bool = False) -> None:
-        """``chained``: a chain method is called on this builder at once (``Model.filter``), so it records
-        no origin for the unused-query warning (the builder that method returns does)."""
+    def __init__(self, model: type[M], spec: QuerySpec | None = None) -> None:
         self._query = spec or QuerySpec(model._require_meta().model)
-        self._origin = None if chained else _caller()
+        self._origin = _caller()
 
     @property
     def _spec(self) -> QuerySpec:
