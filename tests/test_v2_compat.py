@@ -165,7 +165,11 @@ async def test_filter_and_exclude_start_from_an_overridden_objects() -> None:
             return super().objects().filter(is_active=True)
 
     await Author.bulk_create(
-        [{"name": "on", "age": 40}, {"name": "off", "age": 41, "is_active": False}, {"name": "young", "age": 20}]
+        [
+            {"name": "on", "age": 40},
+            {"name": "off", "age": 41, "is_active": False},
+            {"name": "young", "age": 20},
+        ]
     )
     assert sorted(a.name for a in await ActiveAuthor.filter(age__gt=30)) == ["on"]
     assert sorted(a.name for a in await ActiveAuthor.exclude(age__gt=30)) == ["young"]
