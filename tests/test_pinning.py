@@ -20,6 +20,7 @@ from matrx_orm import (
 from matrx_orm.config import unregister_database
 from matrx_orm.db import executor
 from matrx_orm.db.engine import checkout, dispose_all, release
+from matrx_orm.exceptions import ConnectionError as OrmConnectionError
 
 
 @pytest.fixture(autouse=True)
@@ -86,6 +87,57 @@ async def test_statements_waiting_on_a_cancelled_first_checkout_pin_one_themselv
     finally:
         await dispose_all()
         unregister_database("pin_one")
+
+
+async def test_a_block_gives_its_connection_back_after_a_statement_still_running_on_it(pg_url: str) -> None:
+    """A task started in the block is mid-statement when the block ends: the block waits for that statement
+    before the pool gets the connection back (the next user would find it busy), and a statement queued
+    behind it takes a pooled connection: here the pool's only one, once the block gave it back."""
+    register_database(DatabaseProjectConfig(name="pin_back", url=pg_url, pool_min_size=1, pool_max_size=1))
+    try:
+        async with connection("pin_back"):
+            pinned = (await executor.fetch("pin_back", "SELECT pg_backend_pid() AS pid", []))[0]["pid"]
+            slow = asyncio.create_task(executor.fetch("pin_back", "SELECT pg_sleep(0.3), 1 AS n", []))
+            await asyncio.sleep(0.05)  # running on the pinned connection
+            queued = asyncio.create_task(executor.fetch("pin_back", "SELECT pg_backend_pid() AS pid", []))
+            await asyncio.sleep(0.05)  # waiting for it
+        assert slow.done() and [row["n"] for row in slow.result()] == [1]
+        assert (await asyncio.wait_for(queued, 10))[0]["pid"] == pinned  # the pool's only connection, given
+        assert pool_stats("pin_back").in_use == 0
+        for _ in range(3):  # the connection went back idle: usable at once
+            assert [row["n"] for row in await executor.fetch("pin_back", "SELECT 2 AS n", [])] == [2]
+    finally:
+        await dispose_all()
+        unregister_database("pin_back")
+
+
+async def test_a_block_cancelled_while_a_statement_runs_on_its_connection_closes_it(pg_url: str) -> None:
+    """The block's task is cancelled while it waits for a statement still running on the connection: the
+    connection is closed (that statement fails with a connection error) rather than given back busy."""
+    register_database(DatabaseProjectConfig(name="pin_cut", url=pg_url, pool_min_size=1, pool_max_size=1))
+    slow: list[asyncio.Task[str]] = []
+
+    async def request() -> None:
+        async with connection("pin_cut"):
+            await executor.fetch("pin_cut", "SELECT 1", [])
+            statement = executor.execute("pin_cut", "SELECT pg_sleep(2)", [], user_sql=True)  # not retried
+            slow.append(asyncio.create_task(statement))
+            await asyncio.sleep(0.05)
+
+    try:
+        owner = asyncio.create_task(request())
+        await asyncio.sleep(0.3)  # the block has ended and waits for the statement
+        assert not owner.done()
+        owner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await owner
+        with pytest.raises(OrmConnectionError):
+            await asyncio.wait_for(slow[0], 10)
+        assert pool_stats("pin_cut").in_use == 0
+        assert [row["n"] for row in await executor.fetch("pin_cut", "SELECT 2 AS n", [])] == [2]
+    finally:
+        await dispose_all()
+        unregister_database("pin_cut")
 
 
 async def test_nested_blocks_and_transactions_reuse_the_pinned_connection() -> None:

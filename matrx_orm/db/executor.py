@@ -320,7 +320,7 @@ async def _checked_out(database: str, run: Run[T], user_sql: bool, read: bool) -
 
 async def _on_pin(pins: PinBlock, database: str, run: Run[T], user_sql: bool, read: bool) -> T:
     """``await run(connection)`` on the connection ``pins`` holds for ``database`` (pinned now if need be);
-    the pooled path when that connection is busy in another task's transaction."""
+    the pooled path when that connection is busy in another task's transaction or being given back."""
     attempts = 2 if read else 1
     while True:
         attempts -= 1
@@ -329,9 +329,12 @@ async def _on_pin(pins: PinBlock, database: str, run: Run[T], user_sql: bool, re
             return await _checked_out(database, run, user_sql, read)
         lock = pin.lock
         await lock.acquire()
+        if pin.in_transaction or pin.returned:
+            # it changed while this statement waited: the transaction's statements or the give-back need the
+            # lock, and the pool may have no other connection, so let go of it before checking one out
+            lock.release()
+            return await _checked_out(database, run, user_sql, read)
         try:
-            if pin.in_transaction:  # a transaction began on it while this statement waited
-                return await _checked_out(database, run, user_sql, read)
             pin.user_sql = pin.user_sql or user_sql
             try:
                 return await run(pin.connection)

@@ -43,6 +43,8 @@ class Pin:
     in_transaction: bool = False
     #: its block ended while a transaction() was open on it: the transaction's end gives it back
     orphaned: bool = False
+    #: it is being given back: statements still waiting for its lock take pooled connections
+    returned: bool = False
     #: the block that pinned it
     block: PinBlock | None = None
 
@@ -155,8 +157,25 @@ class PinBlock:
 
 
 async def unpin(pin: Pin) -> None:
-    """Give a pinned connection back to its pool."""
-    await release(pin.pool, pin.connection, full_reset=pin.user_sql)
+    """Give a pinned connection back to its pool, once the statement running on it has ended (a task started
+    in the block may still be running one when the block ends). Statements still waiting for it take pooled
+    connections. Cancelled while it waits, it closes the connection, which ends that statement with a
+    connection error, rather than return a busy connection to the pool."""
+    pin.returned = True
+    lock = pin.lock
+    if not lock.locked():
+        await release(pin.pool, pin.connection, full_reset=pin.user_sql)
+        return
+    try:
+        await lock.acquire()
+    except asyncio.CancelledError:
+        discard(pin.connection)
+        await release(pin.pool, pin.connection)
+        raise
+    try:
+        await release(pin.pool, pin.connection, full_reset=pin.user_sql)
+    finally:
+        lock.release()
 
 
 #: ``current_pins()``: the innermost open ``connection()`` block of the current task, if any (the variable's
