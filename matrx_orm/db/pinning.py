@@ -12,7 +12,8 @@ statement commits on its own, as outside the block.
   tasks sharing the block take pooled connections as usual (they must not land inside the transaction).
 * ``iterator()`` takes a connection of its own (its cursor lives in a read-only transaction).
 * Nested blocks reuse the outer block's connections.
-* Statements of tasks started in the block that run after it ended use the pool, as outside any block.
+* Statements of tasks started in the block that run after it ended use the pool, as outside any block; one
+  still running on the block's connection when the block ends is waited for before the connection goes back.
 """
 
 from __future__ import annotations
