@@ -204,6 +204,22 @@ async def test_a_named_block_pins_only_its_project(db2: str) -> None:
         assert pool_stats("test").in_use == 0 and pool_stats("test2").in_use == 1
 
 
+async def test_a_named_block_leaves_other_projects_to_the_block_around_it(db2: str) -> None:
+    async with connection():
+        pid = await backend_pid()
+        async with connection("test2"):
+            await executor.fetch("test2", "SELECT 1", [])
+            assert await backend_pid() == pid  # "test" stays on the outer block's connection
+            async with transaction("test"):
+                await Author.create(name="in tx")
+                assert await backend_pid() == pid
+            assert pool_stats("test").in_use == 1 and pool_stats("test2").in_use == 1
+        # the outer block covers "test2" too: it holds that connection as well, until it ends
+        assert pool_stats("test2").in_use == 1 and pool_stats("test").in_use == 1
+    assert pool_stats("test").in_use == 0 and pool_stats("test2").in_use == 0
+    assert [a.name for a in await Author.all()] == ["in tx"]
+
+
 async def test_session_state_from_user_sql_is_reset_when_the_block_ends() -> None:
     async with connection():
         await Author.raw_sql("SELECT set_config('statement_timeout', '1234', false) AS s")

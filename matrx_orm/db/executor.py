@@ -291,7 +291,7 @@ def _on_pool(database: str, run: Run[T], user_sql: bool, read: bool) -> Awaitabl
     await. A connection found dead is discarded and the caller gets a :class:`~matrx_orm.ConnectionError`;
     a ``read`` first runs once more on a fresh one. (Not a coroutine itself: one awaited layer less.)"""
     pins = current_pins()
-    if pins is not None and pins.covers(database):
+    if pins is not None and (pins := pins.covering(database)) is not None:
         return _on_pin(pins, database, run, user_sql, read)
     return _checked_out(database, run, user_sql, read)
 

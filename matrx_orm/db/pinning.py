@@ -11,7 +11,8 @@ statement commits on its own, as outside the block.
 * A ``transaction()`` inside the block runs on the pinned connection; while it is open, statements of other
   tasks sharing the block take pooled connections as usual (they must not land inside the transaction).
 * ``iterator()`` takes a connection of its own (its cursor lives in a read-only transaction).
-* Nested blocks reuse the outer block's connections.
+* Nested blocks reuse the outer block's connections; inside ``connection("shop")`` nested in ``connection()``,
+  other projects' statements run on the outer block's connections.
 * Statements of tasks started in the block that run after it ended use the pool, as outside any block; one
   still running on the block's connection when the block ends is waited for before the connection goes back.
 """
@@ -71,6 +72,15 @@ class PinBlock:
             return True
         project = server.split("~", 1)[0]
         return project == self.only or project_name(project) == self.only
+
+    def covering(self, server: str) -> PinBlock | None:
+        """The innermost block covering ``server``: this one, or the nearest enclosing one (a
+        ``connection("a")`` nested in a ``connection()`` leaves other projects to the outer block); None
+        when no open block of the task pins ``server``."""
+        block: PinBlock | None = self
+        while block is not None and not block.covers(server):
+            block = block.parent
+        return block
 
     def _owner(self, server: str) -> PinBlock:
         """The outermost enclosing block covering ``server`` (this one at least): where statements for

@@ -115,7 +115,7 @@ async def _begin(database: str, pins: PinBlock | None) -> OpenTransaction:
     A pooled connection found dead at ``BEGIN`` (the server closed it while it sat idle) is discarded and
     ``BEGIN`` is sent once more on a fresh one: nothing has happened in the transaction yet.
     """
-    if pins is not None and pins.covers(database):
+    if pins is not None and (pins := pins.covering(database)) is not None:
         pinned = await _begin_pinned(database, pins)
         if pinned is not None:
             return pinned
