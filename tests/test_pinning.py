@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
@@ -218,6 +222,151 @@ async def test_a_named_block_leaves_other_projects_to_the_block_around_it(db2: s
         assert pool_stats("test2").in_use == 1 and pool_stats("test").in_use == 1
     assert pool_stats("test").in_use == 0 and pool_stats("test2").in_use == 0
     assert [a.name for a in await Author.all()] == ["in tx"]
+
+
+async def test_a_block_reuses_the_connection_of_an_outer_block_past_one_that_does_not_cover_it(
+    db2: str,
+) -> None:
+    async with connection("test"):
+        pid = await backend_pid()
+        async with connection("test2"), connection("test"):
+            await executor.fetch("test2", "SELECT 1", [])
+            assert await backend_pid() == pid
+            async with transaction("test"):
+                assert await backend_pid() == pid
+            assert pool_stats("test").in_use == 1
+    assert pool_stats("test").in_use == 0 and pool_stats("test2").in_use == 0
+
+
+async def test_a_transaction_cancelled_while_its_begin_runs_leaves_no_transaction_on_the_pin() -> None:
+    """Cancelled at each step of opening a transaction on the pinned connection: the block's later writes
+    commit on their own (none is caught in a transaction left open by a BEGIN that ran after all)."""
+    for steps in range(12):
+        async with connection():
+            await backend_pid()
+
+            async def in_transaction() -> None:
+                async with transaction("test"):
+                    await Author.create(name="never")
+
+            task = asyncio.create_task(in_transaction())
+            for _ in range(steps):
+                await asyncio.sleep(0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await Author.create(name=f"kept {steps}")
+            rows = await Author.raw_sql("SELECT txid_current_if_assigned() AS txid")
+            assert rows[0]["txid"] is None
+        assert pool_stats("test").in_use == 0
+    names = sorted(a.name for a in await Author.all())
+    assert names == sorted(f"kept {steps}" for steps in range(12))
+
+
+async def test_a_cancelled_block_waits_for_none_of_its_busy_connections(pg_url: str, db2: str) -> None:
+    """A block that pinned two projects is cancelled while statements of a task it started still run on
+    both: each connection is closed at once (not the first one only)."""
+    slow: list[asyncio.Task[str]] = []
+
+    async def request() -> None:
+        async with connection():
+            for project in ("test", "test2"):
+                await executor.fetch(project, "SELECT 1", [])
+                statement = executor.execute(project, "SELECT pg_sleep(30)", [], user_sql=True)
+                slow.append(asyncio.create_task(statement))
+            await asyncio.sleep(0.1)
+
+    owner = asyncio.create_task(request())
+    await asyncio.sleep(0.3)  # the block has ended and waits for the first statement
+    owner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(owner, 10)
+    for task in slow:
+        with pytest.raises(OrmConnectionError):
+            await asyncio.wait_for(task, 10)
+    assert pool_stats("test").in_use == 0 and pool_stats("test2").in_use == 0
+
+
+async def test_one_connection_object_entered_by_concurrent_tasks_and_nested() -> None:
+    pinned = connection()
+
+    async def request(name: str) -> int:
+        async with pinned:
+            await Author.create(name=name)
+            await asyncio.sleep(0.05)
+            return await backend_pid()
+
+    pids = await asyncio.gather(request("a"), request("b"))
+    assert pids[0] != pids[1] and pool_stats("test").in_use == 0
+    async with pinned:
+        outer = await backend_pid()
+        async with pinned:
+            assert await backend_pid() == outer
+        assert await backend_pid() == outer and pool_stats("test").in_use == 1
+    assert pool_stats("test").in_use == 0 and await Author.count() == 2
+
+
+async def test_a_block_in_an_abandoned_async_generator_gives_its_connection_back() -> None:
+    problems: list[dict[str, Any]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda loop, context: problems.append(context))
+
+    async def names() -> AsyncIterator[int]:
+        async with connection():
+            for _ in range(3):
+                yield await backend_pid()
+
+    async def first_only() -> int:
+        async for pid in names():
+            return pid  # leaves the generator suspended inside the block
+        raise AssertionError("no rows")
+
+    try:
+        await asyncio.create_task(first_only())
+        gc.collect()  # the event loop closes the generator in a task of its own
+        for _ in range(50):
+            if pool_stats("test").in_use == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert pool_stats("test").in_use == 0 and problems == []
+    finally:
+        asyncio.get_running_loop().set_exception_handler(None)
+
+
+async def test_a_block_of_a_task_pins_its_own_connection_once_the_outer_block_ended() -> None:
+    """A task started in a block opens its own block: it shares the outer block's connection while that
+    block is open, and pins one of its own after it ended."""
+    outer_ended = asyncio.Event()
+
+    async def task() -> tuple[int, list[int], int]:
+        async with connection():
+            before = await backend_pid()
+            await outer_ended.wait()
+            after = [await backend_pid() for _ in range(3)]
+            return before, after, pool_stats("test").in_use  # held between statements: pinned
+
+    async with connection():
+        pid = await backend_pid()
+        child = asyncio.create_task(task())
+        await asyncio.sleep(0.05)
+    outer_ended.set()
+    before, after, held = await child
+    assert before == pid and len(set(after)) == 1 and held == 1
+    assert pool_stats("test").in_use == 0
+
+
+async def test_a_statement_queued_behind_one_whose_connection_died_runs_on_a_new_one(pg_url: str) -> None:
+    async with connection():
+        pid = await backend_pid()
+        slow = asyncio.create_task(executor.fetch("test", "SELECT pg_sleep(2)", [], user_sql=True))
+        await asyncio.sleep(0.05)
+        queued = asyncio.create_task(Author.create(name="queued"))
+        await asyncio.sleep(0.05)
+        await terminate(pg_url, pid)
+        with pytest.raises(OrmConnectionError):
+            await slow
+        assert (await queued).name == "queued"
+    assert [a.name for a in await Author.all()] == ["queued"]
+    assert pool_stats("test").in_use == 0
 
 
 async def test_session_state_from_user_sql_is_reset_when_the_block_ends() -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from contextvars import Context, ContextVar, copy_context
+from contextvars import Context, ContextVar, Token, copy_context
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -159,7 +159,15 @@ def in_scope(scope: Scope) -> Iterator[None]:
     try:
         yield
     finally:
-        _scope.reset(token)
+        _restore(_scope, token)
+
+
+def _restore(variable: ContextVar[Any], token: Token[Any]) -> None:
+    """Put ``variable`` back as it was before ``token``'s ``set``. A block left in another context than it
+    was entered in (an abandoned async generator, closed later by the event loop in a task of its own) has
+    nothing to put back there."""
+    with contextlib.suppress(ValueError):
+        variable.reset(token)
 
 
 def new_scope() -> Scope:
@@ -257,7 +265,7 @@ def enter(state: Held) -> Iterator[None]:
     try:
         yield
     finally:
-        _held.reset(token)
+        _restore(_held, token)
 
 
 @contextlib.contextmanager

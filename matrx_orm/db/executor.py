@@ -329,9 +329,10 @@ async def _on_pin(pins: PinBlock, database: str, run: Run[T], user_sql: bool, re
             return await _checked_out(database, run, user_sql, read)
         lock = pin.lock
         await lock.acquire()
-        if pin.in_transaction or pin.returned:
+        if pin.in_transaction or pin.released:
             # it changed while this statement waited: the transaction's statements or the give-back need the
-            # lock, and the pool may have no other connection, so let go of it before checking one out
+            # lock (or the connection was found dead), and the pool may have no other connection, so let go
+            # of the lock before checking one out
             lock.release()
             return await _checked_out(database, run, user_sql, read)
         try:

@@ -11,10 +11,12 @@ statement commits on its own, as outside the block.
 * A ``transaction()`` inside the block runs on the pinned connection; while it is open, statements of other
   tasks sharing the block take pooled connections as usual (they must not land inside the transaction).
 * ``iterator()`` takes a connection of its own (its cursor lives in a read-only transaction).
-* Nested blocks reuse the outer block's connections; inside ``connection("shop")`` nested in ``connection()``,
-  other projects' statements run on the outer block's connections.
+* Nested blocks reuse the connection of the outermost open block covering the project, past blocks between
+  that are named for another project; so does a block of a task started in the block, until the block ends
+  (then it pins its own).
 * Statements of tasks started in the block that run after it ended use the pool, as outside any block; one
-  still running on the block's connection when the block ends is waited for before the connection goes back.
+  still running on the block's connection when the block ends is waited for before the connection goes back
+  (the block's task cancelled meanwhile closes every connection still busy).
 """
 
 from __future__ import annotations
@@ -45,8 +47,9 @@ class Pin:
     in_transaction: bool = False
     #: its block ended while a transaction() was open on it: the transaction's end gives it back
     orphaned: bool = False
-    #: it is being given back: statements still waiting for its lock take pooled connections
-    returned: bool = False
+    #: the block let go of it (gave it back, or dropped it as dead or of unknown state): statements still
+    #: waiting for its lock take pooled connections
+    released: bool = False
     #: the block that pinned it
     block: PinBlock | None = None
 
@@ -54,9 +57,11 @@ class Pin:
 class PinBlock:
     """An open ``connection()`` block: the connections it pinned, by project (or replica) name."""
 
-    def __init__(self, parent: PinBlock | None, only: str | None) -> None:
+    def __init__(self, parent: PinBlock | None, only: str | None, scope: PinScope | None = None) -> None:
         self.parent = parent
         self.only = only
+        #: the ``async with`` that opened it
+        self.scope = scope
         self.pins: dict[str, Pin] = {}
         #: servers a connection is being checked out for: the Event a second statement waits on (None until
         #: one waits)
@@ -83,12 +88,16 @@ class PinBlock:
         return block
 
     def _owner(self, server: str) -> PinBlock:
-        """The outermost enclosing block covering ``server`` (this one at least): where statements for
-        ``server`` get their pinned connection."""
-        block = self
-        while block.parent is not None and block.parent.covers(server):
+        """Where statements for ``server`` get their pinned connection: the outermost open block enclosing
+        this one that covers ``server`` (blocks between that do not cover it are passed over), else this
+        one."""
+        owner = self
+        block = self.parent
+        while block is not None:
+            if not block.closed and block.covers(server):
+                owner = block
             block = block.parent
-        return block
+        return owner
 
     def pinned(self, server: str) -> Pin | None:
         """The connection already pinned for ``server`` and free of any transaction, found without
@@ -143,6 +152,7 @@ class PinBlock:
     def drop(self, server: str, pin: Pin, *, dead: bool = False) -> None:
         """Forget a pinned connection whose state is unknown (the next statement pins a new one); ``dead``:
         it was found dead, so the pool's idle connections are replaced before that."""
+        pin.released = True
         owner = pin.block if pin.block is not None else self._owner(server)
         for name, pinned in list(owner.pins.items()):
             if pinned is pin:
@@ -164,29 +174,47 @@ class PinBlock:
             if not pins[0].orphaned:
                 await unpin(pins[0])
             return
-        await each(functools.partial(unpin, pin) for pin in pins if not pin.orphaned)
+        cancelled = False
+
+        async def give_back(pin: Pin) -> None:  # once cancelled, the others are not waited for either
+            nonlocal cancelled
+            try:
+                await unpin(pin, wait=not cancelled)
+            except asyncio.CancelledError:
+                cancelled = True
+                raise
+
+        await each(functools.partial(give_back, pin) for pin in pins if not pin.orphaned)
 
 
-async def unpin(pin: Pin) -> None:
+async def unpin(pin: Pin, *, wait: bool = True) -> None:
     """Give a pinned connection back to its pool, once the statement running on it has ended (a task started
     in the block may still be running one when the block ends). Statements still waiting for it take pooled
-    connections. Cancelled while it waits, it closes the connection, which ends that statement with a
-    connection error, rather than return a busy connection to the pool."""
-    pin.returned = True
+    connections. Cancelled while it waits, or told not to ``wait``, it closes a busy connection, which ends
+    that statement with a connection error, rather than return it to the pool busy."""
+    pin.released = True
     lock = pin.lock
     if not lock.locked():
         await release(pin.pool, pin.connection, full_reset=pin.user_sql)
         return
+    if not wait:
+        await _close_busy(pin)
+        return
     try:
         await lock.acquire()
     except asyncio.CancelledError:
-        discard(pin.connection)
-        await release(pin.pool, pin.connection)
+        await _close_busy(pin)
         raise
     try:
         await release(pin.pool, pin.connection, full_reset=pin.user_sql)
     finally:
         lock.release()
+
+
+async def _close_busy(pin: Pin) -> None:
+    """Close a pinned connection a statement is still running on, and give it back to its pool."""
+    discard(pin.connection)
+    await release(pin.pool, pin.connection)
 
 
 #: ``current_pins()``: the innermost open ``connection()`` block of the current task, if any (the variable's
@@ -198,22 +226,27 @@ class PinScope:
     """The ``async with`` of :func:`connection` (a class: entering and leaving a block is on the path of
     every request behind the middleware, and an async generator costs more)."""
 
-    __slots__ = ("_block", "_only", "_token")
+    __slots__ = ("_block", "_only")
 
     def __init__(self, only: str | None) -> None:
         self._only = only
+        #: the block it opened last (the one to close when it is left in another context than it was entered)
         self._block: PinBlock | None = None
-        self._token: Any = None
 
     async def __aenter__(self) -> None:
-        block = self._block = PinBlock(pin_blocks.get(), self._only)
-        self._token = pin_blocks.set(block)
+        block = self._block = PinBlock(pin_blocks.get(), self._only, self)
+        pin_blocks.set(block)
 
     async def __aexit__(self, *exc_info: object) -> None:
-        block, self._block = self._block, None
-        if block is None:
-            return
-        pin_blocks.reset(self._token)
+        block = pin_blocks.get()
+        if block is not None and block.scope is self and not block.closed:
+            pin_blocks.set(block.parent)
+        else:  # left in another context (an abandoned async generator closed later by the event loop)
+            block = self._block
+            if block is None:
+                return
+        if block is self._block:
+            self._block = None
         await block.close()
 
 

@@ -154,8 +154,10 @@ async def _begin_pinned(database: str, pins: PinBlock) -> OpenTransaction | None
             return None
         pin.in_transaction = True
         tx = OpenTransaction(database, pin.connection, None, lock=pin.lock, pin=pin)
+        sent = False
         try:
             async with tx.use():  # after any statement of another task already running on it
+                sent = True
                 await executor.control(tx, "BEGIN", operation="transaction.begin")
         except ORMException as exc:
             await _release(tx)  # a dead one is forgotten, and the pool's idle connections replaced
@@ -165,6 +167,8 @@ async def _begin_pinned(database: str, pins: PinBlock) -> OpenTransaction | None
                 "the pinned connection of %r was found dead at BEGIN; BEGIN runs again on a new one", database
             )
         except BaseException:
+            if sent:  # cancelled with BEGIN under way: whether it ran is unknown, so the connection goes
+                discard(tx.connection)
             await _release(tx)
             raise
         else:
