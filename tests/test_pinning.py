@@ -248,6 +248,7 @@ async def test_a_transaction_cancelled_while_its_begin_runs_leaves_no_transactio
             async def in_transaction() -> None:
                 async with transaction("test"):
                     await Author.create(name="never")
+                    await asyncio.Event().wait()  # only the cancellation ends it: rolled back
 
             task = asyncio.create_task(in_transaction())
             for _ in range(steps):
