@@ -333,6 +333,70 @@ async def test_a_block_in_an_abandoned_async_generator_gives_its_connection_back
         asyncio.get_running_loop().set_exception_handler(None)
 
 
+async def test_a_transaction_in_an_abandoned_async_generator_is_rolled_back_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The event loop closes the generator in a task of its own: the transaction is rolled back, its
+    connection given back, and a warning says what the generator's caller ran inside it meanwhile."""
+    problems: list[dict[str, Any]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda loop, context: problems.append(context))
+
+    async def created() -> AsyncIterator[str]:
+        async with transaction("test"):
+            for name in ("one", "two"):
+                yield (await Author.create(name=name)).name
+
+    async def first_only() -> None:
+        async for _ in created():
+            return
+
+    try:
+        await asyncio.create_task(first_only())
+        gc.collect()
+        for _ in range(50):
+            if pool_stats("test").in_use == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert pool_stats("test").in_use == 0 and problems == []
+        assert await Author.count() == 0
+        assert any("left in another context" in r.getMessage() for r in caplog.records)
+    finally:
+        asyncio.get_running_loop().set_exception_handler(None)
+
+
+async def test_a_shared_connection_object_left_by_an_abandoned_generator_closes_only_that_block() -> None:
+    """One ``connection()`` object: a streaming generator is abandoned inside its block while another
+    request's block of the same object is open; the generator's later close gives back its own connection
+    and leaves the request's alone."""
+    pinned = connection()
+    kept: list[AsyncIterator[int]] = []
+
+    async def stream() -> AsyncIterator[int]:
+        async with pinned:
+            for _ in range(3):
+                yield await backend_pid()
+
+    async def client_goes_away() -> None:
+        body = stream()
+        kept.append(body)
+        async for _ in body:
+            return
+
+    await asyncio.create_task(client_goes_away())
+    async with pinned:
+        await Author.raw_sql("SELECT set_config('application_name', 'request two', false) AS s")
+        pid = await backend_pid()
+        kept.clear()
+        gc.collect()  # the event loop closes the generator in a task of its own
+        await asyncio.sleep(0.1)
+        assert pool_stats("test").in_use == 1
+        rows = await Author.raw_sql(
+            "SELECT pg_backend_pid() AS pid, current_setting('application_name') AS app"
+        )
+        assert (rows[0]["pid"], rows[0]["app"]) == (pid, "request two")
+    assert pool_stats("test").in_use == 0
+
+
 async def test_a_block_of_a_task_pins_its_own_connection_once_the_outer_block_ended() -> None:
     """A task started in a block opens its own block: it shares the outer block's connection while that
     block is open, and pins one of its own after it ended."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextvars import Context, ContextVar, Token, copy_context
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ __all__ = [
     "project_name",
     "transaction_for",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -165,9 +168,16 @@ def in_scope(scope: Scope) -> Iterator[None]:
 def _restore(variable: ContextVar[Any], token: Token[Any]) -> None:
     """Put ``variable`` back as it was before ``token``'s ``set``. A block left in another context than it
     was entered in (an abandoned async generator, closed later by the event loop in a task of its own) has
-    nothing to put back there."""
-    with contextlib.suppress(ValueError):
+    nothing to put back there, but what the generator's caller ran meanwhile may have landed in the block."""
+    try:
         variable.reset(token)
+    except ValueError:
+        logger.warning(
+            "a transaction() block was left in another context than it was entered in: an async generator "
+            "stopped inside it was closed later by the event loop, rolling the transaction back. Any "
+            "statement its caller ran in between ran inside that transaction and was rolled back too; close "
+            "such a generator (await gen.aclose()) where you stop iterating it"
+        )
 
 
 def new_scope() -> Scope:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,11 +58,9 @@ class Pin:
 class PinBlock:
     """An open ``connection()`` block: the connections it pinned, by project (or replica) name."""
 
-    def __init__(self, parent: PinBlock | None, only: str | None, scope: PinScope | None = None) -> None:
+    def __init__(self, parent: PinBlock | None, only: str | None) -> None:
         self.parent = parent
         self.only = only
-        #: the ``async with`` that opened it
-        self.scope = scope
         self.pins: dict[str, Pin] = {}
         #: servers a connection is being checked out for: the Event a second statement waits on (None until
         #: one waits)
@@ -224,30 +223,55 @@ current_pins: Callable[[], PinBlock | None] = pin_blocks.get
 
 class PinScope:
     """The ``async with`` of :func:`connection` (a class: entering and leaving a block is on the path of
-    every request behind the middleware, and an async generator costs more)."""
+    every request behind the middleware, and an async generator costs more).
 
-    __slots__ = ("_block", "_only")
+    One object may be entered several times at once (tasks sharing it, or nested in itself): each exit
+    closes the block its own ``async with`` opened, also when the exit runs in another context (an
+    abandoned async generator closed later by the event loop). The frame running each ``async with`` tells
+    them apart; it is looked up only while the object is open more than once."""
+
+    __slots__ = ("_first", "_more", "_only")
 
     def __init__(self, only: str | None) -> None:
         self._only = only
-        #: the block it opened last (the one to close when it is left in another context than it was entered)
-        self._block: PinBlock | None = None
+        #: one open block of this object, the one whose frame is not recorded
+        self._first: PinBlock | None = None
+        #: the other open blocks, each with the id of the frame whose ``async with`` opened it (alive,
+        #: suspended in the block, until the block is left)
+        self._more: list[tuple[int, PinBlock]] | None = None
 
     async def __aenter__(self) -> None:
-        block = self._block = PinBlock(pin_blocks.get(), self._only, self)
+        block = PinBlock(pin_blocks.get(), self._only)
+        if self._first is None:
+            self._first = block
+        else:
+            if self._more is None:
+                self._more = []
+            self._more.append((id(sys._getframe(1)), block))
         pin_blocks.set(block)
 
     async def __aexit__(self, *exc_info: object) -> None:
-        block = pin_blocks.get()
-        if block is not None and block.scope is self and not block.closed:
-            pin_blocks.set(block.parent)
-        else:  # left in another context (an abandoned async generator closed later by the event loop)
-            block = self._block
+        block = self._opened_by(id(sys._getframe(1))) if self._more else None
+        if block is None:
+            block, self._first = self._first, None
             if block is None:
                 return
-        if block is self._block:
-            self._block = None
+        current = pin_blocks.get()
+        while current is not None and current is not block:  # a block an async generator left open here
+            current = current.parent
+        if current is block:
+            pin_blocks.set(block.parent)
         await block.close()
+
+    def _opened_by(self, frame: int) -> PinBlock | None:
+        """The open block with a recorded frame that the frame ``frame`` entered last, no longer counted
+        as open; None when it entered none (its block is the first one)."""
+        more = self._more
+        assert more is not None
+        for i in range(len(more) - 1, -1, -1):
+            if more[i][0] == frame:
+                return more.pop(i)[1]
+        return None
 
 
 def connection(database: str | None = None) -> PinScope:
