@@ -80,7 +80,7 @@ class PinBlock:
     def covering(self, server: str) -> PinBlock | None:
         """The innermost block covering ``server``: this one, or the nearest enclosing one (a
         ``connection("a")`` nested in a ``connection()`` leaves other projects to the outer block); None
-        when no open block of the task pins ``server``."""
+        when no block of the chain covers ``server``."""
         block: PinBlock | None = self
         while block is not None and not block.covers(server):
             block = block.parent
@@ -149,8 +149,9 @@ class PinBlock:
                 waiting.set()
 
     def drop(self, server: str, pin: Pin, *, dead: bool = False) -> None:
-        """Forget a pinned connection whose state is unknown (the next statement pins a new one); ``dead``:
-        it was found dead, so the pool's idle connections are replaced before that."""
+        """Forget a pinned connection whose state is unknown (statements waiting for it take pooled
+        connections, the next one pins a new one); ``dead``: it was found dead, so the pool's idle
+        connections are replaced before that."""
         pin.released = True
         owner = pin.block if pin.block is not None else self._owner(server)
         for name, pinned in list(owner.pins.items()):
