@@ -307,6 +307,20 @@ async def test_one_connection_object_entered_by_concurrent_tasks_and_nested() ->
     assert pool_stats("test").in_use == 0 and await Author.count() == 2
 
 
+async def test_one_connection_object_entered_twice_through_exit_stacks() -> None:
+    """An ``AsyncExitStack`` enters and leaves from frames of its own: the exits still close the blocks in
+    the order a stack leaves them."""
+    pinned = connection()
+    async with contextlib.AsyncExitStack() as outer:
+        await outer.enter_async_context(pinned)
+        first = await backend_pid()
+        async with contextlib.AsyncExitStack() as inner:
+            await inner.enter_async_context(pinned)
+            assert await backend_pid() == first
+        assert pool_stats("test").in_use == 1 and await backend_pid() == first
+    assert pool_stats("test").in_use == 0
+
+
 async def test_a_block_in_an_abandoned_async_generator_gives_its_connection_back() -> None:
     problems: list[dict[str, Any]] = []
     asyncio.get_running_loop().set_exception_handler(lambda loop, context: problems.append(context))

@@ -227,36 +227,36 @@ class PinScope:
     every request behind the middleware, and an async generator costs more).
 
     One object may be entered several times at once (tasks sharing it, or nested in itself): each exit
-    closes the block its own ``async with`` opened, also when the exit runs in another context (an
-    abandoned async generator closed later by the event loop). The frame running each ``async with`` tells
-    them apart; it is looked up only while the object is open more than once."""
+    closes the block its own ``async with`` opened, told apart by the frame running that statement (looked
+    up at an exit only while the object is open more than once), also when the exit runs in another context
+    (an abandoned async generator closed later by the event loop)."""
 
-    __slots__ = ("_first", "_more", "_only")
+    __slots__ = ("_first", "_first_frame", "_more", "_only")
 
     def __init__(self, only: str | None) -> None:
         self._only = only
-        #: one open block of this object, the one whose frame is not recorded
+        #: the open block entered first, and the id of the frame that entered it
         self._first: PinBlock | None = None
-        #: the other open blocks, each with the id of the frame whose ``async with`` opened it (alive,
-        #: suspended in the block, until the block is left)
+        self._first_frame = 0
+        #: the other open blocks, each with the id of the frame that entered it (alive, suspended in the
+        #: block, until the block is left)
         self._more: list[tuple[int, PinBlock]] | None = None
 
     async def __aenter__(self) -> None:
         block = PinBlock(pin_blocks.get(), self._only)
+        frame = id(sys._getframe(1))
         if self._first is None:
-            self._first = block
+            self._first, self._first_frame = block, frame
         else:
             if self._more is None:
                 self._more = []
-            self._more.append((id(sys._getframe(1)), block))
+            self._more.append((frame, block))
         pin_blocks.set(block)
 
     async def __aexit__(self, *exc_info: object) -> None:
-        block = self._opened_by(id(sys._getframe(1))) if self._more else None
+        block = self._left(id(sys._getframe(1))) if self._more else self._take_first()
         if block is None:
-            block, self._first = self._first, None
-            if block is None:
-                return
+            return
         current = pin_blocks.get()
         while current is not None and current is not block:  # a block an async generator left open here
             current = current.parent
@@ -264,15 +264,21 @@ class PinScope:
             pin_blocks.set(block.parent)
         await block.close()
 
-    def _opened_by(self, frame: int) -> PinBlock | None:
-        """The open block with a recorded frame that the frame ``frame`` entered last, no longer counted
-        as open; None when it entered none (its block is the first one)."""
+    def _take_first(self) -> PinBlock | None:
+        block, self._first = self._first, None
+        return block
+
+    def _left(self, frame: int) -> PinBlock | None:
+        """The open block the frame ``frame`` entered last, no longer counted as open. When that frame
+        entered none (an ``AsyncExitStack`` enters and leaves from frames of its own): the one opened last."""
         more = self._more
-        assert more is not None
+        assert more
         for i in range(len(more) - 1, -1, -1):
             if more[i][0] == frame:
                 return more.pop(i)[1]
-        return None
+        if self._first is not None and frame == self._first_frame:
+            return self._take_first()
+        return more.pop()[1]
 
 
 def connection(database: str | None = None) -> PinScope:
