@@ -321,6 +321,34 @@ async def test_one_connection_object_entered_twice_through_exit_stacks() -> None
     assert pool_stats("test").in_use == 0
 
 
+async def test_exit_stacks_keep_their_order_after_the_first_block_of_a_shared_object_ended() -> None:
+    pinned = connection()
+    first_in, first_out = asyncio.Event(), asyncio.Event()
+
+    async def first() -> None:
+        async with pinned:
+            await backend_pid()
+            first_in.set()
+            await first_out.wait()
+
+    async def stacked() -> tuple[int, int]:
+        async with contextlib.AsyncExitStack() as outer:
+            await outer.enter_async_context(pinned)
+            pid = await backend_pid()
+            first_out.set()
+            await asyncio.sleep(0.05)  # the first block ends meanwhile
+            async with contextlib.AsyncExitStack() as inner:
+                await inner.enter_async_context(pinned)
+                await backend_pid()
+            return pool_stats("test").in_use, await backend_pid() - pid  # the outer block still holds it
+
+    task = asyncio.create_task(first())
+    await first_in.wait()
+    held, moved = await stacked()
+    await task
+    assert (held, moved) == (1, 0) and pool_stats("test").in_use == 0
+
+
 async def test_a_block_in_an_abandoned_async_generator_gives_its_connection_back() -> None:
     problems: list[dict[str, Any]] = []
     asyncio.get_running_loop().set_exception_handler(lambda loop, context: problems.append(context))

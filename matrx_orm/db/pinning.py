@@ -245,7 +245,7 @@ class PinScope:
     async def __aenter__(self) -> None:
         block = PinBlock(pin_blocks.get(), self._only)
         frame = id(sys._getframe(1))
-        if self._first is None:
+        if self._first is None and not self._more:  # (later entries stay in order in _more)
             self._first, self._first_frame = block, frame
         else:
             if self._more is None:
