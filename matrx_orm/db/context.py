@@ -156,22 +156,26 @@ def statement_lock(tx: OpenTransaction) -> asyncio.Lock:
 
 
 @contextlib.contextmanager
-def in_scope(scope: Scope) -> Iterator[None]:
-    """Make ``scope`` the current context's innermost scope while the block runs."""
+def in_scope(scope: Scope, *, warn: bool = True) -> Iterator[None]:
+    """Make ``scope`` the current context's innermost scope while the block runs (``warn``: see
+    :func:`_restore`)."""
     token = _scope.set(scope)
     try:
         yield
     finally:
-        _restore(_scope, token)
+        _restore(_scope, token, warn=warn)
 
 
-def _restore(variable: ContextVar[Any], token: Token[Any]) -> None:
+def _restore(variable: ContextVar[Any], token: Token[Any], *, warn: bool = True) -> None:
     """Put ``variable`` back as it was before ``token``'s ``set``. A block left in another context than it
     was entered in (an abandoned async generator, closed later by the event loop in a task of its own) has
-    nothing to put back there, but what the generator's caller ran meanwhile may have landed in the block."""
+    nothing to put back there, but what the generator's caller ran meanwhile may have landed in the block:
+    a warning says so, unless ``warn`` is off (a block restoring two variables warns once)."""
     try:
         variable.reset(token)
     except ValueError:
+        if not warn:
+            return
         logger.warning(
             "a transaction() block was left in another context than it was entered in: an async generator "
             "stopped inside it was closed later by the event loop, rolling the transaction back. Any "

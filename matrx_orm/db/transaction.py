@@ -440,7 +440,7 @@ async def _joining_block() -> AsyncIterator[JoiningBlock]:
     outer = dict(state.transactions) if state is not None else {}
     parent = state.joining if state is not None and isinstance(state.joining, JoiningBlock) else None
     block = JoiningBlock(parent, outer, current_pins())
-    with in_scope(block.scope):
+    with in_scope(block.scope, warn=False):  # leaving Held warns (once) when left in another context
         with enter(Held(block.transactions, block)):
             try:
                 yield block
