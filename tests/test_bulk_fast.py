@@ -49,6 +49,7 @@ from matrx_orm import (
     TimeDeltaField,
     TimeField,
     TransactionError,
+    UnknownFieldError,
     UUIDField,
     ValidationError,
     VectorField,
@@ -58,7 +59,7 @@ from matrx_orm import (
 )
 from matrx_orm.db import executor
 from matrx_orm.state import StateManager
-from matrx_orm.write import copy_binary
+from matrx_orm.write import column_checks, copy_binary
 
 
 class Color(enum.Enum):
@@ -206,6 +207,48 @@ async def test_uuid_objects_and_non_canonical_strings_are_stored_as_canonical_st
         *map(str, ids),
         *(u.lower() for u in upper),
     }
+
+
+def test_the_column_check_takes_only_canonical_uuid_texts() -> None:
+    field = BfAll._meta.fields["id"]
+    good = [str(uuid.UUID(int=i * 2**100 + i)) for i in range(1, 40)]
+    assert column_checks.check_column(field, good) == (good, good)
+    text = good[7]
+    near_misses = {
+        "uppercase digit": text[:3] + "A" + text[4:],
+        "letter past f": text[:3] + "g" + text[4:],
+        "space for a digit": text[:3] + " " + text[4:],
+        "dash for a digit": text[:3] + "-" + text[4:],
+        "dash moved": text[:7] + "-" + text[7] + text[9:],
+        "digit for a dash": text[:8] + "0" + text[9:],
+        "non-ASCII digit": text[:3] + "\u0663" + text[4:],
+        "fullwidth letter": text[:3] + "\uff41" + text[4:],
+        "no dashes, padded": text.replace("-", "") + "0000",
+        "braces": "{" + text[1:-1] + "}",
+    }
+    for what, bad in near_misses.items():
+        assert len(bad) == 36, what
+        assert column_checks.check_column(field, [*good[:7], bad, *good[8:]]) is None, what
+
+
+async def test_dicts_with_the_same_keys_in_any_order_take_the_column_path() -> None:
+    rows = [full_row(i) for i in range(8)]
+    rows[3] = dict(reversed(list(rows[3].items())))
+    with capture_queries() as log:
+        made = await BfAll.bulk_create(rows)
+    assert [s.split(" ", 1)[0] for s in log.statements] == ["COPY"]
+    assert [m.name for m in made] == [f"n{i}" for i in range(8)]
+    assert made[3].id == rows[3]["id"] and made[3].parent_id is None
+    assert [r["name"] for r in await stored()] == [f"n{i}" for i in range(8)]
+
+
+async def test_a_dict_with_other_keys_of_the_same_count_is_refused_as_create_refuses_it() -> None:
+    rows = [{"name": f"n{i}", "qty": i} for i in range(6)]
+    rows[4] = {"name": "n4", "quantity": 4}
+    with capture_queries() as log, pytest.raises(UnknownFieldError) as info:
+        await BfAll.bulk_create(rows)
+    assert "quantity" in str(info.value) and log.statements == []
+    assert await BfAll.count() == 0
 
 
 async def test_values_needing_conversion_take_the_per_value_path() -> None:

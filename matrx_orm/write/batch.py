@@ -2,9 +2,10 @@
 instances are built from those lists after the write.
 
 :func:`plan_columns` gives up whenever the per-instance path is needed for the exact same result or
-error: objects that are not all plain dicts of one key layout, a model with its own ``__init__``, a field
-with validators or without a column checker, a value that needs converting or is invalid, or a None in a
-key or server-default column (such rows are INSERTed without that column, in groups).
+error: objects that are not all plain dicts with the same keys (in any order), a model with its own
+``__init__``, a field with validators or without a column checker, a value that needs converting or is
+invalid, or a None in a key or server-default column (such rows are INSERTed without that column, in
+groups).
 """
 
 from __future__ import annotations
@@ -55,18 +56,20 @@ def _plan_columns(model: type[Model], objects: Sequence[Any]) -> BulkColumns | D
     drawn: Drawn = {}
     if model._meta.custom_init or set(map(type, objects)) != _DICT:
         return drawn
-    layouts = set(map(tuple, objects))
-    if len(layouts) != 1:
+    layout = tuple(objects[0])
+    if set(map(len, objects)) != {len(layout)}:
         return drawn
     meta = model._require_meta()
-    plan = DictPlan.for_layout(model, layouts.pop())
+    plan = DictPlan.for_layout(model, layout)
     fields = meta.fields
     if not plan.known or not all(column_checks.has_checker(fields[name]) for _, name, _ in plan.given):
         return drawn
+    try:  # every dict holds the first one's keys, so no others (all are of its size); in any order
+        values = {key: list(map(itemgetter(key), objects)) for key in layout}
+    except KeyError:
+        return drawn
     rows = len(objects)
-    raw: dict[str, list[Any]] = {}
-    for key, name, _field in plan.given:
-        raw[name] = list(map(itemgetter(key), objects))
+    raw = {name: values[key] for key, name, _field in plan.given}
     for name, field in plan.defaults:
         raw[name] = drawn[name] = [field.get_default() for _ in range(rows)]
         if not column_checks.has_checker(field):

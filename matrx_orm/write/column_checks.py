@@ -76,6 +76,7 @@ _NONE = type(None)
 _STR = {str}
 #: where the dashes of a canonical UUID text are (8-4-4-4-12 lowercase hex digits)
 _UUID_DASHES = (8, 13, 18, 23)
+_UUID_CHARACTERS = b"0123456789abcdef-"
 _FIXED_OFFSET_ZONES = (dt.timezone, zoneinfo.ZoneInfo)
 _tzinfo_of = attrgetter("tzinfo")
 #: values the COPY text gives as is (asyncpg turns the first and last representable moment into infinities)
@@ -121,13 +122,13 @@ def _canonical_uuids(joined: str, count: int) -> bool:
     """Whether ``joined``, ``count`` texts of 36 characters each, are all canonical UUIDs: dashes at the
     four places and nowhere else, lowercase hexadecimal digits between them."""
     dashes = "-" * count
-    if any(joined[at::36] != dashes for at in _UUID_DASHES):
+    if any(joined[at::36] != dashes for at in _UUID_DASHES) or joined.count("-") != 4 * count:
         return False
-    digits = joined.replace("-", "")
-    try:  # fromhex takes ASCII hex digits of either case and skips ASCII whitespace: the length tells
-        return len(bytes.fromhex(digits)) == 16 * count and digits == digits.lower()
-    except ValueError:
+    try:
+        text = joined.encode("ascii")
+    except UnicodeEncodeError:
         return False
+    return not text.translate(None, _UUID_CHARACTERS)  # nothing left once the digits and dashes are gone
 
 
 def _integers(field: Any, values: list[Any], types: set[type]) -> Checked | None:

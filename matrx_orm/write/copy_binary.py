@@ -21,6 +21,7 @@ hold cost up to three round trips, more than binary saves on a small batch.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from struct import iter_unpack
 from typing import Any
 
 from ..db import executor
@@ -76,9 +77,9 @@ _AS_IS = frozenset(
 
 
 def _uuid_bytes(values: list[str]) -> list[bytes]:
-    # checked values are canonical: 32 hex digits each once the dashes are gone
-    raw = bytes.fromhex("".join(values).replace("-", ""))
-    return [raw[i : i + 16] for i in range(0, len(raw), 16)]
+    # checked values are canonical; fromhex skips whitespace, and a same-length replace is the fast one
+    raw = bytes.fromhex("".join(values).replace("-", " "))
+    return [value for (value,) in iter_unpack("16s", raw)]
 
 
 def _jsonb_texts(values: list[Any]) -> list[str]:
