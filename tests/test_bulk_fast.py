@@ -58,6 +58,7 @@ from matrx_orm import (
     transaction,
 )
 from matrx_orm.db import executor
+from matrx_orm.fields.json_text import JsonText
 from matrx_orm.state import StateManager
 from matrx_orm.write import column_checks, copy_binary
 
@@ -656,6 +657,80 @@ async def test_first_and_last_moments_keep_asyncpgs_infinities() -> None:
     assert not any(s.startswith("COPY") for s in log.statements)
     stored = await executor.fetch("test", "SELECT at::text, day::text FROM bf_all WHERE name = 'e2'", [])
     assert tuple(stored[0]) == ("-infinity", "infinity")  # as asyncpg sends them (and create stores them)
+
+
+@pytest.mark.parametrize("count", [5, 1200])  # text COPY, binary COPY
+@pytest.mark.parametrize(
+    "offset",
+    [
+        dt.timedelta(hours=20),
+        dt.timedelta(hours=-16),
+        dt.timedelta(microseconds=500),
+        dt.timedelta(seconds=-7),
+    ],
+)
+async def test_moments_in_any_fixed_offset_store_what_create_stores(count: int, offset: dt.timedelta) -> None:
+    moment = dt.datetime(2020, 1, 1, 0, 0, 30, tzinfo=dt.timezone(offset))
+    made = await BfAll.bulk_create([{**full_row(i), "at": moment} for i in range(count)])
+    one = await BfAll.create(name="single", at=moment)
+    assert made[0].at == moment == one.at
+    rows = await executor.fetch("test", "SELECT DISTINCT at FROM bf_all", [])
+    assert [r["at"] for r in rows] == [moment]
+
+
+async def test_a_plain_decimal_beyond_numerics_whole_digits_is_refused_as_create_refuses_it(
+    more_tables: None,
+) -> None:
+    huge = Decimal("1" * 131_073)
+    for count in (1, 5):  # one INSERT over unnest, text COPY
+        with capture_queries() as log, pytest.raises(ValidationError) as info:
+            await BfMore.bulk_create([{"id": i, "amount": huge} for i in range(count)])
+        assert info.value.field == "amount" and "131072 digits" in str(info.value)
+        assert log.statements == []
+    with pytest.raises(ValidationError):
+        await BfMore.create(id=99, amount=huge)
+    assert await BfMore.count() == 0
+
+
+class Level(enum.IntEnum):
+    LOW = 1
+
+
+@pytest.mark.parametrize("count", [5, 1200])  # text COPY, binary COPY
+async def test_json_is_returned_as_the_database_gives_it_back(count: int) -> None:
+    given = {"level": Level.LOW, "tone": Color.RED.value, "zero": -0.0, "list": [-0.0, {"n": Level.LOW}]}
+    with capture_queries() as log:
+        made = await BfAll.bulk_create([{**full_row(i), "doc": given} for i in range(count)])
+    assert [s.split(" ", 1)[0] for s in log.statements] == ["COPY"]
+    one = await BfAll.create(name="single", doc=given)
+    for instance in (made[0], made[3], made[-2], one):  # every fourth row leaves the other fields None
+        doc = instance.doc
+        assert type(doc["level"]) is int and type(doc["list"][1]["n"]) is int
+        assert math.copysign(1, doc["zero"]) == 1 and math.copysign(1, doc["list"][0]) == 1
+    assert made[0].doc is not given and made[0].doc["list"] is not made[1].doc["list"]
+    rows = await executor.fetch("test", "SELECT DISTINCT doc::text FROM bf_all", [])
+    assert [r[0] for r in rows] == ['{"list": [0.0, {"n": 1}], "tone": "red", "zero": 0.0, "level": 1}']
+
+
+async def test_json_array_elements_are_returned_as_the_database_gives_them_back(more_tables: None) -> None:
+    docs = [{"n": Level.LOW}, None, -0.0, {"k": [Level.LOW]}]
+    with capture_queries() as log:
+        made = await BfMore.bulk_create([{**more_row(i), "docs": docs} for i in range(6)])
+    assert [s.split(" ", 1)[0] for s in log.statements] == ["COPY"]
+    one = await BfMore.create(id=99, docs=docs)
+    for instance in (made[0], made[4], one):
+        kept = instance.docs
+        assert kept == [{"n": 1}, None, 0.0, {"k": [1]}] and kept is not docs
+        assert type(kept[0]["n"]) is int and math.copysign(1, kept[2]) == 1 and type(kept[3]["k"][0]) is int
+    rows = await executor.fetch("test", "SELECT DISTINCT docs::text FROM bf_more", [])
+    assert [r[0] for r in rows] == ['{"{\\"n\\": 1}",NULL,0.0,"{\\"k\\": [1]}"}']
+
+
+async def test_json_text_is_stored_as_the_json_it_holds() -> None:
+    made = await BfAll.bulk_create([{**full_row(i), "docb": JsonText('{"a": [1, 2]}')} for i in range(5)])
+    assert made[0].docb == {"a": [1, 2]} == made[3].docb
+    rows = await executor.fetch("test", "SELECT DISTINCT docb::text FROM bf_all", [])
+    assert [r[0] for r in rows] == ['{"a": [1, 2]}']
 
 
 # -- binary COPY ----------------------------------------------------------------------------------------------

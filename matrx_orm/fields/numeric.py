@@ -22,8 +22,8 @@ _SEQUENCE_NAME = re.compile(r"(?:[A-Za-z_][\w$]*\.)?[A-Za-z_][\w$]*_seq")
 _TRUE = frozenset({"true", "t", "yes", "y", "on", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "off", "0"})
 #: PostgreSQL's NUMERIC without a precision: at most this many digits before / after the decimal point
-_NUMERIC_MAX_WHOLE_DIGITS = 131072
-_NUMERIC_MAX_PLACES = 16383
+NUMERIC_MAX_WHOLE_DIGITS = 131072
+NUMERIC_MAX_PLACES = 16383
 #: beyond any MONEY value: an int8 count of the locale's smallest unit (closer limits depend on lc_monetary)
 _MONEY_MAX = 2**63 - 1
 
@@ -402,20 +402,20 @@ class DecimalField(Field[Decimal, _DecimalR]):
                     f"at most {allowed} digit(s) before the decimal point allowed "
                     f"(max_digits={self.max_digits}, decimal_places={self.decimal_places or 0})",
                 )
-        elif whole > _NUMERIC_MAX_WHOLE_DIGITS:  # asyncpg would silently send such a number as 0
+        elif whole > NUMERIC_MAX_WHOLE_DIGITS:  # asyncpg would silently send such a number as 0
             self.fail(
                 value,
-                f"out of range for NUMERIC (at most {_NUMERIC_MAX_WHOLE_DIGITS} digits before "
+                f"out of range for NUMERIC (at most {NUMERIC_MAX_WHOLE_DIGITS} digits before "
                 "the decimal point)",
             )
 
     def _check_places(self, number: Decimal) -> None:
         """Refuse a finite ``number`` with more digits after the decimal point than NUMERIC can send."""
         exponent = number.as_tuple().exponent
-        if isinstance(exponent, int) and -exponent > _NUMERIC_MAX_PLACES:
+        if isinstance(exponent, int) and -exponent > NUMERIC_MAX_PLACES:
             self.fail(
                 number,
-                f"out of range for NUMERIC (at most {_NUMERIC_MAX_PLACES} digits after the decimal point)",
+                f"out of range for NUMERIC (at most {NUMERIC_MAX_PLACES} digits after the decimal point)",
             )
 
 

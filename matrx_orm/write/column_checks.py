@@ -20,7 +20,7 @@ import re
 import uuid
 import zoneinfo
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from itertools import chain
 from operator import attrgetter
@@ -64,6 +64,8 @@ from ..fields import (
     UUIDArrayField,
     UUIDField,
 )
+from ..fields.json_text import JsonText
+from ..fields.numeric import NUMERIC_MAX_PLACES, NUMERIC_MAX_WHOLE_DIGITS
 from ..fields.text import utf8_encodable
 from ..meta.foreign_key import ForeignKey
 
@@ -77,7 +79,6 @@ _STR = {str}
 #: where the dashes of a canonical UUID text are (8-4-4-4-12 lowercase hex digits)
 _UUID_DASHES = (8, 13, 18, 23)
 _UUID_CHARACTERS = b"0123456789abcdef-"
-_FIXED_OFFSET_ZONES = (dt.timezone, zoneinfo.ZoneInfo)
 _tzinfo_of = attrgetter("tzinfo")
 #: values the COPY text gives as is (asyncpg turns the first and last representable moment into infinities)
 _DATE_RANGE = (dt.date(1, 1, 2), dt.date(9999, 12, 30))
@@ -93,7 +94,7 @@ _INTERFACES: set[type] = {ipaddress.IPv4Interface, ipaddress.IPv6Interface}
 _V4_ADDRESSES: set[type] = {ipaddress.IPv4Address, ipaddress.IPv4Interface}
 _V6_ADDRESSES: set[type] = {ipaddress.IPv6Address, ipaddress.IPv6Interface}
 _NETWORKS: set[type] = {ipaddress.IPv4Network, ipaddress.IPv6Network}
-#: PostgreSQL's TIME WITH TIME ZONE offsets stay under 16 hours; whole minutes keep the text exact
+#: PostgreSQL's time zone offsets stay under 16 hours (a TIME WITH TIME ZONE's in whole minutes: exact text)
 _MAX_TIME_OFFSET = dt.timedelta(hours=16)
 
 
@@ -154,7 +155,7 @@ def _datetimes(field: Any, values: list[Any], types: set[type]) -> Checked | Non
         return None
     zones = set(map(_tzinfo_of, values))
     if field.timezone:  # aware values pass unchanged (naive ones would be taken as UTC: per-value path)
-        if not all(isinstance(zone, _FIXED_OFFSET_ZONES) for zone in zones):
+        if not all(map(_copyable_zone, zones)):
             return None
     elif zones != {None}:
         return None
@@ -164,6 +165,15 @@ def _datetimes(field: Any, values: list[Any], types: set[type]) -> Checked | Non
     return values, values
 
 
+def _copyable_zone(zone: Any) -> bool:
+    """Whether the COPY text can carry a moment of ``zone`` as it is: a ``ZoneInfo``, or a fixed offset of
+    whole seconds under 16 hours (PostgreSQL refuses the others; the per-value path sends UTC)."""
+    if type(zone) is dt.timezone:
+        offset = zone.utcoffset(None)
+        return not offset.microseconds and abs(offset) < _MAX_TIME_OFFSET
+    return isinstance(zone, zoneinfo.ZoneInfo)
+
+
 def _dates(field: Any, values: list[Any], types: set[type]) -> Checked | None:
     if types != {dt.date} or min(values) < _DATE_RANGE[0] or max(values) > _DATE_RANGE[1]:
         return None  # asyncpg sends date.min/max as -infinity/infinity
@@ -171,18 +181,36 @@ def _dates(field: Any, values: list[Any], types: set[type]) -> Checked | None:
 
 
 def _json(field: Any, values: list[Any], types: set[type]) -> Checked | None:
-    if field.schema is not None:
-        return None
+    if field.schema is not None or JsonText in types:
+        return None  # a JsonText is JSON already: db_value sends it as it is
     try:  # one document for the column: fails exactly when one of the values does
         text = json.dumps(values, allow_nan=False)
         # what the database gives back: a key that is not a string, a tuple or a key given twice comes back
         # otherwise, and the per-instance path returns that (RETURNING); so does a float written with a
         # positive exponent (1e+16: jsonb gives back the integer), looked for in the whole text
-        if "e+" in text or json.loads(text) != values:
+        if "e+" in text:
+            return None
+        decoded = json.loads(text)
+        if decoded != values:
             return None
     except (TypeError, ValueError, RecursionError):
         return None
-    return values, values
+    if "-0.0" in text:
+        decoded = _without_negative_zeros(decoded)
+    # instances hold what the database gives back: plain JSON types (an enum member comes back as its
+    # value), new objects; objects keep the key order given (jsonb's own order would cost a pass in python)
+    return decoded, values
+
+
+def _without_negative_zeros(value: Any) -> Any:
+    """Decoded JSON ``value`` with -0.0 as 0.0, as jsonb gives it back."""
+    if type(value) is float:
+        return value or 0.0
+    if type(value) is list:
+        return [_without_negative_zeros(v) for v in value]
+    if type(value) is dict:
+        return {k: _without_negative_zeros(v) for k, v in value.items()}
+    return value
 
 
 def _enums(field: Any, values: list[Any], types: set[type]) -> Checked | None:
@@ -222,6 +250,10 @@ def _decimals(field: Any, values: list[Any], types: set[type]) -> Checked | None
             return None
     elif max(finite) > _PLAIN_NUMERIC_EXPONENT or min(finite) < -_PLAIN_NUMERIC_EXPONENT:
         return None
+    if -min(finite) > NUMERIC_MAX_PLACES:
+        return None  # more places than NUMERIC holds: validate refuses it
+    if max_digits is None and highest + 1 > NUMERIC_MAX_WHOLE_DIGITS:
+        return None  # more whole digits than NUMERIC holds: validate refuses it (asyncpg would send 0)
     if max_digits is not None and highest + 1 > max_digits - (places or 0):
         return None  # validate's "at most N digit(s) before the decimal point" (or a zero such as 0E+9)
     return values, values
@@ -288,7 +320,8 @@ def _points(field: Any, values: list[Any], types: set[type]) -> Checked | None:
 
 def _arrays(field: Any, values: list[Any], types: set[type]) -> Checked | None:
     """Lists (nested ``dimensions`` deep, rectangular, no NULL sub-arrays) whose elements the element
-    field's checker takes unchanged; instances get copies of the lists, as ``to_python`` makes."""
+    field's checker sends unchanged; instances get copies of the lists (as ``to_python`` makes), holding the
+    elements as the checker keeps them."""
     item = field.item_field
     checker = _CHECKERS.get(type(item))
     depth = field.dimensions or 1
@@ -308,10 +341,24 @@ def _arrays(field: Any, values: list[Any], types: set[type]) -> Checked | None:
         if list in item_types or tuple in item_types:
             return None  # asyncpg takes a list element for a sub-array (a JSON array element fails there)
         checked = checker(item, present, item_types)
-        if checked is None or checked[0] is not present or checked[1] is not present:
+        if checked is None or checked[1] is not present:
             return None  # an element to convert (or sent in another form): the per-value path
+        if checked[0] is not present:  # kept otherwise than given (JSON: as the database gives it back)
+            return _refilled(values, depth, iter(checked[0])), values
     copies = [list(map(list, v)) for v in values] if depth == 2 else list(map(list, values))
     return copies, values
+
+
+def _refilled(values: list[Any], depth: int, kept: Iterator[Any]) -> list[Any]:
+    """Copies of array ``values`` (``depth`` 1 or 2) with ``kept``'s items in place of their non-None
+    elements, in order."""
+
+    def copy(elements: list[Any]) -> list[Any]:
+        return [None if e is None else next(kept) for e in elements]
+
+    if depth == 2:
+        return [[copy(sub) for sub in value] for value in values]
+    return [copy(value) for value in values]
 
 
 def _foreign_key(field: Any, values: list[Any], types: set[type]) -> Checked | None:
