@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import enum
+import io
 import ipaddress
 import json
 import math
+import struct
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -250,6 +252,18 @@ async def test_a_dict_with_other_keys_of_the_same_count_is_refused_as_create_ref
         await BfAll.bulk_create(rows)
     assert "quantity" in str(info.value) and log.statements == []
     assert await BfAll.count() == 0
+
+
+async def test_two_keys_for_one_field_keep_the_later_one_of_each_dict_as_create_does() -> None:
+    rows = [{"name": "a0", "parent_id": 1, "parent": 2}]
+    rows += [{"name": f"a{i}", "parent": 2, "parent_id": 1} for i in range(1, 5)]
+    made = await BfAll.bulk_create(rows)
+    assert [m.parent_id for m in made] == [2, 1, 1, 1, 1]
+    assert [r["parent_id"] for r in await stored()] == [2, 1, 1, 1, 1]
+    with pytest.raises(ValidationError) as info:  # the value the later key shadows is still checked
+        await BfAll.bulk_create([{"name": f"b{i}", "parent_id": "abc", "parent": 2} for i in range(5)])
+    assert info.value.field == "parent_id"
+    assert await BfAll.count() == 5
 
 
 async def test_values_needing_conversion_take_the_per_value_path() -> None:
@@ -678,6 +692,21 @@ async def test_moments_in_any_fixed_offset_store_what_create_stores(count: int, 
     assert [r["at"] for r in rows] == [moment]
 
 
+def _zone_of_offset(offset: dt.timedelta) -> ZoneInfo:
+    """A ZoneInfo read from a TZif file of one type with ``offset`` (no real zone reaches 16 hours)."""
+    counts = struct.pack(">6l", 0, 0, 0, 0, 1, 4)  # one local time type, four designation bytes
+    data = b"TZif" + bytes(16) + counts + struct.pack(">lbb", int(offset.total_seconds()), 0, 0) + b"X20\0"
+    return ZoneInfo.from_file(io.BytesIO(data))
+
+
+async def test_moments_in_a_zone_file_beyond_sixteen_hours_store_what_create_stores() -> None:
+    moment = dt.datetime(2020, 1, 1, tzinfo=_zone_of_offset(dt.timedelta(hours=20)))
+    made = await BfAll.bulk_create([{**full_row(i), "at": moment} for i in range(5)])
+    assert made[0].at == moment
+    rows = await executor.fetch("test", "SELECT DISTINCT at FROM bf_all", [])
+    assert [r["at"] for r in rows] == [moment]
+
+
 async def test_a_plain_decimal_beyond_numerics_whole_digits_is_refused_as_create_refuses_it(
     more_tables: None,
 ) -> None:
@@ -724,6 +753,17 @@ async def test_json_array_elements_are_returned_as_the_database_gives_them_back(
         assert type(kept[0]["n"]) is int and math.copysign(1, kept[2]) == 1 and type(kept[3]["k"][0]) is int
     rows = await executor.fetch("test", "SELECT DISTINCT docs::text FROM bf_more", [])
     assert [r[0] for r in rows] == ['{"{\\"n\\": 1}",NULL,0.0,"{\\"k\\": [1]}"}']
+
+
+async def test_deeply_nested_json_with_a_negative_zero_is_written() -> None:
+    doc: Any = -0.0
+    for _ in range(600):
+        doc = [doc]
+    made = await BfAll.bulk_create([{**full_row(i), "doc": doc} for i in range(5)])
+    inner = made[0].doc
+    for _ in range(600):
+        inner = inner[0]
+    assert inner == 0.0 and math.copysign(1, inner) == 1
 
 
 async def test_json_text_is_stored_as_the_json_it_holds() -> None:

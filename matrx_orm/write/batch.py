@@ -2,8 +2,8 @@
 instances are built from those lists after the write.
 
 :func:`plan_columns` gives up whenever the per-instance path is needed for the exact same result or
-error: objects that are not all plain dicts with the same keys (in any order), a model with its own
-``__init__``, a field with validators or without a column checker, a value that needs converting or is
+error: objects that are not all plain dicts with the same keys (in any order; no two naming one field), a
+model with its own ``__init__``, a field with validators or without a column checker, a value that needs converting or is
 invalid, or a None in a key or server-default column (such rows are INSERTed without that column, in
 groups).
 """
@@ -64,6 +64,8 @@ def _plan_columns(model: type[Model], objects: Sequence[Any]) -> BulkColumns | D
     fields = meta.fields
     if not plan.known or not all(column_checks.has_checker(fields[name]) for _, name, _ in plan.given):
         return drawn
+    if len({name for _, name, _ in plan.given}) < len(plan.given):
+        return drawn  # two keys for one field (``parent`` and ``parent_id``): the later one in each dict wins
     try:  # every dict holds the first one's keys, so no others (all are of its size); in any order
         values = {key: list(map(itemgetter(key), objects)) for key in layout}
     except KeyError:

@@ -23,7 +23,7 @@ from array import array
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from itertools import chain
-from operator import attrgetter
+from operator import attrgetter, methodcaller
 from typing import Any
 
 from asyncpg import Point
@@ -80,6 +80,7 @@ _STR = {str}
 _UUID_DASHES = (8, 13, 18, 23)
 _UUID_CHARACTERS = b"0123456789abcdef-"
 _tzinfo_of = attrgetter("tzinfo")
+_utcoffset_of = methodcaller("utcoffset")
 #: values the COPY text gives as is (asyncpg turns the first and last representable moment into infinities)
 _DATE_RANGE = (dt.date(1, 1, 2), dt.date(9999, 12, 30))
 _NAIVE_RANGE = (dt.datetime(1, 1, 2), dt.datetime(9999, 12, 30))
@@ -94,7 +95,8 @@ _INTERFACES: set[type] = {ipaddress.IPv4Interface, ipaddress.IPv6Interface}
 _V4_ADDRESSES: set[type] = {ipaddress.IPv4Address, ipaddress.IPv4Interface}
 _V6_ADDRESSES: set[type] = {ipaddress.IPv6Address, ipaddress.IPv6Interface}
 _NETWORKS: set[type] = {ipaddress.IPv4Network, ipaddress.IPv6Network}
-#: PostgreSQL's time zone offsets stay under 16 hours (a TIME WITH TIME ZONE's in whole minutes: exact text)
+#: PostgreSQL reads time zone offsets under 16 hours only (and this checker sends a TIME WITH TIME ZONE's
+#: offset only in whole minutes, which its text keeps exactly)
 _MAX_TIME_OFFSET = dt.timedelta(hours=16)
 
 
@@ -157,6 +159,11 @@ def _datetimes(field: Any, values: list[Any], types: set[type]) -> Checked | Non
     if field.timezone:  # aware values pass unchanged (naive ones would be taken as UTC: per-value path)
         if not all(map(_copyable_zone, zones)):
             return None
+        if (
+            set(map(type, zones)) != {dt.timezone}
+            and max(map(abs, map(_utcoffset_of, values))) >= _MAX_TIME_OFFSET
+        ):
+            return None  # a ZoneInfo made from a file of one's own
     elif zones != {None}:
         return None
     low, high = _AWARE_RANGE if field.timezone else _NAIVE_RANGE
@@ -166,12 +173,13 @@ def _datetimes(field: Any, values: list[Any], types: set[type]) -> Checked | Non
 
 
 def _copyable_zone(zone: Any) -> bool:
-    """Whether the COPY text can carry a moment of ``zone`` as it is: a ``ZoneInfo``, or a fixed offset of
-    whole seconds under 16 hours (PostgreSQL refuses the others; the per-value path sends UTC)."""
+    """Whether the COPY text may carry moments of ``zone`` as they are: a ``ZoneInfo`` (whole seconds; its
+    offsets are checked per moment), or a fixed offset of whole seconds under 16 hours. PostgreSQL refuses
+    other offsets; the per-value path sends UTC."""
     if type(zone) is dt.timezone:
         offset = zone.utcoffset(None)
         return not offset.microseconds and abs(offset) < _MAX_TIME_OFFSET
-    return isinstance(zone, zoneinfo.ZoneInfo)
+    return type(zone) is zoneinfo.ZoneInfo
 
 
 def _dates(field: Any, values: list[Any], types: set[type]) -> Checked | None:
@@ -190,27 +198,20 @@ def _json(field: Any, values: list[Any], types: set[type]) -> Checked | None:
         # positive exponent (1e+16: jsonb gives back the integer), looked for in the whole text
         if "e+" in text:
             return None
-        decoded = json.loads(text)
+        # instances hold what the database gives back: plain JSON types (an enum member comes back as its
+        # value), new objects, -0.0 as 0.0; objects keep the key order given (jsonb's order would cost a
+        # pass in python)
+        decoded = json.loads(text, parse_float=_jsonb_float) if "-0.0" in text else json.loads(text)
         if decoded != values:
             return None
     except (TypeError, ValueError, RecursionError):
         return None
-    if "-0.0" in text:
-        decoded = _without_negative_zeros(decoded)
-    # instances hold what the database gives back: plain JSON types (an enum member comes back as its
-    # value), new objects; objects keep the key order given (jsonb's own order would cost a pass in python)
     return decoded, values
 
 
-def _without_negative_zeros(value: Any) -> Any:
-    """Decoded JSON ``value`` with -0.0 as 0.0, as jsonb gives it back."""
-    if type(value) is float:
-        return value or 0.0
-    if type(value) is list:
-        return [_without_negative_zeros(v) for v in value]
-    if type(value) is dict:
-        return {k: _without_negative_zeros(v) for k, v in value.items()}
-    return value
+def _jsonb_float(text: str) -> float:
+    """A JSON number with a fraction as jsonb gives it back (NUMERIC has no -0.0)."""
+    return float(text) or 0.0
 
 
 def _enums(field: Any, values: list[Any], types: set[type]) -> Checked | None:
@@ -251,7 +252,7 @@ def _decimals(field: Any, values: list[Any], types: set[type]) -> Checked | None
     elif max(finite) > _PLAIN_NUMERIC_EXPONENT or min(finite) < -_PLAIN_NUMERIC_EXPONENT:
         return None
     if -min(finite) > NUMERIC_MAX_PLACES:
-        return None  # more places than NUMERIC holds: validate refuses it
+        return None  # more places than NUMERIC holds (decimal_places that large): validate refuses it
     if max_digits is None and highest + 1 > NUMERIC_MAX_WHOLE_DIGITS:
         return None  # more whole digits than NUMERIC holds: validate refuses it (asyncpg would send 0)
     if max_digits is not None and highest + 1 > max_digits - (places or 0):
@@ -353,12 +354,12 @@ def _refilled(values: list[Any], depth: int, kept: Iterator[Any]) -> list[Any]:
     """Copies of array ``values`` (``depth`` 1 or 2) with ``kept``'s items in place of their non-None
     elements, in order."""
 
-    def copy(elements: list[Any]) -> list[Any]:
+    def refill(elements: list[Any]) -> list[Any]:
         return [None if e is None else next(kept) for e in elements]
 
     if depth == 2:
-        return [[copy(sub) for sub in value] for value in values]
-    return [copy(value) for value in values]
+        return [[refill(sub) for sub in value] for value in values]
+    return [refill(value) for value in values]
 
 
 def _foreign_key(field: Any, values: list[Any], types: set[type]) -> Checked | None:
