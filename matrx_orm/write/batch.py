@@ -3,9 +3,9 @@ instances are built from those lists after the write.
 
 :func:`plan_columns` gives up whenever the per-instance path is needed for the exact same result or
 error: objects that are not all plain dicts with the same keys (in any order; no two naming one field), a
-model with its own ``__init__``, a field with validators or without a column checker, a value that needs converting or is
-invalid, or a None in a key or server-default column (such rows are INSERTed without that column, in
-groups).
+model with its own ``__init__``, a field with validators or without a column checker, a value that needs
+converting or is invalid, or a None in a key or server-default column (such rows are INSERTed without that
+column, in groups).
 """
 
 from __future__ import annotations

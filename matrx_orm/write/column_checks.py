@@ -20,7 +20,7 @@ import re
 import uuid
 import zoneinfo
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from itertools import chain
 from operator import attrgetter, methodcaller
@@ -353,13 +353,9 @@ def _arrays(field: Any, values: list[Any], types: set[type]) -> Checked | None:
 def _refilled(values: list[Any], depth: int, kept: Iterator[Any]) -> list[Any]:
     """Copies of array ``values`` (``depth`` 1 or 2) with ``kept``'s items in place of their non-None
     elements, in order."""
-
-    def refill(elements: list[Any]) -> list[Any]:
-        return [None if e is None else next(kept) for e in elements]
-
     if depth == 2:
-        return [[refill(sub) for sub in value] for value in values]
-    return [refill(value) for value in values]
+        return [[with_nones(sub, kept) for sub in value] for value in values]
+    return [with_nones(value, kept) for value in values]
 
 
 def _foreign_key(field: Any, values: list[Any], types: set[type]) -> Checked | None:
@@ -433,8 +429,8 @@ def check_column(field: Any, values: list[Any]) -> Checked | None:
     return python, python if checked[1] is checked[0] else with_nones(values, checked[1])
 
 
-def with_nones(values: list[Any], present: list[Any], fill: Any = None) -> list[Any]:
+def with_nones(values: list[Any], present: Iterable[Any], fill: Any = None) -> list[Any]:
     """``present`` (what became of the non-None ``values``, in order) put back in place, ``fill`` where
-    ``values`` holds None."""
+    ``values`` holds None. An iterator given as ``present`` is consumed only as far as ``values`` needs."""
     converted = iter(present)
     return [fill if v is None else next(converted) for v in values]
