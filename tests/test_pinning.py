@@ -25,6 +25,7 @@ from matrx_orm.config import unregister_database
 from matrx_orm.db import executor
 from matrx_orm.db.engine import checkout, dispose_all, release
 from matrx_orm.exceptions import ConnectionError as OrmConnectionError
+from matrx_orm.exceptions import DatabaseError
 
 
 @pytest.fixture(autouse=True)
@@ -491,6 +492,30 @@ async def test_a_pinned_connection_killed_by_the_server_is_replaced_for_reads(pg
         await terminate(pg_url, pid)
         assert await Author.filter(name="x").count() == 0
         assert await backend_pid() != pid
+    assert pool_stats("test").in_use == 0
+
+
+async def test_a_write_on_a_killed_pinned_connection_fails_and_the_next_statement_pins_a_new_one(
+    pg_url: str,
+) -> None:
+    async with connection():
+        pid = await backend_pid()
+        await terminate(pg_url, pid)
+        with pytest.raises(OrmConnectionError, match="connection to the database was lost"):
+            await Author.filter(name="nobody").update(name="x")  # a write is never run twice
+        await Author.create(name="after")
+        assert await backend_pid() != pid
+    assert [a.name for a in await Author.all()] == ["after"]
+    assert pool_stats("test").in_use == 0
+
+
+async def test_a_statement_error_on_a_pinned_connection_keeps_the_connection(pg_url: str) -> None:
+    async with connection():
+        pid = await backend_pid()
+        with pytest.raises(DatabaseError, match="division by zero") as failed:
+            await Author.raw_sql("SELECT 1 / 0 AS x")
+        assert not isinstance(failed.value, OrmConnectionError)
+        assert await backend_pid() == pid
     assert pool_stats("test").in_use == 0
 
 

@@ -15,7 +15,6 @@ tasks that inherited the transaction and outlived it raise :class:`~matrx_orm.Tr
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
@@ -25,6 +24,7 @@ from typing import Any, Protocol
 
 from ..config import get_database_config
 from ..exceptions import ConfigurationError, TransactionEndedError
+from .locks import StatementLock
 
 __all__ = [
     "Held",
@@ -53,7 +53,7 @@ class OpenTransaction:
     connection: Any
     #: the pool the connection goes back to (None for a connection the caller owns)
     pool: Any = None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    lock: StatementLock = field(default_factory=StatementLock)
     depth: int = 0
     #: user-written SQL ran: the session is fully reset before the pool gets the connection back
     user_sql: bool = False
@@ -85,7 +85,8 @@ class _Using:
         self.lock = statement_lock(tx)
 
     async def __aenter__(self) -> None:
-        await self.lock.acquire()
+        if not self.lock.take():
+            await self.lock.acquire()
         if self.tx.ended:
             self.lock.release()
             raise ended_error(self.tx.database)
@@ -112,10 +113,10 @@ class Scope:
     own lock per transaction), while everybody else waits on the lock the block holds (``held``)."""
 
     parent: Scope | None
-    locks: dict[OpenTransaction, asyncio.Lock] = field(default_factory=dict)
-    held: list[asyncio.Lock] = field(default_factory=list)
+    locks: dict[OpenTransaction, StatementLock] = field(default_factory=dict)
+    held: list[StatementLock] = field(default_factory=list)
 
-    def lock_for(self, tx: OpenTransaction) -> asyncio.Lock | None:
+    def lock_for(self, tx: OpenTransaction) -> StatementLock | None:
         """The lock statements on ``tx`` take in this scope (None when no enclosing block owns ``tx``)."""
         scope: Scope | None = self
         while scope is not None:
@@ -135,7 +136,7 @@ class Scope:
             outer.release()
             raise ended_error(tx.database)
         self.held.append(outer)
-        self.locks[tx] = asyncio.Lock()
+        self.locks[tx] = StatementLock()
 
     def disown(self) -> None:
         """Give every owned connection back to the enclosing scope."""
@@ -148,7 +149,7 @@ class Scope:
 _scope: ContextVar[Scope | None] = ContextVar("matrx_orm_scope", default=None)
 
 
-def statement_lock(tx: OpenTransaction) -> asyncio.Lock:
+def statement_lock(tx: OpenTransaction) -> StatementLock:
     """The lock a statement on ``tx`` takes in the current context."""
     scope = _scope.get()
     lock = scope.lock_for(tx) if scope is not None else None

@@ -18,7 +18,6 @@ or ``LISTEN``, so pass ``user_sql=True`` and the connection is fully reset befor
 from __future__ import annotations
 
 import contextlib
-import functools
 import itertools
 import logging
 import time
@@ -42,7 +41,7 @@ from .capture import record as _record
 from .context import OpenTransaction, borrow_connection, held, transaction_for
 from .engine import checkout, discard, is_gone, release
 from .observe import report, watching
-from .pinning import PinBlock, current_pins, discard_pin
+from .pinning import Pin, PinBlock, current_pins, discard_pin, free_pin
 from .routing import replica_failed, route, wrote
 
 __all__ = [
@@ -60,12 +59,13 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Run = Callable[[Any], Awaitable[T]]
+#: ``run(connection, *args)``: what a statement does with the connection it is given
+Run = Callable[..., Awaitable[T]]
 
 _perf = time.perf_counter
 
 
-async def fetch(
+def fetch(
     database: str,
     sql: str,
     params: Sequence[Any],
@@ -73,8 +73,29 @@ async def fetch(
     model: Any = None,
     operation: str = "",
     user_sql: bool = False,
-) -> list[Any]:
-    """Rows of a statement (``user_sql=True`` for SQL the package did not build)."""
+) -> Awaitable[list[Any]]:
+    """Rows of a statement (``user_sql=True`` for SQL the package did not build), to await."""
+    return _statement(database, sql, params, model, operation, user_sql, _fetch)
+
+
+def execute(
+    database: str,
+    sql: str,
+    params: Sequence[Any],
+    *,
+    model: Any = None,
+    operation: str = "",
+    user_sql: bool = False,
+) -> Awaitable[str]:
+    """Run a statement; the command status (``UPDATE 3``), to await. ``user_sql`` as in :func:`fetch`."""
+    return _statement(database, sql, params, model, operation, user_sql, _execute)
+
+
+async def _statement(
+    database: str, sql: str, params: Sequence[Any], model: Any, operation: str, user_sql: bool, run: Run[T]
+) -> T:
+    """``await run(connection, sql, params)`` for :func:`fetch` and :func:`execute` (the hot path: the steps
+    of :func:`_on_pool` for a free pinned connection are taken here, one coroutine less)."""
     started = _perf()
     tx: OpenTransaction | None = None
     server = database
@@ -85,57 +106,29 @@ async def fetch(
         if tx is not None:
             tx.user_sql = tx.user_sql or user_sql
             async with tx.use():
-                rows: list[Any] = await tx.connection.fetch(sql, *params)
+                result = await run(tx.connection, sql, params)
         else:
             server = route(database, sql, user_sql)
-            run = functools.partial(_fetch, sql, params)
-            if server == database:
-                rows = await _on_pool(database, run, user_sql, _retryable(sql, user_sql))
+            pin = free_pin(database) if server == database else None
+            if pin is not None:
+                try:
+                    pin.user_sql = pin.user_sql or user_sql
+                    result = await run(pin.connection, sql, params)
+                except Exception as exc:
+                    result = await _pin_failed(exc, pin, database, user_sql, sql, run, sql, params)
+                finally:
+                    pin.lock.release()
+            elif server == database:
+                result = await _on_pool(database, user_sql, _retryable(sql, user_sql), run, sql, params)
             else:
-                rows, server = await _on_replica(server, database, run, user_sql)
+                result, server = await _on_replica(server, database, user_sql, run, sql, params)
     except Exception as exc:
         error = _failed(exc, server, sql, params, model, operation, started, tx)
         raise error from error.__cause__
     if watching(server):
-        report(server, sql, params, started, len(rows), model=model, in_transaction=tx is not None)
-    return rows
-
-
-async def execute(
-    database: str,
-    sql: str,
-    params: Sequence[Any],
-    *,
-    model: Any = None,
-    operation: str = "",
-    user_sql: bool = False,
-) -> str:
-    """Run a statement; returns the command status (``UPDATE 3``). ``user_sql`` as in :func:`fetch`."""
-    started = _perf()
-    tx: OpenTransaction | None = None
-    server = database
-    try:
-        tx = None if held() is None else await transaction_for(database)
-        if logs := _capturing.get():
-            _record(logs, database, sql, tx is not None)
-        if tx is not None:
-            tx.user_sql = tx.user_sql or user_sql
-            async with tx.use():
-                status: str = await tx.connection.execute(sql, *params)
-        else:
-            server = route(database, sql, user_sql)
-            run = functools.partial(_execute, sql, params)
-            if server == database:
-                status = await _on_pool(database, run, user_sql, _retryable(sql, user_sql))
-            else:
-                status, server = await _on_replica(server, database, run, user_sql)
-    except Exception as exc:
-        error = _failed(exc, server, sql, params, model, operation, started, tx)
-        raise error from error.__cause__
-    if watching(server):
-        rows = affected_rows(status)
+        rows = affected_rows(result) if isinstance(result, str) else len(result)  # type: ignore[arg-type]
         report(server, sql, params, started, rows, model=model, in_transaction=tx is not None)
-    return status
+    return result
 
 
 async def fetchmany(
@@ -197,7 +190,7 @@ async def result_types(database: str, sql: str, *, model: Any = None, operation:
     try:
         tx = None if held() is None else await transaction_for(database)
         if tx is None:
-            return await _on_pool(database, run, False, True)
+            return await _on_pool(database, False, True, run)
         async with tx.use():
             return await run(tx.connection)
     except Exception as exc:
@@ -239,8 +232,8 @@ async def _on_connection(
     table: str | None = None,
 ) -> T:
     """``await run(connection)`` on the task's transaction connection for ``database``, else on one pooled
-    connection (a write: never retried); observed as ``sql``. (:func:`fetch` and :func:`execute`, the hot
-    path, inline the same steps.)"""
+    connection (a write: never retried); observed as ``sql``. (:func:`_statement`, the hot path, takes the
+    same steps, and routes reads to replicas.)"""
     started = _perf()
     tx: OpenTransaction | None = None
     shown = batch[:3] if batch is not None else None
@@ -253,7 +246,7 @@ async def _on_connection(
                 result = await run(tx.connection)
         else:
             wrote(database)
-            result = await _on_pool(database, run, False, False)
+            result = await _on_pool(database, False, False, run)
     except Exception as exc:
         error = _failed(exc, database, sql, shown, model, operation, started, tx, table=table)
         raise error from error.__cause__
@@ -266,44 +259,44 @@ async def _on_connection(
     return result
 
 
-async def _on_replica(server: str, database: str, run: Run[T], user_sql: bool) -> tuple[T, str]:
+async def _on_replica(server: str, database: str, user_sql: bool, run: Run[T], *args: Any) -> tuple[T, str]:
     """A read on replica ``server`` of ``database``; returns the result and the server that produced it. A
     replica that cannot be reached is left out for a while and the read runs on ``database``."""
     try:
-        return await _on_pool(server, run, user_sql, True), server
+        return await _on_pool(server, user_sql, True, run, *args), server
     except ConnectionError as exc:
         if isinstance(exc, PoolExhaustedError):
             raise
         replica_failed(server, exc)
-    return await _on_pool(database, run, user_sql, True), database
+    return await _on_pool(database, user_sql, True, run, *args), database
 
 
-def _fetch(sql: str, params: Sequence[Any], connection: Any) -> Awaitable[list[Any]]:
+def _fetch(connection: Any, sql: str, params: Sequence[Any]) -> Awaitable[list[Any]]:
     return connection.fetch(sql, *params)  # type: ignore[no-any-return]
 
 
-def _execute(sql: str, params: Sequence[Any], connection: Any) -> Awaitable[str]:
+def _execute(connection: Any, sql: str, params: Sequence[Any]) -> Awaitable[str]:
     return connection.execute(sql, *params)  # type: ignore[no-any-return]
 
 
-def _on_pool(database: str, run: Run[T], user_sql: bool, read: bool) -> Awaitable[T]:
-    """``run(connection)`` on a pooled connection (the one a ``connection()`` block pinned, if any), to
+def _on_pool(database: str, user_sql: bool, read: bool, run: Run[T], *args: Any) -> Awaitable[T]:
+    """``run(connection, *args)`` on a pooled connection (the one a ``connection()`` block pinned, if any), to
     await. A connection found dead is discarded and the caller gets a :class:`~matrx_orm.ConnectionError`;
     a ``read`` first runs once more on a fresh one. (Not a coroutine itself: one awaited layer less.)"""
     pins = current_pins()
     if pins is not None and (pins := pins.covering(database)) is not None:
-        return _on_pin(pins, database, run, user_sql, read)
-    return _checked_out(database, run, user_sql, read)
+        return _on_pin(pins, database, user_sql, read, run, args)
+    return _checked_out(database, user_sql, read, run, args)
 
 
-async def _checked_out(database: str, run: Run[T], user_sql: bool, read: bool) -> T:
-    """``await run(connection)`` on a connection checked out of the pool for this statement only."""
+async def _checked_out(database: str, user_sql: bool, read: bool, run: Run[T], args: tuple[Any, ...]) -> T:
+    """``await run(connection, *args)`` on a connection checked out of the pool for this statement only."""
     attempts = 2 if read else 1
     while True:
         attempts -= 1
         pool, connection = await checkout(database)
         try:
-            return await run(connection)
+            return await run(connection, *args)
         except Exception as exc:
             if not connection_broken(exc, connection):
                 raise
@@ -318,27 +311,30 @@ async def _checked_out(database: str, run: Run[T], user_sql: bool, read: bool) -
             await release(pool, connection, full_reset=user_sql)
 
 
-async def _on_pin(pins: PinBlock, database: str, run: Run[T], user_sql: bool, read: bool) -> T:
-    """``await run(connection)`` on the connection ``pins`` holds for ``database`` (pinned now if need be);
+async def _on_pin(
+    pins: PinBlock, database: str, user_sql: bool, read: bool, run: Run[T], args: tuple[Any, ...]
+) -> T:
+    """``await run(connection, *args)`` on the connection ``pins`` holds for ``database`` (pinned now if need be);
     the pooled path when that connection is busy in another task's transaction or being given back."""
     attempts = 2 if read else 1
     while True:
         attempts -= 1
         pin = pins.pinned(database) or await pins.pin_for(database)
         if pin is None:
-            return await _checked_out(database, run, user_sql, read)
+            return await _checked_out(database, user_sql, read, run, args)
         lock = pin.lock
-        await lock.acquire()
+        if not lock.take():
+            await lock.acquire()
         if pin.in_transaction or pin.released:
             # it changed while this statement waited: the transaction's statements or the give-back need the
             # lock (or the connection was found dead), and the pool may have no other connection, so let go
             # of the lock before checking one out
             lock.release()
-            return await _checked_out(database, run, user_sql, read)
+            return await _checked_out(database, user_sql, read, run, args)
         try:
             pin.user_sql = pin.user_sql or user_sql
             try:
-                return await run(pin.connection)
+                return await run(pin.connection, *args)
             except Exception as exc:
                 if not connection_broken(exc, pin.connection):
                     raise
@@ -347,6 +343,21 @@ async def _on_pin(pins: PinBlock, database: str, run: Run[T], user_sql: bool, re
                     raise _lost(exc) from exc
         finally:
             lock.release()
+
+
+async def _pin_failed(
+    exc: Exception, pin: Pin, database: str, user_sql: bool, sql: str, run: Run[T], *args: Any
+) -> T:
+    """A statement run on a free pinned connection (:func:`fetch`, :func:`execute`) raised ``exc``: raised
+    again, unless the connection was found dead. Then the block drops it and a read runs once more (on a new
+    pinned connection, its last try); a write raises :class:`~matrx_orm.ConnectionError`."""
+    if not connection_broken(exc, pin.connection):
+        raise exc
+    assert pin.block is not None  # (set on every pin: the block that pinned it)
+    discard_pin(pin.block, database, pin)
+    if not _retryable(sql, user_sql):
+        raise _lost(exc) from exc
+    return await _on_pool(database, user_sql, False, run, *args)
 
 
 def _retryable(sql: str, user_sql: bool) -> bool:

@@ -31,8 +31,9 @@ from typing import Any
 from ..config import get_database_config
 from .context import each, pin_blocks, project_name
 from .engine import checkout, discard, release
+from .locks import StatementLock
 
-__all__ = ["Pin", "PinBlock", "PinScope", "connection", "current_pins", "discard_pin", "unpin"]
+__all__ = ["Pin", "PinBlock", "PinScope", "connection", "current_pins", "discard_pin", "free_pin", "unpin"]
 
 
 @dataclass(eq=False, slots=True)
@@ -41,7 +42,7 @@ class Pin:
 
     pool: Any
     connection: Any
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    lock: StatementLock = field(default_factory=StatementLock)
     #: user-written SQL ran on it: the session is fully reset before the pool gets it back
     user_sql: bool = False
     #: a transaction() is open on it (its statements go through the transaction, others' to the pool)
@@ -81,6 +82,8 @@ class PinBlock:
         """The innermost block covering ``server``: this one, or the nearest enclosing one (a
         ``connection("a")`` nested in a ``connection()`` leaves other projects to the outer block); None
         when no block of the chain covers ``server``."""
+        if self.only is None or self.only == server:
+            return self
         block: PinBlock | None = self
         while block is not None and not block.covers(server):
             block = block.parent
@@ -101,7 +104,7 @@ class PinBlock:
     def pinned(self, server: str) -> Pin | None:
         """The connection already pinned for ``server`` and free of any transaction, found without
         awaiting; None when :meth:`pin_for` has to decide (nothing pinned yet, or the block has ended)."""
-        block = self._owner(server)
+        block = self if self.parent is None else self._owner(server)
         if block.closed:
             return None
         pin = block.pins.get(server)
@@ -110,7 +113,7 @@ class PinBlock:
     async def pin_for(self, server: str) -> Pin | None:
         """The pinned connection for ``server`` (checked out now if need be), or None when the block does
         not cover it, has ended, or its connection is busy in another task's transaction."""
-        owner = self._owner(server)
+        owner = self if self.parent is None else self._owner(server)
         if owner is not self:
             return await owner.pin_for(server)
         if self.closed or not self.covers(server):
@@ -262,7 +265,10 @@ class PinScope:
             current = current.parent
         if current is block:
             pin_blocks.set(block.parent)
-        await block.close()
+        if block.pins:
+            await block.close()
+        else:  # nothing to give back (a block that ran no statement)
+            block.closed = True
 
     def _take_first(self) -> PinBlock | None:
         block, self._first = self._first, None
@@ -285,6 +291,17 @@ def connection(database: str | None = None) -> PinScope:
     """``async with connection():`` — the block's statements share one pooled connection per database
     (see the module docstring); ``database`` limits it to one project."""
     return PinScope(get_database_config(database).name if database is not None else None)
+
+
+def free_pin(server: str) -> Pin | None:
+    """The connection the current task's ``connection()`` block holds for ``server`` when a statement can
+    have it without waiting (pinned already, no transaction open on it, no statement running on it), its lock
+    taken for the caller to release; None otherwise."""
+    block = current_pins()
+    if block is None or (block := block.covering(server)) is None:
+        return None
+    pin = block.pinned(server)
+    return pin if pin is not None and pin.lock.take() else None
 
 
 def discard_pin(block: PinBlock, server: str, pin: Pin) -> None:

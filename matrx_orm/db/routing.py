@@ -90,7 +90,7 @@ add_registry_listener(lambda _name: _replicas.clear())
 def route(database: str, sql: str, user_sql: bool) -> str:
     """The project (``database`` or one of its replicas) a statement outside a transaction runs on. A
     statement that is not a read starts the read-your-writes window."""
-    replicas = _replicas_of(database)
+    replicas = _replicas[database] if database in _replicas else _replicas_of(database)
     if replicas is None:
         return database
     if not _is_read(sql, user_sql):
