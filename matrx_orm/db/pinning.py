@@ -33,7 +33,16 @@ from .context import each, pin_blocks, project_name
 from .engine import checkout, discard, release
 from .locks import StatementLock
 
-__all__ = ["Pin", "PinBlock", "PinScope", "connection", "current_pins", "discard_pin", "free_pin", "unpin"]
+__all__ = [
+    "Pin",
+    "PinBlock",
+    "PinScope",
+    "connection",
+    "current_pins",
+    "covering_block",
+    "discard_pin",
+    "unpin",
+]
 
 
 @dataclass(eq=False, slots=True)
@@ -109,6 +118,13 @@ class PinBlock:
             return None
         pin = block.pins.get(server)
         return None if pin is None or pin.in_transaction else pin
+
+    def free(self, server: str) -> Pin | None:
+        """The connection pinned for ``server`` when a statement can have it without waiting (no
+        transaction open on it, no statement running on it), its lock taken for the caller to release;
+        None otherwise (then :meth:`pin_for` and the lock's ``acquire()``)."""
+        pin = self.pinned(server)
+        return pin if pin is not None and pin.lock.take() else None
 
     async def pin_for(self, server: str) -> Pin | None:
         """The pinned connection for ``server`` (checked out now if need be), or None when the block does
@@ -293,15 +309,10 @@ def connection(database: str | None = None) -> PinScope:
     return PinScope(get_database_config(database).name if database is not None else None)
 
 
-def free_pin(server: str) -> Pin | None:
-    """The connection the current task's ``connection()`` block holds for ``server`` when a statement can
-    have it without waiting (pinned already, no transaction open on it, no statement running on it), its lock
-    taken for the caller to release; None otherwise."""
+def covering_block(server: str) -> PinBlock | None:
+    """The innermost open ``connection()`` block of the current task that covers ``server``, if any."""
     block = current_pins()
-    if block is None or (block := block.covering(server)) is None:
-        return None
-    pin = block.pinned(server)
-    return pin if pin is not None and pin.lock.take() else None
+    return block.covering(server) if block is not None else None
 
 
 def discard_pin(block: PinBlock, server: str, pin: Pin) -> None:
