@@ -4,8 +4,11 @@
     python benchmarks/instructions.py --only get --only raw-fetchrow
 
 Each mode runs its loop at two lengths under ``valgrind --tool=callgrind`` (``PYTHONHASHSEED=0``, uvloop,
-a fixed random seed) and prints the difference divided by the extra iterations: the instructions one more
-statement costs this process, with start-up and imports cancelled out. The server's work is not counted.
+a fixed random seed), counting only while the loop runs (``callgrind_control`` switches counting on after 50
+warm-up statements and off at the end), and prints the difference divided by the extra iterations: the
+instructions one more statement costs this process. Counting the whole process instead let start-up vary
+by tens of millions of instructions between identical runs; counting the loop alone gives the same figure
+run after run. The server's work is not counted.
 Needs valgrind; creates the table ``instr_world`` (10,000 rows) in the given database.
 """
 
@@ -29,7 +32,9 @@ MODES = {
     "raw-fetchrow": "asyncpg: conn.fetchrow on one held connection (pool like the package's)",
     "get": "matrx-orm: Model.get(use_cache=False, id=...) inside connection()",
     "get-pooled": "matrx-orm: Model.get(use_cache=False, id=...), a pooled connection per statement",
+    "raw-acquire": "asyncpg: pool.acquire() around each conn.fetchrow (a raw request with one read)",
     "get-block": "matrx-orm: a connection() block around each Model.get (a request with one read)",
+    "empty-block": "matrx-orm: a connection() block that runs no statement",
     "filter-all": "matrx-orm: Model.filter(id=...).all() inside connection()",
 }
 
@@ -63,31 +68,57 @@ async def _loop(url: str, mode: str, count: int) -> None:
         async with connection("instr"):
             return await World.get(use_cache=False, id=key)
 
+    async def empty_block(key: int) -> None:
+        async with connection("instr"):
+            pass
+
+    async def raw_acquire(key: int) -> Any:
+        async with pool.acquire() as held:
+            return await held.fetchrow(SQL, key)
+
     random.seed(1)
     ids = [random.randint(1, 10_000) for _ in range(count + 50)]
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=1, reset=None, command_timeout=60.0)
+    pool = await asyncpg.create_pool(url, min_size=2, max_size=2, reset=None, command_timeout=60.0)
     assert pool is not None
     async with pool.acquire() as conn:
         steps: dict[str, Callable[[int], Awaitable[Any]]] = {
             "raw-fetchrow": lambda i: conn.fetchrow(SQL, i),
             "get": lambda i: World.get(use_cache=False, id=i),
             "get-pooled": lambda i: World.get(use_cache=False, id=i),
+            "raw-acquire": raw_acquire,
             "get-block": in_block,
+            "empty-block": empty_block,
             "filter-all": lambda i: World.filter(id=i).all(),
         }
         step = steps[mode]
-        if mode in ("get-pooled", "get-block"):
-            for i in ids:
-                await step(i)
+        if mode in ("get-pooled", "get-block", "empty-block", "raw-acquire"):
+            await _counted(step, ids)
         else:
             async with connection("instr"):
-                for i in ids:
-                    await step(i)
+                await _counted(step, ids)
     await pool.close()
 
 
+async def _counted(step: Callable[[int], Awaitable[Any]], ids: list[int]) -> None:
+    """The statements of ``ids`` after the first 50, with callgrind counting only while they run."""
+    for i in ids[:50]:
+        await step(i)
+    _instrument("on")
+    for i in ids[50:]:
+        await step(i)
+    _instrument("off")
+
+
+def _instrument(state: str) -> None:
+    """Switch callgrind's counting on or off for this process (it starts off: ``--instr-atstart=no``)."""
+    subprocess.run(
+        ["callgrind_control", "--instr=" + state, str(os.getpid())], capture_output=True, check=True
+    )
+
+
 def _count(url: str, mode: str, loops: int) -> int:
-    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__]
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", "--instr-atstart=no"]
+    command += [sys.executable, __file__]
     command += ["--url", url, "--run", mode, str(loops)]
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
     found = re.search(r"Collected : (\d+)", done.stderr)
@@ -104,7 +135,7 @@ def main() -> int:
         "--url", default=os.environ.get("MATRX_BENCH_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     )
     parser.add_argument("--only", action="append", choices=list(MODES), help="repeatable; default every mode")
-    parser.add_argument("--loops", type=int, nargs=2, default=(500, 2500), metavar=("SHORT", "LONG"))
+    parser.add_argument("--loops", type=int, nargs=2, default=(500, 1000), metavar=("SHORT", "LONG"))
     parser.add_argument("--run", nargs=2, metavar=("MODE", "COUNT"), help=argparse.SUPPRESS)  # one loop
     args = parser.parse_args()
     import uvloop
