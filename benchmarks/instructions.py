@@ -7,8 +7,8 @@ Each mode runs its loop at two lengths under ``valgrind --tool=callgrind`` (``PY
 a fixed random seed), counting only while the loop runs (``callgrind_control`` switches counting on after 50
 warm-up statements and off at the end), and prints the difference divided by the extra iterations: the
 instructions one more statement costs this process. Counting the whole process instead let start-up vary
-by tens of millions of instructions between identical runs; counting the loop alone gives the same figure
-run after run. The server's work is not counted.
+by tens of millions of instructions between identical runs (±15k per statement); counting the loop alone
+gives figures that repeat within about 1 %. The server's work is not counted.
 Needs valgrind; creates the table ``instr_world`` (10,000 rows) in the given database.
 """
 
