@@ -23,6 +23,7 @@ from matrx_orm import (
 )
 from matrx_orm.config import unregister_database
 from matrx_orm.db import executor
+from matrx_orm.db.context import pin_blocks
 from matrx_orm.db.engine import checkout, dispose_all, release
 from matrx_orm.exceptions import ConnectionError as OrmConnectionError
 from matrx_orm.exceptions import DatabaseError
@@ -493,6 +494,75 @@ async def test_a_pinned_connection_killed_by_the_server_is_replaced_for_reads(pg
         assert await Author.filter(name="x").count() == 0
         assert await backend_pid() != pid
     assert pool_stats("test").in_use == 0
+
+
+async def test_statements_queued_behind_a_dying_pin_run_on_the_blocks_new_connection(pg_url: str) -> None:
+    """A pool of one: a read runs on the pinned connection (held up by a table lock), a second waits for it,
+    and the server ends the connection. The read runs again on the block's new connection, and the waiting
+    one follows it there instead of waiting for a pool the new pin holds."""
+    register_database(
+        DatabaseProjectConfig(name="pin_dies", url=pg_url, pool_min_size=1, pool_max_size=1, pool_timeout=3)
+    )
+    admin = await asyncpg.connect(pg_url)
+    count = f"SELECT count(*) AS n FROM {_quoted(Author)}"
+    try:
+        async with connection("pin_dies"):
+            pid = (await executor.fetch("pin_dies", "SELECT pg_backend_pid() AS pid", []))[0]["pid"]
+            locked = admin.transaction()
+            await locked.start()
+            await admin.execute(f"LOCK TABLE {_quoted(Author)} IN ACCESS EXCLUSIVE MODE")
+            first = asyncio.create_task(executor.fetch("pin_dies", count, []))
+            await asyncio.sleep(0.1)
+            queued = asyncio.create_task(executor.fetch("pin_dies", count.replace("(*)", "(*) + 1"), []))
+            await asyncio.sleep(0.1)
+            await admin.execute("SELECT pg_terminate_backend($1)", pid)
+            await locked.rollback()
+            assert [rows[0]["n"] for rows in await asyncio.gather(first, queued)] == [0, 1]
+            now = (await executor.fetch("pin_dies", "SELECT pg_backend_pid() AS pid", []))[0]["pid"]
+            assert now != pid and pool_stats("pin_dies").in_use == 1
+        assert pool_stats("pin_dies").in_use == 0
+    finally:
+        await admin.close()
+        await dispose_all()
+        unregister_database("pin_dies")
+
+
+async def test_a_block_ends_without_waiting_for_the_retry_of_a_read_whose_pin_died(pg_url: str) -> None:
+    """A task started in the block reads on the pinned connection when the block ends; the connection dies
+    and the read runs again on the pool, which is busy for a while. The block's end waits for the read's
+    first try on its connection, not for the retry elsewhere."""
+    register_database(
+        DatabaseProjectConfig(name="pin_exit", url=pg_url, pool_min_size=1, pool_max_size=2, pool_timeout=10)
+    )
+    admin = await asyncpg.connect(pg_url)
+    locked = admin.transaction()
+
+    async def unpinned_sleep() -> Any:
+        pin_blocks.set(None)  # a statement of a task outside any block
+        return await executor.fetch("pin_exit", "SELECT pg_sleep(1.5)", [], user_sql=True)
+
+    try:
+        async with connection("pin_exit"):
+            pid = (await executor.fetch("pin_exit", "SELECT pg_backend_pid() AS pid", []))[0]["pid"]
+            await locked.start()
+            await admin.execute(f"LOCK TABLE {_quoted(Author)} IN ACCESS EXCLUSIVE MODE")
+            child = asyncio.create_task(
+                executor.fetch("pin_exit", f"SELECT count(*) AS n FROM {_quoted(Author)}", [])
+            )
+            await asyncio.sleep(0.1)
+            busy = asyncio.create_task(unpinned_sleep())  # the pool's other connection, for 1.5 s
+            await asyncio.sleep(0.1)
+            queued = asyncio.create_task(unpinned_sleep())  # first in line for the pool
+            await admin.execute("SELECT pg_terminate_backend($1)", pid)
+            await locked.rollback()
+        assert not child.done()  # its retry waits for the pool; the block did not wait for it
+        assert (await child)[0]["n"] == 0
+        await asyncio.gather(busy, queued)
+        assert pool_stats("pin_exit").in_use == 0
+    finally:
+        await admin.close()
+        await dispose_all()
+        unregister_database("pin_exit")
 
 
 async def test_a_write_on_a_killed_pinned_connection_fails_and_the_next_statement_pins_a_new_one(

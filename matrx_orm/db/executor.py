@@ -21,7 +21,7 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
@@ -73,7 +73,7 @@ def fetch(
     model: Any = None,
     operation: str = "",
     user_sql: bool = False,
-) -> Awaitable[list[Any]]:
+) -> Coroutine[Any, Any, list[Any]]:
     """Rows of a statement (``user_sql=True`` for SQL the package did not build), to await."""
     return _statement(database, sql, params, model, operation, user_sql, _fetch)
 
@@ -86,7 +86,7 @@ def execute(
     model: Any = None,
     operation: str = "",
     user_sql: bool = False,
-) -> Awaitable[str]:
+) -> Coroutine[Any, Any, str]:
     """Run a statement; the command status (``UPDATE 3``), to await. ``user_sql`` as in :func:`fetch`."""
     return _statement(database, sql, params, model, operation, user_sql, _execute)
 
@@ -118,13 +118,18 @@ async def _statement(
                     pins, database, user_sql, _retryable(sql, user_sql), run, (sql, params)
                 )
             else:
+                failure: Exception | None = None
                 try:
                     pin.user_sql = pin.user_sql or user_sql
                     result = await run(pin.connection, sql, params)
                 except Exception as exc:
-                    result = await _pin_failed(exc, pin, database, user_sql, sql, run, sql, params)
+                    failure = exc
                 finally:
                     pin.lock.release()
+                if failure is not None:
+                    result = await _pin_failed(
+                        failure, pins, pin, database, user_sql, sql, run, (sql, params)
+                    )
     except Exception as exc:
         error = _failed(exc, server, sql, params, model, operation, started, tx)
         raise error from error.__cause__
@@ -315,11 +320,19 @@ async def _checked_out(database: str, user_sql: bool, read: bool, run: Run[T], a
 
 
 async def _on_pin(
-    pins: PinBlock, database: str, user_sql: bool, read: bool, run: Run[T], args: tuple[Any, ...]
+    pins: PinBlock,
+    database: str,
+    user_sql: bool,
+    read: bool,
+    run: Run[T],
+    args: tuple[Any, ...],
+    *,
+    attempts: int = 0,
 ) -> T:
     """``await run(connection, *args)`` on the connection ``pins`` holds for ``database`` (pinned now if need be);
-    the pooled path when that connection is busy in another task's transaction or being given back."""
-    attempts = 2 if read else 1
+    the pooled path when that connection is busy in another task's transaction or being given back.
+    ``attempts``: runs on pinned connections that may find them dead (default 2 for a read, else 1)."""
+    attempts = attempts or (2 if read else 1)
     while True:
         attempts -= 1
         pin = pins.pinned(database) or await pins.pin_for(database)
@@ -329,11 +342,13 @@ async def _on_pin(
         if not lock.take():
             await lock.acquire()
         if pin.in_transaction or pin.released:
-            # it changed while this statement waited: the transaction's statements or the give-back need the
-            # lock (or the connection was found dead), and the pool may have no other connection, so let go
-            # of the lock before checking one out
+            # it changed while this statement waited: a transaction's statements or the give-back need the
+            # lock, or it was found dead. Let go of the lock (the pool may have no other connection) and look
+            # again: the block's new connection, else the pool. (This pin is no longer the block's, so the
+            # next look finds another or none.)
             lock.release()
-            return await _checked_out(database, user_sql, read, run, args)
+            attempts += 1
+            continue
         try:
             pin.user_sql = pin.user_sql or user_sql
             try:
@@ -349,18 +364,25 @@ async def _on_pin(
 
 
 async def _pin_failed(
-    exc: Exception, pin: Pin, database: str, user_sql: bool, sql: str, run: Run[T], *args: Any
+    exc: Exception,
+    pins: PinBlock,
+    pin: Pin,
+    database: str,
+    user_sql: bool,
+    sql: str,
+    run: Run[T],
+    args: tuple[Any, ...],
 ) -> T:
-    """A statement run on a free pinned connection (:func:`fetch`, :func:`execute`) raised ``exc``: raised
-    again, unless the connection was found dead. Then the block drops it and a read runs once more (on a new
-    pinned connection, its last try); a write raises :class:`~matrx_orm.ConnectionError`."""
+    """A statement :func:`_statement` ran on the free pinned connection ``pin`` (its lock given back since)
+    raised ``exc``: raised again, unless the connection was found dead. Then the block drops it and a read
+    takes its second try as :func:`_on_pin` would (on the block's new connection, or a pooled one); a write
+    raises :class:`~matrx_orm.ConnectionError`."""
     if not connection_broken(exc, pin.connection):
         raise exc
-    assert pin.block is not None  # (set on every pin: the block that pinned it)
-    discard_pin(pin.block, database, pin)
+    discard_pin(pins, database, pin)
     if not _retryable(sql, user_sql):
         raise _lost(exc) from exc
-    return await _on_pool(database, user_sql, False, run, *args)
+    return await _on_pin(pins, database, user_sql, True, run, args, attempts=1)
 
 
 def _retryable(sql: str, user_sql: bool) -> bool:
