@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,7 +59,7 @@ class Pin:
     #: its block ended while a transaction() was open on it: the transaction's end gives it back
     orphaned: bool = False
     #: the block let go of it (gave it back, or dropped it as dead or of unknown state): statements still
-    #: waiting for its lock take pooled connections
+    #: waiting for its lock look again (the block's new connection, else a pooled one)
     released: bool = False
     #: the block that pinned it
     block: PinBlock | None = None
@@ -168,8 +168,8 @@ class PinBlock:
                 waiting.set()
 
     def drop(self, server: str, pin: Pin, *, dead: bool = False) -> None:
-        """Forget a pinned connection whose state is unknown (statements waiting for it take pooled
-        connections, the next one pins a new one); ``dead``: it was found dead, so the pool's idle
+        """Forget a pinned connection whose state is unknown (statements waiting for it, and the next one,
+        run on a new one the block pins); ``dead``: it was found dead, so the pool's idle
         connections are replaced before that."""
         pin.released = True
         owner = pin.block if pin.block is not None else self._owner(server)
@@ -179,38 +179,45 @@ class PinBlock:
                 if dead:
                     owner._stale[name] = pin.pool
 
-    async def close(self) -> None:
-        """Give every connection this block pinned back to its pool (each one, even when giving one back
-        fails or is cancelled). One a transaction is still open on (in a task that outlived the block) is
+    def close(self) -> Awaitable[None] | None:
+        """End the block; returns what gives every connection it pinned back to its pool, to await (None
+        when it pinned none). One a transaction is still open on (in a task that outlived the block) is
         given back when that transaction ends."""
         self.closed = True
         if not self.pins:
-            return
+            return None
         pins, self.pins = list(self.pins.values()), {}
         for pin in pins:
             pin.orphaned = pin.in_transaction
-        if len(pins) == 1:  # the usual block: one database
-            if not pins[0].orphaned:
-                await unpin(pins[0])
-            return
-        cancelled = False
+        return _give_back(pins)
 
-        async def give_back(pin: Pin) -> None:  # once cancelled, the others are not waited for either
-            nonlocal cancelled
-            try:
-                await unpin(pin, wait=not cancelled)
-            except asyncio.CancelledError:
-                cancelled = True
-                raise
 
-        await each(functools.partial(give_back, pin) for pin in pins if not pin.orphaned)
+async def _give_back(pins: list[Pin]) -> None:
+    """:func:`unpin` each of ``pins`` not orphaned (each one, even when giving one back fails or is
+    cancelled)."""
+    if len(pins) == 1:  # the usual block: one database
+        if not pins[0].orphaned:
+            await unpin(pins[0])
+        return
+    cancelled = False
+
+    async def give_back(pin: Pin) -> None:  # once cancelled, the others are not waited for either
+        nonlocal cancelled
+        try:
+            await unpin(pin, wait=not cancelled)
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+
+    await each(functools.partial(give_back, pin) for pin in pins if not pin.orphaned)
 
 
 async def unpin(pin: Pin, *, wait: bool = True) -> None:
     """Give a pinned connection back to its pool, once the statement running on it has ended (a task started
-    in the block may still be running one when the block ends). Statements still waiting for it take pooled
-    connections. Cancelled while it waits, or told not to ``wait``, it closes a busy connection, which ends
-    that statement with a connection error, rather than return it to the pool busy."""
+    in the block may still be running one when the block ends). Statements still waiting for it take another
+    (an enclosing block's, else a pooled one). Cancelled while it waits, or told not to ``wait``, it closes
+    a busy connection, which ends that statement with a connection error, rather than return it to the pool
+    busy."""
     pin.released = True
     lock = pin.lock
     if not lock.locked():
@@ -281,10 +288,9 @@ class PinScope:
             current = current.parent
         if current is block:
             pin_blocks.set(block.parent)
-        if block.pins:
-            await block.close()
-        else:  # nothing to give back (a block that ran no statement)
-            block.closed = True
+        giving_back = block.close()
+        if giving_back is not None:  # (a block that ran no statement has no coroutine to await)
+            await giving_back
 
     def _take_first(self) -> PinBlock | None:
         block, self._first = self._first, None
