@@ -28,6 +28,8 @@ import asyncpg
 
 TABLE = "instr_world"
 SQL = f"SELECT id, randomnumber FROM {TABLE} WHERE id = $1"
+FORTUNES = "instr_fortune"  # 12 rows, as in the web benchmark's /fortunes
+FORTUNE_SQL = f"SELECT id, message FROM {FORTUNES}"
 MODES = {
     "raw-fetchrow": "asyncpg: conn.fetchrow on one held connection (pool like the package's)",
     "get": "matrx-orm: Model.get(use_cache=False, id=...) inside connection()",
@@ -36,6 +38,8 @@ MODES = {
     "get-block": "matrx-orm: a connection() block around each Model.get (a request with one read)",
     "empty-block": "matrx-orm: a connection() block that runs no statement",
     "filter-all": "matrx-orm: Model.filter(id=...).all() inside connection()",
+    "raw-fetch-12": "asyncpg: conn.fetch of a 12-row table on one held connection",
+    "all-12": "matrx-orm: await Model.all() of a 12-row table inside connection()",
 }
 
 
@@ -48,13 +52,26 @@ async def _seed(url: str) -> None:
         if not await conn.fetchval(f"SELECT count(*) FROM {TABLE}"):
             rows = [(i, i * 7 % 10_000) for i in range(1, 10_001)]
             await conn.executemany(f"INSERT INTO {TABLE} VALUES ($1, $2)", rows)
+        await conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {FORTUNES} (id int PRIMARY KEY, message text NOT NULL)"
+        )
+        if not await conn.fetchval(f"SELECT count(*) FROM {FORTUNES}"):
+            messages = [(i, f"fortune number {i}: <script>alert('{i}')</script>") for i in range(1, 13)]
+            await conn.executemany(f"INSERT INTO {FORTUNES} VALUES ($1, $2)", messages)
     finally:
         await conn.close()
 
 
 async def _loop(url: str, mode: str, count: int) -> None:
     """``count`` statements of ``mode`` (after 50 untimed ones)."""
-    from matrx_orm import DatabaseProjectConfig, IntegerField, Model, connection, register_database
+    from matrx_orm import (
+        DatabaseProjectConfig,
+        IntegerField,
+        Model,
+        TextField,
+        connection,
+        register_database,
+    )
 
     register_database(DatabaseProjectConfig(name="instr", url=url, pool_min_size=1, pool_max_size=1))
 
@@ -62,6 +79,12 @@ async def _loop(url: str, mode: str, count: int) -> None:
         id = IntegerField(primary_key=True)
         randomnumber = IntegerField()
         _table_name = TABLE
+        _database = "instr"
+
+    class Fortune(Model):
+        id = IntegerField(primary_key=True)
+        message = TextField()
+        _table_name = FORTUNES
         _database = "instr"
 
     async def in_block(key: int) -> Any:
@@ -89,6 +112,8 @@ async def _loop(url: str, mode: str, count: int) -> None:
             "get-block": in_block,
             "empty-block": empty_block,
             "filter-all": lambda i: World.filter(id=i).all(),
+            "raw-fetch-12": lambda i: conn.fetch(FORTUNE_SQL),
+            "all-12": lambda i: Fortune.all().all(),
         }
         step = steps[mode]
         if mode in ("get-pooled", "get-block", "empty-block", "raw-acquire"):
