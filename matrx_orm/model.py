@@ -214,12 +214,16 @@ class Model(RelationMethods, metaclass=ModelMeta):
     @classmethod
     def filter(cls, *conditions: Any, **filters: Any) -> QueryBuilder[Self]:
         """Rows matching every condition (Q objects and ``field__lookup=value`` keywords)."""
-        return cls.objects().filter(*conditions, **filters)
+        if not conditions and not filters:
+            return cls.objects()
+        return cls._start().filter(*conditions, **filters)
 
     @classmethod
     def exclude(cls, *conditions: Any, **filters: Any) -> QueryBuilder[Self]:
         """Rows matching none of the conditions."""
-        return cls.objects().exclude(*conditions, **filters)
+        if not conditions and not filters:
+            return cls.objects()
+        return cls._start().exclude(*conditions, **filters)
 
     @classmethod
     def all(cls) -> QueryBuilder[Self]:
@@ -298,21 +302,30 @@ class Model(RelationMethods, metaclass=ModelMeta):
     @classmethod
     async def get_many(cls, *conditions: Any, **filters: Any) -> list[Self]:
         """Every matching row (``filter(...).all()``)."""
-        return await cls.objects().filter(*conditions, **filters).all()
+        return await cls._start()._narrowed(*conditions, **filters).all()
 
     @classmethod
     async def count(cls, *conditions: Any, using: str | None = None, **filters: Any) -> int:
         """Number of matching rows."""
-        return await cls._query(using).filter(*conditions, **filters).count()
+        return await cls._query(using)._narrowed(*conditions, **filters).count()
 
     @classmethod
     async def exists(cls, *conditions: Any, using: str | None = None, **filters: Any) -> bool:
         """Whether any row matches."""
-        return await cls._query(using).filter(*conditions, **filters).exists()
+        return await cls._query(using)._narrowed(*conditions, **filters).exists()
 
     @classmethod
     def _query(cls, using: str | None) -> QueryBuilder[Self]:
-        return cls.objects() if using is None else cls.objects().using(using)
+        """The start of a query the package runs at once, on ``using`` when given."""
+        return cls._start() if using is None else cls._start()._then(database=using)
+
+    @classmethod
+    def _start(cls) -> QueryBuilder[Self]:
+        """``objects()`` for a chain the package goes on with at once: unless the model has an
+        ``objects()`` of its own, a builder that records no origin (``QueryBuilder._used``)."""
+        if getattr(cls.objects, "__func__", None) is not _PLAIN_OBJECTS:
+            return cls.objects()
+        return QueryBuilder._of(cls)
 
     @classmethod
     async def raw(cls, sql: str, *args: Any, database: str | None = None) -> list[Self]:
@@ -471,7 +484,8 @@ class Model(RelationMethods, metaclass=ModelMeta):
     @classmethod
     async def update_where(cls, filters: Mapping[str, Any] | Any, **updates: Any) -> UpdateResult:
         """UPDATE the rows matching ``filters``; the result maps rows_affected and updated_rows."""
-        qs = cls.objects().filter(filters) if not isinstance(filters, Mapping) else cls.filter(**filters)
+        start = cls._start()
+        qs = start._narrowed(filters) if not isinstance(filters, Mapping) else start._narrowed(**filters)
         return await qs.update_returning(**updates)
 
     @classmethod
@@ -483,7 +497,7 @@ class Model(RelationMethods, metaclass=ModelMeta):
                 model=cls.__name__,
                 operation="delete_where",
             )
-        return await cls.objects().filter(*conditions, **filters).delete()
+        return await cls._start()._narrowed(*conditions, **filters).delete()
 
     async def save(self) -> Self:
         """Insert the instance if it is new, else write every loaded field back (after ``full_clean()``
@@ -549,6 +563,10 @@ class Model(RelationMethods, metaclass=ModelMeta):
         if _signals.any_delete_receivers():
             return await _signals.around_delete(self, lambda: instance.delete_instance(self))  # type: ignore[no-any-return]
         return await instance.delete_instance(self)
+
+
+#: ``Model.objects``'s own function: a model whose ``objects`` is another adds conditions of its own
+_PLAIN_OBJECTS = Model.__dict__["objects"].__func__
 
 
 def _relation_alias_field(meta: ModelOptions, name: str) -> Field[Any] | None:

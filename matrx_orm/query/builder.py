@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import sys
 import warnings
-from collections.abc import AsyncIterator, Generator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -58,6 +58,11 @@ __all__ = ["QueryBuilder"]
 _PACKAGE = str(Path(__file__).resolve().parents[1])
 
 
+def _instance_columns(spec: QuerySpec, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns of an instance row selecting ``names``: those, then the ``nearest()`` distance."""
+    return (*names, DISTANCE_LABEL) if spec.nearest is not None else names
+
+
 def _caller() -> tuple[str, int] | None:
     """Where user code made the call that creates a builder: the first frame outside this package."""
     frame = sys._getframe(2)
@@ -86,6 +91,21 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
         self._query = spec or QuerySpec(model._require_meta().model)
         self._origin = _caller()
 
+    @classmethod
+    def _of(cls, model: type[M]) -> QueryBuilder[M]:
+        """A builder over every row of ``model`` that the package goes on to use at once (see
+        :meth:`_used`)."""
+        return cls._used(QuerySpec(model._require_meta().model))
+
+    @classmethod
+    def _used(cls, spec: QuerySpec) -> QueryBuilder[Any]:
+        """A builder over ``spec`` that the package goes on to use at once: it records no origin (finding
+        the user's line walks the stack), so it never warns."""
+        builder: QueryBuilder[Any] = object.__new__(cls)
+        builder._query = spec
+        builder._origin = None
+        return builder
+
     @property
     def _spec(self) -> QuerySpec:
         self._origin = None  # read: the builder is used
@@ -108,33 +128,44 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
 
     # -- chaining ------------------------------------------------------------------------------------------
     def _with(self, **changes: Any) -> QueryBuilder[M]:
+        """A chain method's result: a builder over a changed copy of the spec (it warns when left unused)."""
         spec = self._spec
         return QueryBuilder(spec.model, replace(spec, changes))
+
+    def _then(self, **changes: Any) -> QueryBuilder[M]:
+        """Like :meth:`_with`, for a builder the package itself goes on to run."""
+        return QueryBuilder._used(replace(self._spec, changes))
 
     def filter(self, *conditions: Any, **filters: Any) -> QueryBuilder[M]:
         """Add conditions (ANDed with those already present)."""
         if not conditions and not filters:
             return self
-        return self._condition(Q(*conditions, **filters), negate=False)
+        return QueryBuilder(self._query.model, self._conditioned(Q(*conditions, **filters), negate=False))
 
     def exclude(self, *conditions: Any, **filters: Any) -> QueryBuilder[M]:
         """Add the negation of the conditions."""
         if not conditions and not filters:
             return self
-        return self._condition(Q(*conditions, **filters), negate=True)
+        return QueryBuilder(self._query.model, self._conditioned(Q(*conditions, **filters), negate=True))
 
-    def _condition(self, q: Q, *, negate: bool) -> QueryBuilder[M]:
-        """Check every name in ``q`` now (a typo fails at the line that made it), then store it: in WHERE, or
-        with the conditions on annotations (HAVING when they name an aggregate)."""
+    def _narrowed(self, *conditions: Any, **filters: Any) -> QueryBuilder[M]:
+        """Like :meth:`filter`, for a builder the package itself goes on to run."""
+        if not conditions and not filters:
+            return self
+        return QueryBuilder._used(self._conditioned(Q(*conditions, **filters), negate=False))
+
+    def _conditioned(self, q: Q, *, negate: bool) -> QuerySpec:
+        """The spec with ``q`` added, every name in it checked now (a typo fails at the line that made it):
+        in WHERE, or with the conditions on annotations (HAVING when they name an aggregate)."""
         spec = self._spec
         annotations = dict(spec.annotations)
         used = check_condition(spec.model, q, annotations)
         condition = ~q if negate else q
         if not used:
-            return self._with(where=(*spec.where, condition))
+            return replace(spec, {"where": (*spec.where, condition)})
         for name in used:
             no_window(annotations[name], name, self._meta.model_name)
-        return self._with(having=(*spec.having, condition))
+        return replace(spec, {"having": (*spec.having, condition)})
 
     def order_by(self, *fields: Any) -> QueryBuilder[M]:
         """Order by fields; ``"-field"`` for descending. Replaces an earlier ordering."""
@@ -163,7 +194,7 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
                 f"having() takes conditions on annotations; got {q!r} (use filter() for fields)",
                 model=self._meta.model_name,
             )
-        return self._condition(q, negate=False)
+        return QueryBuilder(spec.model, self._conditioned(q, negate=False))
 
     def join(self, model: Any, on: str = "", join_type: str = "INNER") -> QueryBuilder[M]:
         """Accepted for matrx-orm 2.x code and ignored, as 2.x ignored it: joined rows come from
@@ -289,17 +320,19 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
         """The compiled SELECT of ``names`` (cached by shape) and its parameters."""
         return compile_select(self._spec, names, kind)
 
-    async def _fetch(self, names: Sequence[str], operation: str, kind: str = "values") -> list[Any]:
+    def _fetch(self, names: Sequence[str], operation: str, kind: str = "values") -> Awaitable[list[Any]]:
+        """The records of the SELECT of ``names`` (awaitable; a bad query raises at the call)."""
         spec = self._spec
-        database = self._database
+        meta = spec.model._meta  # type: ignore[attr-defined]
+        database = spec.database or meta.database
+        model_name = meta.model_name
         if spec.lock is not None and not in_transaction(database):
             raise QueryError(
                 "select_for_update() must run inside transaction(): outside one the lock is released at once",
-                model=self._meta.model_name,
+                model=model_name,
                 operation="select_for_update",
             )
-        statement, params = self._select(names, kind)
-        model_name = self._meta.model_name
+        statement, params = compile_select(spec, names, kind)
         if spec.nearest is not None and spec.nearest.settings:
             settings = set_local(len(spec.nearest.settings))
             pairs = [item for pair in spec.nearest.settings for item in pair]
@@ -310,13 +343,13 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
                     database, statement.sql, params, model=model_name, operation=operation
                 )
 
-            return await run_discarded(database, tuned)  # the settings end with the query
-        return await executor.fetch(database, statement.sql, params, model=model_name, operation=operation)
+            return run_discarded(database, tuned)  # the settings end with the query
+        return executor.fetch(database, statement.sql, params, model=model_name, operation=operation)
 
     def _loaded_names(self) -> tuple[str, ...]:
         """The columns of an instance row: the selected names, then the ``nearest()`` distance."""
-        names = self._field_names()
-        return (*names, DISTANCE_LABEL) if self._spec.nearest is not None else names
+        spec = self._spec
+        return _instance_columns(spec, spec.selected_names())
 
     def statement(self) -> sa.Select[Any]:
         """The SQLAlchemy ``Select`` this query runs for its rows, with its values bound: run it with
@@ -327,13 +360,14 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
     # -- terminals -----------------------------------------------------------------------------------------
     async def all(self) -> list[M]:
         """Every matching row as a model instance."""
-        records = await self._fetch(self._field_names(), "all", "rows")
-        load = instance_loader(self._spec.model, self._loaded_names())
-        instances = loaded(load, records)
-        if self._spec.database is not None:  # using(): the rows' relations are read there too
-            mark_loaded_from(instances, self._spec.database)
-        if self._spec.select_related or self._spec.prefetch_related:
-            await load_related(instances, records, self._spec)
+        spec = self._spec
+        names = spec.selected_names()
+        records = await self._fetch(names, "all", "rows")
+        instances = loaded(instance_loader(spec.model, _instance_columns(spec, names)), records)
+        if spec.database is not None:  # using(): the rows' relations are read there too
+            mark_loaded_from(instances, spec.database)
+        if spec.select_related or spec.prefetch_related:
+            await load_related(instances, records, spec)
         return instances
 
     def __await__(self) -> Generator[Any, None, list[M]]:
@@ -348,11 +382,13 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
         """
         conditions, filters = pk_shortcut(self._spec.model, conditions, filters)
         if not use_cache or self._database != self._meta.database:
-            return await self.filter(*conditions, **filters)._get()
+            return await self._narrowed(*conditions, **filters)._get()
         model = self._spec.model
         pk_value = state.pk_of_filters(model, conditions, filters) if self._unrestricted() else None
         # a cache hit builds no query
-        return await state.read_through(model, pk_value, lambda: self.filter(*conditions, **filters)._get())
+        return await state.read_through(
+            model, pk_value, lambda: self._narrowed(*conditions, **filters)._get()
+        )
 
     async def get_or_none(self, *conditions: Any, use_cache: bool = True, **filters: Any) -> M | None:
         """Like :meth:`get`, but None when nothing matches (several matches still raise)."""
@@ -370,7 +406,7 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
         if spec.limit is not None:
             qs = self
         else:  # one row expected: a default ordering would only add a sort
-            qs = self._with(limit=2) if spec.ordered else self._with(limit=2, order_by=())
+            qs = self._then(limit=2) if spec.ordered else self._then(limit=2, order_by=())
         rows = await qs.all()
         if len(rows) == 1:
             return rows[0]
@@ -391,8 +427,8 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
 
     async def first(self) -> M | None:
         """The first row (by the ordering, else by primary key), or None."""
-        qs = self if self._spec.order_by else self._with(order_by=tuple(self._meta.primary_keys))
-        rows = await qs._with(limit=1).all()
+        qs = self if self._spec.order_by else self._then(order_by=tuple(self._meta.primary_keys))
+        rows = await qs._then(limit=1).all()
         return rows[0] if rows else None
 
     async def last(self) -> M | None:
@@ -404,12 +440,12 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
         spec = self._spec
         order = spec.order_by or tuple(self._meta.primary_keys)
         if spec.limit is not None:  # the end of a bounded slice is not the end of the reversed query
-            rows = await (self if spec.order_by else self._with(order_by=order)).all()
+            rows = await (self if spec.order_by else self._then(order_by=order)).all()
             return rows[-1] if rows else None
         if spec.offset is not None and not await self.exists():
             return None  # offset past the end: the slice is empty
         nearest = spec.nearest.reversed() if spec.nearest is not None else None
-        reverse = self._with(order_by=_reversed(order), nearest=nearest, limit=1, offset=None)
+        reverse = self._then(order_by=_reversed(order), nearest=nearest, limit=1, offset=None)
         rows = await reverse.all()
         return rows[0] if rows else None
 

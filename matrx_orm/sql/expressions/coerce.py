@@ -11,9 +11,13 @@ from .subqueries import Subquery
 __all__ = ["as_expression", "is_expression"]
 
 
+#: what compiles as an expression (a tuple: ``isinstance`` against a union would build the union each call)
+_EXPRESSIONS = (Expression, Queryable)
+
+
 def is_expression(value: Any) -> bool:
     """Whether ``value`` compiles as an expression (an Expression, or a query used as a subquery)."""
-    return isinstance(value, Expression | Queryable)
+    return isinstance(value, _EXPRESSIONS)
 
 
 def as_expression(value: Any) -> Expression:
