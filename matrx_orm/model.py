@@ -32,6 +32,7 @@ from .query.raw import raw as run_raw
 from .query.raw import raw_sql as run_raw_sql
 from .query.relations.methods import RelationMethods
 from .query.relations.prefetch import prefetch
+from .sql.q import Q
 from .write import bulk, instance, nested, upsert, validation
 from .write.get_or_create import creation_values, find_or_create, resolved
 from .write.results import UpdateResult
@@ -216,14 +217,18 @@ class Model(RelationMethods, metaclass=ModelMeta):
         """Rows matching every condition (Q objects and ``field__lookup=value`` keywords)."""
         if not conditions and not filters:
             return cls.objects()
-        return cls._start().filter(*conditions, **filters)
+        if not cls._plain_objects():
+            return cls.objects().filter(*conditions, **filters)
+        return QueryBuilder._filtered(cls, Q(*conditions, **filters), negate=False)
 
     @classmethod
     def exclude(cls, *conditions: Any, **filters: Any) -> QueryBuilder[Self]:
         """Rows matching none of the conditions."""
         if not conditions and not filters:
             return cls.objects()
-        return cls._start().exclude(*conditions, **filters)
+        if not cls._plain_objects():
+            return cls.objects().exclude(*conditions, **filters)
+        return QueryBuilder._filtered(cls, Q(*conditions, **filters), negate=True)
 
     @classmethod
     def all(cls) -> QueryBuilder[Self]:
@@ -323,9 +328,12 @@ class Model(RelationMethods, metaclass=ModelMeta):
     def _start(cls) -> QueryBuilder[Self]:
         """``objects()`` for a chain the package goes on with at once: unless the model has an
         ``objects()`` of its own, a builder that records no origin (``QueryBuilder._used``)."""
-        if getattr(cls.objects, "__func__", None) is not _PLAIN_OBJECTS:
-            return cls.objects()
-        return QueryBuilder._of(cls)
+        return QueryBuilder._of(cls) if cls._plain_objects() else cls.objects()
+
+    @classmethod
+    def _plain_objects(cls) -> bool:
+        """Whether ``objects()`` is the package's own (a model may override it to add conditions)."""
+        return getattr(cls.objects, "__func__", None) is _PLAIN_OBJECTS
 
     @classmethod
     async def raw(cls, sql: str, *args: Any, database: str | None = None) -> list[Self]:

@@ -92,6 +92,15 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
         self._origin = _caller()
 
     @classmethod
+    def _filtered(cls, model: type[M], q: Q, *, negate: bool) -> QueryBuilder[M]:
+        """``Model.filter(...)`` / ``exclude(...)``: a builder over ``model``'s rows matching ``q`` (or not),
+        made in one step rather than as a filter of a fresh builder."""
+        spec = QuerySpec(model._require_meta().model)
+        check_condition(spec.model, q)  # a fresh spec has no annotations: the condition goes to WHERE
+        spec.where = (~q if negate else q,)  # set before anything holds the spec
+        return cls(spec.model, spec)
+
+    @classmethod
     def _of(cls, model: type[M]) -> QueryBuilder[M]:
         """A builder over every row of ``model`` that the package goes on to use at once (see
         :meth:`_used`)."""
