@@ -215,19 +215,19 @@ class Model(RelationMethods, metaclass=ModelMeta):
     @classmethod
     def filter(cls, *conditions: Any, **filters: Any) -> QueryBuilder[Self]:
         """Rows matching every condition (Q objects and ``field__lookup=value`` keywords)."""
-        if not conditions and not filters:
-            return cls.objects()
         if not cls._plain_objects():
             return cls.objects().filter(*conditions, **filters)
+        if not conditions and not filters:
+            return cls.objects()
         return QueryBuilder._filtered(cls, Q(*conditions, **filters), negate=False)
 
     @classmethod
     def exclude(cls, *conditions: Any, **filters: Any) -> QueryBuilder[Self]:
         """Rows matching none of the conditions."""
-        if not conditions and not filters:
-            return cls.objects()
         if not cls._plain_objects():
             return cls.objects().exclude(*conditions, **filters)
+        if not conditions and not filters:
+            return cls.objects()
         return QueryBuilder._filtered(cls, Q(*conditions, **filters), negate=True)
 
     @classmethod
@@ -492,8 +492,7 @@ class Model(RelationMethods, metaclass=ModelMeta):
     @classmethod
     async def update_where(cls, filters: Mapping[str, Any] | Any, **updates: Any) -> UpdateResult:
         """UPDATE the rows matching ``filters``; the result maps rows_affected and updated_rows."""
-        start = cls._start()
-        qs = start._narrowed(filters) if not isinstance(filters, Mapping) else start._narrowed(**filters)
+        qs = cls.objects().filter(filters) if not isinstance(filters, Mapping) else cls.filter(**filters)
         return await qs.update_returning(**updates)
 
     @classmethod

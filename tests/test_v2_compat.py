@@ -18,10 +18,12 @@ import matrx_orm
 from matrx_orm import (
     Count,
     DateTrunc,
+    DoesNotExist,
     IntegerField,
     Model,
     ParameterError,
     PrimitiveArrayField,
+    QueryBuilder,
     Trim,
     UnknownRelationError,
     UnusedQueryWarning,
@@ -174,6 +176,51 @@ async def test_filter_and_exclude_start_from_an_overridden_objects() -> None:
     assert sorted(a.name for a in await ActiveAuthor.filter(age__gt=30)) == ["on"]
     assert sorted(a.name for a in await ActiveAuthor.exclude(age__gt=30)) == ["young"]
     assert sorted(a.name for a in await ActiveAuthor.all()) == ["on", "young"]
+
+
+async def test_a_builder_subclass_with_its_own_filter_scopes_every_read_and_write() -> None:
+    """A model whose ``objects()`` returns a ``QueryBuilder`` subclass overriding ``filter()`` (a soft-delete
+    scope, say) sees that ``filter()`` in its reads and writes by condition, with or without arguments; a
+    model overriding the ``filter`` classmethod sees it in ``update_where`` of a mapping."""
+
+    class ScopedBuilder(QueryBuilder[Any]):
+        def filter(self, *conditions: Any, **filters: Any) -> Any:
+            return super().filter(*conditions, is_active=True, **filters)
+
+    class ScopedAuthor(Author):
+        _table_name = Author._meta.table_name
+
+        @classmethod
+        def objects(cls) -> Any:
+            return ScopedBuilder(cls)
+
+    class FilteredAuthor(Author):
+        _table_name = Author._meta.table_name
+
+        @classmethod
+        def filter(cls, *conditions: Any, **filters: Any) -> Any:
+            return super().filter(*conditions, is_active=True, **filters)
+
+    await Author.bulk_create(
+        [
+            {"name": "on", "age": 40},
+            {"name": "off", "age": 41, "is_active": False},
+            {"name": "young", "age": 20},
+        ]
+    )
+    assert sorted(a.name for a in await ScopedAuthor.filter()) == ["on", "young"]
+    assert sorted(a.name for a in await ScopedAuthor.get_many(age__gt=30)) == ["on"]
+    assert await ScopedAuthor.count(age__gt=30) == 1
+    assert await ScopedAuthor.count() == 2
+    assert not await ScopedAuthor.exists(name="off")
+    with pytest.raises(DoesNotExist):
+        await ScopedAuthor.get(name="off")
+    assert await ScopedAuthor.get_or_none(name="off") is None
+    assert (await ScopedAuthor.update_where({"name": "off"}, age=1)).rows_affected == 0
+    assert (await FilteredAuthor.update_where({"name": "off"}, age=2)).rows_affected == 0
+    assert await ScopedAuthor.delete_where(name="off") == 0
+    off = await Author.get(name="off", use_cache=False)
+    assert off.age == 41  # neither update reached the row out of scope, nor the delete
 
 
 def _line_above() -> int:

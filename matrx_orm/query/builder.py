@@ -158,7 +158,10 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
         return QueryBuilder(self._query.model, self._conditioned(Q(*conditions, **filters), negate=True))
 
     def _narrowed(self, *conditions: Any, **filters: Any) -> QueryBuilder[M]:
-        """Like :meth:`filter`, for a builder the package itself goes on to run."""
+        """Like :meth:`filter`, for a builder the package itself goes on to run (a subclass's own
+        ``filter()``, which may add conditions, is called as it is)."""
+        if type(self).filter is not QueryBuilder.filter:
+            return self.filter(*conditions, **filters)
         if not conditions and not filters:
             return self
         return QueryBuilder._used(self._conditioned(Q(*conditions, **filters), negate=False))

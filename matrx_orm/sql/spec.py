@@ -1,5 +1,5 @@
-"""``QuerySpec``: everything a query says, never changed once made. ``QueryBuilder`` (what users chain)
-holds one; the compiler turns one into a statement.
+"""``QuerySpec``: everything a query says, never changed once a builder holds it. ``QueryBuilder`` (what
+users chain) holds one; the compiler turns one into a statement.
 
 ``Queryable`` marks the objects that hold a spec, so subqueries (``Subquery``, ``Exists``,
 ``field__in=<query>``, ``CTE``) can take a ``QueryBuilder`` without this layer importing it.
@@ -20,7 +20,8 @@ __all__ = ["QuerySpec", "Queryable", "replace"]
 
 @dataclass(slots=True, unsafe_hash=True)
 class QuerySpec:
-    """Everything a query says; chain methods make modified copies with :func:`replace`, never change one.
+    """Everything a query says; chain methods make modified copies with :func:`replace`, never change one
+    that a builder holds.
 
     (Not ``frozen``: a frozen dataclass sets each of its 21 fields through ``object.__setattr__``, which made
     building a spec the largest cost of ``Model.filter(...)``; specs are still hashed by their fields.)
