@@ -322,7 +322,7 @@ class Model(RelationMethods, metaclass=ModelMeta):
     @classmethod
     def _query(cls, using: str | None) -> QueryBuilder[Self]:
         """The start of a query the package runs at once, on ``using`` when given."""
-        return cls._start() if using is None else cls._start()._then(database=using)
+        return cls._start() if using is None else cls._start().using(using)
 
     @classmethod
     def _start(cls) -> QueryBuilder[Self]:
