@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import importlib
 import warnings
 from decimal import Decimal
@@ -176,6 +177,27 @@ async def test_filter_and_exclude_start_from_an_overridden_objects() -> None:
     assert sorted(a.name for a in await ActiveAuthor.filter(age__gt=30)) == ["on"]
     assert sorted(a.name for a in await ActiveAuthor.exclude(age__gt=30)) == ["young"]
     assert sorted(a.name for a in await ActiveAuthor.all()) == ["on", "young"]
+
+
+async def test_the_packages_own_reads_and_writes_leave_no_unused_builder() -> None:
+    """Reads and writes that build their queries inside the package (most of them skip recording the
+    user's line) warn about nothing, whatever they find."""
+    await Author.bulk_create([{"name": "old", "age": 40}, {"name": "young", "age": 20}])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        old = await Author.get(name="old", use_cache=False)
+        assert await Author.get_or_none(name="nobody") is None
+        assert (await Author.filter(age__gt=1).order_by("age").first()) is not None
+        assert (await Author.filter(age__gt=1).order_by("age").last()) is not None
+        assert await Author.count(age__gt=30) == 1 and await Author.exists(name="young")
+        assert [a.name for a in await Author.get_many(age__lt=30)] == ["young"]
+        assert (await Author.update_where({"name": "old"}, age=41)).rows_affected == 1
+        assert await Author.delete_where(name="young") == 1
+        assert await Author.filter(age__gt=1).count() == 1 and await Author.all().exists()
+        assert (await Author.objects().get(old.id, use_cache=False)).age == 41
+        del old
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, UnusedQueryWarning)] == []
 
 
 async def test_a_builder_subclass_with_its_own_filter_scopes_every_read_and_write() -> None:
