@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from matrx_orm import DatabaseProjectConfig, register_database, transaction, unregister_database
+from matrx_orm import DatabaseProjectConfig, connection, register_database, transaction, unregister_database
 from matrx_orm.db import executor
 from matrx_orm.db.engine import acquire, checkout, dispose_all, get_pool, release
+from matrx_orm.db.pinning import current_pins
 
 
 @pytest.fixture
@@ -100,6 +101,27 @@ async def test_release_after_orm_statement_needs_no_task(single: str) -> None:
     assert created == []
     pool = await get_pool(single)
     assert pool.get_idle_size() == pool.get_size() == 1
+
+
+async def test_a_block_gives_a_free_connection_back_with_nothing_left_to_await(single: str) -> None:
+    """A ``connection()`` block whose connection ran only ORM statements, none still running, hands it back
+    when it ends without a coroutine to await; after user SQL, the give-back sends the full reset."""
+    pool = await get_pool(single)
+    scope = connection(single)
+    await scope.__aenter__()
+    try:
+        await executor.fetch(single, "SELECT 1", [])
+        block = current_pins()
+        assert block is not None and pool.get_idle_size() == 0
+        assert block.close() is None  # given back at once
+        assert pool.get_idle_size() == pool.get_size() == 1
+    finally:
+        await scope.__aexit__(None, None, None)
+    async with connection(single):
+        await executor.execute(single, "SET application_name = 'leaky'", [], user_sql=True)
+        block = current_pins()
+    assert block is not None and block.closed
+    assert await _setting(single) != "leaky"
 
 
 async def test_released_connection_is_reused_and_its_idle_timer_rearmed(single: str) -> None:

@@ -384,7 +384,7 @@ async def checkout(database: str) -> tuple[asyncpg.Pool, asyncpg.Connection]:
 
 async def _acquire_free(pool: Any) -> asyncpg.Connection:
     """``pool.acquire()`` when a free slot is queued: the steps asyncpg's ``Pool.acquire`` takes, without its
-    three layers of coroutines and its context object (see :func:`_release_at_once`)."""
+    three layers of coroutines and its context object (see :func:`release_at_once`)."""
     if not _FAST_POOL or pool.__class__ is not asyncpg.Pool or pool._closing:  # an engine's pool: its own
         return await pool.acquire()
     pool._check_init()
@@ -445,7 +445,7 @@ async def release(pool: asyncpg.Pool, connection: asyncpg.Connection, *, full_re
     """Give ``connection`` back to ``pool``. ``full_reset`` clears session state user SQL may have left
     (``SET``, ``LISTEN``, advisory locks). A connection still inside a transaction (a ``COMMIT`` or
     ``ROLLBACK`` that failed or was interrupted) or that cannot be reset is discarded, not reused."""
-    if not full_reset and _release_at_once(pool, connection):
+    if not full_reset and release_at_once(pool, connection):
         return
     try:
         if is_gone(connection):
@@ -463,9 +463,9 @@ async def release(pool: asyncpg.Pool, connection: asyncpg.Connection, *, full_re
         await pool.release(connection)
 
 
-def _release_at_once(pool: Any, connection: Any) -> bool:
-    """Put a connection that needs no round trip straight back into its pool; False (nothing done) when
-    ``Pool.release`` must handle it.
+def release_at_once(pool: Any, connection: Any) -> bool:
+    """Put a connection that needs no round trip straight back into its pool, without awaiting; False
+    (nothing done) when ``Pool.release`` must handle it (then await :func:`release`).
 
     asyncpg's ``Pool.release`` always runs its work in a new task (``asyncio.shield``), which costs an event
     loop iteration per statement even when there is nothing to send. For a healthy connection of a pool with
@@ -508,7 +508,7 @@ def _release_at_once(pool: Any, connection: Any) -> bool:
 
 
 def _fast_pool_supported() -> bool:
-    """Whether the installed asyncpg has the internals :func:`_acquire_free` and :func:`_release_at_once`
+    """Whether the installed asyncpg has the internals :func:`_acquire_free` and :func:`release_at_once`
     rely on."""
     holder = getattr(asyncpg.pool, "PoolConnectionHolder", None)
     return (

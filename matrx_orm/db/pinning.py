@@ -30,7 +30,7 @@ from typing import Any
 
 from ..config import get_database_config
 from .context import each, pin_blocks, project_name
-from .engine import checkout, discard, release
+from .engine import checkout, discard, release, release_at_once
 from .locks import StatementLock
 
 __all__ = [
@@ -189,7 +189,21 @@ class PinBlock:
         pins, self.pins = list(self.pins.values()), {}
         for pin in pins:
             pin.orphaned = pin.in_transaction
+        if len(pins) == 1 and _given_back_at_once(pins[0]):  # the usual block: nothing left to await
+            return None
         return _give_back(pins)
+
+
+def _given_back_at_once(pin: Pin) -> bool:
+    """Give ``pin``'s connection back to its pool without awaiting, when nothing needs to wait for that (no
+    statement running on it, no transaction open on it, no session reset to send); False when
+    :func:`unpin` must do it."""
+    if pin.orphaned or pin.user_sql or pin.lock.locked():
+        return False
+    if not release_at_once(pin.pool, pin.connection):
+        return False
+    pin.released = True
+    return True
 
 
 async def _give_back(pins: list[Pin]) -> None:
