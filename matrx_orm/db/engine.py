@@ -52,6 +52,7 @@ __all__ = [
     "discard",
     "pool_stats",
     "release",
+    "release_at_once",
     "create_engine_for",
     "engine_connection",
     "json_default",

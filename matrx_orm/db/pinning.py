@@ -181,8 +181,8 @@ class PinBlock:
 
     def close(self) -> Awaitable[None] | None:
         """End the block; returns what gives every connection it pinned back to its pool, to await (None
-        when it pinned none). One a transaction is still open on (in a task that outlived the block) is
-        given back when that transaction ends."""
+        when it pinned none, or gave its one connection back at once). One a transaction is still open on
+        (in a task that outlived the block) is given back when that transaction ends."""
         self.closed = True
         if not self.pins:
             return None
