@@ -9,7 +9,8 @@ warm-up statements and off at the end), and prints the difference divided by the
 instructions one more statement costs this process. Counting the whole process instead let start-up vary
 by tens of millions of instructions between identical runs (±15k per statement); counting the loop alone
 gives figures that repeat within about 1 %. The server's work is not counted.
-Needs valgrind; creates the table ``instr_world`` (10,000 rows) in the given database.
+Needs valgrind; creates the tables ``instr_world`` (10,000 rows) and ``instr_fortune`` (12 rows) in the given
+database.
 """
 
 from __future__ import annotations
