@@ -189,18 +189,17 @@ class PinBlock:
         pins, self.pins = list(self.pins.values()), {}
         for pin in pins:
             pin.orphaned = pin.in_transaction
-        if len(pins) == 1 and _given_back_at_once(pins[0]):  # the usual block: nothing left to await
+        # the usual block, one database: an orphaned connection waits for its transaction's end, a free one
+        # goes back now
+        if len(pins) == 1 and (pins[0].orphaned or _given_back_at_once(pins[0])):
             return None
         return _give_back(pins)
 
 
 def _given_back_at_once(pin: Pin) -> bool:
-    """Give ``pin``'s connection back to its pool without awaiting, when nothing needs to wait for that (no
-    statement running on it, no transaction open on it, no session reset to send); False when
-    :func:`unpin` must do it."""
-    if pin.orphaned or pin.user_sql or pin.lock.locked():
-        return False
-    if not release_at_once(pin.pool, pin.connection):
+    """:func:`unpin` without awaiting, when nothing needs to wait (no statement running on the connection,
+    no session reset to send): the connection goes straight back to its pool. False when it did not."""
+    if pin.user_sql or pin.lock.locked() or not release_at_once(pin.pool, pin.connection):
         return False
     pin.released = True
     return True
@@ -209,9 +208,8 @@ def _given_back_at_once(pin: Pin) -> bool:
 async def _give_back(pins: list[Pin]) -> None:
     """:func:`unpin` each of ``pins`` not orphaned (each one, even when giving one back fails or is
     cancelled)."""
-    if len(pins) == 1:  # the usual block: one database
-        if not pins[0].orphaned:
-            await unpin(pins[0])
+    if len(pins) == 1:  # the usual block, when its connection could not go back at once (see close())
+        await unpin(pins[0])
         return
     cancelled = False
 
@@ -232,6 +230,8 @@ async def unpin(pin: Pin, *, wait: bool = True) -> None:
     (an enclosing block's, else a pooled one). Cancelled while it waits, or told not to ``wait``, it closes
     a busy connection, which ends that statement with a connection error, rather than return it to the pool
     busy."""
+    if _given_back_at_once(pin):
+        return
     pin.released = True
     lock = pin.lock
     if not lock.locked():
