@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+from _setup import ORM_COMMAND_TIMEOUT, no_reset
 
 TABLE = "instr_world"
 SQL = f"SELECT id, randomnumber FROM {TABLE} WHERE id = $1"
@@ -107,7 +108,9 @@ async def _loop(url: str, mode: str, count: int) -> None:
     random.seed(1)
     ids = [random.randint(1, 10_000) for _ in range(count + 50)]
     # configured like the package's pools: no reset round trip on release (reset=None would send asyncpg's)
-    pool = await asyncpg.create_pool(url, min_size=2, max_size=2, reset=_no_reset, command_timeout=60.0)
+    pool = await asyncpg.create_pool(
+        url, min_size=2, max_size=2, reset=no_reset, command_timeout=ORM_COMMAND_TIMEOUT
+    )
     assert pool is not None
     async with pool.acquire() as conn:
         steps: dict[str, Callable[[int], Awaitable[Any]]] = {
@@ -129,10 +132,6 @@ async def _loop(url: str, mode: str, count: int) -> None:
             async with connection("instr"):
                 await _counted(step, ids)
     await pool.close()
-
-
-async def _no_reset(connection: asyncpg.Connection) -> None:
-    """A pool's release hook that sends nothing (asyncpg still rolls back an open transaction first)."""
 
 
 async def _counted(step: Callable[[int], Awaitable[Any]], ids: list[int]) -> None:
