@@ -6,10 +6,11 @@ import enum
 import gc
 import inspect
 import keyword
+import operator
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from itertools import islice
+from itertools import islice, repeat
 from typing import Any
 
 from pydantic import BaseModel
@@ -18,6 +19,8 @@ from .memo import remember
 
 Loader = Callable[[Any], Any]
 _loaders: dict[tuple[type, tuple[str, ...], bool], Loader] = {}
+#: ``record[_WHOLE]``: every value of a driver record, as a tuple
+_WHOLE = slice(None)
 
 
 class _Pauses:
@@ -185,10 +188,13 @@ def tuple_rows(model: type, names: tuple[str, ...], records: Sequence[Any], flat
     (``values_list()``)."""
     converters = _converters(model, names)
     with paused_for(len(records)):
-        rows: Sequence[Any] = _converted(records, converters) if converters else records
+        if converters:
+            rows = _converted(records, converters)
+            return [row[0] for row in rows] if flat else list(map(tuple, rows))
         if flat:
-            return [row[0] for row in rows]
-        return list(map(tuple, rows))
+            return [record[0] for record in records]
+        # a record's slice is a tuple of its values, made at half the cost of tuple(record)
+        return list(map(operator.getitem, records, repeat(_WHOLE, len(records))))
 
 
 def refresh(instance: Any, names: tuple[str, ...], record: Any) -> None:
