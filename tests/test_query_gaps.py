@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ from matrx_orm import (
     When,
     capture_queries,
     create_all,
+    pool_stats,
     transaction,
 )
 from matrx_orm.db import executor
@@ -247,6 +249,51 @@ async def test_values_and_values_list_stream_with_iterator(db: str) -> None:
     with pytest.raises(ParameterError):
         async for _ in RPost.all().values("id").iterator(chunk_size=0):
             pass
+
+
+async def test_a_stream_closed_early_gives_its_connection_back_at_once(db: str) -> None:
+    await _blog(db)
+    streams = [
+        RPost.all().order_by("id").iterator(chunk_size=3),
+        RPost.all().order_by("id").values_list("id", "title").iterator(3),
+        RPost.all().order_by("id").values("id").iterator(3),
+    ]
+    firsts = []
+    for stream in streams:
+        firsts.append(await stream.__anext__())
+        assert pool_stats(db).in_use == 1  # its cursor's connection, held between chunks
+        await stream.aclose()
+        assert pool_stats(db).in_use == 0  # back before the event loop turns again
+        with pytest.raises(StopAsyncIteration):
+            await stream.__anext__()
+    assert [firsts[0].id, firsts[1], firsts[2]] == [0, (0, "post0"), {"id": 0}]
+    async with contextlib.aclosing(
+        RPost.all().order_by("id").values_list("id", flat=True).iterator(2)
+    ) as ids:
+        assert [i async for i in ids if i < 2 or i > 97] == [0, 1, 98, 99]
+    assert pool_stats(db).in_use == 0
+
+
+async def test_a_stream_checks_its_chunk_size_where_the_loop_begins(db: str) -> None:
+    streams = [RPost.all().iterator(chunk_size=0), RPost.all().values_list("id").iterator(chunk_size=True)]
+    for stream in streams:  # made without an error, as an async generator would be
+        with pytest.raises(ParameterError, match="positive int"):
+            async for _ in stream:
+                pass
+    assert pool_stats(db).in_use == 0
+
+
+async def test_values_list_rows_are_tuples_whether_streamed_or_read_whole(db: str) -> None:
+    users, _ = await _blog(db)
+    posts = RPost.filter(id__lt=4).order_by("id")
+    plain = [(i, f"post{i}") for i in range(4)]
+    with_keys = [(i, f"post{i}", users[i + 1].id if i % 2 == 0 else None) for i in range(4)]
+    for query, expected in (
+        (posts.values_list("id", "title"), plain),
+        (posts.values_list("id", "title", "reviewer_id"), with_keys),
+    ):
+        for rows in (await query, [row async for row in query.iterator(3)]):
+            assert rows == expected and all(type(row) is tuple for row in rows)
 
 
 # -- 3. values() / values_list() ignore select_related / prefetch_related ----------------------------------------

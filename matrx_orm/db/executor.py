@@ -21,7 +21,7 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
@@ -435,7 +435,7 @@ async def stream(
     *,
     model: Any = None,
     operation: str = "iterator",
-) -> AsyncIterator[list[T]]:
+) -> AsyncGenerator[list[T], None]:
     """The rows of a SELECT from a server-side cursor, ``chunk_size`` per round trip: yields what
     ``on_chunk(records)`` makes of each chunk (the caller yields the items: one generator step per chunk,
     not per row).

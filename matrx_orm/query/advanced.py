@@ -9,7 +9,8 @@ builder; the SQL is built by ``sql/compiler/select.py``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import functools
+from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 from ..db import executor
@@ -22,6 +23,7 @@ from ..sql.expressions.coerce import as_expression, is_expression
 from ..sql.expressions.cte import CTE
 from ..sql.spec import QuerySpec
 from .relations.loading import load_related
+from .row_stream import RowStream
 
 if TYPE_CHECKING:
     from ..sql.compiler.cache import Compiled
@@ -261,13 +263,16 @@ class AdvancedQueryMixin:
         return self._combine("difference", others, all)
 
     # -- streaming -----------------------------------------------------------------------------------------
-    async def iterator(self, chunk_size: int = 2000) -> AsyncIterator[Any]:
+    def iterator(self, chunk_size: int = 2000) -> RowStream[Any]:
         """Stream the rows as instances through a server-side cursor, ``chunk_size`` rows per round trip.
 
         Memory stays bounded by ``chunk_size`` whatever the result size. Inside ``transaction()`` the cursor
         uses the transaction's connection; otherwise a connection is held (in its own read transaction)
-        until the iteration ends or the loop is left.
+        until the iteration ends, the loop is left, or ``aclose()`` is awaited.
         """
+        return RowStream(functools.partial(self._instance_chunks, chunk_size))
+
+    def _instance_chunks(self, chunk_size: int) -> AsyncGenerator[list[Any], None]:
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
             raise ParameterError(
                 f"iterator(chunk_size=...) must be a positive int; got {chunk_size!r}",
@@ -286,9 +291,6 @@ class AdvancedQueryMixin:
                 await load_related(instances, records, spec)
             return instances
 
-        chunks = executor.stream(
+        return executor.stream(
             self._database, statement.sql, params, chunk_size, chunk, model=self._meta.model_name
         )
-        async for items in chunks:
-            for item in items:
-                yield item

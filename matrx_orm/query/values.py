@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Generator, Sequence
+import functools
+from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..db import executor
 from ..exceptions import ParameterError
+from .row_stream import RowStream
 
 if TYPE_CHECKING:
     from .builder import QueryBuilder
@@ -43,9 +45,12 @@ class ValuesQuery(Generic[R]):
     def __await__(self) -> Generator[Any, None, list[R]]:
         return self.all().__await__()
 
-    async def iterator(self, chunk_size: int = 2000) -> AsyncIterator[R]:
+    def iterator(self, chunk_size: int = 2000) -> RowStream[R]:
         """Stream the rows through a server-side cursor, ``chunk_size`` per round trip (as
         ``QueryBuilder.iterator()`` does for instances)."""
+        return RowStream(functools.partial(self._chunks, chunk_size))
+
+    def _chunks(self, chunk_size: int) -> AsyncGenerator[list[R], None]:
         builder = self._builder
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
             raise ParameterError(
@@ -58,7 +63,7 @@ class ValuesQuery(Generic[R]):
         async def chunk(records: list[Any]) -> list[R]:
             return convert(records)
 
-        chunks = executor.stream(
+        return executor.stream(
             builder._database,
             statement.sql,
             params,
@@ -67,6 +72,3 @@ class ValuesQuery(Generic[R]):
             model=builder._meta.model_name,
             operation=f"{self._operation}.iterator",
         )
-        async for rows in chunks:
-            for row in rows:
-                yield row
