@@ -23,7 +23,7 @@ from ..sql.expressions.coerce import as_expression, is_expression
 from ..sql.expressions.cte import CTE
 from ..sql.spec import QuerySpec
 from .relations.loading import load_related
-from .row_stream import RowStream
+from .streaming import rows_of
 
 if TYPE_CHECKING:
     from ..sql.compiler.cache import Compiled
@@ -263,14 +263,14 @@ class AdvancedQueryMixin:
         return self._combine("difference", others, all)
 
     # -- streaming -----------------------------------------------------------------------------------------
-    def iterator(self, chunk_size: int = 2000) -> RowStream[Any]:
+    def iterator(self, chunk_size: int = 2000) -> AsyncGenerator[Any, None]:
         """Stream the rows as instances through a server-side cursor, ``chunk_size`` rows per round trip.
 
         Memory stays bounded by ``chunk_size`` whatever the result size. Inside ``transaction()`` the cursor
         uses the transaction's connection; otherwise a connection is held (in its own read transaction)
         until the iteration ends, the loop is left, or ``aclose()`` is awaited.
         """
-        return RowStream(functools.partial(self._instance_chunks, chunk_size))
+        return rows_of(functools.partial(self._instance_chunks, chunk_size))
 
     def _instance_chunks(self, chunk_size: int) -> AsyncGenerator[list[Any], None]:
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import sys
 import warnings
-from collections.abc import Awaitable, Generator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -43,7 +43,6 @@ from .advanced import AdvancedQueryMixin
 from .relations.loading import load_related
 from .relations.prefetch import check_paths as check_prefetch_paths
 from .relations.select_related import check_paths as check_select_paths
-from .row_stream import RowStream
 from .values import ValuesQuery
 
 if TYPE_CHECKING:
@@ -84,7 +83,7 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
 
     if TYPE_CHECKING:  # the mixin streams untyped rows; here they are this builder's model
 
-        def iterator(self, chunk_size: int = 2000) -> RowStream[M]:
+        def iterator(self, chunk_size: int = 2000) -> AsyncGenerator[M, None]:
             """Stream the rows as instances through a server-side cursor (see the mixin)."""
             ...
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..db import executor
 from ..exceptions import ParameterError
-from .row_stream import RowStream
+from .streaming import rows_of
 
 if TYPE_CHECKING:
     from .builder import QueryBuilder
@@ -45,10 +45,10 @@ class ValuesQuery(Generic[R]):
     def __await__(self) -> Generator[Any, None, list[R]]:
         return self.all().__await__()
 
-    def iterator(self, chunk_size: int = 2000) -> RowStream[R]:
+    def iterator(self, chunk_size: int = 2000) -> AsyncGenerator[R, None]:
         """Stream the rows through a server-side cursor, ``chunk_size`` per round trip (as
         ``QueryBuilder.iterator()`` does for instances)."""
-        return RowStream(functools.partial(self._chunks, chunk_size))
+        return rows_of(functools.partial(self._chunks, chunk_size))
 
     def _chunks(self, chunk_size: int) -> AsyncGenerator[list[R], None]:
         builder = self._builder

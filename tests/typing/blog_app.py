@@ -147,7 +147,7 @@ async def queries() -> None:
     reveal_type(await recent.get(id=1))  # expect: Post
     reveal_type(await recent.count())  # expect: int
     reveal_type(await recent.values("title"))  # expect: list[dict[str, Any]]
-    reveal_type(recent.iterator(chunk_size=100))  # expect: RowStream[Post]
+    reveal_type(recent.iterator(chunk_size=100))  # expect: AsyncGenerator[Post, None]
     async for post in recent.iterator():
         reveal_type(post)  # expect: Post
     reveal_type(await Post.get(1))  # expect: Post
