@@ -10,7 +10,7 @@ import operator
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from itertools import islice, repeat
+from itertools import repeat
 from typing import Any
 
 from pydantic import BaseModel
@@ -109,16 +109,12 @@ def _plain_attribute(model: type, name: str) -> bool:
 
 
 def _written_loader(model: type, names: tuple[str, ...], converters: dict[int, Any]) -> Loader:
-    env: dict[str, Any] = {"new": object.__new__, "model": model, "islice": islice}
+    env: dict[str, Any] = {"new": object.__new__, "model": model, "head": slice(len(names))}
     lines = ["def load(record):", "    obj = new(model)"]
     targets = ", ".join(f"obj.{name}" if not converters else f"v{i}" for i, name in enumerate(names))
-    if names:  # a record may carry more columns (select_related's joined ones) after the shape's
-        lines += [
-            f"    if len(record) == {len(names)}:",
-            f"        {targets}, = record",
-            "    else:",
-            f"        {targets}, = islice(record, {len(names)})",
-        ]
+    if names:  # a record may carry more columns (select_related's joined ones) after the shape's; a driver
+        # record's slice is a tuple, which unpacks faster than the record itself
+        lines.append(f"    {targets}, = record[head]")
     if converters:
         for i, name in enumerate(names):
             if i in converters:
