@@ -101,3 +101,14 @@ def test_pauses_in_two_threads_keep_the_collector_off_until_the_last_one_ends() 
     for thread in threads:
         thread.join(10)
     assert seen == [False] and gc.isenabled()
+
+
+async def test_an_iterator_makes_each_instance_as_the_loop_takes_it(rows: None) -> None:
+    stream = ManyRow.all().order_by("id").iterator(chunk_size=100)
+    gc.collect()  # no instance of the fixture's left over in a cycle
+    first = await stream.__anext__()
+    alive = [obj for obj in gc.get_objects() if type(obj) is ManyRow]
+    assert alive == [first]  # not the other 99 of its chunk: a chunk's instances never pile up at once
+    taken = [first] + [row async for row in stream]
+    assert [(m.id, m.name, m.flag, m.doc) for m in taken] == [expected(i) for i in range(ROWS)]
+    assert gc.isenabled()

@@ -21,7 +21,7 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
@@ -431,14 +431,14 @@ async def stream(
     sql: str,
     params: Sequence[Any],
     chunk_size: int,
-    on_chunk: Callable[[list[Any]], Awaitable[list[T]]],
+    on_chunk: Callable[[list[Any]], Awaitable[Iterable[T]]],
     *,
     model: Any = None,
     operation: str = "iterator",
-) -> AsyncGenerator[list[T], None]:
+) -> AsyncGenerator[Iterable[T], None]:
     """The rows of a SELECT from a server-side cursor, ``chunk_size`` per round trip: yields what
-    ``on_chunk(records)`` makes of each chunk (the caller yields the items: one generator step per chunk,
-    not per row).
+    ``on_chunk(records)`` makes of each chunk, a list or an iterator making the items as they are taken
+    (the caller yields the items: one generator step per chunk, not per row).
 
     Inside the task's transaction the cursor uses its connection; otherwise one pooled connection is held,
     in a read-only transaction, until the iteration ends or the consumer stops, and ``on_chunk`` runs with
@@ -524,11 +524,11 @@ async def _stream_in(
     sql: str,
     params: Sequence[Any],
     chunk_size: int,
-    on_chunk: Callable[[list[Any]], Awaitable[list[T]]],
+    on_chunk: Callable[[list[Any]], Awaitable[Iterable[T]]],
     context: dict[str, Any],
     *,
     own: bool,
-) -> AsyncIterator[list[T]]:
+) -> AsyncIterator[Iterable[T]]:
     """The cursor loop on ``tx``'s connection; with ``own`` (the stream's own connection) ``on_chunk``'s
     statements are routed to it."""
     spent = 0.0

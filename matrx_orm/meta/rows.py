@@ -19,8 +19,9 @@ from .memo import remember
 
 Loader = Callable[[Any], Any]
 _loaders: dict[tuple[type, tuple[str, ...], bool], Loader] = {}
-#: ``record[_WHOLE]``: every value of a driver record, as a tuple
-_WHOLE = slice(None)
+#: a row's first value; every value of a driver record, as a tuple
+_FIRST = operator.itemgetter(0)
+_ALL_VALUES = operator.itemgetter(slice(None))
 
 
 class _Pauses:
@@ -163,34 +164,34 @@ def _converters(model: type, names: tuple[str, ...]) -> list[tuple[int, Callable
 
 
 def _converted(records: Sequence[Any], converters: list[tuple[int, Callable[[Any], Any]]]) -> list[list[Any]]:
-    rows = [list(record) for record in records]
-    for i, convert in converters:
-        for row in rows:
-            if row[i] is not None:
-                row[i] = convert(row[i])
+    with paused_for(len(records)):
+        rows = [list(record) for record in records]
+        for i, convert in converters:
+            for row in rows:
+                if row[i] is not None:
+                    row[i] = convert(row[i])
     return rows
 
 
-def dict_rows(model: type, names: tuple[str, ...], records: Sequence[Any]) -> list[dict[str, Any]]:
-    """Records of the columns ``names`` as dicts keyed by ``names`` (``values()``)."""
+def dict_rows(model: type, names: tuple[str, ...], records: Sequence[Any]) -> Iterator[dict[str, Any]]:
+    """Records of the columns ``names`` as dicts keyed by ``names`` (``values()``), each made as it is
+    taken."""
     converters = _converters(model, names)
-    with paused_for(len(records)):
-        rows: Sequence[Any] = _converted(records, converters) if converters else records
-        return [dict(zip(names, row)) for row in rows]  # noqa: B905 (same length by construction; strict costs 40%)
+    rows: Sequence[Any] = _converted(records, converters) if converters else records
+    return map(dict, map(zip, repeat(names), rows))
 
 
-def tuple_rows(model: type, names: tuple[str, ...], records: Sequence[Any], flat: bool = False) -> list[Any]:
+def tuple_rows(
+    model: type, names: tuple[str, ...], records: Sequence[Any], flat: bool = False
+) -> Iterator[Any]:
     """Records of the columns ``names`` as tuples, or the first column's values when ``flat``
-    (``values_list()``)."""
+    (``values_list()``), each made as it is taken."""
     converters = _converters(model, names)
-    with paused_for(len(records)):
-        if converters:
-            rows = _converted(records, converters)
-            return [row[0] for row in rows] if flat else list(map(tuple, rows))
-        if flat:
-            return [record[0] for record in records]
-        # a record's slice is a tuple of its values, made at half the cost of tuple(record)
-        return list(map(operator.getitem, records, repeat(_WHOLE, len(records))))
+    if converters:
+        rows = _converted(records, converters)
+        return map(_FIRST, rows) if flat else map(tuple, rows)
+    # a record's slice is a tuple of its values, made at half the cost of tuple(record)
+    return map(_FIRST if flat else _ALL_VALUES, records)
 
 
 def refresh(instance: Any, names: tuple[str, ...], record: Any) -> None:

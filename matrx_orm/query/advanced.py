@@ -10,7 +10,7 @@ builder; the SQL is built by ``sql/compiler/select.py``.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 from ..db import executor
@@ -272,7 +272,7 @@ class AdvancedQueryMixin:
         """
         return rows_of(functools.partial(self._instance_chunks, chunk_size))
 
-    def _instance_chunks(self, chunk_size: int) -> AsyncGenerator[list[Any], None]:
+    def _instance_chunks(self, chunk_size: int) -> AsyncGenerator[Iterable[Any], None]:
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
             raise ParameterError(
                 f"iterator(chunk_size=...) must be a positive int; got {chunk_size!r}",
@@ -283,7 +283,11 @@ class AdvancedQueryMixin:
         load = instance_loader(spec.model, self._loaded_names())
         related = bool(spec.select_related or spec.prefetch_related)
 
-        async def chunk(records: list[Any]) -> list[Any]:
+        async def chunk(records: list[Any]) -> Iterable[Any]:
+            if not related and spec.database is None:
+                # built as the loop takes them: a chunk's instances built at once survive the next
+                # collections together, and their promotion sets off full ones
+                return map(load, records)
             instances = loaded(load, records)
             if spec.database is not None:
                 mark_loaded_from(instances, spec.database)

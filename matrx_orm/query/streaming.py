@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import TypeVar
 
 __all__ = ["rows_of"]
@@ -10,8 +10,8 @@ __all__ = ["rows_of"]
 T = TypeVar("T")
 
 
-async def rows_of(start: Callable[[], AsyncGenerator[list[T], None]]) -> AsyncGenerator[T, None]:
-    """The items of the chunks (lists) that ``start()`` streams, in order; ``start`` runs at the first step,
+async def rows_of(start: Callable[[], AsyncGenerator[Iterable[T], None]]) -> AsyncGenerator[T, None]:
+    """The items of the chunks (lists, or iterators making them as they are taken) that ``start()`` streams, in order; ``start`` runs at the first step,
     so a bad query raises where the loop begins. Closing this generator (``await rows.aclose()``, or
     ``contextlib.aclosing``) closes the stream's cursor and gives its connection back before it returns; one
     left unfinished is closed by the event loop once nothing refers to it."""

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncGenerator, Callable, Generator, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..db import executor
 from ..exceptions import ParameterError
+from ..meta.rows import paused_for
 from .streaming import rows_of
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ class ValuesQuery(Generic[R]):
         builder: QueryBuilder[Any],
         names: tuple[str, ...],
         operation: str,
-        convert: Callable[[Sequence[Any]], list[R]],
+        convert: Callable[[Sequence[Any]], Iterable[R]],
     ) -> None:
         self._builder = builder
         self._names = names
@@ -40,7 +41,8 @@ class ValuesQuery(Generic[R]):
     async def all(self) -> list[R]:
         """Every row."""
         records = await self._builder._fetch(self._names, self._operation)
-        return self._convert(records)
+        with paused_for(len(records)):
+            return list(self._convert(records))
 
     def __await__(self) -> Generator[Any, None, list[R]]:
         return self.all().__await__()
@@ -50,7 +52,7 @@ class ValuesQuery(Generic[R]):
         ``QueryBuilder.iterator()`` does for instances)."""
         return rows_of(functools.partial(self._chunks, chunk_size))
 
-    def _chunks(self, chunk_size: int) -> AsyncGenerator[list[R], None]:
+    def _chunks(self, chunk_size: int) -> AsyncGenerator[Iterable[R], None]:
         builder = self._builder
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
             raise ParameterError(
@@ -60,8 +62,8 @@ class ValuesQuery(Generic[R]):
         statement, params = builder._select(self._names, "values")
         convert = self._convert
 
-        async def chunk(records: list[Any]) -> list[R]:
-            return convert(records)
+        async def chunk(records: list[Any]) -> Iterable[R]:
+            return convert(records)  # rows made as the loop takes them
 
         return executor.stream(
             builder._database,
