@@ -8,7 +8,9 @@ a fixed random seed), counting only while the loop runs (``callgrind_control`` s
 warm-up statements and off at the end), and prints the difference divided by the extra iterations: the
 instructions one more statement costs this process. Counting the whole process instead let start-up vary
 by tens of millions of instructions between identical runs (±15k per statement); counting the loop alone
-gives figures that repeat within about 1 %. The server's work is not counted.
+gives figures that repeat within about 1 %. The server's work is not counted. The stream modes
+(``raw-cursor``, ``iterator``, ``values-iterator``) count per row instead: each loop streams ten rows per
+count (5,000 and 10,000 rows with the default lengths, in chunks of 1,000).
 Needs valgrind; creates the tables ``instr_world`` (10,000 rows) and ``instr_fortune`` (12 rows) in the given
 database.
 """
@@ -29,7 +31,8 @@ import asyncpg
 from _setup import ORM_COMMAND_TIMEOUT, no_reset
 
 TABLE = "instr_world"
-SQL = f"SELECT id, randomnumber FROM {TABLE} WHERE id = $1"
+SQL_ALL = f"SELECT id, randomnumber FROM {TABLE}"
+SQL = f"{SQL_ALL} WHERE id = $1"
 FORTUNES = "instr_fortune"  # 12 rows, as in the web benchmark's /fortunes
 FORTUNE_SQL = f"SELECT id, message FROM {FORTUNES}"
 MODES = {
@@ -43,7 +46,13 @@ MODES = {
     "filter-built": "matrx-orm: Model.filter(id=...) built and not run (a coroutine call included)",
     "raw-fetch-12": "asyncpg: conn.fetch of a 12-row table on one held connection",
     "all-12": "matrx-orm: await Model.all() of a 12-row table inside connection()",
+    "raw-cursor": "asyncpg: a server-side cursor read with fetch(1000), per row (a row is the unit)",
+    "iterator": "matrx-orm: async for over Model.all().iterator(chunk_size=1000), per row",
+    "values-iterator": "matrx-orm: async for over values_list('id', 'randomnumber').iterator(1000), per row",
 }
+#: modes whose unit is a streamed row: each loop streams this many rows per count (whole chunks of 1,000)
+STREAMS = ("raw-cursor", "iterator", "values-iterator")
+ROWS_PER_COUNT = 10
 
 
 async def _seed(url: str) -> None:
@@ -112,6 +121,10 @@ async def _loop(url: str, mode: str, count: int) -> None:
         url, min_size=2, max_size=2, reset=no_reset, command_timeout=ORM_COMMAND_TIMEOUT
     )
     assert pool is not None
+    if mode in STREAMS:
+        await _streamed(pool, World, mode, count * ROWS_PER_COUNT)
+        await pool.close()
+        return
     async with pool.acquire() as conn:
         steps: dict[str, Callable[[int], Awaitable[Any]]] = {
             "raw-fetchrow": lambda i: conn.fetchrow(SQL, i),
@@ -132,6 +145,38 @@ async def _loop(url: str, mode: str, count: int) -> None:
             async with connection("instr"):
                 await _counted(step, ids)
     await pool.close()
+
+
+async def _streamed(pool: Any, model: Any, mode: str, rows: int) -> None:
+    """Stream ``rows`` rows of the table (after an uncounted stream of 1,000), counting while they stream."""
+
+    async def raw(limit: int) -> int:
+        seen = 0
+        async with pool.acquire() as conn, conn.transaction(readonly=True):
+            cursor = await conn.cursor(f"{SQL_ALL} WHERE id <= $1", limit)
+            while records := await cursor.fetch(1000):
+                for _ in records:
+                    seen += 1
+        return seen
+
+    async def iterator(limit: int) -> int:
+        seen = 0
+        async for _ in model.filter(id__lte=limit).iterator(chunk_size=1000):
+            seen += 1
+        return seen
+
+    async def values(limit: int) -> int:
+        seen = 0
+        async for _ in model.filter(id__lte=limit).values_list("id", "randomnumber").iterator(1000):
+            seen += 1
+        return seen
+
+    run = {"raw-cursor": raw, "iterator": iterator, "values-iterator": values}[mode]
+    await run(1000)
+    _instrument("on")
+    seen = await run(rows)
+    _instrument("off")
+    assert seen == rows, (seen, rows)
 
 
 async def _counted(step: Callable[[int], Awaitable[Any]], ids: list[int]) -> None:
@@ -182,7 +227,10 @@ def main() -> int:
     short, long = args.loops
     for mode in args.only or list(MODES):
         per = (_count(args.url, mode, long) - _count(args.url, mode, short)) / (long - short)
-        print(f"{mode:13} {per / 1000:8.1f}k instructions per statement  ({MODES[mode]})", flush=True)
+        if mode in STREAMS:
+            per /= ROWS_PER_COUNT
+        unit = "row" if mode in STREAMS else "statement"
+        print(f"{mode:15} {per / 1000:8.2f}k instructions per {unit}  ({MODES[mode]})", flush=True)
     return 0
 
 
