@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import gc
 from typing import Any
 
 import numpy as np
@@ -272,6 +274,39 @@ async def test_a_stream_closed_early_gives_its_connection_back_at_once(db: str) 
     ) as ids:
         assert [i async for i in ids if i < 2 or i > 97] == [0, 1, 98, 99]
     assert pool_stats(db).in_use == 0
+
+
+async def test_a_stream_caught_in_a_reference_cycle_is_closed_once(db: str) -> None:
+    await _blog(db)
+    reported: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+
+    async def stop_inside_the_loop() -> None:
+        stream = RPost.all().order_by("id").iterator(chunk_size=5)
+        try:
+            async for _ in stream:
+                raise ValueError("stop")
+        except ValueError as exc:
+            caught = (
+                exc  # the frame holds the error, whose traceback holds the frame: a cycle with the stream
+            )
+        assert caught
+
+    try:
+        gc.disable()
+        try:
+            await stop_inside_the_loop()
+        finally:
+            gc.enable()
+        gc.collect()  # the stream is found in the cycle; the event loop closes it in a task of its own
+        for _ in range(10):
+            await asyncio.sleep(0.02)
+        gc.collect()  # a task that failed reports it when it is collected
+        await asyncio.sleep(0.02)
+    finally:
+        loop.set_exception_handler(None)
+    assert reported == [] and pool_stats(db).in_use == 0
 
 
 async def test_a_stream_checks_its_chunk_size_where_the_loop_begins(db: str) -> None:

@@ -32,6 +32,7 @@ from ..exceptions import (
     ConfigurationError,
     ConnectionError,
     ORMException,
+    ParameterError,
     PoolExhaustedError,
     hide_values,
     map_database_error,
@@ -426,25 +427,34 @@ async def control(tx: OpenTransaction, sql: str, *, operation: str) -> str:
     return status
 
 
+#: what a stream makes of each chunk of records: a list, or an iterator making the items as they are taken
+OnChunk = Callable[[list[Any]], Awaitable[Iterable[T]]]
+
+
 async def stream(
     database: str,
-    sql: str,
-    params: Sequence[Any],
     chunk_size: int,
-    on_chunk: Callable[[list[Any]], Awaitable[Iterable[T]]],
+    prepare: Callable[[], tuple[str, Sequence[Any], OnChunk[T]]],
     *,
     model: Any = None,
     operation: str = "iterator",
-) -> AsyncGenerator[Iterable[T], None]:
-    """The rows of a SELECT from a server-side cursor, ``chunk_size`` per round trip: yields what
-    ``on_chunk(records)`` makes of each chunk, a list or an iterator making the items as they are taken
-    (the caller yields the items: one generator step per chunk, not per row).
+) -> AsyncGenerator[T, None]:
+    """The items of a SELECT's rows, read from a server-side cursor ``chunk_size`` rows per round trip.
+    ``prepare()`` gives the statement, its parameters and what turns a chunk of records into items; it
+    runs at the first step, so a bad query raises where the loop begins.
 
     Inside the task's transaction the cursor uses its connection; otherwise one pooled connection is held,
-    in a read-only transaction, until the iteration ends or the consumer stops, and ``on_chunk`` runs with
-    that connection lent to the task (relation loads of the chunk use it). The statement is reported once,
-    when the iteration ends, with the rows fetched and the time spent fetching them.
+    in a read-only transaction, until the iteration ends or the consumer stops (``aclose()`` gives it back
+    before it returns), and the chunk's conversion runs with that connection lent to the task (relation
+    loads of the chunk use it). The statement is reported once, when the iteration ends, with the rows
+    fetched and the time spent fetching them. One generator, stepped once per item: a generator around it
+    would be closed by the event loop at the same time as this one when the loop shuts down.
     """
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ParameterError(
+            f"iterator(chunk_size=...) must be a positive int; got {chunk_size!r}", model=model
+        )
+    sql, params, on_chunk = prepare()
     context = {"model": model, "operation": operation, "query": sql}
     try:
         tx = await transaction_for(database)
@@ -455,7 +465,8 @@ async def stream(
         _record(logs, database, sql, tx is not None)
     if tx is not None:
         async for items in _stream_in(tx, sql, params, chunk_size, on_chunk, context, own=False):
-            yield items
+            for item in items:
+                yield item
         return
     pool, connection, server = await _stream_checkout(database, sql)
     # the primary's name, so the chunk's relation loads borrow the connection; server: where it lives
@@ -463,7 +474,8 @@ async def stream(
     try:
         await control(own, "BEGIN READ ONLY", operation=operation)
         async for items in _stream_in(own, sql, params, chunk_size, on_chunk, context, own=True):
-            yield items
+            for item in items:
+                yield item
         await control(own, "COMMIT", operation=operation)
     except BaseException:  # an error, the consumer stopping early (GeneratorExit) or a cancellation
         await rollback_quietly(own)
@@ -524,7 +536,7 @@ async def _stream_in(
     sql: str,
     params: Sequence[Any],
     chunk_size: int,
-    on_chunk: Callable[[list[Any]], Awaitable[Iterable[T]]],
+    on_chunk: OnChunk[T],
     context: dict[str, Any],
     *,
     own: bool,

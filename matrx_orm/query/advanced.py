@@ -9,7 +9,6 @@ builder; the SQL is built by ``sql/compiler/select.py``.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
@@ -23,7 +22,6 @@ from ..sql.expressions.coerce import as_expression, is_expression
 from ..sql.expressions.cte import CTE
 from ..sql.spec import QuerySpec
 from .relations.loading import load_related
-from .streaming import rows_of
 
 if TYPE_CHECKING:
     from ..sql.compiler.cache import Compiled
@@ -270,14 +268,10 @@ class AdvancedQueryMixin:
         uses the transaction's connection; otherwise a connection is held (in its own read transaction)
         until the iteration ends, the loop is left, or ``aclose()`` is awaited.
         """
-        return rows_of(functools.partial(self._instance_chunks, chunk_size))
+        return executor.stream(self._database, chunk_size, self._prepared_rows, model=self._meta.model_name)
 
-    def _instance_chunks(self, chunk_size: int) -> AsyncGenerator[Iterable[Any], None]:
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-            raise ParameterError(
-                f"iterator(chunk_size=...) must be a positive int; got {chunk_size!r}",
-                model=self._meta.model_name,
-            )
+    def _prepared_rows(self) -> tuple[str, list[Any], executor.OnChunk[Any]]:
+        """The stream's statement, parameters and instance loading (see ``executor.stream``)."""
         spec = self._spec
         statement, params = self._select(self._field_names(), "rows")
         load = instance_loader(spec.model, self._loaded_names())
@@ -295,6 +289,4 @@ class AdvancedQueryMixin:
                 await load_related(instances, records, spec)
             return instances
 
-        return executor.stream(
-            self._database, statement.sql, params, chunk_size, chunk, model=self._meta.model_name
-        )
+        return statement.sql, params, chunk

@@ -3,14 +3,11 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..db import executor
-from ..exceptions import ParameterError
 from ..meta.rows import paused_for
-from .streaming import rows_of
 
 if TYPE_CHECKING:
     from .builder import QueryBuilder
@@ -50,27 +47,21 @@ class ValuesQuery(Generic[R]):
     def iterator(self, chunk_size: int = 2000) -> AsyncGenerator[R, None]:
         """Stream the rows through a server-side cursor, ``chunk_size`` per round trip (as
         ``QueryBuilder.iterator()`` does for instances)."""
-        return rows_of(functools.partial(self._chunks, chunk_size))
-
-    def _chunks(self, chunk_size: int) -> AsyncGenerator[Iterable[R], None]:
         builder = self._builder
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-            raise ParameterError(
-                f"iterator(chunk_size=...) must be a positive int; got {chunk_size!r}",
-                model=builder._meta.model_name,
-            )
-        statement, params = builder._select(self._names, "values")
+        return executor.stream(
+            builder._database,
+            chunk_size,
+            self._prepared,
+            model=builder._meta.model_name,
+            operation=f"{self._operation}.iterator",
+        )
+
+    def _prepared(self) -> tuple[str, list[Any], executor.OnChunk[R]]:
+        """The stream's statement, parameters and conversion (see ``executor.stream``)."""
+        statement, params = self._builder._select(self._names, "values")
         convert = self._convert
 
         async def chunk(records: list[Any]) -> Iterable[R]:
             return convert(records)  # rows made as the loop takes them
 
-        return executor.stream(
-            builder._database,
-            statement.sql,
-            params,
-            chunk_size,
-            chunk,
-            model=builder._meta.model_name,
-            operation=f"{self._operation}.iterator",
-        )
+        return statement.sql, params, chunk
