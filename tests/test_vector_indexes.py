@@ -371,6 +371,30 @@ async def test_tuning_inside_a_transaction_restores_the_previous_values(idx_db: 
     assert await setting("hnsw.ef_search") == "40"
 
 
+async def test_a_tuned_stream_runs_with_its_settings_and_leaves_none_behind(idx_db: str) -> None:
+    await executor.execute(DB, DDLGenerator.add_index(HNSW), [])
+    query = QUERIES[1]
+    tuned = IdxDoc.nearest("embedding", query, ef_search=5).limit(10)
+    assert len([doc async for doc in tuned.iterator(chunk_size=3)]) == 5
+    assert len([pk async for pk in tuned.values_list("id", flat=True).iterator(chunk_size=3)]) == 5
+    assert await setting("hnsw.ef_search") == "40"
+    async with transaction(DB):
+        await executor.execute(DB, "SELECT set_config('hnsw.ef_search', '7', true)", [])
+        seen = []
+        async for doc in tuned.iterator(chunk_size=2):
+            seen.append(doc.id)
+            # between chunks the transaction's own statements run with the stream's settings
+            assert await setting("hnsw.ef_search") == "5"
+        assert len(seen) == 5
+        assert await setting("hnsw.ef_search") == "7"  # the caller's own SET LOCAL is back
+        stopped = tuned.iterator(chunk_size=2)
+        assert (await anext(stopped)).id == seen[0]
+        await stopped.aclose()
+        assert await setting("hnsw.ef_search") == "7"
+        assert len(await IdxDoc.nearest("embedding", query).limit(10)) == 7
+    assert await setting("hnsw.ef_search") == "40"
+
+
 async def test_tuning_on_a_fresh_session_where_pgvector_is_not_loaded_yet(idx_db: str) -> None:
     await executor.execute(DB, DDLGenerator.add_index(HNSW), [])
     await dispose_all()  # a new connection: pgvector's settings are not defined until its library loads

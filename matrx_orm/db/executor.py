@@ -22,7 +22,7 @@ import itertools
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import asyncpg
 from asyncpg.exceptions import _base as pg_base
@@ -431,6 +431,33 @@ async def control(tx: OpenTransaction, sql: str, *, operation: str) -> str:
 OnChunk = Callable[[list[Any]], Awaitable[Iterable[T]]]
 
 
+class Compiled(Protocol):
+    """A compiled statement (``sql.compiler``): its text, and its parameters in the text's order."""
+
+    @property
+    def sql(self) -> str: ...
+
+    def params(self, values: list[Any]) -> list[Any]: ...
+
+
+class Tuning(NamedTuple):
+    """Session settings a stream's statement runs with (pgvector's index tuning), set with ``SET LOCAL``
+    semantics for as long as the stream reads."""
+
+    names: tuple[str, ...]
+    #: None sets a setting back to its default
+    values: tuple[str | None, ...]
+    #: ``set_config(name, value, true)`` for each name: values 2i and 2i+1 are a name and its value
+    apply: Compiled
+    #: ``current_setting(name, true)`` for each name
+    read: Compiled
+
+    def apply_params(self) -> list[Any]:
+        return self.apply.params(
+            [item for pair in zip(self.names, self.values, strict=True) for item in pair]
+        )
+
+
 async def stream(
     database: str,
     chunk_size: int,
@@ -438,10 +465,12 @@ async def stream(
     *,
     model: Any = None,
     operation: str = "iterator",
+    tuning: Tuning | None = None,
 ) -> AsyncGenerator[T, None]:
     """The items of a SELECT's rows, read from a server-side cursor ``chunk_size`` rows per round trip.
     ``prepare()`` gives the statement, its parameters and what turns a chunk of records into items; it
-    runs at the first step, so a bad query raises where the loop begins.
+    runs at the first step, so a bad query raises where the loop begins. ``tuning``'s settings hold while
+    the cursor reads; inside the task's transaction its earlier values are set back when the stream ends.
 
     Inside the task's transaction the cursor uses its connection; otherwise one pooled connection is held,
     in a read-only transaction, until the iteration ends or the consumer stops (``aclose()`` gives it back
@@ -464,15 +493,26 @@ async def stream(
     if logs := _capturing.get():
         _record(logs, database, sql, tx is not None)
     if tx is not None:
-        async for items in _stream_in(tx, sql, params, chunk_size, on_chunk, context, own=False):
-            for item in items:
-                yield item
+        restore = await _tuned(tx, tuning, context) if tuning is not None else None
+        try:
+            async for items in _stream_in(tx, sql, params, chunk_size, on_chunk, context, own=False):
+                for item in items:
+                    yield item
+        except BaseException:
+            if restore is not None:
+                with contextlib.suppress(ORMException):  # an aborted or ended transaction drops them itself
+                    await _on_transaction(tx, restore.apply.sql, restore.apply_params(), context)
+            raise
+        if restore is not None:
+            await _on_transaction(tx, restore.apply.sql, restore.apply_params(), context)
         return
     pool, connection, server = await _stream_checkout(database, sql)
     # the primary's name, so the chunk's relation loads borrow the connection; server: where it lives
     own = OpenTransaction(database, connection, pool, server=None if server == database else server)
     try:
         await control(own, "BEGIN READ ONLY", operation=operation)
+        if tuning is not None:
+            await _on_transaction(own, tuning.apply.sql, tuning.apply_params(), context)
         async for items in _stream_in(own, sql, params, chunk_size, on_chunk, context, own=True):
             for item in items:
                 yield item
@@ -482,6 +522,30 @@ async def stream(
         raise
     finally:
         await release(pool, connection)
+
+
+async def _tuned(tx: OpenTransaction, tuning: Tuning, context: dict[str, Any]) -> Tuning:
+    """Set ``tuning``'s values on ``tx``; the tuning that sets back the values they replace."""
+    earlier = await _on_transaction(tx, tuning.read.sql, tuning.read.params(list(tuning.names)), context)
+    await _on_transaction(tx, tuning.apply.sql, tuning.apply_params(), context)
+    return tuning._replace(values=tuple(earlier))
+
+
+async def _on_transaction(
+    tx: OpenTransaction, sql: str, params: Sequence[Any], context: dict[str, Any]
+) -> Any:
+    """The one row of a statement run on ``tx``'s connection, reported to the observers."""
+    server = tx.server or tx.database
+    started = _perf()
+    try:
+        async with tx.use():
+            row = await tx.connection.fetchrow(sql, *params)
+    except Exception as exc:
+        error = _failed(exc, server, sql, params, context["model"], context["operation"], started, tx)
+        raise error from error.__cause__
+    if watching(server):
+        report(server, sql, params, started, 1, model=context["model"], in_transaction=True)
+    return row
 
 
 async def _stream_checkout(database: str, sql: str) -> tuple[Any, Any, str]:

@@ -57,6 +57,8 @@ class AdvancedQueryMixin:
 
         def _loaded_names(self) -> tuple[str, ...]: ...
 
+        def _tuning(self) -> executor.Tuning | None: ...
+
         def select(self, *fields: str) -> Self: ...
 
         def _select(self, names: Sequence[str], kind: str = "rows") -> tuple[Compiled, list[Any]]: ...
@@ -268,7 +270,13 @@ class AdvancedQueryMixin:
         uses the transaction's connection; otherwise a connection is held (in its own read transaction)
         until the iteration ends, the loop is left, or ``aclose()`` is awaited.
         """
-        return executor.stream(self._database, chunk_size, self._prepared_rows, model=self._meta.model_name)
+        return executor.stream(
+            self._database,
+            chunk_size,
+            self._prepared_rows,
+            model=self._meta.model_name,
+            tuning=self._tuning(),
+        )
 
     def _prepared_rows(self) -> tuple[str, list[Any], executor.OnChunk[Any]]:
         """The stream's statement, parameters and instance loading (see ``executor.stream``)."""

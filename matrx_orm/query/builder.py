@@ -32,7 +32,7 @@ from ..sql.compiler.select import (
     grouped_selection,
     select_statement,
 )
-from ..sql.compiler.settings import set_local
+from ..sql.compiler.settings import current_settings, set_local
 from ..sql.expressions.base import Expression, order_expression
 from ..sql.nearest import DISTANCE_LABEL, make_nearest
 from ..sql.q import Q, describe
@@ -345,18 +345,25 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
                 operation="select_for_update",
             )
         statement, params = compile_select(spec, names, kind)
-        if spec.nearest is not None and spec.nearest.settings:
-            settings = set_local(len(spec.nearest.settings))
-            pairs = [item for pair in spec.nearest.settings for item in pair]
+        if (tuning := self._tuning()) is not None:
 
             async def tuned() -> list[Any]:
-                await executor.fetch(database, settings.sql, settings.params(pairs), operation=operation)
+                await executor.fetch(database, tuning.apply.sql, tuning.apply_params(), operation=operation)
                 return await executor.fetch(
                     database, statement.sql, params, model=model_name, operation=operation
                 )
 
             return run_discarded(database, tuned)  # the settings end with the query
         return executor.fetch(database, statement.sql, params, model=model_name, operation=operation)
+
+    def _tuning(self) -> executor.Tuning | None:
+        """The session settings of ``nearest()``'s index tuning, when it asks for any."""
+        nearest = self._spec.nearest
+        if nearest is None or not nearest.settings:
+            return None
+        count = len(nearest.settings)
+        names, values = zip(*nearest.settings, strict=True)
+        return executor.Tuning(names, values, set_local(count), current_settings(count))
 
     def _loaded_names(self) -> tuple[str, ...]:
         """The columns of an instance row: the selected names, then the ``nearest()`` distance."""

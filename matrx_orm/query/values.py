@@ -54,6 +54,7 @@ class ValuesQuery(Generic[R]):
             self._prepared,
             model=builder._meta.model_name,
             operation=f"{self._operation}.iterator",
+            tuning=builder._tuning(),
         )
 
     def _prepared(self) -> tuple[str, list[Any], executor.OnChunk[R]]:

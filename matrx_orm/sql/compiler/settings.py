@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from .cache import Compiled, bind, compiled
 
-__all__ = ["set_local"]
+__all__ = ["current_settings", "set_local"]
 
 
 def set_local(count: int) -> Compiled:
@@ -24,3 +24,13 @@ def set_local(count: int) -> Compiled:
         )
 
     return compiled(("set_config", count), build)
+
+
+def current_settings(count: int) -> Compiled:
+    """``SELECT current_setting($0, true), ...`` for ``count`` setting names: their values, NULL for a
+    setting the session does not know yet (an extension's, before its library loads)."""
+
+    def build() -> Any:
+        return sa.select(*(sa.func.current_setting(bind(i, sa.Text()), sa.true()) for i in range(count)))
+
+    return compiled(("current_setting", count), build)
