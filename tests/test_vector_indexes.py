@@ -393,6 +393,10 @@ async def test_a_tuned_stream_runs_with_its_settings_and_leaves_none_behind(idx_
         assert await setting("hnsw.ef_search") == "7"
         assert len(await IdxDoc.nearest("embedding", query).limit(10)) == 7
     assert await setting("hnsw.ef_search") == "40"
+    await dispose_all()  # a new session: the setting is unknown until pgvector loads, and set back to default
+    async with transaction(DB):
+        assert len([pk async for pk in tuned.values_list("id", flat=True).iterator()]) == 5
+        assert await setting("hnsw.ef_search") == "40"
 
 
 async def test_tuning_on_a_fresh_session_where_pgvector_is_not_loaded_yet(idx_db: str) -> None:
