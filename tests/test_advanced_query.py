@@ -128,6 +128,12 @@ async def test_select_for_update_sql_and_errors(db: str) -> None:
         assert "FOR UPDATE OF adv_order SKIP LOCKED" in qs.sql().replace('"', "")
     with pytest.raises(QueryError):  # outside a transaction the lock would be released at once
         await qs.all()
+    for stream in (qs.iterator(), qs.values_list("id", flat=True).iterator()):
+        with pytest.raises(QueryError, match="inside transaction"):
+            await anext(stream)
+    async with transaction(db):
+        streamed = [order.id async for order in qs.iterator(chunk_size=2)]
+    assert sorted(streamed) == sorted(o["id"] for o in ORDERS if o["status"] == "paid")
     with pytest.raises(ParameterError):
         AdvOrder.all().select_for_update(nowait=True, skip_locked=True)
     with pytest.raises(ParameterError):

@@ -59,6 +59,8 @@ class AdvancedQueryMixin:
 
         def _tuning(self) -> executor.Tuning | None: ...
 
+        def _check_lock_held(self) -> None: ...
+
         def select(self, *fields: str) -> Self: ...
 
         def _select(self, names: Sequence[str], kind: str = "rows") -> tuple[Compiled, list[Any]]: ...
@@ -281,6 +283,8 @@ class AdvancedQueryMixin:
     def _prepared_rows(self) -> tuple[str, list[Any], executor.OnChunk[Any]]:
         """The stream's statement, parameters and instance loading (see ``executor.stream``)."""
         spec = self._spec
+        if spec.lock is not None:
+            self._check_lock_held()
         statement, params = self._select(self._field_names(), "rows")
         load = instance_loader(spec.model, self._loaded_names())
         related = bool(spec.select_related or spec.prefetch_related)

@@ -338,14 +338,10 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
         meta = spec.model._meta  # type: ignore[attr-defined]
         database = spec.database or meta.database
         model_name = meta.model_name
-        if spec.lock is not None and not in_transaction(database):
-            raise QueryError(
-                "select_for_update() must run inside transaction(): outside one the lock is released at once",
-                model=model_name,
-                operation="select_for_update",
-            )
+        if spec.lock is not None:
+            self._check_lock_held()
         statement, params = compile_select(spec, names, kind)
-        if (tuning := self._tuning()) is not None:
+        if spec.nearest is not None and (tuning := self._tuning()) is not None:
 
             async def tuned() -> list[Any]:
                 await executor.fetch(database, tuning.apply.sql, tuning.apply_params(), operation=operation)
@@ -355,6 +351,15 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
 
             return run_discarded(database, tuned)  # the settings end with the query
         return executor.fetch(database, statement.sql, params, model=model_name, operation=operation)
+
+    def _check_lock_held(self) -> None:
+        """``select_for_update()`` reads only inside a transaction, which keeps the locks."""
+        if not in_transaction(self._database):
+            raise QueryError(
+                "select_for_update() must run inside transaction(): outside one the lock is released at once",
+                model=self._meta.model_name,
+                operation="select_for_update",
+            )
 
     def _tuning(self) -> executor.Tuning | None:
         """The session settings of ``nearest()``'s index tuning, when it asks for any."""

@@ -59,7 +59,10 @@ class ValuesQuery(Generic[R]):
 
     def _prepared(self) -> tuple[str, list[Any], executor.OnChunk[R]]:
         """The stream's statement, parameters and conversion (see ``executor.stream``)."""
-        statement, params = self._builder._select(self._names, "values")
+        builder = self._builder
+        if builder._spec.lock is not None:
+            builder._check_lock_held()
+        statement, params = builder._select(self._names, "values")
         convert = self._convert
 
         async def chunk(records: list[Any]) -> Iterable[R]:
