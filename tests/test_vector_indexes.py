@@ -383,20 +383,51 @@ async def test_a_tuned_stream_runs_with_its_settings_and_leaves_none_behind(idx_
         seen = []
         async for doc in tuned.iterator(chunk_size=2):
             seen.append(doc.id)
-            # between chunks the transaction's own statements run with the stream's settings
-            assert await setting("hnsw.ef_search") == "5"
+            # the statements between its reads run with the transaction's own settings
+            assert await setting("hnsw.ef_search") == "7"
         assert len(seen) == 5
-        assert await setting("hnsw.ef_search") == "7"  # the caller's own SET LOCAL is back
-        stopped = tuned.iterator(chunk_size=2)
-        assert (await anext(stopped)).id == seen[0]
-        await stopped.aclose()
         assert await setting("hnsw.ef_search") == "7"
-        assert len(await IdxDoc.nearest("embedding", query).limit(10)) == 7
+        # two streams open at once, closed in the order they were opened: each reads with its own settings
+        first = IdxDoc.nearest("embedding", query, ef_search=4).limit(10).iterator(chunk_size=2)
+        second = IdxDoc.nearest("embedding", query, ef_search=6).limit(10).iterator(chunk_size=2)
+        firsts, seconds = [await anext(first)], [await anext(second)]
+        await executor.execute(DB, "SELECT set_config('hnsw.ef_search', '8', true)", [])
+        firsts += [doc async for doc in first]
+        seconds += [doc async for doc in second]
+        assert (len(firsts), len(seconds)) == (4, 6)
+        assert await setting("hnsw.ef_search") == "8"
+        # left with break and never closed: nothing waits for the event loop to set the value back
+        async for _doc in tuned.iterator(chunk_size=2):
+            break
+        assert await setting("hnsw.ef_search") == "8"
+        assert len(await IdxDoc.nearest("embedding", query).limit(10)) == 8
     assert await setting("hnsw.ef_search") == "40"
     await dispose_all()  # a new session: the setting is unknown until pgvector loads, and set back to default
     async with transaction(DB):
         assert len([pk async for pk in tuned.values_list("id", flat=True).iterator()]) == 5
         assert await setting("hnsw.ef_search") == "40"
+
+
+async def test_a_tuned_stream_across_savepoints_leaves_the_settings_of_the_transaction(idx_db: str) -> None:
+    await executor.execute(DB, DDLGenerator.add_index(HNSW), [])
+    query = QUERIES[2]
+    async with transaction(DB):
+        await executor.execute(DB, "SELECT set_config('hnsw.ef_search', '7', true)", [])
+        stream = IdxDoc.nearest("embedding", query, ef_search=5).limit(10).iterator(chunk_size=2)
+        docs = [await anext(stream)]  # the cursor opens in the transaction itself
+        with pytest.raises(RuntimeError):
+            async with transaction(DB):  # a savepoint, rolled back after the stream read in it
+                await executor.execute(DB, "SELECT set_config('hnsw.ef_search', '9', true)", [])
+                docs += [await anext(stream), await anext(stream)]
+                assert await setting("hnsw.ef_search") == "9"
+                raise RuntimeError("roll the savepoint back")
+        assert await setting("hnsw.ef_search") == "7"
+        with pytest.raises(RuntimeError):
+            async with transaction(DB):  # the stream ends in a savepoint that is rolled back
+                docs += [doc async for doc in stream]
+                raise RuntimeError("roll the savepoint back")
+        assert len(docs) == 5
+        assert await setting("hnsw.ef_search") == "7"
 
 
 async def test_tuning_on_a_fresh_session_where_pgvector_is_not_loaded_yet(idx_db: str) -> None:

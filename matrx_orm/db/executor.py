@@ -17,6 +17,7 @@ or ``LISTEN``, so pass ``user_sql=True`` and the connection is fully reset befor
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import logging
@@ -441,21 +442,18 @@ class Compiled(Protocol):
 
 
 class Tuning(NamedTuple):
-    """Session settings a stream's statement runs with (pgvector's index tuning), set with ``SET LOCAL``
-    semantics for as long as the stream reads."""
+    """Session settings a stream's reads run with (pgvector's index tuning)."""
 
     names: tuple[str, ...]
-    #: None sets a setting back to its default
-    values: tuple[str | None, ...]
-    #: ``set_config(name, value, true)`` for each name: values 2i and 2i+1 are a name and its value
-    apply: Compiled
-    #: ``current_setting(name, true)`` for each name
+    values: tuple[str, ...]
+    #: ``current_setting(name, true)`` for each name: the values the settings have
     read: Compiled
+    #: ``set_config(name, value, true)`` for each name
+    apply: Compiled
 
-    def apply_params(self) -> list[Any]:
-        return self.apply.params(
-            [item for pair in zip(self.names, self.values, strict=True) for item in pair]
-        )
+    def bound(self, values: Sequence[str | None]) -> list[Any]:
+        """``apply``'s parameters for setting ``values`` (None: back to the default)."""
+        return self.apply.params([item for pair in zip(self.names, values, strict=True) for item in pair])
 
 
 async def stream(
@@ -469,8 +467,9 @@ async def stream(
 ) -> AsyncGenerator[T, None]:
     """The items of a SELECT's rows, read from a server-side cursor ``chunk_size`` rows per round trip.
     ``prepare()`` gives the statement, its parameters and what turns a chunk of records into items; it
-    runs at the first step, so a bad query raises where the loop begins. ``tuning``'s settings hold while
-    the cursor reads; inside the task's transaction its earlier values are set back when the stream ends.
+    runs at the first step, so a bad query raises where the loop begins. Opening the cursor and each of its
+    reads run with ``tuning``'s settings, which are set back right after each (so the statements that run
+    between the reads, on a shared transaction's connection, never see them).
 
     Inside the task's transaction the cursor uses its connection; otherwise one pooled connection is held,
     in a read-only transaction, until the iteration ends or the consumer stops (``aclose()`` gives it back
@@ -493,27 +492,16 @@ async def stream(
     if logs := _capturing.get():
         _record(logs, database, sql, tx is not None)
     if tx is not None:
-        restore = await _tuned(tx, tuning, context) if tuning is not None else None
-        try:
-            async for items in _stream_in(tx, sql, params, chunk_size, on_chunk, context, own=False):
-                for item in items:
-                    yield item
-        except BaseException:
-            if restore is not None:
-                with contextlib.suppress(ORMException):  # an aborted or ended transaction drops them itself
-                    await _on_transaction(tx, restore.apply.sql, restore.apply_params(), context)
-            raise
-        if restore is not None:
-            await _on_transaction(tx, restore.apply.sql, restore.apply_params(), context)
+        async for items in _stream_in(tx, sql, params, chunk_size, on_chunk, context, tuning, own=False):
+            for item in items:
+                yield item
         return
     pool, connection, server = await _stream_checkout(database, sql)
     # the primary's name, so the chunk's relation loads borrow the connection; server: where it lives
     own = OpenTransaction(database, connection, pool, server=None if server == database else server)
     try:
         await control(own, "BEGIN READ ONLY", operation=operation)
-        if tuning is not None:
-            await _on_transaction(own, tuning.apply.sql, tuning.apply_params(), context)
-        async for items in _stream_in(own, sql, params, chunk_size, on_chunk, context, own=True):
+        async for items in _stream_in(own, sql, params, chunk_size, on_chunk, context, tuning, own=True):
             for item in items:
                 yield item
         await control(own, "COMMIT", operation=operation)
@@ -522,30 +510,6 @@ async def stream(
         raise
     finally:
         await release(pool, connection)
-
-
-async def _tuned(tx: OpenTransaction, tuning: Tuning, context: dict[str, Any]) -> Tuning:
-    """Set ``tuning``'s values on ``tx``; the tuning that sets back the values they replace."""
-    earlier = await _on_transaction(tx, tuning.read.sql, tuning.read.params(list(tuning.names)), context)
-    await _on_transaction(tx, tuning.apply.sql, tuning.apply_params(), context)
-    return tuning._replace(values=tuple(earlier))
-
-
-async def _on_transaction(
-    tx: OpenTransaction, sql: str, params: Sequence[Any], context: dict[str, Any]
-) -> Any:
-    """The one row of a statement run on ``tx``'s connection, reported to the observers."""
-    server = tx.server or tx.database
-    started = _perf()
-    try:
-        async with tx.use():
-            row = await tx.connection.fetchrow(sql, *params)
-    except Exception as exc:
-        error = _failed(exc, server, sql, params, context["model"], context["operation"], started, tx)
-        raise error from error.__cause__
-    if watching(server):
-        report(server, sql, params, started, 1, model=context["model"], in_transaction=True)
-    return row
 
 
 async def _stream_checkout(database: str, sql: str) -> tuple[Any, Any, str]:
@@ -602,6 +566,7 @@ async def _stream_in(
     chunk_size: int,
     on_chunk: OnChunk[T],
     context: dict[str, Any],
+    tuning: Tuning | None,
     *,
     own: bool,
 ) -> AsyncIterator[Iterable[T]]:
@@ -613,7 +578,7 @@ async def _stream_in(
     try:
         started = _perf()
         try:
-            async with tx.use():
+            async with tx.use(), _tuned(tx, tuning, context, own):
                 cursor = await _open_cursor(tx, sql, params)
         except Exception as exc:
             error = _failed(
@@ -625,7 +590,10 @@ async def _stream_in(
         while True:
             started = _perf()
             try:
-                async with tx.use():  # other statements of a shared transaction may run between chunks
+                async with (
+                    tx.use(),
+                    _tuned(tx, tuning, context, own),
+                ):  # a shared transaction's statements may run between chunks
                     records = await cursor.fetch(chunk_size)
             except Exception as exc:
                 error = _failed(
@@ -658,6 +626,49 @@ async def _stream_in(
                 model=context["model"],
                 in_transaction=not own,
             )
+
+
+def _tuned(
+    tx: OpenTransaction, tuning: Tuning | None, context: dict[str, Any], own: bool
+) -> contextlib.AbstractAsyncContextManager[None]:
+    """The block's statement runs with ``tuning``'s settings, and the values they replaced are set back
+    after it, also when it is cancelled (the caller holds ``tx``'s connection). A statement that fails on
+    the server leaves them to the rollback its failure brings (of the transaction, or of its savepoint)."""
+    return _UNTUNED if tuning is None else _tuning_applied(tx, tuning, context, own)
+
+
+_UNTUNED = contextlib.nullcontext()
+
+
+@contextlib.asynccontextmanager
+async def _tuning_applied(
+    tx: OpenTransaction, tuning: Tuning, context: dict[str, Any], own: bool
+) -> AsyncIterator[None]:
+    run = _setting_statement
+    earlier = tuple(await run(tx, tuning.read, tuning.read.params(list(tuning.names)), context, own))
+    try:
+        await run(tx, tuning.apply, tuning.bound(tuning.values), context, own)
+        yield
+    except (asyncio.CancelledError, TimeoutError):  # the server may have finished: the transaction goes on
+        with contextlib.suppress(Exception):
+            await run(tx, tuning.apply, tuning.bound(earlier), context, own)
+        raise
+    await run(tx, tuning.apply, tuning.bound(earlier), context, own)
+
+
+async def _setting_statement(
+    tx: OpenTransaction, statement: Compiled, params: list[Any], context: dict[str, Any], own: bool
+) -> Any:
+    """The row of one of a tuning's statements, run on ``tx``'s connection (held by the caller) and
+    reported like the stream's own statement; a failure is mapped by the caller, as the stream's."""
+    server = tx.server or tx.database
+    if logs := _capturing.get():
+        _record(logs, server, statement.sql, not own)
+    started = _perf()
+    row = await tx.connection.fetchrow(statement.sql, *params)
+    if watching(server):
+        report(server, statement.sql, params, started, 1, model=context["model"], in_transaction=not own)
+    return row
 
 
 async def rollback_quietly(tx: OpenTransaction) -> None:

@@ -344,7 +344,9 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
         if spec.nearest is not None and (tuning := self._tuning()) is not None:
 
             async def tuned() -> list[Any]:
-                await executor.fetch(database, tuning.apply.sql, tuning.apply_params(), operation=operation)
+                await executor.fetch(
+                    database, tuning.apply.sql, tuning.bound(tuning.values), operation=operation
+                )
                 return await executor.fetch(
                     database, statement.sql, params, model=model_name, operation=operation
                 )
@@ -368,7 +370,7 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
             return None
         count = len(nearest.settings)
         names, values = zip(*nearest.settings, strict=True)
-        return executor.Tuning(names, values, set_local(count), current_settings(count))
+        return executor.Tuning(names, values, current_settings(count), set_local(count))
 
     def _loaded_names(self) -> tuple[str, ...]:
         """The columns of an instance row: the selected names, then the ``nearest()`` distance."""
