@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -428,6 +430,34 @@ async def test_a_tuned_stream_across_savepoints_leaves_the_settings_of_the_trans
                 raise RuntimeError("roll the savepoint back")
         assert len(docs) == 5
         assert await setting("hnsw.ef_search") == "7"
+
+
+async def test_a_tuned_stream_cancelled_at_any_step_leaves_the_transactions_settings(
+    idx_db: str, pg_url: str
+) -> None:
+    await executor.execute(DB, DDLGenerator.add_index(HNSW), [])
+    await dispose_all()  # without a statement cache each statement takes two round trips: more places to stop
+    unregister_database(DB)
+    register_database(DatabaseProjectConfig(name=DB, url=pg_url, pool_max_size=1, statement_cache_size=0))
+    tuned = IdxDoc.nearest("embedding", QUERIES[1], ef_search=5).limit(10)
+
+    async def consume() -> None:
+        async for _doc in tuned.iterator(chunk_size=1):
+            pass
+
+    for turns in itertools.count():  # cancelled after 0, 1, 2, ... turns of the event loop, until it finishes
+        async with transaction(DB):
+            await executor.execute(DB, "SELECT set_config('hnsw.ef_search', '7', true)", [])
+            task = asyncio.create_task(consume())
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            assert await setting("hnsw.ef_search") == "7", f"cancelled after {turns} turns"
+        if not task.cancelled():
+            break
+        assert turns < 10_000
 
 
 async def test_tuning_on_a_fresh_session_where_pgvector_is_not_loaded_yet(idx_db: str) -> None:

@@ -649,11 +649,11 @@ async def _tuning_applied(
     try:
         await run(tx, tuning.apply, tuning.bound(tuning.values), context, own)
         yield
+        await run(tx, tuning.apply, tuning.bound(earlier), context, own)
     except (asyncio.CancelledError, TimeoutError):  # the server may have finished: the transaction goes on
         with contextlib.suppress(Exception):
             await run(tx, tuning.apply, tuning.bound(earlier), context, own)
         raise
-    await run(tx, tuning.apply, tuning.bound(earlier), context, own)
 
 
 async def _setting_statement(
