@@ -162,6 +162,24 @@ async def test_nested_blocks_and_transactions_reuse_the_pinned_connection() -> N
         assert [a.name for a in await Author.all()] == ["in tx"]
 
 
+async def test_a_stream_takes_its_own_connection_unless_it_runs_in_a_transaction_of_the_block() -> None:
+    for i in range(3):
+        await Author.create(name=f"s{i}")
+    async with connection():
+        pid = await backend_pid()
+        async for author in Author.all().order_by("id").iterator(chunk_size=2):
+            assert pool_stats("test").in_use == 2  # the cursor's connection and the block's
+            assert await backend_pid() == pid  # the loop's statements stay on the block's connection
+            await author.update(name=author.name.upper())
+        async with transaction("test"):  # streaming on the block's connection
+            async for author in Author.all().order_by("id").iterator(chunk_size=2):
+                assert pool_stats("test").in_use == 1
+                assert await backend_pid() == pid
+                await author.update(name=author.name.lower())
+    assert pool_stats("test").in_use == 0
+    assert sorted(a.name for a in await Author.all()) == ["s0", "s1", "s2"]
+
+
 async def test_other_tasks_use_the_pool_while_a_transaction_holds_the_pin() -> None:
     async with connection():
         pid = await backend_pid()
