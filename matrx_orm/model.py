@@ -248,7 +248,7 @@ class Model(RelationMethods, metaclass=ModelMeta):
         iterative_scan: str | None = None,
     ) -> QueryBuilder[Self]:
         """Rows ordered by vector distance to ``vector``, nearest first (see ``QueryBuilder.nearest``)."""
-        return cls.objects().nearest(
+        return cls._start().nearest(
             column,
             vector,
             metric,

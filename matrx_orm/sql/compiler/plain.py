@@ -47,7 +47,6 @@ def plain_shape(spec: QuerySpec, names: Sequence[str], kind: str) -> PlainShape 
         or spec.group_by
         or spec.distinct
         or spec.distinct_on
-        or spec.nearest is not None
         or spec.lock is not None
         or spec.ctes
         or spec.source_cte is not None
@@ -69,6 +68,9 @@ def plain_shape(spec: QuerySpec, names: Sequence[str], kind: str) -> PlainShape 
             conditions.append(part)
     except ORMException:
         return None  # the walk raises it, with the model and the filter named
+    nearest = spec.nearest
+    if nearest is not None:
+        values.append(nearest.value)  # the query vector, bound after the conditions' values
     if spec.limit is not None:
         values.append(spec.limit)
     if spec.offset is not None:
@@ -82,6 +84,7 @@ def plain_shape(spec: QuerySpec, names: Sequence[str], kind: str) -> PlainShape 
         spec.ordered,
         spec.limit is None,
         spec.offset is None,
+        None if nearest is None else nearest.shape,
     )
     return PlainShape(key, values)
 
@@ -134,8 +137,9 @@ def remember_plain(shape: PlainShape, statement: Compiled, walked: list[Any]) ->
         return
     try:
         same = len(walked) == len(shape.values) and all(
-            a.__class__ is b.__class__ and a == b for a, b in zip(walked, shape.values, strict=True)
+            a is b or (a.__class__ is b.__class__ and a == b)
+            for a, b in zip(walked, shape.values, strict=True)
         )
-    except Exception:  # noqa: BLE001 (a value whose == is not a plain bool, a vector: not comparable here)
+    except Exception:  # noqa: BLE001 (a value whose == is not a plain bool, an array: not comparable here)
         same = False
     remember(plans, shape.key, statement if same else None)
