@@ -25,6 +25,8 @@ from matrx_orm import (
     create_all,
 )
 from matrx_orm.db import executor
+from matrx_orm.sql.compiler import cache as compiler
+from matrx_orm.sql.compiler.plain import plain_shape
 
 DIM = 8
 ROWS = 60
@@ -274,6 +276,19 @@ async def test_bad_query_vectors_raise_validation_error() -> None:
         VecDoc.nearest("embedding", np.zeros((2, DIM)))
     with pytest.raises(ValidationError, match="numbers"):
         VecDoc.nearest("embedding", ["a"] * DIM)
+    floats = QUERY.tolist()  # lists of floats take a shorter path to float32: the same checks hold there
+    for bad, message in (
+        (floats[:7], "expected 8 dimensions, got 7"),
+        ([*floats[:7], "x"], "numbers"),
+        ([*floats[:7], None], "numbers"),
+        ([*floats[:7], [1.0]], "flat list"),
+        ([*floats[:7], 10**400], "numbers"),
+        ([*floats[:7], 1e300], "finite"),  # beyond float32
+        ([*floats[:7], float("-inf")], "finite"),
+    ):
+        with pytest.raises(ValidationError, match=message):
+            VecDoc.nearest("embedding", bad)
+    assert VecDoc.nearest("embedding", [*floats[:6], 2, True])._spec.nearest.value.tolist()[6:] == [2.0, 1.0]
     with pytest.raises(ParameterError, match="query vector"):
         VecDoc.nearest("embedding", None)
 
@@ -495,3 +510,37 @@ async def test_nearest_composes_with_select_related_and_filters(db: str) -> None
     assert_ranked(rows, ranked)
     assert all(row.get_related("shelf").label == "left" for row in rows)
     assert all(isinstance(row.get_related("shelf"), VecShelf) for row in rows)
+
+
+# -- the statement of a search -----------------------------------------------------------------------------------
+
+
+async def test_searches_of_one_shape_share_a_statement_and_read_their_own_rows() -> None:
+    """A search without other expressions finds its statement by its shape (no walk after the first), with
+    the walk's parameters; other vectors, metrics and slices read their own rows."""
+    names = VecDoc._meta.field_names
+    searches = [
+        VecDoc.filter(category="a").nearest("embedding", QUERY).limit(5),
+        VecDoc.nearest("embedding", QUERY.tolist(), metric="l2")[2:6],
+        VecDoc.nearest("embedding", QUERY, metric="inner", null_guard=False).limit(3),
+    ]
+    for qs in searches:
+        compiler.clear_cache()
+        walked, walked_params = qs._select(names, "rows")
+        shape = plain_shape(qs._spec, names, "rows")
+        assert shape is not None and compiler.plans[shape.key] is walked
+        again, params = qs._select(names, "rows")
+        assert again is walked
+        assert len(params) == len(walked_params)
+        for mine, theirs in zip(params, walked_params, strict=True):
+            assert np.array_equal(mine, theirs) if isinstance(mine, np.ndarray) else mine == theirs
+    other = np.random.default_rng(12).normal(size=DIM).astype(np.float32)
+    for query in (QUERY, other, QUERY):
+        for metric in ("cosine", "l2"):
+            rows = (
+                await VecDoc.filter(category="b").nearest("embedding", query.tolist(), metric=metric).limit(4)
+            )
+            assert_ranked(rows, expected(metric, query, keep=lambda row: row["category"] == "b", k=4))
+    for _ in range(2):
+        top = await VecDoc.nearest("embedding", QUERY).limit(3).values_list("id", flat=True)
+        assert top == [i for i, _ in expected("cosine", k=3)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from array import array as FloatArray
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy
@@ -122,6 +123,13 @@ class VectorField(Field[list[float], _VectorR]):
     def _dense(self, value: Any, whole: Any) -> Any:
         """A validated 1-D float32 numpy array of ``dimensions`` finite numbers."""
         np = numpy
+        if value.__class__ is list and value and value[0].__class__ is float:
+            try:  # a list of floats straight to float32, with no float64 array between
+                array = np.frombuffer(FloatArray("f", value), dtype=np.float32)
+            except (TypeError, ValueError, OverflowError):
+                pass  # not numbers only: the general path below names what is wrong
+            else:
+                return self._checked(array, whole)
         if isinstance(value, Vector | HalfVector | SparseVector):
             value = value.to_numpy()
         elif isinstance(value, str):
@@ -140,6 +148,16 @@ class VectorField(Field[list[float], _VectorR]):
             self.fail(whole, f"expected numbers, got elements of dtype {array.dtype}")
         if array.ndim != 1:
             self.fail(whole, f"expected a 1-D vector, got shape {array.shape}")
+        if array.dtype != np.float32:
+            with np.errstate(
+                over="ignore", invalid="ignore"
+            ):  # too large for float32: infinite, refused below
+                array = array.astype(np.float32)
+        return self._checked(array, whole)
+
+    def _checked(self, array: Any, whole: Any) -> Any:
+        """``array`` (1-D float32) once its elements are known finite (and within halfvec's range)."""
+        np = numpy
         if array.shape[0] != self.dimensions:
             self.fail(
                 whole,
@@ -147,8 +165,6 @@ class VectorField(Field[list[float], _VectorR]):
                 expected_dimensions=self.dimensions,
                 actual_dimensions=int(array.shape[0]),
             )
-        with np.errstate(over="ignore", invalid="ignore"):
-            array = array.astype(np.float32, copy=False)
         if not np.isfinite(array).all():
             self.fail(whole, "vector elements must be finite (no NaN or infinity)")
         if self.kind == "halfvec" and array.size and float(np.abs(array).max()) > HALF_MAX:
