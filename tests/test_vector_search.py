@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -288,7 +290,16 @@ async def test_bad_query_vectors_raise_validation_error() -> None:
     ):
         with pytest.raises(ValidationError, match=message):
             VecDoc.nearest("embedding", bad)
-    assert VecDoc.nearest("embedding", [*floats[:6], 2, True])._spec.nearest.value.tolist()[6:] == [2.0, 1.0]
+
+    class Unconvertible:
+        def __float__(self) -> float:
+            raise ZeroDivisionError
+
+    for first in (floats[0], 1):  # whatever the first element is
+        with pytest.raises(ValidationError, match="numbers"):
+            VecDoc.nearest("embedding", [first, *floats[1:7], Unconvertible()])
+        numbers = VecDoc.nearest("embedding", [first, *floats[1:4], 2, True, Decimal("0.5"), Fraction(1, 4)])
+        assert numbers._spec.nearest.value.tolist()[4:] == [2.0, 1.0, 0.5, 0.25]
     with pytest.raises(ParameterError, match="query vector"):
         VecDoc.nearest("embedding", None)
 

@@ -124,12 +124,9 @@ class VectorField(Field[list[float], _VectorR]):
         """A validated 1-D float32 numpy array of ``dimensions`` finite numbers."""
         np = numpy
         if value.__class__ is list and value and value[0].__class__ is float:
-            try:  # a list of floats straight to float32, with no float64 array between
-                array = np.frombuffer(FloatArray("f", value), dtype=np.float32)
-            except (TypeError, ValueError, OverflowError):
-                pass  # not numbers only: the general path below names what is wrong
-            else:
-                return self._checked(array, whole)
+            numbers = _float32(value)  # no float64 array between (the usual query vector)
+            if numbers is not None:
+                return self._checked(numbers, whole)
         if isinstance(value, Vector | HalfVector | SparseVector):
             value = value.to_numpy()
         elif isinstance(value, str):
@@ -144,6 +141,10 @@ class VectorField(Field[list[float], _VectorR]):
             array = np.asarray(value)
         except (ValueError, TypeError):
             self.fail(whole, "expected a flat list of numbers")
+        if array.dtype.kind == "O" and isinstance(value, list | tuple):  # Decimal, Fraction, huge ints...
+            numbers = _float32(value)
+            if numbers is not None:
+                return self._checked(numbers, whole)
         if array.dtype.kind not in "iuf":
             self.fail(whole, f"expected numbers, got elements of dtype {array.dtype}")
         if array.ndim != 1:
@@ -259,6 +260,15 @@ class VectorField(Field[list[float], _VectorR]):
         """``values`` at the column's precision (float32, float16 for halfvec), as the binary codec reads them."""
         dtype = numpy.float16 if self.kind == "halfvec" else numpy.float32
         return numpy.asarray(values, dtype=dtype).tolist()  # type: ignore[no-any-return]
+
+
+def _float32(values: list[Any] | tuple[Any, ...]) -> Any:
+    """``values`` as a float32 array when each is a real number (one too large for float32 becomes
+    infinite); None when one is not."""
+    try:
+        return numpy.frombuffer(FloatArray("f", values), dtype=numpy.float32)
+    except Exception:  # noqa: BLE001 (a non-number, or a number-like whose __float__ fails)
+        return None
 
 
 class HalfVectorField(VectorField[_VectorR]):
