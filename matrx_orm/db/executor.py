@@ -590,10 +590,8 @@ async def _stream_in(
         while True:
             started = _perf()
             try:
-                async with (
-                    tx.use(),
-                    _tuned(tx, tuning, context, own),
-                ):  # a shared transaction's statements may run between chunks
+                # the lock is taken per chunk: a shared transaction's statements may run between chunks
+                async with tx.use(), _tuned(tx, tuning, context, own):
                     records = await cursor.fetch(chunk_size)
             except Exception as exc:
                 error = _failed(

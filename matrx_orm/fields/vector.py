@@ -149,10 +149,8 @@ class VectorField(Field[list[float], _VectorR]):
             self.fail(whole, f"expected numbers, got elements of dtype {array.dtype}")
         if array.ndim != 1:
             self.fail(whole, f"expected a 1-D vector, got shape {array.shape}")
-        if array.dtype != np.float32:
-            with np.errstate(
-                over="ignore", invalid="ignore"
-            ):  # too large for float32: infinite, refused below
+        if array.dtype != np.float32:  # one too large for float32 becomes infinite, refused by the check
+            with np.errstate(over="ignore", invalid="ignore"):
                 array = array.astype(np.float32)
         return self._checked(array, whole)
 

@@ -1,10 +1,11 @@
 """Plain queries: their statement found without the walk.
 
 Most queries a service runs are *plain*: ``field__lookup=value`` keywords (in ``Q`` trees) on the model's own
-fields, field names in ``order_by``, a slice. The statement of a plain query depends only on the model, the
-selected names, the filter keys with each value's ``shape`` (see ``lookups.py``), the ordering and whether it
-is sliced; its parameters are each pair's converted values in order, then the limit and the offset.
-:func:`plain_shape` reads that key and those values straight off the spec, without building fragments.
+fields, field names in ``order_by``, a slice, a ``nearest()`` search. The statement of a plain query depends
+only on the model, the selected names, the filter keys with each value's ``shape`` (see ``lookups.py``), the
+search's shape, the ordering and whether it is sliced; its parameters are each pair's converted values in
+order, then the search's vector, the limit and the offset. :func:`plain_shape` reads that key and those values
+straight off the spec, without building fragments.
 
 The first query of a key still takes the walk (``select.compile_select``), which reads the values again (a
 filter's one-pass iterator was read into a tuple when its ``Q`` was made), and its parameters are compared
