@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from _tasks import cancelled_after
 from example_models import ALL, Author
 from test_crud import _quoted
 
@@ -270,12 +271,7 @@ async def test_a_transaction_cancelled_while_its_begin_runs_leaves_no_transactio
                     await Author.create(name="never")
                     await asyncio.Event().wait()  # only the cancellation ends it: rolled back
 
-            task = asyncio.create_task(in_transaction())
-            for _ in range(steps):
-                await asyncio.sleep(0)
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancelled_after(steps, in_transaction)
             await Author.create(name=f"kept {steps}")
             rows = await Author.raw_sql("SELECT txid_current_if_assigned() AS txid")
             assert rows[0]["txid"] is None

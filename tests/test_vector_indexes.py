@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from _tasks import cancelled_after
 
 from matrx_orm import (
     CharField,
@@ -453,12 +454,7 @@ async def test_a_tuned_stream_cancelled_at_any_step_leaves_the_transactions_sett
         with contextlib.suppress(Aborted):
             async with transaction(DB):
                 await executor.execute(DB, "SELECT set_config('hnsw.ef_search', '7', true)", [])
-                task = asyncio.create_task(consume())
-                for _ in range(turns):
-                    await asyncio.sleep(0)
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                task = await cancelled_after(turns, consume)
                 try:
                     value = await setting("hnsw.ef_search")
                 except TransactionError:  # the server cancelled a statement: the transaction rolls back
