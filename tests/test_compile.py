@@ -47,10 +47,18 @@ def test_or_and_not() -> None:
     assert params == [1, "x"]
 
 
-def test_order_limit_offset_are_parameters() -> None:
-    statement, params = Author.filter(age=3).order_by("-age", "name")[5:15]._select(("id",))
+def test_limit_is_written_into_the_statement_and_offset_is_a_parameter() -> None:
+    """A LIMIT parameter would make PostgreSQL plan the statement again on every run (see
+    test_plain_shapes.py): the limit is part of the SQL; the offset, which pages through many values, is not."""
+    qs = Author.filter(age=3).order_by("-age", "name")
+    statement, params = qs[5:15]._select(("id",))
     assert "ORDER BY author.age DESC, author.name ASC" in statement.sql
-    assert params == [3, 10, 5]
+    assert statement.sql.rstrip().endswith("LIMIT 10 OFFSET $2::INTEGER")
+    assert params == [3, 5]
+    assert qs[25:35]._select(("id",)) == (statement, [3, 25])
+    other, params = qs[5:20]._select(("id",))
+    assert "LIMIT 15 " in other.sql and other is not statement and params == [3, 5]
+    assert "LIMIT 0" in qs[:0]._select(("id",))[0].sql
 
 
 def test_foreign_key_join_column_type_follows_target() -> None:

@@ -11,7 +11,7 @@ import pytest
 from advanced_models import AdvCustomer, AdvOrder, customer_rows, load, order_rows
 from relation_models import RPost
 
-from matrx_orm import ArrayField, CharField, F, FloatField, IntegerField, Model, Q, create_all
+from matrx_orm import ArrayField, CharField, F, FloatField, IntegerField, Model, Q, connection, create_all
 from matrx_orm.db import executor
 from matrx_orm.exceptions import UnknownFieldError, UnknownLookupError, ValidationError
 from matrx_orm.sql.compiler import cache as compiler
@@ -193,3 +193,32 @@ async def test_a_value_that_can_be_read_once_is_read_once(db: str) -> None:
     qs = AdvOrder.filter(id__in=(i for i in (7,)))
     assert await qs.values_list("id", flat=True) == [7]
     assert await qs.values_list("id", flat=True) == [7]  # the same builder again
+
+
+class PlanRow(Model):
+    id = IntegerField(primary_key=True)
+    rank = IntegerField(index=True)
+
+    _table_name = "plan_row"
+    _database = "test"
+
+
+async def test_a_sliced_query_keeps_its_plan_from_run_to_run(db: str) -> None:
+    """PostgreSQL plans a prepared statement once for all its runs only when its parameters cannot change the
+    plan's cost. A LIMIT written as a parameter does (an unknown LIMIT is costed as a tenth of the rows), so
+    ``order_by(...)[:n]`` over an index was planned again on every run; with the limit in the SQL, runs after
+    the fifth use the one generic plan (``pg_prepared_statements`` counts them on the connection)."""
+    await create_all(db, models=[PlanRow])
+    await executor.execute(db, 'TRUNCATE "plan_row"', [])
+    await executor.execute(db, 'INSERT INTO "plan_row" SELECT g, g FROM generate_series(1, 5000) AS g', [])
+    await executor.execute(db, 'ANALYZE "plan_row"', [])
+    async with connection(db):
+        for start in range(100, 108):
+            got = await PlanRow.filter(rank__gte=start).order_by("rank")[:5].values_list("rank", flat=True)
+            assert got == list(range(start, start + 5))
+        plans = await PlanRow.raw_sql(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE $1",
+            "SELECT plan_row.rank %",
+        )
+    assert len(plans) == 1
+    assert plans[0]["generic_plans"] >= 3 and plans[0]["custom_plans"] <= 5

@@ -31,9 +31,9 @@ class PkRead:
         self.name: str = meta.model_name
         self.pk = meta.pk
         self.sql: str = statement.sql
-        #: the statement's parameters from ``[key, 2]`` (the usual order: those two as they are)
+        #: the statement's parameters from ``[key]`` (the usual order: as it is)
         self.params: Callable[[list[Any]], list[Any]] = statement.params
-        self.in_order = tuple(statement.order) == (0, 1)
+        self.in_order = tuple(statement.order) == (0,)
         self.load = instance_loader(model, meta.field_names)
 
     def found(self, records: Sequence[Any], value: Any) -> Any:
@@ -67,6 +67,6 @@ async def get_by_pk(model: type, value: Any) -> Any:
     read = _reads.get(model)
     if read is None:
         read = remember(_reads, model, PkRead(model, db_value))
-    params = [db_value, 2] if read.in_order else read.params([db_value, 2])
+    params = [db_value] if read.in_order else read.params([db_value])
     records = await executor.fetch(meta.database, read.sql, params, model=read.name, operation="get")
     return read.found(records, value)

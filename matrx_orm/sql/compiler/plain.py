@@ -3,9 +3,9 @@
 Most queries a service runs are *plain*: ``field__lookup=value`` keywords (in ``Q`` trees) on the model's own
 fields, field names in ``order_by``, a slice, a ``nearest()`` search. The statement of a plain query depends
 only on the model, the selected names, the filter keys with each value's ``shape`` (see ``lookups.py``), the
-search's shape, the ordering and whether it is sliced; its parameters are each pair's converted values in
-order, then the search's vector, the limit and the offset. :func:`plain_shape` reads that key and those values
-straight off the spec, without building fragments.
+search's shape, the ordering, the limit and whether there is an offset; its parameters are each pair's
+converted values in order, then the search's vector and the offset. :func:`plain_shape` reads that key and
+those values straight off the spec, without building fragments.
 
 The first query of a key still takes the walk (``select.compile_select``), which reads the values again (a
 filter's one-pass iterator was read into a tuple when its ``Q`` was made), and its parameters are compared
@@ -72,8 +72,6 @@ def plain_shape(spec: QuerySpec, names: Sequence[str], kind: str) -> PlainShape 
     nearest = spec.nearest
     if nearest is not None:
         values.append(nearest.value)  # the query vector, bound after the conditions' values
-    if spec.limit is not None:
-        values.append(spec.limit)
     if spec.offset is not None:
         values.append(spec.offset)
     key = (
@@ -83,7 +81,7 @@ def plain_shape(spec: QuerySpec, names: Sequence[str], kind: str) -> PlainShape 
         tuple(conditions),
         spec.order_by,
         spec.ordered,
-        spec.limit is None,
+        spec.limit,  # written into the statement (see ``select._row_count``)
         spec.offset is None,
         None if nearest is None else nearest.shape,
     )

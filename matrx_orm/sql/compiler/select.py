@@ -317,7 +317,7 @@ def select(
     if ordered_rows and kind != "exists" and spec.order_by:
         items = spec.order_by if spec.ordered else _default_order(spec, kind, names, nested)
         order = [_order_item(scope, item, selected) for item in items]
-    limit = None if spec.limit is None else scope.bind(spec.limit, sa.Integer())
+    limit = spec.limit
     offset = None if spec.offset is None else scope.bind(spec.offset, sa.Integer())
     related = spec.select_related if kind == "rows" and source is None else ()
     lock = spec.lock if kind in _ROW_KINDS else None
@@ -344,7 +344,7 @@ def select(
         if order:
             statement = statement.order_by(*(o.build() for o in order))
         if limit is not None:
-            statement = statement.limit(limit.build())
+            statement = statement.limit(_row_count(limit))
         if offset is not None:
             statement = statement.offset(offset.build())
         if lock is not None:
@@ -371,7 +371,7 @@ def select(
         tuple(d.key for d in distinct_on) if distinct_on else None,
         None if spec.nearest is None else (spec.nearest.shape, kind == "rows"),
         tuple(o.key for o in order) if order else None,
-        limit is not None,
+        limit,
         offset is not None,
         lock,
         related,
@@ -390,6 +390,13 @@ def _selected(
             return {}
         return {name: scope.column(name) for name in dict.fromkeys(names) if name not in fields}
     return {name: scope.column(name) for name in dict.fromkeys(names)}
+
+
+def _row_count(limit: int) -> Any:
+    """A LIMIT written into the statement, not bound as a parameter. PostgreSQL keeps one plan for all the runs
+    of a prepared statement only when the parameters cannot change its cost, which a LIMIT parameter does: a
+    query with one was planned again on every run (as long as a vector search itself takes)."""
+    return sa.literal_column(str(int(limit)), sa.Integer())
 
 
 def _wrapped(statement: Any, kind: str) -> Any:
@@ -575,7 +582,7 @@ def _compound(spec: QuerySpec, scope: Scope, names: Sequence[str], kind: str) ->
                     model=model_name,
                 )
             order.append((_label(scope.meta, {}, name), ordering.descending, ordering.nulls_last))
-    limit = None if spec.limit is None else scope.bind(spec.limit, sa.Integer())
+    limit = spec.limit
     offset = None if spec.offset is None else scope.bind(spec.offset, sa.Integer())
 
     def make() -> Any:
@@ -585,7 +592,7 @@ def _compound(spec: QuerySpec, scope: Scope, names: Sequence[str], kind: str) ->
         if order:
             statement = statement.order_by(*(ordered(d, n, sa.column(label)) for label, d, n in order))
         if limit is not None:
-            statement = statement.limit(limit.build())
+            statement = statement.limit(_row_count(limit))
         if offset is not None:
             statement = statement.offset(offset.build())
         if kind == "count":
@@ -601,7 +608,7 @@ def _compound(spec: QuerySpec, scope: Scope, names: Sequence[str], kind: str) ->
         tuple(names),
         tuple((operation, all_rows, part.key) for operation, all_rows, part in parts),
         tuple(order),
-        limit is not None,
+        limit,
         offset is not None,
     )
     return Fragment(key, make)
