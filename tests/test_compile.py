@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from example_models import Author, Book, User
 
 from matrx_orm import Q
+from matrx_orm.exceptions import ParameterError
 from matrx_orm.sql.compiler import cache as compiler
 
 pytestmark = pytest.mark.level1
@@ -53,7 +56,7 @@ def test_limit_is_written_into_the_statement_and_offset_is_a_parameter() -> None
     qs = Author.filter(age=3).order_by("-age", "name")
     statement, params = qs[5:15]._select(("id",))
     assert "ORDER BY author.age DESC, author.name ASC" in statement.sql
-    assert statement.sql.rstrip().endswith("LIMIT 10 OFFSET $2::INTEGER")
+    assert statement.sql.rstrip().endswith("LIMIT 10 OFFSET $2::BIGINT")
     assert params == [3, 5]
     assert qs[25:35]._select(("id",)) == (statement, [3, 25])
     other, params = qs[5:20]._select(("id",))
@@ -67,3 +70,22 @@ def test_foreign_key_join_column_type_follows_target() -> None:
             Book._meta.table.c.author_id
         )
     )
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda qs: qs.limit(2**63),
+        lambda qs: qs.offset(10**40),
+        lambda qs: qs[2**63 :],
+        lambda qs: qs[: 2**64],
+        lambda qs: qs.offset(2**62)[2**62 :],
+        lambda qs: qs["a":],
+        lambda qs: qs[:2.5],
+        lambda qs: qs[True:],
+        lambda qs: qs.limit(-1),
+    ],
+)
+def test_limits_and_offsets_beyond_bigint_or_not_ints_are_refused_when_written(build: Any) -> None:
+    with pytest.raises(ParameterError):
+        build(Author.all())

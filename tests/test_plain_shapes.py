@@ -222,3 +222,16 @@ async def test_a_sliced_query_keeps_its_plan_from_run_to_run(db: str) -> None:
         )
     assert len(plans) == 1
     assert plans[0]["generic_plans"] >= 3 and plans[0]["custom_plans"] <= 5
+
+
+async def test_limits_and_offsets_reach_bigint(db: str) -> None:
+    """LIMIT and OFFSET are bigints in PostgreSQL: values past 2**31 (once sent as int4 and refused by the
+    driver) read the rows they ask for."""
+    await create_all(db, models=[PlanRow])
+    await executor.execute(db, 'TRUNCATE "plan_row"', [])
+    await executor.execute(db, 'INSERT INTO "plan_row" SELECT g, g FROM generate_series(1, 50) AS g', [])
+    ranks = PlanRow.all().order_by("rank")
+    assert await ranks.limit(2**31).values_list("rank", flat=True) == list(range(1, 51))
+    assert await ranks.limit(2**63 - 1)[45:].values_list("rank", flat=True) == [46, 47, 48, 49, 50]
+    assert await ranks[2**31 :].values_list("rank", flat=True) == []
+    assert await ranks.offset(2**63 - 1).values_list("rank", flat=True) == []

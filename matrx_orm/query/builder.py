@@ -56,6 +56,8 @@ __all__ = ["QueryBuilder"]
 
 
 _PACKAGE = str(Path(__file__).resolve().parents[1])
+#: the largest LIMIT or OFFSET (PostgreSQL's bigint)
+_MAX_ROWS = 2**63 - 1
 
 
 def _instance_columns(spec: QuerySpec, names: tuple[str, ...]) -> tuple[str, ...]:
@@ -232,9 +234,12 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
         return self._with(offset=self._count(count, "offset"))
 
     def _count(self, count: int | None, what: str) -> int | None:
-        if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 0):
+        if count is not None and (
+            not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= _MAX_ROWS
+        ):
             raise ParameterError(
-                f"{what} expects a non-negative int; got {count!r}", model=self._meta.model_name
+                f"{what} expects an int from 0 to {_MAX_ROWS} (PostgreSQL's bigint); got {count!r}",
+                model=self._meta.model_name,
             )
         return count
 
@@ -244,6 +249,9 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
                 "QueryBuilder supports slices like qs[10:30] only", model=self._meta.model_name
             )
         start, stop = item.start or 0, item.stop
+        for bound in (start, stop):
+            if bound is not None and (not isinstance(bound, int) or isinstance(bound, bool)):
+                raise ParameterError(f"slice bounds must be ints; got {bound!r}", model=self._meta.model_name)
         if start < 0 or (stop is not None and stop < 0):
             raise ParameterError("negative slice bounds are not supported", model=self._meta.model_name)
         base = self._spec.offset or 0
@@ -251,7 +259,9 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
         if self._spec.limit is not None:
             remaining = max(self._spec.limit - start, 0)
             limit = remaining if limit is None else min(limit, remaining)
-        return self._with(offset=base + start or None, limit=limit)
+        return self._with(
+            offset=self._count(base + start or None, "a slice's start"), limit=self._count(limit, "a slice")
+        )
 
     def select(self, *fields: str) -> QueryBuilder[M]:
         """Load only these fields (the primary key is always loaded); the others read as ``None``."""

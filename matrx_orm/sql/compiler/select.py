@@ -318,7 +318,7 @@ def select(
         items = spec.order_by if spec.ordered else _default_order(spec, kind, names, nested)
         order = [_order_item(scope, item, selected) for item in items]
     limit = spec.limit
-    offset = None if spec.offset is None else scope.bind(spec.offset, sa.Integer())
+    offset = None if spec.offset is None else scope.bind(spec.offset, sa.BigInteger())
     related = spec.select_related if kind == "rows" and source is None else ()
     lock = spec.lock if kind in _ROW_KINDS else None
 
@@ -583,7 +583,7 @@ def _compound(spec: QuerySpec, scope: Scope, names: Sequence[str], kind: str) ->
                 )
             order.append((_label(scope.meta, {}, name), ordering.descending, ordering.nulls_last))
     limit = spec.limit
-    offset = None if spec.offset is None else scope.bind(spec.offset, sa.Integer())
+    offset = None if spec.offset is None else scope.bind(spec.offset, sa.BigInteger())
 
     def make() -> Any:
         statement = parts[0][2].build()
