@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from example_models import Author, Book, User
 
-from matrx_orm import Q
+from matrx_orm import Paginator, Q
 from matrx_orm.exceptions import ParameterError
 from matrx_orm.sql.compiler import cache as compiler
 
@@ -89,3 +89,14 @@ def test_foreign_key_join_column_type_follows_target() -> None:
 def test_limits_and_offsets_beyond_bigint_or_not_ints_are_refused_when_written(build: Any) -> None:
     with pytest.raises(ParameterError):
         build(Author.all())
+
+
+def test_a_bad_slice_is_reported_with_the_numbers_written() -> None:
+    with pytest.raises(ParameterError, match=r"ends at row 9223372036854775807 .*; got 18446744073709551621"):
+        Author.all()[5 : 2**64 + 5]
+    with pytest.raises(
+        ParameterError, match=r"starts at row .*; got 1 after an offset of 9223372036854775807"
+    ):
+        Author.all().offset(2**63 - 1)[1:]
+    with pytest.raises(ParameterError, match="per_page must be an int from 1 to 9223372036854775807"):
+        Paginator(Author.all(), 2**64)

@@ -235,3 +235,17 @@ async def test_limits_and_offsets_reach_bigint(db: str) -> None:
     assert await ranks.limit(2**63 - 1)[45:].values_list("rank", flat=True) == [46, 47, 48, 49, 50]
     assert await ranks[2**31 :].values_list("rank", flat=True) == []
     assert await ranks.offset(2**63 - 1).values_list("rank", flat=True) == []
+
+
+async def test_first_of_an_empty_slice_is_none(db: str) -> None:
+    """``first()`` keeps a slice's limit when it is below one (it used to ask for one row whatever the slice)."""
+    await create_all(db, models=[PlanRow])
+    await executor.execute(db, 'TRUNCATE "plan_row"', [])
+    await executor.execute(db, 'INSERT INTO "plan_row" SELECT g, g FROM generate_series(1, 20) AS g', [])
+    ranks = PlanRow.filter(rank__gte=5).order_by("rank")
+    for empty in (ranks[:0], ranks[3:3], ranks.limit(0), ranks[:2][5:], PlanRow.all()[:0]):
+        assert await empty.first() is None
+        assert await empty.last() is None
+    assert (await ranks[3:9].first()).rank == 8  # type: ignore[union-attr]
+    assert (await ranks[3:9].last()).rank == 13  # type: ignore[union-attr]
+    assert (await PlanRow.all()[19:].first()).rank == 20  # type: ignore[union-attr]

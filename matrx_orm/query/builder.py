@@ -57,7 +57,7 @@ __all__ = ["QueryBuilder"]
 
 _PACKAGE = str(Path(__file__).resolve().parents[1])
 #: the largest LIMIT or OFFSET (PostgreSQL's bigint)
-_MAX_ROWS = 2**63 - 1
+MAX_ROWS = 2**63 - 1
 
 
 def _instance_columns(spec: QuerySpec, names: tuple[str, ...]) -> tuple[str, ...]:
@@ -235,10 +235,10 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
 
     def _count(self, count: int | None, what: str) -> int | None:
         if count is not None and (
-            not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= _MAX_ROWS
+            not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= MAX_ROWS
         ):
             raise ParameterError(
-                f"{what} expects an int from 0 to {_MAX_ROWS} (PostgreSQL's bigint); got {count!r}",
+                f"{what} expects an int from 0 to {MAX_ROWS} (PostgreSQL's bigint); got {count!r}",
                 model=self._meta.model_name,
             )
         return count
@@ -254,14 +254,23 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
                 raise ParameterError(f"slice bounds must be ints; got {bound!r}", model=self._meta.model_name)
         if start < 0 or (stop is not None and stop < 0):
             raise ParameterError("negative slice bounds are not supported", model=self._meta.model_name)
+        if stop is not None and stop > MAX_ROWS:
+            raise ParameterError(
+                f"a slice ends at row {MAX_ROWS} (PostgreSQL's bigint) at most; got {stop}",
+                model=self._meta.model_name,
+            )
         base = self._spec.offset or 0
+        if base + start > MAX_ROWS:
+            raise ParameterError(
+                f"a slice starts at row {MAX_ROWS} (PostgreSQL's bigint) at most; got {start}"
+                + (f" after an offset of {base}" if base else ""),
+                model=self._meta.model_name,
+            )
         limit = None if stop is None else max(stop - start, 0)
         if self._spec.limit is not None:
             remaining = max(self._spec.limit - start, 0)
             limit = remaining if limit is None else min(limit, remaining)
-        return self._with(
-            offset=self._count(base + start or None, "a slice's start"), limit=self._count(limit, "a slice")
-        )
+        return self._with(offset=base + start or None, limit=limit)
 
     def select(self, *fields: str) -> QueryBuilder[M]:
         """Load only these fields (the primary key is always loaded); the others read as ``None``."""
@@ -463,8 +472,9 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
 
     async def first(self) -> M | None:
         """The first row (by the ordering, else by primary key), or None."""
-        qs = self if self._spec.order_by else self._then(order_by=tuple(self._meta.primary_keys))
-        rows = await qs._then(limit=1).all()
+        spec = self._spec
+        qs = self if spec.order_by else self._then(order_by=tuple(self._meta.primary_keys))
+        rows = await qs._then(limit=1 if spec.limit is None else min(spec.limit, 1)).all()  # [:0] stays empty
         return rows[0] if rows else None
 
     async def last(self) -> M | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from ..exceptions import ParameterError
-from .builder import M, QueryBuilder
+from .builder import MAX_ROWS, M, QueryBuilder
 
 __all__ = ["EmptyPage", "InvalidPage", "Page", "Paginator"]
 
@@ -87,8 +87,10 @@ class Paginator(Generic[M]):
         if not isinstance(queryset, QueryBuilder):
             raise ParameterError(f"Paginator needs a query (Model.filter(...)); got {queryset!r}")
         spec = queryset._spec
-        if isinstance(per_page, bool) or not isinstance(per_page, int) or per_page < 1:
-            raise ParameterError(f"Paginator per_page must be a positive int; got {per_page!r}")
+        if isinstance(per_page, bool) or not isinstance(per_page, int) or not 1 <= per_page <= MAX_ROWS:
+            raise ParameterError(
+                f"Paginator per_page must be an int from 1 to {MAX_ROWS} (PostgreSQL's bigint); got {per_page!r}"
+            )
         if spec.limit is not None or spec.offset is not None:
             raise ParameterError("Paginator needs an unsliced query; it adds LIMIT/OFFSET itself")
         if not spec.order_by and not spec.combined:
