@@ -24,6 +24,8 @@ from matrx_orm import (
     LastValue,
     Lead,
     Lower,
+    Max,
+    Min,
     NthValue,
     Ntile,
     OuterRef,
@@ -601,3 +603,19 @@ async def test_db_column_fields_through_every_path() -> None:
     assert combined == sorted((x["id"] for x in NOTE_ROWS if x["n"] in (0, 6)), reverse=True)
     distinct = await AdvNote.all().distinct("body").order_by("body", "-n").values("body", "n")
     assert distinct == [{"body": b, "n": max(x["n"] for x in g)} for b, g in sorted(totals.items())]
+
+
+async def test_aggregate_over_a_grouped_query_reads_its_groups() -> None:
+    """``aggregate()`` of a ``group_by()`` query aggregates its groups (the inner query selects the groups and
+    the annotations: selecting every column failed with a GroupingError), sliced or not."""
+    totals = sorted(
+        ((region, sum(o["qty"] for o in rows)) for region, rows in by(ORDERS, "region").items()),
+        key=lambda pair: pair[0],
+    )
+    grouped = AdvOrder.all().annotate(total=Sum("qty"), n=Count("id")).group_by("region").order_by("region")
+    assert await grouped.aggregate(top=Max("total"), low=Min("total")) == {
+        "top": max(t for _, t in totals),
+        "low": min(t for _, t in totals),
+    }
+    assert await grouped[:2].aggregate(top=Max("total")) == {"top": max(t for _, t in totals[:2])}
+    assert await grouped.aggregate(groups=Count("region")) == {"groups": len(totals)}

@@ -685,7 +685,7 @@ def aggregate_statement(spec: QuerySpec, expressions: Mapping[str, Expression]) 
     if direct:
         statement = select(spec, scope, (), ordered_rows=False, columns=expressions)
     else:
-        inner = select(spec, scope, spec.selected_names(), nested=True)
+        inner = select(spec, scope, grouped_selection(spec) or spec.selected_names(), nested=True)
         outer = Scope(spec.model, scope.values)
         outer.annotations = {name: _SourceColumn(name) for name, _ in spec.annotations}
         source = outer.source = Source(("subquery", inner.key), lambda: inner.build().subquery())
