@@ -91,6 +91,13 @@ def test_limits_and_offsets_beyond_bigint_or_not_ints_are_refused_when_written(b
         build(Author.all())
 
 
+def test_slice_bounds_take_index_types() -> None:
+    """Bounds with ``__index__`` (NumPy's ints) slice as Python's own sequences take them."""
+    np = pytest.importorskip("numpy")
+    statement, params = Author.all().order_by("id")[np.int64(5) : np.int32(15)]._select(("id",))
+    assert "LIMIT 10 " in statement.sql and params == [5] and type(params[0]) is int
+
+
 def test_a_bad_slice_is_reported_with_the_numbers_written() -> None:
     with pytest.raises(ParameterError, match=r"ends at row 9223372036854775807 .*; got 18446744073709551621"):
         Author.all()[5 : 2**64 + 5]

@@ -8,6 +8,7 @@ statement through the executor (``db/executor.py``) and turn the rows into insta
 from __future__ import annotations
 
 import functools
+import operator
 import sys
 import warnings
 from collections.abc import AsyncGenerator, Awaitable, Generator, Sequence
@@ -243,15 +244,21 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
             )
         return count
 
+    def _slice_bound(self, bound: Any) -> Any:
+        """A slice bound as an int (anything with ``__index__``, as Python's own slicing takes: NumPy ints
+        too; a bool is refused as a likely mistake)."""
+        if bound is None:
+            return None
+        if isinstance(bound, bool) or not hasattr(type(bound), "__index__"):
+            raise ParameterError(f"slice bounds must be ints; got {bound!r}", model=self._meta.model_name)
+        return operator.index(bound)
+
     def __getitem__(self, item: slice) -> QueryBuilder[M]:
         if not isinstance(item, slice) or item.step not in (None, 1):
             raise ParameterError(
                 "QueryBuilder supports slices like qs[10:30] only", model=self._meta.model_name
             )
-        start, stop = item.start or 0, item.stop
-        for bound in (start, stop):
-            if bound is not None and (not isinstance(bound, int) or isinstance(bound, bool)):
-                raise ParameterError(f"slice bounds must be ints; got {bound!r}", model=self._meta.model_name)
+        start, stop = (self._slice_bound(bound) for bound in (item.start or 0, item.stop))
         if start < 0 or (stop is not None and stop < 0):
             raise ParameterError("negative slice bounds are not supported", model=self._meta.model_name)
         if stop is not None and stop > MAX_ROWS:
