@@ -409,24 +409,38 @@ def forget_model(model: type, *, deleted: bool = False) -> None:
 
 
 _CASCADING = frozenset({"CASCADE", "SET NULL", "SET DEFAULT"})
+_CASCADE = frozenset({"CASCADE"})
 
 
 def forget_dependents(model: type) -> None:
-    """After rows of ``model`` were deleted: clear the caches of models whose foreign keys to it cascade
-    (``ON DELETE CASCADE / SET NULL / SET DEFAULT`` changed or removed their rows in the database)."""
+    """After rows of ``model`` were deleted: clear the caches of models whose rows the database changed or
+    removed with them: those with a foreign key to ``model`` that cascades (``ON DELETE CASCADE / SET NULL /
+    SET DEFAULT``), or to a model whose rows ``ON DELETE CASCADE`` removed in turn (a chain of any length)."""
     for other, cache in list(_caches.items()):
         if not cache.entries and context.current_transaction(cache.meta.database) is None:
             continue
-        for fk in cache.meta.foreign_keys.values():
-            if getattr(fk, "on_delete", "CASCADE") not in _CASCADING:
-                continue
-            try:
-                target = fk.target_model
-            except Exception:
-                target = None
-            if target is None or target is model or getattr(fk, "to_model_name", None) == model.__name__:
-                forget_model(other)
-                break
+        if _changed_by_delete(cache.meta, model, _CASCADING, set()):
+            forget_model(other)
+
+
+def _changed_by_delete(meta: Any, model: type, rules: frozenset[str], seen: set[type]) -> bool:
+    """Whether a foreign key of ``meta`` whose ``on_delete`` is one of ``rules`` leads to ``model``, directly
+    or through models whose own foreign keys cascade to it."""
+    for fk in meta.foreign_keys.values():
+        if getattr(fk, "on_delete", "CASCADE") not in rules:
+            continue
+        try:
+            target = fk.target_model
+        except Exception:
+            target = None
+        if target is None or target is model or getattr(fk, "to_model_name", None) == model.__name__:
+            return True
+        target_meta = getattr(target, "_meta", None)
+        if target not in seen and target_meta is not None:
+            seen.add(target)
+            if _changed_by_delete(target_meta, model, _CASCADE, seen):
+                return True
+    return False
 
 
 # -- public API -------------------------------------------------------------------------------------------------

@@ -47,6 +47,22 @@ class ScChild(Model):
     _database = "test"
 
 
+class ScGrandchild(Model):
+    id = IntegerField(primary_key=True)
+    child_id = ForeignKey("ScChild", "id", on_delete="CASCADE")
+
+    _table_name = "sc_grandchild"
+    _database = "test"
+
+
+class ScChildNote(Model):
+    id = IntegerField(primary_key=True)
+    grandchild_id = ForeignKey("ScGrandchild", "id", null=True, on_delete="SET NULL")
+
+    _table_name = "sc_child_note"
+    _database = "test"
+
+
 class ScPair(Model):
     a = CharField(max_length=10)
     b = IntegerField()
@@ -98,7 +114,18 @@ class ScNoCache(Model):
     _database = "test"
 
 
-MODELS: list[type[Model]] = [ScItem, ScChild, ScPair, ScPermanent, ScLong, ScInstant, ScTimeout, ScNoCache]
+MODELS: list[type[Model]] = [
+    ScItem,
+    ScChild,
+    ScGrandchild,
+    ScChildNote,
+    ScPair,
+    ScPermanent,
+    ScLong,
+    ScInstant,
+    ScTimeout,
+    ScNoCache,
+]
 
 
 class Clock:
@@ -393,6 +420,21 @@ async def test_cascading_delete_clears_the_children_cache() -> None:
     assert await cached(ScChild) == 0
     with pytest.raises(DoesNotExist):
         await ScChild.get(id=child.id)
+
+
+async def test_a_delete_clears_the_caches_along_a_chain_of_cascades() -> None:
+    """Deleting an item removes its children and their children in the database (CASCADE twice), and sets
+    the notes' key to NULL (SET NULL on a grandchild): none of them is served from the cache afterwards."""
+    parent = await ScItem.create(name="parent")
+    await ScChild.create(id=1, item_id=parent.id)
+    await ScGrandchild.create(id=1, child_id=1)
+    await ScChildNote.create(id=1, grandchild_id=1)
+    assert (await ScGrandchild.get(id=1)).child_id == 1
+    assert (await ScChildNote.get(id=1)).grandchild_id == 1
+    await parent.delete()
+    with pytest.raises(DoesNotExist):
+        await ScGrandchild.get(id=1)
+    assert (await ScChildNote.get(id=1)).grandchild_id is None
 
 
 async def test_read_in_flight_during_a_write_is_not_stored() -> None:
