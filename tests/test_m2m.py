@@ -135,6 +135,12 @@ async def test_bad_input_raises_before_any_query_and_writes_nothing() -> None:
             await article.add_m2m("tags", None)
         with pytest.raises(RelationshipError, match="saved"):
             await RArticle(title="unsaved").add_m2m("tags", red.id)
+        with pytest.raises(RelationshipError, match="links RTag rows; got a RArticle instance"):
+            await article.add_m2m("tags", article)  # its key 1 would link tag 1
+        with pytest.raises(RelationshipError, match="saved RTag"):
+            await article.add_m2m("tags", RTag(name="unsaved"))
+        with pytest.raises(RelationshipError, match="got a RUser instance"):
+            await article.set_m2m("tags", [red, RUser(name="u")])
         with pytest.raises(UnknownRelationError) as info:
             await article.fetch_m2m("tag")
         assert info.value.suggestions == ["tags"]

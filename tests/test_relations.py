@@ -11,6 +11,7 @@ from relation_models import (
     AnalyticsUser,
     AuthUser,
     LockedUser,
+    RArticle,
     RComment,
     Recipe,
     ROrder,
@@ -20,7 +21,7 @@ from relation_models import (
     reset_tables,
 )
 
-from matrx_orm import UnknownRelationError, capture_queries, create_all, transaction
+from matrx_orm import UnknownRelationError, ValidationError, capture_queries, create_all, transaction
 from matrx_orm.db import executor
 
 
@@ -38,6 +39,22 @@ async def _blog() -> tuple[RUser, RUser, list[RPost]]:
         await RPost.create(id=3, title="b1", author_id=bob.id, status="active"),
     ]
     return alice, bob, posts
+
+
+async def test_a_key_given_as_an_instance_must_be_one_of_the_target_model() -> None:
+    """An instance stands for its key only when it is of the model the key refers to: another model's
+    instance (whose own key would point at an unrelated row) is a ValidationError before any query."""
+    _, _, posts = await _blog()
+    await RComment.create(id=1, body="first", post_id=posts[0])
+    assert [c.id for c in await RComment.filter(post_id=posts[0])] == [1]
+    article = await RArticle.create(id=1, title="not a post")
+    with capture_queries() as log:
+        with pytest.raises(ValidationError, match="refers to RPost; got a RArticle instance"):
+            await RComment.filter(post_id=article)
+        with pytest.raises(ValidationError, match="refers to RPost"):
+            await RComment.create(id=2, body="second", post_id=article)
+    assert len(log) == 0
+    assert [c.id for c in await RComment.all()] == [1]
 
 
 # -- fetch_fk / fetch_fks ------------------------------------------------------------------------------------

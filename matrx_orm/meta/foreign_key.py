@@ -206,7 +206,7 @@ class ForeignKey(Field[Any, _KeyR]):
         return target_field.sa_type() if target_field is not None else sa.Uuid(as_uuid=False)
 
     def to_python(self, value: Any) -> Any:
-        value = _key_of(value)
+        value = self._key_of(value)
         target_field = self.target_field
         if target_field is None or value is None:
             return value
@@ -223,6 +223,25 @@ class ForeignKey(Field[Any, _KeyR]):
         target_field = self.target_field
         return target_field.db_value(value) if target_field is not None else value
 
+    def _key_of(self, value: Any) -> Any:
+        """``value`` itself, or for a model instance the value it holds in the referenced column; an instance
+        of another model than the target is a ValidationError (its key would point at the wrong rows)."""
+        meta = getattr(type(value), "_meta", None)
+        if meta is None or getattr(meta, "pk", None) is None:
+            return value
+        target = self._target
+        if target is None:  # the target is not registered yet: the instance's primary key
+            return value.__dict__.get(meta.pk.name)
+        if not isinstance(value, target):
+            raise ValidationError(
+                f"foreign key '{self.name}' on model '{registry.describe(self.model)}' refers to "
+                f"{target.__name__}; got a {type(value).__name__} instance",
+                model=self.model,
+                field=self.name,
+                value=value,
+            )
+        return value.__dict__.get(self.to_column if self.to_column in meta.fields else meta.pk.name)
+
     def _delegate(self, convert: Any, value: Any) -> Any:
         try:
             return convert(value)
@@ -234,13 +253,6 @@ class ForeignKey(Field[Any, _KeyR]):
                 field=self.name,
                 value=value,
             ) from None
-
-
-def _key_of(value: Any) -> Any:
-    meta = getattr(type(value), "_meta", None)
-    if meta is not None and getattr(meta, "pk", None) is not None:
-        return value.__dict__.get(meta.pk.name)
-    return value
 
 
 @dataclass(frozen=True, slots=True)

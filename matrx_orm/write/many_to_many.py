@@ -42,12 +42,29 @@ def _target_values(spec: M2MSpec, ids: Sequence[Any]) -> list[Any]:
     field = spec.target_field
     values = []
     for item in ids:
+        if getattr(type(item), "_meta", None) is not None:  # an instance: its key
+            item = _instance_key(spec, field.name, item)
         if item is None:
             raise RelationshipError(f"None is not a key of '{spec.target_name}'", model=spec.model.__name__)
-        if getattr(type(item), "_meta", None) is not None:  # an instance: its key
-            item = item.__dict__.get(field.name)
         values.append(field.to_db(item))
     return list(dict.fromkeys(values))
+
+
+def _instance_key(spec: M2MSpec, name: str, instance: Any) -> Any:
+    """The key of a target given as an instance: one of the target model, and saved (else RelationshipError)."""
+    target = spec.target
+    if not isinstance(instance, target):
+        raise RelationshipError(
+            f"'{spec.name}' links {target.__name__} rows; got a {type(instance).__name__} instance",
+            model=spec.model.__name__,
+        )
+    key = instance.__dict__.get(name)
+    if key is None:
+        raise RelationshipError(
+            f"'{spec.name}' needs saved {target.__name__} instances (this one's '{name}' is None)",
+            model=spec.model.__name__,
+        )
+    return key
 
 
 async def _run(spec: M2MSpec, statement: Compiled, params: list[Any], operation: str) -> int:
