@@ -32,6 +32,7 @@ from matrx_orm import (
     Paginator,
     ParameterError,
     PercentRank,
+    Q,
     QueryError,
     Rank,
     RowNumber,
@@ -81,6 +82,17 @@ async def test_distinct_on_keeps_first_row_per_group() -> None:
     assert await AdvOrder.all().distinct("customer_id").order_by("customer_id", "-created_at").count() == len(
         expected
     )
+
+
+async def test_distinct_on_cannot_update_or_delete() -> None:
+    """A ``distinct(fields)`` query reads one row per group; UPDATE and DELETE have no DISTINCT ON and would
+    write every matching row, so they are refused (as on a sliced query) and nothing changes."""
+    qs = AdvOrder.all().distinct("region").order_by("region", "id")
+    assert await qs.count() == len({o["region"] for o in ORDERS})
+    for write in (lambda: qs.update(qty=0), lambda: qs.update_returning(qty=0), qs.delete):
+        with pytest.raises(QueryError, match="distinct"):
+            await write()
+    assert sorted(await AdvOrder.all().values_list("qty", flat=True)) == sorted(o["qty"] for o in ORDERS)
 
 
 async def test_distinct_on_needs_matching_order() -> None:
@@ -619,3 +631,34 @@ async def test_aggregate_over_a_grouped_query_reads_its_groups() -> None:
     }
     assert await grouped[:2].aggregate(top=Max("total")) == {"top": max(t for _, t in totals[:2])}
     assert await grouped.aggregate(groups=Count("region")) == {"groups": len(totals)}
+
+
+async def test_a_none_in_an_in_list_matches_nothing_and_excludes_nothing() -> None:
+    """``in`` leaves a None out (no column equals NULL): ``filter(score__in=[x, None])`` is
+    ``filter(score__in=[x])``, and its ``exclude()`` keeps every row with another non-NULL score (a NULL in
+    the array made ``NOT (score = ANY(...))`` NULL for all of them, so it matched none)."""
+    score = CUSTOMERS[0]["score"]
+    with_score = sorted(c["id"] for c in CUSTOMERS if c["score"] == score)
+    others = sorted(c["id"] for c in CUSTOMERS if c["score"] is not None and c["score"] != score)
+    ids = AdvCustomer.all().order_by("id")
+    assert await ids.filter(score__in=[score, None]).values_list("id", flat=True) == with_score
+    assert await ids.exclude(score__in=[score, None]).values_list("id", flat=True) == others
+    assert await ids.filter(score__in=[None]).values_list("id", flat=True) == []
+    everyone = [c["id"] for c in CUSTOMERS]
+    assert await ids.exclude(score__in=[None]).values_list("id", flat=True) == everyone
+
+
+async def test_an_empty_q_asks_for_nothing_even_negated() -> None:
+    everyone = [c["id"] for c in CUSTOMERS]
+    ids = AdvCustomer.all().order_by("id")
+    for qs in (
+        ids.filter(Q()),
+        ids.exclude(Q()),
+        ids.filter(~Q()),
+        ids.filter(~Q(Q(), ~Q())),
+        ids.exclude(Q(), Q()),
+    ):
+        assert await qs.values_list("id", flat=True) == everyone
+    active = [c["id"] for c in CUSTOMERS if c["is_active"]]
+    assert await ids.exclude(Q(), is_active=False).values_list("id", flat=True) == active
+    assert await ids.filter(~Q(), is_active=True).values_list("id", flat=True) == active

@@ -578,6 +578,8 @@ class QueryBuilder(AdvancedQueryMixin, Queryable, Generic[M]):
             raise QueryError(f"{operation}() cannot be used on a sliced query", model=model_name)
         if spec.nearest is not None:
             raise QueryError(f"{operation}() cannot be used on a nearest() query", model=model_name)
+        if spec.distinct_on:  # its rows are one per group: the statement would write every matching row
+            raise QueryError(f"{operation}() cannot be used on a distinct(fields) query", model=model_name)
         if spec.having or spec.combined or spec.source_cte is not None or spec.ctes:
             raise QueryError(
                 f"{operation}() cannot be used on a query with annotation filters, CTEs or union()",

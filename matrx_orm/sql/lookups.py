@@ -96,15 +96,17 @@ class LessThanOrEqual(_Compare):
 
 
 class In(Lookup):
-    """``column = ANY($1)``: one array parameter whatever the list length, so the statement caches."""
+    """``column = ANY($1)``: one array parameter whatever the list length, so the statement caches. A None in
+    the list is left out: no row's column equals NULL, and a NULL in the array would make ``exclude()`` of
+    the list match nothing (``NOT (x = ANY('{7,NULL}'))`` is NULL, not true, for every x but 7)."""
 
     name = "in"
 
     def shape(self, value: Any) -> Hashable:
-        return "empty" if _as_list(value, self.name) == [] else "any"
+        return "empty" if not _without_none(value, self.name) else "any"
 
     def values(self, field: Any, value: Any) -> list[Any]:
-        items = _as_list(value, self.name)
+        items = _without_none(value, self.name)
         return [[field.to_db(item) for item in items]] if items else []
 
     def bind_type(self, field: Any) -> Any:
@@ -238,6 +240,10 @@ def _as_list(value: Any, lookup: str) -> list[Any]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise ParameterError(f"'{lookup}' expects a list, tuple or set; got {value!r}")
     return list(value)
+
+
+def _without_none(value: Any, lookup: str) -> list[Any]:
+    return [item for item in _as_list(value, lookup) if item is not None]
 
 
 #: name -> lookup, used for every field family unless overridden below.

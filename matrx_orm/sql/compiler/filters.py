@@ -87,9 +87,12 @@ def resolve_filter_key(model: type, key: str) -> tuple[Any, Any]:
 def condition(scope: Scope, node: Any) -> Fragment:
     """The boolean fragment of a Q tree, a ``(key, value)`` pair or a boolean expression."""
     if isinstance(node, Q):
-        if len(node.children) == 1 and not node.negated:
-            return condition(scope, node.children[0])
-        parts = [condition(scope, child) for child in node.children]
+        children = [child for child in node.children if not _empty(child)]  # Q() asks for nothing
+        if len(children) == 1 and not node.negated:
+            return condition(scope, children[0])
+        if not children:  # not even when negated: ``exclude(Q())`` keeps every row
+            return Fragment(("true",), sa.true)
+        parts = [condition(scope, child) for child in children]
         key = (node.connector, node.negated, tuple(part.key for part in parts))
         return Fragment(key, partial(_combine, node.connector, node.negated, parts))
     if isinstance(node, Expression):
@@ -102,14 +105,15 @@ def condition(scope: Scope, node: Any) -> Fragment:
     )
 
 
+def _empty(node: Any) -> bool:
+    """Whether ``node`` is a Q with no condition in it (``Q()``, or Q objects holding only those)."""
+    return isinstance(node, Q) and all(_empty(child) for child in node.children)
+
+
 def _combine(connector: str, negated: bool, parts: list[Fragment]) -> Any:
     built = [part.build() for part in parts]
-    if not built:
-        combined: Any = sa.true()
-    elif len(built) == 1:
-        combined = built[0]
-    else:
-        combined = sa.or_(*built) if connector == Q.OR else sa.and_(*built)
+    joined = sa.or_ if connector == Q.OR else sa.and_
+    combined = built[0] if len(built) == 1 else joined(*built)
     return sa.not_(combined) if negated else combined
 
 
