@@ -57,6 +57,20 @@ async def test_a_key_given_as_an_instance_must_be_one_of_the_target_model() -> N
     assert [c.id for c in await RComment.all()] == [1]
 
 
+async def test_a_loaded_foreign_key_row_is_the_relation_only_while_the_key_refers_to_it() -> None:
+    alice, bob, _ = await _blog()
+    post = await RPost.filter(id=1).select_related("author").get()
+    assert post.get_related("author").id == alice.id and post.has_related("author")
+    post.author_id = bob.id
+    assert post.get_related("author") is None and not post.has_related("author")  # alice's row is stale
+    await post.save()
+    assert post.get_related("author") is None
+    assert (await post.fetch_fk("author_id")).id == bob.id
+    assert post.get_related("author").id == bob.id
+    post.author_id = alice.id  # back to the key alice's row was loaded for: still not loaded (bob's row is)
+    assert post.get_related("author") is None
+
+
 # -- fetch_fk / fetch_fks ------------------------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ from ...meta.ddl import create_all
 from ...meta.foreign_key import FKSpec
 from ...meta.inverse_foreign_key import IFKSpec
 from ...meta.many_to_many import m2m_names
-from ...meta.relations import MISSING, fk_spec, is_loaded, recall, relation, relation_database, remember
+from ...meta.relations import MISSING, fk_spec, recall, relation, relation_database, remember
 from ...write import many_to_many as m2m_writes
 from . import fanout, fk, inverse
 from . import many_to_many as m2m
@@ -136,11 +136,23 @@ class RelationMethods:
         """The loaded relation (by select_related, prefetch_related or a fetch_*): an instance or ``None``
         for a foreign key, a list for the others. Unknown names raise ``UnknownRelationError``."""
         spec = relation(type(self), field_name)  # type: ignore[arg-type]
-        key = spec.alias if isinstance(spec, FKSpec) else spec.name
-        value = recall(self, key)  # type: ignore[arg-type]
+        value = self._loaded(spec)
         if value is not MISSING:
             return value
         return None if isinstance(spec, FKSpec) else []
+
+    def _loaded(self, spec: Any) -> Any:
+        """The loaded relation of ``spec``, or ``MISSING``; a foreign key's loaded row counts only while the
+        key still refers to it (after ``author_id`` changed, the row loaded for the old key is not the
+        relation)."""
+        if not isinstance(spec, FKSpec):
+            return recall(self, spec.name)  # type: ignore[arg-type]
+        value = recall(self, spec.alias)  # type: ignore[arg-type]
+        if value is MISSING or value is None:
+            return value
+        if value.__dict__.get(spec.field.to_column) != self.__dict__.get(spec.field.name):
+            return MISSING
+        return value
 
     def set_related(
         self, field_name: str, value: Any, is_inverse: bool = False, is_m2m: bool = False
@@ -151,6 +163,5 @@ class RelationMethods:
 
     def has_related(self, field_name: str) -> bool:
         """Whether the relation is loaded and not empty."""
-        spec = relation(type(self), field_name)  # type: ignore[arg-type]
-        key = spec.alias if isinstance(spec, FKSpec) else spec.name
-        return is_loaded(self, key) and bool(recall(self, key))  # type: ignore[arg-type]
+        value = self._loaded(relation(type(self), field_name))  # type: ignore[arg-type]
+        return value is not MISSING and bool(value)
