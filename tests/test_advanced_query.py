@@ -662,3 +662,21 @@ async def test_an_empty_q_asks_for_nothing_even_negated() -> None:
     active = [c["id"] for c in CUSTOMERS if c["is_active"]]
     assert await ids.exclude(Q(), is_active=False).values_list("id", flat=True) == active
     assert await ids.filter(~Q(), is_active=True).values_list("id", flat=True) == active
+
+
+async def test_exists_combines_with_q_objects() -> None:
+    """``Exists(...) | Q(...)``, ``Q(...) | Exists(...)`` and ``Exists & Exists`` are conditions, as
+    ``Q(Exists(...)) | Q(...)`` is."""
+    ordered = Exists(AdvOrder.filter(customer_id=OuterRef("id")))
+    big = Exists(AdvOrder.filter(customer_id=OuterRef("id"), qty__gte=9))
+    buyers = {o["customer_id"] for o in ORDERS}
+    big_buyers = {o["customer_id"] for o in ORDERS if o["qty"] >= 9}
+    ids = AdvCustomer.all().order_by("id")
+    assert await ids.filter(ordered | Q(id=8)).values_list("id", flat=True) == sorted(buyers | {8})
+    assert await ids.filter(Q(id=8) | ~ordered).values_list("id", flat=True) == [8]
+    assert await ids.filter(ordered & big).values_list("id", flat=True) == sorted(big_buyers)
+    assert await ids.filter(Q(id__lte=3) & big).values_list("id", flat=True) == sorted(
+        i for i in big_buyers if i <= 3
+    )
+    with pytest.raises(ParameterError):
+        ordered | 3  # noqa: B018

@@ -13,6 +13,8 @@ from matrx_orm import (
     EnumField,
     IntegerField,
     Model,
+    ParameterError,
+    Q,
     ValidationError,
     capture_queries,
     create_all,
@@ -89,3 +91,18 @@ async def test_enum_elements_are_stored_as_labels_on_every_path() -> None:
     ]
     loaded = await Palette.get(id=2, use_cache=False)
     assert loaded.shades == [Shade.DARK, None]
+
+
+async def test_in_on_an_array_field_is_refused_before_sql() -> None:
+    """``codes__in=[[...], [...]]`` would compare the column with the elements of a two-dimensional array:
+    a ParameterError naming the alternatives, before any SQL; whole arrays compare with ``Q | Q``."""
+    await Palette.create(id=1, codes=["ab"])
+    await Palette.create(id=2, codes=[])
+    await Palette.create(id=3, codes=["cd"])
+    with capture_queries() as log:
+        for values in ([["ab"], []], [["ab"]], []):
+            with pytest.raises(ParameterError, match="not supported on an array field"):
+                await Palette.filter(codes__in=values).count()
+    assert len(log) == 0
+    either = Q(codes=["ab"]) | Q(codes=[])
+    assert sorted(await Palette.filter(either).values_list("id", flat=True)) == [1, 2]

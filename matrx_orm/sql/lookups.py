@@ -236,6 +236,21 @@ class ArrayOverlap(ArrayContains):
         return column.overlap(binds[0])  # type: ignore[no-any-return]
 
 
+class ArrayIn(In):
+    """``in`` on an array column: refused before any SQL (``= ANY`` would compare the column with the
+    elements of a two-dimensional array, not with each list)."""
+
+    def shape(self, value: Any) -> Hashable:
+        raise ParameterError(
+            "'in' is not supported on an array field; write Q(tags=[...]) | Q(tags=[...]) for whole arrays, "
+            "or use 'overlap' / 'contains' for elements"
+        )
+
+    def values(self, field: Any, value: Any) -> list[Any]:
+        self.shape(value)
+        return []
+
+
 def _as_list(value: Any, lookup: str) -> list[Any]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise ParameterError(f"'{lookup}' expects a list, tuple or set; got {value!r}")
@@ -280,7 +295,7 @@ for _lookup in (
     IExact,
 ):
     register_lookup(_lookup)
-for _array_lookup in (ArrayContains, ArrayContainedBy, ArrayOverlap):
+for _array_lookup in (ArrayContains, ArrayContainedBy, ArrayOverlap, ArrayIn):
     register_lookup(_array_lookup, family="array")
 
 

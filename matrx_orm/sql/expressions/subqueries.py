@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from ...exceptions import ParameterError
+from ..q import Q
 from ..spec import Queryable, QuerySpec
 from .base import Expression, Fragment, node
 
@@ -77,6 +78,14 @@ class Subquery(Expression):
         return f"Subquery({self.spec.meta.model_name}.{self.column})"
 
 
+def _as_q(condition: Any) -> Q:
+    if isinstance(condition, Q):
+        return condition
+    if isinstance(condition, Exists):
+        return Q(condition)
+    raise ParameterError(f"Exists(...) combines with Q objects and Exists(...); got {condition!r}")
+
+
 def _exists(negated: bool, statement: Any) -> Any:
     condition = sa.exists(statement)
     return sa.not_(condition) if negated else condition
@@ -92,6 +101,19 @@ class Exists(Expression):
 
     def __invert__(self) -> Exists:
         return Exists(self.spec, negated=not self.negated)
+
+    # combined with Q objects or other conditions as ``Q(Exists(...)) | ...`` would be
+    def __or__(self, other: Any) -> Q:
+        return Q(self) | _as_q(other)
+
+    def __ror__(self, other: Any) -> Q:
+        return _as_q(other) | Q(self)
+
+    def __and__(self, other: Any) -> Q:
+        return Q(self) & _as_q(other)
+
+    def __rand__(self, other: Any) -> Q:
+        return _as_q(other) & Q(self)
 
     def compile(self, scope: Scope) -> Fragment:
         meta = self.spec.meta
