@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from types import SimpleNamespace
 from uuid import uuid4
 
 import pytest
@@ -23,6 +24,7 @@ from relation_models import (
 
 from matrx_orm import UnknownRelationError, ValidationError, capture_queries, create_all, transaction
 from matrx_orm.db import executor
+from matrx_orm.meta.foreign_key import same_rows
 
 
 @pytest.fixture(autouse=True)
@@ -242,3 +244,19 @@ async def test_fetch_one_relation_dispatches_by_kind() -> None:
     user = await RUser.get(id=alice.id)
     assert [p.id for p in await user.fetch_one_relation("posts")] == [1, 2]  # type: ignore[union-attr]
     assert user.has_related("posts")
+
+
+def test_instances_of_a_model_over_the_same_table_stand_for_its_rows() -> None:
+    """``same_rows`` (the check of an instance given for a foreign key or a many-to-many target) takes a
+    subclass, or a model of the same table in the same database (a class defined again, as a notebook cell
+    run twice makes), and nothing else."""
+
+    def model(database: str, fullname: str) -> type:
+        return type(
+            "M", (), {"_meta": SimpleNamespace(database=database, table=SimpleNamespace(fullname=fullname))}
+        )
+
+    assert same_rows(RUser, RUser) and not same_rows(RPost, RUser)
+    assert same_rows(model("test", "rel_user"), RUser)
+    assert not same_rows(model("test2", "rel_user"), RUser)
+    assert not same_rows(model("test", "auth.rel_user"), RUser)

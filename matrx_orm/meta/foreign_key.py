@@ -232,7 +232,7 @@ class ForeignKey(Field[Any, _KeyR]):
         target = self._target
         if target is None:  # the target is not registered yet: the instance's primary key
             return value.__dict__.get(meta.pk.name)
-        if not isinstance(value, target):
+        if not same_rows(type(value), target):
             raise ValidationError(
                 f"foreign key '{self.name}' on model '{registry.describe(self.model)}' refers to "
                 f"{target.__name__}; got a {type(value).__name__} instance",
@@ -253,6 +253,15 @@ class ForeignKey(Field[Any, _KeyR]):
                 field=self.name,
                 value=value,
             ) from None
+
+
+def same_rows(model: type, target: type) -> bool:
+    """Whether instances of ``model`` are rows of ``target``: a subclass, or a model of the same table (a model
+    defined again, as in a notebook, or a second model over one table)."""
+    if issubclass(model, target):
+        return True
+    mine, theirs = model._meta, target._meta  # type: ignore[attr-defined]
+    return bool(mine.database == theirs.database and mine.table.fullname == theirs.table.fullname)
 
 
 @dataclass(frozen=True, slots=True)

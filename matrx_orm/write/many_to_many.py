@@ -10,6 +10,7 @@ from ..db import executor
 from ..db.transaction import transaction
 from ..exceptions import RelationshipError
 from ..meta import registry
+from ..meta.foreign_key import same_rows
 from ..meta.many_to_many import M2MSpec
 from ..meta.relations import forget_loaded, m2m_spec
 from ..sql.compiler import dml
@@ -53,7 +54,7 @@ def _target_values(spec: M2MSpec, ids: Sequence[Any]) -> list[Any]:
 def _instance_key(spec: M2MSpec, name: str, instance: Any) -> Any:
     """The key of a target given as an instance: one of the target model, and saved (else RelationshipError)."""
     target = spec.target
-    if not isinstance(instance, target):
+    if not same_rows(type(instance), target):
         raise RelationshipError(
             f"'{spec.name}' links {target.__name__} rows; got a {type(instance).__name__} instance",
             model=spec.model.__name__,
