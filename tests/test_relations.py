@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import warnings
 from types import SimpleNamespace
-from uuid import uuid4
+from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
 from relation_models import (
@@ -22,7 +23,17 @@ from relation_models import (
     reset_tables,
 )
 
-from matrx_orm import UnknownRelationError, ValidationError, capture_queries, create_all, transaction
+from matrx_orm import (
+    CharField,
+    ForeignKey,
+    IntegerField,
+    Model,
+    UnknownRelationError,
+    ValidationError,
+    capture_queries,
+    create_all,
+    transaction,
+)
 from matrx_orm.db import executor
 from matrx_orm.meta.foreign_key import same_rows
 
@@ -71,6 +82,13 @@ async def test_a_loaded_foreign_key_row_is_the_relation_only_while_the_key_refer
     assert post.get_related("author").id == bob.id
     post.author_id = alice.id  # back to the key alice's row was loaded for: still not loaded (bob's row is)
     assert post.get_related("author") is None
+    # a key not read (only / defer) cannot tell the row stale; the same key written as a UUID object is the same
+    for unread in (RPost.filter(id=1).only("id", "title"), RPost.filter(id=1).defer("author_id")):
+        post = await unread.select_related("author").get()
+        assert post.get_related("author").id == bob.id and post.has_related("author")
+    post = await RPost.filter(id=1).select_related("author").get()
+    post.author_id = UUID(str(bob.id))
+    assert post.get_related("author").id == bob.id
 
 
 # -- fetch_fk / fetch_fks ------------------------------------------------------------------------------------
@@ -260,3 +278,39 @@ def test_instances_of_a_model_over_the_same_table_stand_for_its_rows() -> None:
     assert same_rows(model("test", "rel_user"), RUser)
     assert not same_rows(model("test2", "rel_user"), RUser)
     assert not same_rows(model("test", "auth.rel_user"), RUser)
+
+
+def _dup_acct(database: str) -> Any:
+    """A model named ``DupAcct`` in ``database`` (two databases each have one)."""
+    namespace = {
+        "__module__": __name__,
+        "id": IntegerField(primary_key=True),
+        "name": CharField(max_length=20),
+        "_table_name": "dup_acct",
+        "_database": database,
+    }
+    return type(Model)("DupAcct", (Model,), namespace)
+
+
+async def test_a_key_instance_is_checked_against_the_target_in_the_keys_own_database(db2: str) -> None:
+    """With a ``DupAcct`` model in each database, a key to ``"DupAcct"`` refers to the one of its own
+    database, even when the other was defined last: its instances are taken, the other's are refused."""
+    here = _dup_acct("test")
+    there = _dup_acct(db2)  # the newest model of the name lives in the other database
+
+    class DupOrder(Model):
+        id = IntegerField(primary_key=True)
+        acct_id = ForeignKey("DupAcct", "id")
+
+        _table_name = "dup_order"
+        _database = "test"
+
+    await create_all("test", models=[here, DupOrder])
+    await create_all(db2, models=[there])
+    await executor.execute("test", "TRUNCATE dup_order, dup_acct", [])
+    mine = await here.create(id=7, name="here")
+    await DupOrder.create(id=1, acct_id=mine)
+    assert [o.id for o in await DupOrder.filter(acct_id=mine)] == [1]
+    with pytest.raises(ValidationError, match="refers to DupAcct"):
+        await DupOrder.create(id=2, acct_id=there(id=7, name="there"))
+    assert [o.id for o in await DupOrder.all()] == [1]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import sqlalchemy as sa
 from typing_extensions import TypeVar
 
-from ..exceptions import ConfigurationError, ValidationError
+from ..exceptions import ConfigurationError, ORMException, ValidationError
 from ..fields import Field
 from . import registry
 
@@ -229,7 +229,7 @@ class ForeignKey(Field[Any, _KeyR]):
         meta = getattr(type(value), "_meta", None)
         if meta is None or getattr(meta, "pk", None) is None:
             return value
-        target = self._target
+        target = self._declared_target()
         if target is None:  # the target is not registered yet: the instance's primary key
             return value.__dict__.get(meta.pk.name)
         if not same_rows(type(value), target):
@@ -241,6 +241,17 @@ class ForeignKey(Field[Any, _KeyR]):
                 value=value,
             )
         return value.__dict__.get(self.to_column if self.to_column in meta.fields else meta.pk.name)
+
+    def _declared_target(self) -> type[Model] | None:
+        """The model this key refers to, found in its own database (or ``to_db``'s) when several databases
+        have a model of that name; None while none is registered."""
+        if isinstance(self.to_model_ref, type):
+            return self.to_model_ref
+        own_db = self.model._meta.database if self.model is not None else None
+        try:
+            return registry.get_model(self.to_model_name, self.target_db or own_db)
+        except ORMException:
+            return None
 
     def _delegate(self, convert: Any, value: Any) -> Any:
         try:
@@ -256,9 +267,10 @@ class ForeignKey(Field[Any, _KeyR]):
 
 
 def same_rows(model: type, target: type) -> bool:
-    """Whether instances of ``model`` are rows of ``target``: a subclass, or a model of the same table (a model
-    defined again, as in a notebook, or a second model over one table)."""
-    if issubclass(model, target):
+    """Whether instances of ``model`` are rows of ``target``: a model of the same table in the same database
+    (the target itself, a subclass sharing its table, a class defined again as a notebook cell run twice
+    makes). A subclass with a table of its own holds other rows."""
+    if model is target:
         return True
     mine, theirs = model._meta, target._meta  # type: ignore[attr-defined]
     return bool(mine.database == theirs.database and mine.table.fullname == theirs.table.fullname)

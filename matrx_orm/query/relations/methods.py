@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ...exceptions import ORMException
 from ...meta.ddl import create_all
 from ...meta.foreign_key import FKSpec
 from ...meta.inverse_foreign_key import IFKSpec
@@ -148,11 +149,17 @@ class RelationMethods:
         if not isinstance(spec, FKSpec):
             return recall(self, spec.name)  # type: ignore[arg-type]
         value = recall(self, spec.alias)  # type: ignore[arg-type]
-        if value is MISSING or value is None:
+        key = self.__dict__.get(spec.field.name, MISSING)  # MISSING: not read (only() / defer())
+        if value is MISSING or value is None or key is MISSING:
             return value
-        if value.__dict__.get(spec.field.to_column) != self.__dict__.get(spec.field.name):
-            return MISSING
-        return value
+        loaded_key = value.__dict__.get(spec.field.to_column)
+        if key == loaded_key:
+            return value
+        try:  # the same key written another way (a UUID object for its text, "7" for 7)
+            same = spec.field.to_python(key) == spec.field.to_python(loaded_key)
+        except ORMException:
+            same = False
+        return value if same else MISSING
 
     def set_related(
         self, field_name: str, value: Any, is_inverse: bool = False, is_m2m: bool = False
