@@ -203,15 +203,22 @@ class PlanRow(Model):
     _database = "test"
 
 
+async def _plan_rows(db: str, count: int) -> None:
+    """``plan_row`` holding ranks 1 to ``count`` (id = rank)."""
+    await create_all(db, models=[PlanRow])
+    await executor.execute(db, 'TRUNCATE "plan_row"', [])
+    await executor.execute(
+        db, 'INSERT INTO "plan_row" SELECT g, g FROM generate_series(1, $1::int) AS g', [count]
+    )
+    await executor.execute(db, 'ANALYZE "plan_row"', [])
+
+
 async def test_a_sliced_query_keeps_its_plan_from_run_to_run(db: str) -> None:
     """PostgreSQL plans a prepared statement once for all its runs only when its parameters cannot change the
     plan's cost. A LIMIT written as a parameter does (an unknown LIMIT is costed as a tenth of the rows), so
     ``order_by(...)[:n]`` over an index was planned again on every run; with the limit in the SQL, runs after
     the fifth use the one generic plan (``pg_prepared_statements`` counts them on the connection)."""
-    await create_all(db, models=[PlanRow])
-    await executor.execute(db, 'TRUNCATE "plan_row"', [])
-    await executor.execute(db, 'INSERT INTO "plan_row" SELECT g, g FROM generate_series(1, 5000) AS g', [])
-    await executor.execute(db, 'ANALYZE "plan_row"', [])
+    await _plan_rows(db, 5000)
     async with connection(db):
         for start in range(100, 108):
             got = await PlanRow.filter(rank__gte=start).order_by("rank")[:5].values_list("rank", flat=True)
@@ -227,9 +234,7 @@ async def test_a_sliced_query_keeps_its_plan_from_run_to_run(db: str) -> None:
 async def test_limits_and_offsets_reach_bigint(db: str) -> None:
     """LIMIT and OFFSET are bigints in PostgreSQL: values past 2**31 (once sent as int4 and refused by the
     driver) read the rows they ask for."""
-    await create_all(db, models=[PlanRow])
-    await executor.execute(db, 'TRUNCATE "plan_row"', [])
-    await executor.execute(db, 'INSERT INTO "plan_row" SELECT g, g FROM generate_series(1, 50) AS g', [])
+    await _plan_rows(db, 50)
     ranks = PlanRow.all().order_by("rank")
     assert await ranks.limit(2**31).values_list("rank", flat=True) == list(range(1, 51))
     assert await ranks.limit(2**63 - 1)[45:].values_list("rank", flat=True) == [46, 47, 48, 49, 50]
@@ -239,9 +244,7 @@ async def test_limits_and_offsets_reach_bigint(db: str) -> None:
 
 async def test_first_of_an_empty_slice_is_none(db: str) -> None:
     """``first()`` keeps a slice's limit when it is below one (it used to ask for one row whatever the slice)."""
-    await create_all(db, models=[PlanRow])
-    await executor.execute(db, 'TRUNCATE "plan_row"', [])
-    await executor.execute(db, 'INSERT INTO "plan_row" SELECT g, g FROM generate_series(1, 20) AS g', [])
+    await _plan_rows(db, 20)
     ranks = PlanRow.filter(rank__gte=5).order_by("rank")
     for empty in (ranks[:0], ranks[3:3], ranks.limit(0), ranks[:2][5:], PlanRow.all()[:0]):
         assert await empty.first() is None

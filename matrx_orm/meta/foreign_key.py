@@ -233,13 +233,8 @@ class ForeignKey(Field[Any, _KeyR]):
         if target is None:  # the target is not registered yet: the instance's primary key
             return value.__dict__.get(meta.pk.name)
         if not same_rows(type(value), target):
-            raise ValidationError(
-                f"foreign key '{self.name}' on model '{registry.describe(self.model)}' refers to "
-                f"{target.__name__}; got a {type(value).__name__} instance",
-                model=self.model,
-                field=self.name,
-                value=value,
-            )
+            reason = f"refers to {target.__name__}; got a {type(value).__name__} instance"
+            self.fail(value, reason, message=f"{self._key_label()} {reason}")
         return value.__dict__.get(self.to_column if self.to_column in meta.fields else meta.pk.name)
 
     def _declared_target(self) -> type[Model] | None:
@@ -258,12 +253,14 @@ class ForeignKey(Field[Any, _KeyR]):
             return convert(value)
         except ValidationError as exc:
             raise ValidationError(
-                f"Invalid value {value!r} for foreign key '{self.name}' on model "
-                f"'{registry.describe(self.model)}': {exc.message}",
+                f"Invalid value {value!r} for {self._key_label()}: {exc.message}",
                 model=self.model,
                 field=self.name,
                 value=value,
             ) from None
+
+    def _key_label(self) -> str:
+        return f"foreign key '{self.name}' on model '{registry.describe(self.model)}'"
 
 
 def same_rows(model: type, target: type) -> bool:
