@@ -135,12 +135,16 @@ class ForeignKey(Field[Any, _KeyR]):
     def target_model(self) -> type[Model]:
         """The referenced model class (resolved through the registry on first use)."""
         if self._target is None:
-            if isinstance(self.to_model_ref, type):
-                self._target = self.to_model_ref
-            else:
-                own_db = self.model._meta.database if self.model is not None else None
-                self._target = registry.get_model(self.to_model_name, self.target_db or own_db)
+            self._target = self._resolved_target()
         return self._target
+
+    def _resolved_target(self) -> type[Model]:
+        """The model this key refers to, looked up now: of the key's own database (or ``to_db``'s) when
+        several databases have a model of that name."""
+        if isinstance(self.to_model_ref, type):
+            return self.to_model_ref
+        own_db = self.model._meta.database if self.model is not None else None
+        return registry.get_model(self.to_model_name, self.target_db or own_db)
 
     @property
     def reference(self) -> ForeignKeyReference:
@@ -229,24 +233,14 @@ class ForeignKey(Field[Any, _KeyR]):
         meta = getattr(type(value), "_meta", None)
         if meta is None or getattr(meta, "pk", None) is None:
             return value
-        target = self._declared_target()
-        if target is None:  # the target is not registered yet: the instance's primary key
+        try:  # looked up, not ``target_model``: a key bound early may hold another database's model
+            target = self._resolved_target()
+        except ORMException:  # the target is not registered yet: the instance's primary key
             return value.__dict__.get(meta.pk.name)
         if not same_rows(type(value), target):
             reason = f"refers to {target.__name__}; got a {type(value).__name__} instance"
             self.fail(value, reason, message=f"{self._key_label()} {reason}")
         return value.__dict__.get(self.to_column if self.to_column in meta.fields else meta.pk.name)
-
-    def _declared_target(self) -> type[Model] | None:
-        """The model this key refers to, found in its own database (or ``to_db``'s) when several databases
-        have a model of that name; None while none is registered."""
-        if isinstance(self.to_model_ref, type):
-            return self.to_model_ref
-        own_db = self.model._meta.database if self.model is not None else None
-        try:
-            return registry.get_model(self.to_model_name, self.target_db or own_db)
-        except ORMException:
-            return None
 
     def _delegate(self, convert: Any, value: Any) -> Any:
         try:
