@@ -103,7 +103,7 @@ class In(Lookup):
     name = "in"
 
     def shape(self, value: Any) -> Hashable:
-        return "empty" if not _without_none(value, self.name) else "any"
+        return "any" if any(item is not None for item in _as_list(value, self.name)) else "empty"
 
     def values(self, field: Any, value: Any) -> list[Any]:
         items = _without_none(value, self.name)
